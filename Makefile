@@ -1,0 +1,51 @@
+# The two commands: `make run` starts the product, `make test` runs every test.
+SHELL := bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Tests run against the real PostgreSQL and Redis; override these to point elsewhere.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install run test bench migrate demo clean-var
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet ".[test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	mkdir -p var
+	$(BIN)/python manage.py migrate --no-input
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+# Web + Celery worker + beat together; Ctrl-C stops all three.
+run: demo
+	$(BIN)/python manage.py collectstatic --no-input -v0
+	@echo ""
+	@echo "  Open http://$(HOST):$(PORT)/            patient app   (invitation code DEMO2345)"
+	@echo "       http://$(HOST):$(PORT)/coordinator/  care team     (coordinator / prepare-demo-2026)"
+	@echo "       http://$(HOST):$(PORT)/admin/        admin         (lead / prepare-demo-2026)"
+	@echo "       http://$(HOST):$(PORT)/api/docs/     API docs"
+	@echo ""
+	trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
+	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule & \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT) & \
+	wait
+
+test: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(BIN)/python -m bench.reminders $(BENCH_ARGS)

@@ -1,0 +1,152 @@
+"""Protocols (versioned templates), their task definitions, and the checklists assigned to cases."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Category(models.TextChoices):
+    LIFESTYLE = "lifestyle", _("Lifestyle")
+    MEDICATION = "medication", _("Medication")
+    NUTRITION = "nutrition", _("Nutrition")
+    EXERCISE = "exercise", _("Exercise")
+    HOME = "home", _("Home and travel")
+    APPOINTMENTS = "appointments", _("Tests and appointments")
+    QUESTIONS = "questions", _("Questions for your surgeon")
+
+
+class Protocol(models.Model):
+    """A named preparation plan; its content lives in immutable versions."""
+
+    key = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    procedure = models.CharField(max_length=200)
+    organization = models.ForeignKey(
+        "prepapp.Organization",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="protocols",
+        help_text="Empty for the protocols the service ships, which every organization may use.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+    def latest_version(self):
+        return self.versions.order_by("-number").first()
+
+
+class ProtocolVersion(models.Model):
+    """A frozen copy of a protocol's content. Checklists point at one, so later edits never reach them."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    source = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["protocol", "-number"]
+        constraints = [models.UniqueConstraint(fields=["protocol", "number"], name="unique_protocol_version")]
+
+    def __str__(self):
+        return f"{self.protocol.name} v{self.number}"
+
+
+class TaskDefinition(models.Model):
+    """One step of a protocol version, with its timing as offsets in days from the surgery date.
+
+    Negative offsets are before surgery. `window_start_days`..`window_end_days` is the span
+    in which the step should happen; `offset_days` is its due day (usually the window's end).
+    """
+
+    version = models.ForeignKey(ProtocolVersion, on_delete=models.CASCADE, related_name="definitions")
+    key = models.SlugField(max_length=80)
+    position = models.PositiveIntegerField(default=0)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    title = models.CharField(max_length=200)
+    instructions = models.TextField()
+    why = models.TextField(blank=True)
+    source_section = models.CharField(max_length=200, blank=True)
+    offset_days = models.IntegerField()
+    window_start_days = models.IntegerField(null=True, blank=True)
+    window_end_days = models.IntegerField(null=True, blank=True)
+    # {"smoker": true}: every listed fact must match the patient's for the step to apply.
+    applies_if = models.JSONField(default=dict, blank=True)
+    # [{"key": "volume", "text": "..."}]: e.g. the questions for the surgeon.
+    sub_items = models.JSONField(default=list, blank=True)
+    # [{"key": "protein", "kind": "per_kg_range", "min": 1.2, "max": 1.6, "unit": "g/day"}]
+    targets = models.JSONField(default=list, blank=True)
+    # [{"key": "due", "anchor": "due", "offset_days": 0}]: when reminders go out.
+    reminder_rules = models.JSONField(default=list, blank=True)
+    # {"es": {"title": ..., "instructions": ..., "why": ..., "sub_items": {key: text}}}
+    translations = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["version", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["version", "key"], name="unique_definition_key")]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        if (self.window_start_days is None) != (self.window_end_days is None):
+            raise ValidationError(_("A window needs both a start and an end."))
+        if self.window_start_days is not None and self.window_start_days > self.window_end_days:
+            raise ValidationError({"window_start_days": _("The window cannot start after it ends.")})
+
+    def localized(self, language: str) -> dict:
+        """Title, instructions, why and sub-item texts in the language, falling back to the base text."""
+        extra = self.translations.get(language, {}) if language else {}
+        sub_texts = extra.get("sub_items", {})
+        return {
+            "title": extra.get("title") or self.title,
+            "instructions": extra.get("instructions") or self.instructions,
+            "why": extra.get("why") or self.why,
+            "sub_items": [{"key": s["key"], "text": sub_texts.get(s["key"]) or s["text"]} for s in self.sub_items],
+        }
+
+
+class Checklist(models.Model):
+    """A protocol version assigned to one surgery case."""
+
+    case = models.OneToOneField("prepapp.SurgeryCase", on_delete=models.CASCADE, related_name="checklist")
+    protocol_version = models.ForeignKey(ProtocolVersion, on_delete=models.PROTECT, related_name="checklists")
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    def __str__(self):
+        return f"{self.protocol_version} for {self.case.patient}"
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("To do")
+        DONE = "done", _("Done")
+
+    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="tasks")
+    definition = models.ForeignKey(TaskDefinition, on_delete=models.PROTECT, related_name="tasks")
+    position = models.PositiveIntegerField(default=0)
+    due_date = models.DateField()
+    window_start = models.DateField(null=True, blank=True)
+    window_end = models.DateField(null=True, blank=True)
+    # The step's time had already passed when it was assigned or moved: shown as late, never dropped.
+    late = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    note = models.TextField(blank=True)
+    # {sub_item_key: "the patient's answer"}
+    answers = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_date", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["checklist", "definition"], name="unique_task_per_definition")]
+        indexes = [models.Index(fields=["checklist", "status", "due_date"])]
+
+    def __str__(self):
+        return f"{self.definition.title} (due {self.due_date})"

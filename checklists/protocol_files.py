@@ -1,0 +1,209 @@
+"""Reading and validating the protocol data files the service ships (`checklists/protocols/*.yaml`).
+
+Validation is strict and names the exact place of each problem, e.g.
+`mis_lumbar_fusion.yaml: tasks[2].window: start (-7) is after end (-10)`, so a clinical
+lead editing a file learns what to fix before anything reaches a patient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from .models import Category
+from .schedule import FACT_NAMES
+
+PROTOCOLS_DIR = Path(__file__).resolve().parent / "protocols"
+
+TOP_KEYS = {"key", "name", "procedure", "source", "tasks"}
+TASK_REQUIRED = {"key", "category", "title", "instructions", "offset_days"}
+TASK_OPTIONAL = {"why", "source_section", "window", "applies_if", "sub_items", "targets", "reminders", "translations"}
+TRANSLATION_KEYS = {"title", "instructions", "why", "sub_items", "targets"}
+TARGET_KINDS = {"per_kg_range": {"key", "kind", "min", "max", "unit", "label"}, "fixed": {"key", "kind", "value", "unit", "label"}}
+REMINDER_ANCHORS = {"window_start", "due"}
+
+# When a definition names no reminder rules: when its window opens, the day before it is due, and on the day.
+DEFAULT_REMINDER_RULES = [
+    {"key": "window-opens", "anchor": "window_start", "offset_days": 0},
+    {"key": "day-before", "anchor": "due", "offset_days": -1},
+    {"key": "due-day", "anchor": "due", "offset_days": 0},
+]
+
+
+class ProtocolFileError(ValueError):
+    pass
+
+
+def _fail(where: str, message: str):
+    raise ProtocolFileError(f"{where}: {message}")
+
+
+def _require_str(value, where: str, *, max_length: int | None = None):
+    if not isinstance(value, str) or not value.strip():
+        _fail(where, "must be non-empty text")
+    if max_length and len(value) > max_length:
+        _fail(where, f"must be at most {max_length} characters (has {len(value)})")
+
+
+def _require_int(value, where: str):
+    if not isinstance(value, int) or isinstance(value, bool):
+        _fail(where, f"must be a whole number of days, not {value!r}")
+
+
+def _unknown(keys, allowed, where: str):
+    extra = set(keys) - set(allowed)
+    if extra:
+        _fail(where, f"unknown key(s) {', '.join(sorted(extra))}")
+
+
+def validate_task(task, where: str) -> dict:
+    """Check one task entry and return it normalised to the TaskDefinition fields."""
+    if not isinstance(task, dict):
+        _fail(where, "must be a mapping")
+    missing = TASK_REQUIRED - task.keys()
+    if missing:
+        _fail(where, f"missing key(s) {', '.join(sorted(missing))}")
+    _unknown(task.keys(), TASK_REQUIRED | TASK_OPTIONAL, where)
+    _require_str(task["key"], f"{where}.key", max_length=80)
+    if task["category"] not in Category.values:
+        _fail(f"{where}.category", f"{task['category']!r} is not one of {', '.join(Category.values)}")
+    _require_str(task["title"], f"{where}.title", max_length=200)
+    _require_str(task["instructions"], f"{where}.instructions")
+    _require_int(task["offset_days"], f"{where}.offset_days")
+
+    window_start = window_end = None
+    if "window" in task:
+        window = task["window"]
+        if not isinstance(window, dict) or set(window) != {"start", "end"}:
+            _fail(f"{where}.window", "must have exactly 'start' and 'end'")
+        _require_int(window["start"], f"{where}.window.start")
+        _require_int(window["end"], f"{where}.window.end")
+        window_start, window_end = window["start"], window["end"]
+        if window_start > window_end:
+            _fail(f"{where}.window", f"start ({window_start}) is after end ({window_end})")
+        if not window_start <= task["offset_days"] <= window_end:
+            _fail(f"{where}.offset_days", f"{task['offset_days']} lies outside the window {window_start}..{window_end}")
+
+    applies_if = task.get("applies_if", {}) or {}
+    if not isinstance(applies_if, dict):
+        _fail(f"{where}.applies_if", "must be a mapping of fact: true/false")
+    for fact, wanted in applies_if.items():
+        if fact not in FACT_NAMES:
+            _fail(f"{where}.applies_if.{fact}", f"unknown fact; known facts are {', '.join(FACT_NAMES)}")
+        if not isinstance(wanted, bool):
+            _fail(f"{where}.applies_if.{fact}", "must be true or false")
+
+    sub_items = task.get("sub_items", []) or []
+    sub_keys = []
+    for i, item in enumerate(sub_items):
+        item_where = f"{where}.sub_items[{i}]"
+        if not isinstance(item, dict) or set(item) != {"key", "text"}:
+            _fail(item_where, "must have exactly 'key' and 'text'")
+        _require_str(item["key"], f"{item_where}.key")
+        _require_str(item["text"], f"{item_where}.text")
+        sub_keys.append(item["key"])
+    if len(set(sub_keys)) != len(sub_keys):
+        _fail(f"{where}.sub_items", "keys must be unique")
+
+    targets = task.get("targets", []) or []
+    target_keys = []
+    for i, target in enumerate(targets):
+        t_where = f"{where}.targets[{i}]"
+        if not isinstance(target, dict) or target.get("kind") not in TARGET_KINDS:
+            _fail(t_where, f"kind must be one of {', '.join(TARGET_KINDS)}")
+        expected = TARGET_KINDS[target["kind"]]
+        if set(target) != expected:
+            _fail(t_where, f"needs exactly the keys {', '.join(sorted(expected))}")
+        numbers = ("min", "max") if target["kind"] == "per_kg_range" else ("value",)
+        for name in numbers:
+            if not isinstance(target[name], (int, float)) or isinstance(target[name], bool) or target[name] <= 0:
+                _fail(f"{t_where}.{name}", "must be a positive number")
+        if target["kind"] == "per_kg_range" and target["min"] > target["max"]:
+            _fail(t_where, "min is above max")
+        target_keys.append(target["key"])
+
+    reminders = task.get("reminders", DEFAULT_REMINDER_RULES)
+    for i, rule in enumerate(reminders):
+        r_where = f"{where}.reminders[{i}]"
+        if not isinstance(rule, dict) or set(rule) != {"key", "anchor", "offset_days"}:
+            _fail(r_where, "needs exactly the keys anchor, key, offset_days")
+        if rule["anchor"] not in REMINDER_ANCHORS:
+            _fail(f"{r_where}.anchor", f"must be one of {', '.join(sorted(REMINDER_ANCHORS))}")
+        _require_int(rule["offset_days"], f"{r_where}.offset_days")
+
+    translations = task.get("translations", {}) or {}
+    for language, texts in translations.items():
+        t_where = f"{where}.translations.{language}"
+        if not isinstance(texts, dict):
+            _fail(t_where, "must be a mapping")
+        _unknown(texts.keys(), TRANSLATION_KEYS, t_where)
+        for name in ("title", "instructions"):
+            _require_str(texts.get(name), f"{t_where}.{name}")
+        if sub_keys and set(texts.get("sub_items", {})) != set(sub_keys):
+            _fail(f"{t_where}.sub_items", "must translate every sub-item key and no others")
+        if target_keys and set(texts.get("targets", {})) != set(target_keys):
+            _fail(f"{t_where}.targets", "must translate every target label and no others")
+
+    return {
+        "key": task["key"],
+        "category": task["category"],
+        "title": task["title"].strip(),
+        "instructions": task["instructions"].strip(),
+        "why": (task.get("why") or "").strip(),
+        "source_section": task.get("source_section", ""),
+        "offset_days": task["offset_days"],
+        "window_start_days": window_start,
+        "window_end_days": window_end,
+        "applies_if": applies_if,
+        "sub_items": sub_items,
+        "targets": targets,
+        "reminder_rules": reminders,
+        "translations": translations,
+    }
+
+
+def parse_protocol(data, *, name: str = "protocol") -> dict:
+    """Validate a whole protocol document; return it with normalised task definitions."""
+    if not isinstance(data, dict):
+        _fail(name, "must be a mapping at the top level")
+    missing = {"key", "name", "procedure", "tasks"} - data.keys()
+    if missing:
+        _fail(name, f"missing key(s) {', '.join(sorted(missing))}")
+    _unknown(data.keys(), TOP_KEYS, name)
+    for field in ("key", "name", "procedure"):
+        _require_str(data[field], f"{name}.{field}")
+    if not isinstance(data["tasks"], list) or not data["tasks"]:
+        _fail(f"{name}.tasks", "must be a non-empty list")
+    tasks = [validate_task(task, f"{name}: tasks[{i}]") for i, task in enumerate(data["tasks"])]
+    keys = [t["key"] for t in tasks]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        _fail(f"{name}.tasks", f"duplicate task key(s) {', '.join(duplicates)}")
+    return {
+        "key": data["key"],
+        "name": data["name"],
+        "procedure": data["procedure"],
+        "source": data.get("source", ""),
+        "tasks": tasks,
+    }
+
+
+def content_hash(parsed: dict) -> str:
+    """A stable fingerprint of the content: a new version is made only when it changes."""
+    canonical = json.dumps({k: parsed[k] for k in ("name", "procedure", "tasks")}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def read_protocol_file(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProtocolFileError(f"{path.name}: not valid YAML: {exc}") from exc
+    return parse_protocol(data, name=path.name)
+
+
+def shipped_protocol_files() -> list[Path]:
+    return sorted(PROTOCOLS_DIR.glob("*.yaml"))

@@ -1,0 +1,161 @@
+"""The schedule computation: pure functions from a surgery date and offsets to calendar dates.
+
+Nothing here touches the database or the clock; callers pass "today" as the calendar
+date in the patient's own time zone, so the same inputs always give the same dates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Iterable, Mapping, Sequence
+
+FACT_NAMES = ("smoker", "diabetic", "on_blood_thinners", "takes_nsaids")
+
+
+@dataclass(frozen=True)
+class TaskDates:
+    due_date: date
+    window_start: date | None
+    window_end: date | None
+
+    @property
+    def last_day(self) -> date:
+        """The last day on which doing the step is still on time."""
+        return max(self.due_date, self.window_end) if self.window_end else self.due_date
+
+
+def applies(conditions: Mapping[str, bool], facts: Mapping[str, bool]) -> bool:
+    """True when every condition matches the patient's facts (no conditions: applies to everyone)."""
+    return all(bool(facts.get(name)) == bool(wanted) for name, wanted in conditions.items())
+
+
+def task_dates(
+    surgery_date: date,
+    *,
+    offset_days: int,
+    window_start_days: int | None = None,
+    window_end_days: int | None = None,
+) -> TaskDates:
+    """Calendar dates of a step from its offsets in days relative to the surgery date."""
+    window_start = window_end = None
+    if window_start_days is not None and window_end_days is not None:
+        window_start = surgery_date + timedelta(days=window_start_days)
+        window_end = surgery_date + timedelta(days=window_end_days)
+    return TaskDates(surgery_date + timedelta(days=offset_days), window_start, window_end)
+
+
+def is_late(dates: TaskDates, today: date) -> bool:
+    """A step is late when its last on-time day is already behind the patient."""
+    return dates.last_day < today
+
+
+def days_between(today: date, surgery_date: date) -> int:
+    return (surgery_date - today).days
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    text: str
+    unit: str
+    min: float | None = None
+    max: float | None = None
+    value: float | None = None
+
+
+def _fmt(number: Decimal | float) -> str:
+    rounded = Decimal(str(number)).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    return f"{int(rounded):,}"
+
+
+def compute_targets(
+    targets: Sequence[Mapping], weight_kg: Decimal | float | None, labels: Mapping[str, str] | None = None
+) -> list[Target]:
+    """Turn a definition's targets into figures for one patient.
+
+    A per-kilogram range becomes grams per day when the weight is known (1.2–1.6 g/kg
+    for 70 kg is 84–112 g); without a weight it stays per kilogram.
+    """
+    labels = labels or {}
+    result = []
+    for spec in targets:
+        label = labels.get(spec["key"]) or spec.get("label", spec["key"])
+        if spec["kind"] == "per_kg_range":
+            per_unit = spec["unit"].split("/")  # "g/day" -> grams per day
+            unit_mass, period = per_unit[0], per_unit[1] if len(per_unit) > 1 else "day"
+            if weight_kg:
+                w = Decimal(str(weight_kg))
+                low = Decimal(str(spec["min"])) * w
+                high = Decimal(str(spec["max"])) * w
+                result.append(
+                    Target(
+                        key=spec["key"],
+                        label=label,
+                        unit=f"{unit_mass}/{period}",
+                        min=float(low),
+                        max=float(high),
+                        text=f"{_fmt(low)}–{_fmt(high)} {unit_mass}/{period}",
+                    )
+                )
+            else:
+                result.append(
+                    Target(
+                        key=spec["key"],
+                        label=label,
+                        unit=f"{unit_mass}/kg/{period}",
+                        min=spec["min"],
+                        max=spec["max"],
+                        text=f"{spec['min']}–{spec['max']} {unit_mass}/kg/{period}",
+                    )
+                )
+        elif spec["kind"] == "fixed":
+            result.append(
+                Target(
+                    key=spec["key"], label=label, unit=spec["unit"], value=spec["value"],
+                    text=f"{_fmt(spec['value'])} {spec['unit']}",
+                )
+            )
+        else:  # the loader refuses unknown kinds; this guards hand-made rows
+            raise ValueError(f"unknown target kind {spec['kind']!r}")
+    return result
+
+
+# --- Grouping for the phone ---------------------------------------------------------------
+
+GROUPS = ("overdue", "this_week", "coming_up", "done")
+
+
+def group_key(*, status: str, due_date: date, today: date) -> str:
+    """Which section of the patient's home screen a task belongs in."""
+    if status == "done":
+        return "done"
+    if due_date < today:
+        return "overdue"
+    if due_date <= today + timedelta(days=6):
+        return "this_week"
+    return "coming_up"
+
+
+def week_label_start(due_date: date, today: date) -> int:
+    """Whole weeks from today to the due date (0 is this week): "coming up" is shown by week."""
+    return max(0, (due_date - today).days // 7)
+
+
+def _done_order(task):
+    completed_at = getattr(task, "completed_at", None)
+    return (completed_at is not None, completed_at.timestamp() if completed_at else 0.0, task.due_date)
+
+
+def group_tasks(tasks: Iterable, today: date) -> dict[str, list]:
+    """Split task-like objects (with .status and .due_date) into the phone's sections, in order."""
+    groups: dict[str, list] = {name: [] for name in GROUPS}
+    for task in tasks:
+        groups[group_key(status=task.status, due_date=task.due_date, today=today)].append(task)
+    for name in ("overdue", "this_week", "coming_up"):
+        groups[name].sort(key=lambda t: (t.due_date, getattr(t, "position", 0)))
+    # Most recently finished first; tasks without a completion time (imported) last.
+    groups["done"].sort(key=_done_order, reverse=True)
+    return groups

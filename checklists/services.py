@@ -1,0 +1,203 @@
+"""Verbs that change protocols, checklists and tasks. Each runs in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from prepapp import reminders
+from prepapp.models import SurgeryCase
+
+from . import schedule
+from .models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
+from .protocol_files import content_hash
+
+DEFINITION_FIELDS = (
+    "key", "category", "title", "instructions", "why", "source_section", "offset_days",
+    "window_start_days", "window_end_days", "applies_if", "sub_items", "targets",
+    "reminder_rules", "translations",
+)
+
+
+@transaction.atomic
+def protocol_publish(*, parsed: dict, organization=None, source: str = "") -> tuple[ProtocolVersion, bool]:
+    """Store a validated protocol document as a new version, unless its content is unchanged.
+
+    Returns the current version and whether it was created. Existing versions are never
+    edited, so checklists assigned from them keep exactly what was assigned.
+    """
+    protocol, _ = Protocol.objects.select_for_update().get_or_create(
+        key=parsed["key"],
+        defaults={"name": parsed["name"], "procedure": parsed["procedure"], "organization": organization},
+    )
+    digest = content_hash(parsed)
+    latest = protocol.versions.order_by("-number").first()
+    if latest and latest.content_hash == digest:
+        return latest, False
+    if (protocol.name, protocol.procedure) != (parsed["name"], parsed["procedure"]):
+        protocol.name, protocol.procedure = parsed["name"], parsed["procedure"]
+        protocol.save(update_fields=["name", "procedure"])
+    version = ProtocolVersion.objects.create(
+        protocol=protocol,
+        number=(latest.number + 1) if latest else 1,
+        content_hash=digest,
+        source=source or parsed.get("source", ""),
+    )
+    TaskDefinition.objects.bulk_create(
+        TaskDefinition(version=version, position=i, **{f: task[f] for f in DEFINITION_FIELDS})
+        for i, task in enumerate(parsed["tasks"])
+    )
+    return version, True
+
+
+def _tasks_for(checklist: Checklist, definitions, patient, today) -> list[Task]:
+    tasks = []
+    for definition in definitions:
+        if not schedule.applies(definition.applies_if, patient.facts):
+            continue
+        dates = schedule.task_dates(
+            checklist.case.surgery_date,
+            offset_days=definition.offset_days,
+            window_start_days=definition.window_start_days,
+            window_end_days=definition.window_end_days,
+        )
+        tasks.append(
+            Task(
+                checklist=checklist,
+                definition=definition,
+                position=definition.position,
+                due_date=dates.due_date,
+                window_start=dates.window_start,
+                window_end=dates.window_end,
+                late=schedule.is_late(dates, today),
+            )
+        )
+    return tasks
+
+
+@transaction.atomic
+def checklist_assign(
+    *, case: SurgeryCase, protocol_version: ProtocolVersion, assigned_by=None, now: datetime | None = None
+) -> Checklist:
+    """Copy a protocol version's steps, tailored to the patient, into the case's checklist.
+
+    Steps whose time has already passed are kept and marked late. Assigning again
+    replaces a checklist on which nothing has been done yet; once the patient has
+    started, the checklist stays (assigning twice by mistake must not erase work).
+    """
+    now = now or timezone.now()
+    case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=case.pk)
+    if case.status != SurgeryCase.Status.SCHEDULED:
+        raise ValidationError({"case": f"This surgery is {case.status}; only a scheduled surgery can get a checklist."})
+    existing = Checklist.objects.filter(case=case).first()
+    if existing:
+        if existing.tasks.exclude(status=Task.Status.OPEN).exists() or existing.tasks.exclude(answers={}).exists():
+            raise ValidationError(
+                {"protocol": "The patient has already worked on this checklist; it cannot be replaced."}
+            )
+        reminders.cancel_pending(tasks=existing.tasks.all(), reason="checklist replaced")
+        existing.delete()
+    patient = case.patient
+    checklist = Checklist.objects.create(case=case, protocol_version=protocol_version, assigned_by=assigned_by)
+    definitions = list(protocol_version.definitions.order_by("position"))
+    Task.objects.bulk_create(_tasks_for(checklist, definitions, patient, patient.local_today(now)))
+    reminders.plan_for_tasks(tasks=checklist.tasks.select_related("definition"), patient=patient, now=now)
+    return checklist
+
+
+def checklist_recompute_dates(*, checklist: Checklist, now: datetime | None = None) -> list[Task]:
+    """Recompute every open task's dates from the case's surgery date (called by reschedule).
+
+    Must run inside the caller's transaction. Done tasks keep their dates as they were when done.
+    """
+    now = now or timezone.now()
+    case = checklist.case
+    today = case.patient.local_today(now)
+    tasks = list(checklist.tasks.select_related("definition").select_for_update(of=("self",)))
+    changed = []
+    for task in tasks:
+        if task.status != Task.Status.OPEN:
+            continue
+        d = task.definition
+        dates = schedule.task_dates(
+            case.surgery_date,
+            offset_days=d.offset_days,
+            window_start_days=d.window_start_days,
+            window_end_days=d.window_end_days,
+        )
+        task.due_date, task.window_start, task.window_end = dates.due_date, dates.window_start, dates.window_end
+        task.late = schedule.is_late(dates, today)
+        changed.append(task)
+    Task.objects.bulk_update(changed, ["due_date", "window_start", "window_end", "late", "updated_at"])
+    return tasks
+
+
+def _task_for_update(task: Task) -> Task:
+    return (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("checklist__case__patient", "definition")
+        .get(pk=task.pk)
+    )
+
+
+def _ensure_case_open(task: Task):
+    if task.checklist.case.status == SurgeryCase.Status.CANCELLED:
+        raise ValidationError({"task": "This surgery was cancelled; its checklist can no longer change."})
+
+
+@transaction.atomic
+def task_complete(*, task: Task, by, now: datetime | None = None) -> Task:
+    """Tick a task off and cancel its pending reminders. Ticking a done task again changes nothing."""
+    now = now or timezone.now()
+    task = _task_for_update(task)
+    _ensure_case_open(task)
+    if task.status == Task.Status.DONE:
+        return task
+    task.status, task.completed_at, task.completed_by = Task.Status.DONE, now, by
+    task.save(update_fields=["status", "completed_at", "completed_by", "updated_at"])
+    reminders.cancel_pending(tasks=[task], reason="task done")
+    return task
+
+
+@transaction.atomic
+def task_reopen(*, task: Task, by, now: datetime | None = None) -> Task:
+    """Undo a tick: the task is open again and its future reminders are planned again."""
+    now = now or timezone.now()
+    task = _task_for_update(task)
+    _ensure_case_open(task)
+    if task.status == Task.Status.OPEN:
+        return task
+    task.status, task.completed_at, task.completed_by = Task.Status.OPEN, None, None
+    task.save(update_fields=["status", "completed_at", "completed_by", "updated_at"])
+    reminders.replan_for_tasks(tasks=[task], patient=task.checklist.case.patient, now=now)
+    return task
+
+
+@transaction.atomic
+def task_record_answers(*, task: Task, answers: dict | None = None, note: str | None = None) -> Task:
+    """Save the patient's answers to sub-items (merged by key) and/or their note."""
+    task = _task_for_update(task)
+    _ensure_case_open(task)
+    fields = ["updated_at"]
+    if answers is not None:
+        known = {item["key"] for item in task.definition.sub_items}
+        unknown = sorted(set(answers) - known)
+        if unknown:
+            raise ValidationError({"answers": f"Unknown item(s) for this task: {', '.join(unknown)}."})
+        for key, value in answers.items():
+            if not isinstance(value, str):
+                raise ValidationError({"answers": f"The answer to {key} must be text."})
+            if len(value) > 4000:
+                raise ValidationError({"answers": f"The answer to {key} is longer than 4000 characters."})
+        task.answers = {**task.answers, **{k: v for k, v in answers.items()}}
+        fields.append("answers")
+    if note is not None:
+        if len(note) > 4000:
+            raise ValidationError({"note": "The note is longer than 4000 characters."})
+        task.note = note
+        fields.append("note")
+    task.save(update_fields=fields)
+    return task

@@ -1,0 +1,39 @@
+"""URL map: the API under /api/v1/, its schema and docs, the admin, health, and the PWA."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from checklists import api as checklists_api
+from prepapp import api as prepapp_api
+from prepapp.health import healthz
+
+router = DefaultRouter()
+router.register("patients", prepapp_api.PatientViewSet, basename="patient")
+router.register("cases", prepapp_api.SurgeryCaseViewSet, basename="case")
+router.register("protocols", checklists_api.ProtocolViewSet, basename="protocol")
+router.register("me/tasks", checklists_api.MyTaskViewSet, basename="my-task")
+
+api_v1 = [
+    path("auth/invitation/", prepapp_api.InvitationSignInView.as_view(), name="auth-invitation"),
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/signout/", prepapp_api.SignOutView.as_view(), name="auth-signout"),
+    path("me/", prepapp_api.MeView.as_view(), name="me"),
+    path("me/case/", prepapp_api.MyCaseView.as_view(), name="my-case"),
+    path("me/checklist/", checklists_api.MyChecklistView.as_view(), name="my-checklist"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("", include("frontend.urls")),
+]

@@ -1,0 +1,308 @@
+"""REST endpoints for the care side: patients, surgery cases, sign-in and "me"."""
+
+from django.contrib.auth import login, logout
+from django.db.models import Q
+from django.middleware.csrf import get_token
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from checklists.api import case_payload, checklist_payload
+from checklists.models import Checklist, Protocol
+from checklists.services import checklist_assign
+
+from . import services
+from .models import Patient, StaffMembership, SurgeryCase, validate_time_zone
+from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids, staff_organizations
+
+
+def _validate_tz(value):
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    try:
+        validate_time_zone(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages[0]) from exc
+    return value
+
+
+class AuditedRetrieveMixin:
+    """Staff reads of one patient's record leave an audit entry."""
+
+    audit_action = "read"
+
+    def audit(self, patient_ids):
+        services.audit_record(
+            actor=self.request.user, patients=patient_ids, action=self.audit_action, path=self.request.get_full_path()
+        )
+
+
+# --- Staff: patients ---------------------------------------------------------------------
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    time_zone = serializers.CharField(validators=[_validate_tz], required=False)
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id", "organization", "full_name", "contact_email", "time_zone", "language", "weight_kg",
+            "smoker", "diabetic", "on_blood_thinners", "takes_nsaids",
+            "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled", "inapp_enabled",
+            "invitation_code", "invitation_accepted_at", "created_at",
+        ]
+        read_only_fields = ["invitation_code", "invitation_accepted_at", "created_at"]
+        extra_kwargs = {"weight_kg": {"min_value": 20, "max_value": 400}}
+
+
+class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """The organization's patients. A patient of another organization does not exist here (404)."""
+
+    serializer_class = PatientSerializer
+    permission_classes = [IsStaffMember]
+
+    def get_queryset(self):
+        return Patient.objects.filter(organization_id__in=staff_organization_ids(self.request.user)).select_related(
+            "organization"
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        patient = self.get_object()
+        self.audit([patient.pk])
+        return Response(self.get_serializer(patient).data)
+
+    def perform_create(self, serializer):
+        organizations = list(staff_organizations(self.request.user)[:2])
+        if len(organizations) != 1:
+            raise serializers.ValidationError({"organization": "You belong to several organizations; use the admin."})
+        serializer.instance = services.patient_enrol(organization=organizations[0], **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.patient_update(patient=serializer.instance, **serializer.validated_data)
+        self.audit_action = "update"
+        self.audit([serializer.instance.pk])
+
+
+# --- Staff: surgery cases ---------------------------------------------------------------
+
+
+class SurgeryCaseSerializer(serializers.ModelSerializer):
+    days_to_surgery = serializers.SerializerMethodField()
+    has_checklist = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SurgeryCase
+        fields = [
+            "id", "patient", "procedure", "surgeon", "surgery_date", "surgery_time", "status",
+            "days_to_surgery", "has_checklist", "created_at", "updated_at",
+        ]
+        read_only_fields = ["status", "created_at", "updated_at"]
+
+    def get_days_to_surgery(self, case) -> int:
+        return case.days_to_surgery()
+
+    def get_has_checklist(self, case) -> bool:
+        return hasattr(case, "checklist")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and "patient" in self.fields:
+            # Only the organization's own patients can be chosen; another's id reads as "not found".
+            self.fields["patient"].queryset = Patient.objects.filter(
+                organization_id__in=staff_organization_ids(request.user)
+            )
+
+
+class RescheduleSerializer(serializers.Serializer):
+    surgery_date = serializers.DateField()
+    surgery_time = serializers.TimeField(required=False, allow_null=True)
+
+
+class AssignSerializer(serializers.Serializer):
+    protocol = serializers.SlugField(help_text="The protocol's key, e.g. mis-lumbar-fusion.")
+    version = serializers.IntegerField(required=False, min_value=1, help_text="Defaults to the latest version.")
+
+
+class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Book, move and cancel surgeries, and assign their preparation protocol."""
+
+    serializer_class = SurgeryCaseSerializer
+    permission_classes = [IsStaffMember]
+
+    def get_queryset(self):
+        return (
+            SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(self.request.user))
+            .select_related("patient", "checklist")
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        case = self.get_object()
+        self.audit([case.patient_id])
+        return Response(self.get_serializer(case).data)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.case_book(**serializer.validated_data)
+
+    def _done(self, case, code=status.HTTP_200_OK):
+        case = self.get_queryset().get(pk=case.pk)
+        return Response(self.get_serializer(case).data, status=code)
+
+    @extend_schema(request=RescheduleSerializer, responses=SurgeryCaseSerializer)
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, pk=None):
+        case = self.get_object()
+        data = RescheduleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = services.case_reschedule(case=case, **data.validated_data)
+        self.audit_action = "reschedule"
+        self.audit([case.patient_id])
+        return self._done(case)
+
+    @extend_schema(request=None, responses=SurgeryCaseSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        case = services.case_cancel(case=self.get_object())
+        self.audit_action = "cancel"
+        self.audit([case.patient_id])
+        return self._done(case)
+
+    @extend_schema(request=AssignSerializer, responses={201: dict})
+    @action(detail=True, methods=["post"], url_path="assign")
+    def assign(self, request, pk=None):
+        case = self.get_object()
+        data = AssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        orgs = staff_organization_ids(request.user)
+        protocol = Protocol.objects.filter(
+            Q(organization__isnull=True) | Q(organization_id__in=orgs), key=data.validated_data["protocol"]
+        ).first()
+        if protocol is None:
+            raise serializers.ValidationError({"protocol": "No protocol with this key."})
+        number = data.validated_data.get("version")
+        version = (
+            protocol.versions.filter(number=number).first() if number else protocol.versions.order_by("-number").first()
+        )
+        if version is None:
+            raise serializers.ValidationError({"version": "This protocol has no such version."})
+        checklist = checklist_assign(case=case, protocol_version=version, assigned_by=request.user)
+        self.audit_action = "assign"
+        self.audit([case.patient_id])
+        return Response(checklist_payload(checklist, language="en"), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def checklist(self, request, pk=None):
+        case = self.get_object()
+        checklist = (
+            Checklist.objects.filter(case=case).select_related("case__patient", "protocol_version__protocol").first()
+        )
+        if checklist is None:
+            return Response({"detail": "No checklist has been assigned to this surgery."}, status=404)
+        self.audit([case.patient_id])
+        return Response(checklist_payload(checklist, language=request.query_params.get("lang", "en")))
+
+
+# --- Patients: me -----------------------------------------------------------------------
+
+
+class MeSerializer(serializers.ModelSerializer):
+    time_zone = serializers.CharField(validators=[_validate_tz], required=False)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id", "full_name", "contact_email", "time_zone", "language", "weight_kg",
+            "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled", "inapp_enabled",
+        ]
+        read_only_fields = ["id", "full_name", "contact_email", "weight_kg"]
+
+
+class MeView(APIView):
+    """Who the signed-in person is: a patient's profile and preferences, or a staff member's roles."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        patient = patient_of(request.user)
+        if patient is not None:
+            return Response({"kind": "patient", "patient": MeSerializer(patient).data})
+        memberships = StaffMembership.objects.filter(user=request.user).select_related("organization")
+        return Response(
+            {
+                "kind": "staff" if memberships else "other",
+                "username": request.user.get_username(),
+                "memberships": [
+                    {"organization": m.organization.name, "organization_slug": m.organization.slug, "role": m.role}
+                    for m in memberships
+                ],
+            }
+        )
+
+    @extend_schema(request=MeSerializer, responses=MeSerializer)
+    def patch(self, request):
+        patient = patient_of(request.user)
+        if patient is None:
+            return Response({"detail": "Only patients have preferences here."}, status=403)
+        serializer = MeSerializer(patient, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        patient = services.patient_update(patient=patient, **serializer.validated_data)
+        return Response(MeSerializer(patient).data)
+
+
+class MyCaseView(APIView):
+    """The signed-in patient's surgery with the countdown in days, in the patient's time zone."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        patient = patient_of(request.user)
+        case = (
+            SurgeryCase.objects.filter(patient=patient).select_related("patient").order_by("-status", "-surgery_date").first()
+        )
+        if case is None:
+            return Response({"detail": "No surgery has been booked for you yet."}, status=404)
+        today = patient.local_today()
+        return Response({**case_payload(case, today), "today": today, "time_zone": patient.time_zone})
+
+
+# --- Sign-in ----------------------------------------------------------------------------
+
+
+class InvitationSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=32)
+
+
+class InvitationSignInView(APIView):
+    """Sign a patient in with the code from their care team's invitation (starts a session)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    # Codes are short enough to read aloud, so guessing is slowed down per client address.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "invitation"
+
+    @extend_schema(request=InvitationSerializer, responses={200: dict})
+    def post(self, request):
+        data = InvitationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient = services.patient_accept_invitation(code=data.validated_data["code"])
+        login(request._request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
+        return Response({"kind": "patient", "patient": MeSerializer(patient).data, "csrf_token": get_token(request._request)})
+
+
+class SignOutView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        logout(request._request)
+        return Response(status=204)
+

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PrepappConfig(AppConfig):
+    name = "prepapp"
+    verbose_name = "Patients and reminders"

@@ -1,0 +1,75 @@
+"""Demo data for trying the service locally: one clinic, its staff and a few patients."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from checklists.models import Protocol
+from checklists.services import checklist_assign, task_complete
+from prepapp.models import Organization, Patient, StaffMembership, SurgeryCase
+from prepapp.services import case_book, patient_enrol
+
+DEMO_PASSWORD = "prepare-demo-2026"  # demo only; printed by `make run`
+DEMO_PATIENT_CODE = "DEMO2345"
+
+PATIENTS = [
+    # name, code, days to surgery, time zone, facts, tasks already done
+    ("Rosa Alvarez", DEMO_PATIENT_CODE, 35, "America/New_York",
+     {"smoker": True, "takes_nsaids": True, "weight_kg": Decimal("72")}, 0),
+    ("Walter Brooks", "DEMOWB67", 12, "America/Chicago",
+     {"diabetic": True, "on_blood_thinners": True, "weight_kg": Decimal("95")}, 3),
+    ("Ana Castillo", "DEMOAC89", 50, "America/Los_Angeles",
+     {"language": "es", "weight_kg": Decimal("61")}, 0),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo clinic, a coordinator, a clinical lead and patients with checklists (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        call_command("load_protocols", stdout=self.stdout)
+        User = get_user_model()
+        org, _ = Organization.objects.get_or_create(slug="riverside-spine", defaults={"name": "Riverside Spine Center"})
+        for username, role, is_superuser in [
+            ("coordinator", StaffMembership.Role.COORDINATOR, False),
+            ("lead", StaffMembership.Role.CLINICAL_LEAD, True),
+        ]:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": True, "is_superuser": is_superuser}
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            StaffMembership.objects.get_or_create(user=user, organization=org, defaults={"role": role})
+
+        protocol = Protocol.objects.get(key="mis-lumbar-fusion")
+        version = protocol.latest_version()
+        coordinator = User.objects.get(username="coordinator")
+        today = timezone.localdate()
+        for name, code, days, zone, facts, done in PATIENTS:
+            if Patient.objects.filter(invitation_code=code).exists():
+                continue
+            details = {"time_zone": zone, "contact_email": f"{code.lower()}@example.org", **facts}
+            patient = patient_enrol(organization=org, full_name=name, **details)
+            Patient.objects.filter(pk=patient.pk).update(invitation_code=code)
+            patient.user.username = f"patient-{code.lower()}"
+            patient.user.save(update_fields=["username"])
+            case = case_book(
+                patient=patient,
+                procedure="Minimally invasive lumbar fusion (L4-L5)",
+                surgeon="Dr. Imani Okafor",
+                surgery_date=today + timedelta(days=days),
+            )
+            checklist = checklist_assign(case=case, protocol_version=version, assigned_by=coordinator)
+            for task in checklist.tasks.order_by("due_date")[:done]:
+                task_complete(task=task, by=patient.user)
+        self.stdout.write(
+            f"Demo ready: staff 'coordinator' and 'lead' (password {DEMO_PASSWORD}); "
+            f"patient invitation code {DEMO_PATIENT_CODE}. Cases: {SurgeryCase.objects.filter(patient__organization=org).count()}"
+        )

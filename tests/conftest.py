@@ -1,0 +1,107 @@
+"""Shared fixtures: the named people of every authorization test, and the shipped protocol.
+
+- carol: a care coordinator at Riverside (the owner of the patients below)
+- lee: Riverside's clinical lead (a teammate)
+- olga: a coordinator at another clinic (the outsider who must be refused)
+- pat and paul: two Riverside patients; paul must never see pat's records
+"""
+
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from checklists.models import Protocol
+from prepapp.models import StaffMembership
+from prepapp.services import case_book, patient_enrol
+from checklists.services import checklist_assign
+
+from .factories import OrganizationFactory, StaffFactory, UserFactory, days_from_today
+
+
+@pytest.fixture
+def protocol_version(db):
+    call_command("load_protocols", verbosity=0, stdout=open("/dev/null", "w"))
+    return Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
+
+
+@pytest.fixture
+def riverside(db):
+    return OrganizationFactory(name="Riverside Spine Center", slug="riverside")
+
+
+@pytest.fixture
+def elsewhere(db):
+    return OrganizationFactory(name="Elsewhere Orthopedics", slug="elsewhere")
+
+
+@pytest.fixture
+def carol(riverside):
+    return StaffFactory(user=UserFactory(username="carol"), organization=riverside).user
+
+
+@pytest.fixture
+def lee(riverside):
+    return StaffFactory(
+        user=UserFactory(username="lee"), organization=riverside, role=StaffMembership.Role.CLINICAL_LEAD
+    ).user
+
+
+@pytest.fixture
+def olga(elsewhere):
+    return StaffFactory(user=UserFactory(username="olga"), organization=elsewhere).user
+
+
+@pytest.fixture
+def pat(riverside):
+    return patient_enrol(
+        organization=riverside,
+        full_name="Pat Example",
+        contact_email="pat@example.org",
+        time_zone="America/New_York",
+        weight_kg=Decimal("80"),
+        smoker=True,
+        takes_nsaids=True,
+    )
+
+
+@pytest.fixture
+def paul(riverside):
+    return patient_enrol(organization=riverside, full_name="Paul Other", time_zone="Europe/Madrid", language="es")
+
+
+@pytest.fixture
+def pat_case(pat):
+    return case_book(patient=pat, procedure="Minimally invasive lumbar fusion", surgery_date=days_from_today(35))
+
+
+@pytest.fixture
+def pat_checklist(pat_case, protocol_version, carol):
+    return checklist_assign(case=pat_case, protocol_version=protocol_version, assigned_by=carol)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def as_carol(carol):
+    return client_for(carol)
+
+
+@pytest.fixture
+def as_olga(olga):
+    return client_for(olga)
+
+
+@pytest.fixture
+def as_pat(pat):
+    return client_for(pat.user)
+
+
+@pytest.fixture
+def as_paul(paul):
+    return client_for(paul.user)
