@@ -24,6 +24,7 @@ api_v1 = [
     path("me/", prepapp_api.MeView.as_view(), name="me"),
     path("me/case/", prepapp_api.MyCaseView.as_view(), name="my-case"),
     path("me/checklist/", checklists_api.MyChecklistView.as_view(), name="my-checklist"),
+    path("", include("prepapp.reminder_urls")),
     path("", include(router.urls)),
 ]
 

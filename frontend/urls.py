@@ -1,7 +1,6 @@
-from django.urls import path
-
-from . import views
+from django.urls import include, path
 
 urlpatterns = [
-    path("", views.patient_app, name="patient-app"),
+    path("coordinator/", include("frontend.coordinator_urls")),
+    path("", include("frontend.patient_urls")),
 ]

@@ -105,3 +105,12 @@ def as_pat(pat):
 @pytest.fixture
 def as_paul(paul):
     return client_for(paul.user)
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # The hashed-name storage needs `collectstatic` first; tests serve the source files.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
