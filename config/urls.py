@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from checklists import api as checklists_api
 from prepapp import api as prepapp_api
 from prepapp.health import healthz
+from prepapp.roster_api import RosterView
 
 router = DefaultRouter()
 router.register("patients", prepapp_api.PatientViewSet, basename="patient")
@@ -24,6 +25,7 @@ api_v1 = [
     path("me/", prepapp_api.MeView.as_view(), name="me"),
     path("me/case/", prepapp_api.MyCaseView.as_view(), name="my-case"),
     path("me/checklist/", checklists_api.MyChecklistView.as_view(), name="my-checklist"),
+    path("roster/", RosterView.as_view(), name="roster"),
     path("", include("prepapp.reminder_urls")),
     path("", include(router.urls)),
 ]
