@@ -102,6 +102,8 @@ class SurgeryCaseSerializer(serializers.ModelSerializer):
             "days_to_surgery", "has_checklist", "created_at", "updated_at",
         ]
         read_only_fields = ["status", "created_at", "updated_at"]
+        # The booking service checks "one scheduled surgery per patient" and names the field.
+        validators = []
 
     def get_days_to_surgery(self, case) -> int:
         return case.days_to_surgery()

@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import reminders
@@ -111,7 +111,11 @@ def case_book(
         patient=patient, procedure=procedure, surgeon=surgeon, surgery_date=surgery_date, surgery_time=surgery_time
     )
     _full_clean(case, exclude=["patient"])
-    case.save()
+    try:
+        with transaction.atomic():
+            case.save()
+    except IntegrityError as exc:  # a concurrent booking won the race for the unique constraint
+        raise ValidationError({"patient": "This patient already has a scheduled surgery."}) from exc
     return case
 
 

@@ -6,6 +6,8 @@
 - pat and paul: two Riverside patients; paul must never see pat's records
 """
 
+import io
+import os
 from decimal import Decimal
 
 import pytest
@@ -20,9 +22,21 @@ from checklists.services import checklist_assign
 from .factories import OrganizationFactory, StaffFactory, UserFactory, days_from_today
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Give each test run its own database, so runs sharing one PostgreSQL server never collide."""
+    from django.conf import settings
+
+    for alias in settings.DATABASES.values():
+        if alias["ENGINE"].endswith("sqlite3"):
+            continue
+        base = alias.get("TEST", {}).get("NAME") or f"test_{alias['NAME']}"
+        alias.setdefault("TEST", {})["NAME"] = f"{base}_{os.getpid()}"
+
+
 @pytest.fixture
 def protocol_version(db):
-    call_command("load_protocols", verbosity=0, stdout=open("/dev/null", "w"))
+    call_command("load_protocols", stdout=io.StringIO())
     return Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
 
 

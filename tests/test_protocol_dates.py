@@ -1,0 +1,120 @@
+"""Each shipped step's dates, checked against the guide's figures for a known surgery date."""
+
+from datetime import date, datetime, timedelta, timezone as dt_timezone
+from decimal import Decimal
+
+import pytest
+
+from checklists.api import checklist_payload
+from checklists.services import checklist_assign
+from prepapp.models import SurgeryCase
+from prepapp.services import patient_enrol
+
+SURGERY = date(2027, 3, 15)
+ASSIGNED = datetime(2027, 1, 4, 15, 0, tzinfo=dt_timezone.utc)  # ten weeks before: nothing is late yet
+
+
+def weeks(n):
+    return SURGERY - timedelta(weeks=n)
+
+
+def days(n):
+    return SURGERY - timedelta(days=n)
+
+
+def make_checklist(organization, protocol_version, **facts):
+    patient = patient_enrol(organization=organization, full_name="Test Patient", time_zone="America/Chicago", **facts)
+    # Booked directly: the service refuses past dates relative to the real clock, and this date is fixed.
+    case = SurgeryCase.objects.create(patient=patient, procedure="MIS lumbar fusion", surgery_date=SURGERY)
+    checklist = checklist_assign(case=case, protocol_version=protocol_version, now=ASSIGNED)
+    return {t.definition.key: t for t in checklist.tasks.select_related("definition")}
+
+
+@pytest.fixture
+def everything(riverside, protocol_version):
+    return make_checklist(
+        riverside, protocol_version, weight_kg=Decimal("80"),
+        smoker=True, diabetic=True, on_blood_thinners=True, takes_nsaids=True,
+    )
+
+
+# (key, window start, due date, window end) straight from the guide's preparation section.
+EXPECTED = [
+    ("stop-smoking", weeks(6), weeks(4), weeks(4)),  # at least 4 to 6 weeks before
+    ("stop-nsaids", days(10), days(7), days(7)),  # at least 7 to 10 days before
+    ("prehab", weeks(8), weeks(6), days(1)),  # in the 4 to 8 weeks before
+    ("protein-target", weeks(6), weeks(4), SURGERY),  # in the weeks before (and after)
+    ("calcium-vitamin-d", weeks(6), weeks(4), SURGERY),
+    ("blood-thinner-plan", weeks(4), weeks(2), weeks(2)),
+    ("bleeding-supplements", weeks(4), weeks(2), weeks(2)),
+    ("glucose-control", weeks(6), weeks(4), days(1)),
+    ("preop-evaluation", weeks(6), weeks(2), weeks(2)),
+    ("surgeon-questions", weeks(6), weeks(2), weeks(2)),
+    ("review-medicines", weeks(6), weeks(3), weeks(3)),
+    ("sleeping-area", weeks(3), weeks(1), weeks(1)),
+    ("grab-bars", weeks(3), weeks(1), weeks(1)),
+    ("driving-plan", weeks(3), weeks(1), weeks(1)),
+    ("meals-and-help", weeks(2), days(3), days(3)),
+    ("no-blt-practice", weeks(2), days(3), days(3)),
+]
+
+
+@pytest.mark.parametrize("key, window_start, due, window_end", EXPECTED, ids=[e[0] for e in EXPECTED])
+def test_each_step_falls_on_the_guide_dates(everything, key, window_start, due, window_end):
+    task = everything[key]
+    assert (task.window_start, task.due_date, task.window_end) == (window_start, due, window_end)
+    assert task.late is False
+
+
+def test_every_shipped_step_is_covered_by_the_table(everything):
+    assert set(everything) == {e[0] for e in EXPECTED}
+
+
+def test_tailoring_leaves_out_what_does_not_apply(riverside, protocol_version):
+    tasks = make_checklist(riverside, protocol_version)
+    assert not {"stop-smoking", "stop-nsaids", "blood-thinner-plan", "glucose-control"} & set(tasks)
+    assert {"bleeding-supplements", "protein-target", "surgeon-questions", "preop-evaluation"} <= set(tasks)
+
+
+def test_guide_figures_reach_the_patient(everything):
+    checklist = everything["stop-smoking"].checklist
+    payload = checklist_payload(checklist, language="en")
+    tasks = {t["key"]: t for group in payload["groups"].values() for t in group}
+    assert tasks["protein-target"]["targets"][0]["text"] == "96–128 g/day"  # 1.2–1.6 g × 80 kg
+    calcium = {t["key"]: t["text"] for t in tasks["calcium-vitamin-d"]["targets"]}
+    assert calcium == {"calcium": "1,200 mg/day", "vitamin-d": "2,000 IU/day"}
+    assert len(tasks["surgeon-questions"]["sub_items"]) == 10
+    assert "7 to 10 days" in tasks["stop-nsaids"]["instructions"]
+    assert "4 to 6 weeks" in tasks["stop-smoking"]["instructions"]
+    assert "2 to 4 weeks" in tasks["driving-plan"]["instructions"]
+    for key in ("fish oil", "vitamin E", "garlic"):
+        assert key.lower() in tasks["bleeding-supplements"]["instructions"].lower()
+
+
+def test_spanish_texts_come_from_the_protocol(everything):
+    payload = checklist_payload(everything["stop-smoking"].checklist, language="es")
+    tasks = {t["key"]: t for group in payload["groups"].values() for t in group}
+    assert tasks["stop-smoking"]["title"] != "Stop smoking and all nicotine"
+    assert tasks["protein-target"]["targets"][0]["label"] != "Protein"
+
+
+def test_steps_already_past_when_assigned_are_kept_and_marked_late(riverside, protocol_version):
+    patient = patient_enrol(organization=riverside, full_name="Late Lara", time_zone="Europe/Madrid", smoker=True)
+    case = SurgeryCase.objects.create(patient=patient, procedure="MIS lumbar fusion", surgery_date=SURGERY)
+    # Assigned 20 days before surgery: the smoking window (ends 4 weeks before) is behind her.
+    checklist = checklist_assign(case=case, protocol_version=protocol_version, now=datetime(2027, 2, 23, 12, tzinfo=dt_timezone.utc))
+    tasks = {t.definition.key: t for t in checklist.tasks.select_related("definition")}
+    assert tasks["stop-smoking"].late is True
+    assert tasks["stop-smoking"].status == "open"
+    assert "stop-nsaids" not in tasks  # she takes none
+    assert tasks["sleeping-area"].late is False
+
+
+@pytest.mark.parametrize("zone, late", [("America/Chicago", False), ("Europe/Madrid", True)])
+def test_lateness_uses_the_calendar_date_where_the_patient_lives(riverside, protocol_version, zone, late):
+    patient = patient_enrol(organization=riverside, full_name="Zoe Zone", time_zone=zone, smoker=True)
+    case = SurgeryCase.objects.create(patient=patient, procedure="MIS lumbar fusion", surgery_date=SURGERY)
+    # 23:30 UTC on the smoking step's last day: still that day in Chicago, already the next in Madrid.
+    now = datetime.combine(weeks(4), datetime.min.time(), tzinfo=dt_timezone.utc) + timedelta(hours=23, minutes=30)
+    checklist = checklist_assign(case=case, protocol_version=protocol_version, now=now)
+    assert checklist.tasks.get(definition__key="stop-smoking").late is late
