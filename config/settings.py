@@ -139,6 +139,8 @@ SPECTACULAR_SETTINGS = {
 # --- Email -----------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Surgery preparation <noreply@localhost>")
+# Without a timeout a stalled SMTP server would hold a delivery task until its hard time limit.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 # --- Web Push ----------------------------------------------------------------
 # Generate a key pair with `python manage.py generate_vapid_keys`. Without keys the
@@ -146,6 +148,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Surgery preparation <nor
 VAPID_PUBLIC_KEY = env("VAPID_PUBLIC_KEY", default="")
 VAPID_PRIVATE_KEY = env("VAPID_PRIVATE_KEY", default="")
 VAPID_SUBJECT = env("VAPID_SUBJECT", default="mailto:operations@localhost")
+WEBPUSH_TIMEOUT_SECONDS = env.float("WEBPUSH_TIMEOUT_SECONDS", default=10.0)
+# Browsers hand us their push service's URL; the server only posts to these hosts
+# (a leading dot allows subdomains), over https unless WEBPUSH_ALLOW_HTTP (local test stand-ins).
+WEBPUSH_ENDPOINT_HOSTS = env.list(
+    "WEBPUSH_ENDPOINT_HOSTS",
+    default=[".googleapis.com", ".mozilla.com", ".push.apple.com", ".notify.windows.com"],
+)
+WEBPUSH_ALLOW_HTTP = env.bool("WEBPUSH_ALLOW_HTTP", default=False)
 
 # --- Reminders -------------------------------------------------------------
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=200)
@@ -156,6 +166,8 @@ REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
 REMINDER_MAX_LATENESS_HOURS = env.int("REMINDER_MAX_LATENESS_HOURS", default=12)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
 REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)
+# Back-pressure: the sweeper stops claiming while this many rows are already in flight.
+REMINDER_MAX_IN_FLIGHT = env.int("REMINDER_MAX_IN_FLIGHT", default=4000)
 
 # --- Celery ------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
@@ -165,6 +177,8 @@ if REDIS_URL:
 else:
     # Embedded broker for a machine without Redis: kombu's filesystem transport.
     _broker_dir = VAR_DIR / "broker"
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -174,6 +188,8 @@ else:
     }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Several deployments (or test runs) can share one Redis by using their own queue.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
