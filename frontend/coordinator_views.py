@@ -1,0 +1,225 @@
+"""Coordinator pages: sign-in, the roster, enrolment and one patient's page.
+
+The pages are rendered here; every change (enrol, book, move, cancel, assign) goes through
+the REST API from the page's ES module, with the session cookie and the CSRF token, so the
+rules and error messages live in one place: the services behind the API.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.cache import never_cache
+
+from checklists.models import Checklist
+from prepapp import roster
+from prepapp.models import Patient, StaffMembership, SurgeryCase
+from prepapp.permissions import staff_organization_ids, staff_organizations
+from prepapp.services import audit_record
+
+ROSTER_PAGE_SIZE = 100
+
+# The zones a coordinator picks most; any other IANA name can be typed in.
+COMMON_TIME_ZONES = [
+    "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
+    "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico", "America/Mexico_City", "America/Bogota",
+    "America/Lima", "America/Santiago", "America/Argentina/Buenos_Aires", "America/Sao_Paulo",
+    "Europe/London", "Europe/Madrid", "Europe/Paris", "Europe/Berlin", "UTC",
+]
+
+
+class StaffAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form, refusing accounts that belong to no care team (even admin staff)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "not_staff": gettext_lazy("This sign-in is for care-team members. Your account is not part of a care team."),
+    }
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not StaffMembership.objects.filter(user=user).exists():
+            raise forms.ValidationError(self.error_messages["not_staff"], code="not_staff")
+
+
+class CoordinatorLoginView(LoginView):
+    template_name = "frontend/coordinator/login.html"
+    authentication_form = StaffAuthenticationForm
+    next_page = "coordinator:roster"
+
+
+def staff_required(view):
+    """Anonymous visitors sign in first; signed-in people outside every care team are refused (403)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("coordinator:login"))
+        memberships = list(StaffMembership.objects.filter(user=request.user).select_related("organization"))
+        if not memberships:
+            return render(request, "frontend/coordinator/not_staff.html", status=403)
+        request.memberships = memberships
+        return view(request, *args, **kwargs)
+
+    return ensure_csrf_cookie(never_cache(wrapper))
+
+
+def _page_context(request, **extra):
+    return {"memberships": request.memberships, **extra}
+
+
+ORDERING_COLUMNS = [
+    # (ordering name, column heading)
+    ("name", gettext_lazy("Patient")),
+    ("days_to_surgery", gettext_lazy("Days to surgery")),
+    ("share_done", gettext_lazy("Done")),
+    ("overdue", gettext_lazy("Overdue")),
+    ("failed", gettext_lazy("Failed deliveries")),
+]
+
+
+def _sort_headers(current: str) -> dict:
+    """For each sortable column: the link that sorts by it, and its aria-sort state."""
+    headers = {}
+    for name, label in ORDERING_COLUMNS:
+        if current == name:
+            state, next_ordering = "ascending", f"-{name}"
+        elif current == f"-{name}":
+            state, next_ordering = "descending", name
+        else:
+            state, next_ordering = "none", name
+        headers[name] = {"label": label, "aria_sort": state, "ordering": next_ordering}
+    return headers
+
+
+@staff_required
+def roster_page(request):
+    """Who is behind: the roster, sortable by column. A list, so no audit entry per row."""
+    ordering = request.GET.get("ordering") or roster.DEFAULT_ORDERING
+    try:
+        rows = roster.roster_rows(user=request.user, ordering=ordering)
+    except roster.UnknownOrdering:
+        ordering = roster.DEFAULT_ORDERING
+        rows = roster.roster_rows(user=request.user, ordering=ordering)
+    page = Paginator(rows, ROSTER_PAGE_SIZE).get_page(request.GET.get("page"))
+    payloads = [roster.row_payload(row) for row in page.object_list]
+    behind = {
+        "overdue": sum(1 for r in payloads if r["overdue"]),
+        "failed": sum(1 for r in payloads if r["failed_deliveries"]),
+        "not_signed_in": sum(1 for r in payloads if not r["invitation_accepted"]),
+    }
+    return render(
+        request,
+        "frontend/coordinator/roster.html",
+        _page_context(
+            request, nav="roster", rows=payloads, page=page, ordering=ordering, headers=_sort_headers(ordering), behind=behind
+        ),
+    )
+
+
+def _time_zone_choices(current: str | None = None) -> list[str]:
+    zones = list(COMMON_TIME_ZONES)
+    if current and current not in zones:
+        zones.insert(0, current)
+    return zones
+
+
+def _labels() -> dict:
+    """The words the page's script shows, translated here so that one catalog serves both."""
+    return {
+        "groups": {
+            "overdue": _("Overdue"),
+            "this_week": _("This week"),
+            "coming_up": _("Coming up"),
+            "done": _("Done"),
+        },
+        "status": {"open": _("To do"), "done": _("Done"), "scheduled": _("Scheduled"), "cancelled": _("Cancelled")},
+        "task": _("Task"),
+        "category": _("Category"),
+        "due": _("Due"),
+        "window": _("Window"),
+        "state": _("Status"),
+        "late": _("assigned late"),
+        "no_checklist": _("No protocol has been assigned to this surgery yet."),
+        "no_tasks": _("Nothing here."),
+        "checklist_error": _("The checklist could not be loaded."),
+        "deliveries_unavailable": _("The delivery log is not available yet."),
+        "deliveries_empty": _("No reminder has been sent yet."),
+        "deliveries_error": _("The delivery log could not be loaded."),
+        "when": _("When"),
+        "channel": _("Channel"),
+        "outcome": _("Outcome"),
+        "detail": _("Detail"),
+        "saving": _("Saving…"),
+        "network_error": _("The server could not be reached. Check the connection and try again."),
+        "server_error": _("Something went wrong on the server (%(status)s). Please try again."),
+        "moved": _("The surgery was moved to %(date)s. Task dates have been updated."),
+        "days_one": _("%(count)s day"),
+        "days_many": _("%(count)s days"),
+        "today": _("today"),
+        "protocol_loading": _("Loading protocols…"),
+        "protocol_none": _("No protocol is available to your organization."),
+        "task_count": _("%(count)s tasks"),
+    }
+
+
+@staff_required
+def enrol_page(request):
+    """Enrol a patient, book the surgery, assign the protocol, then hand over the invitation."""
+    return render(
+        request,
+        "frontend/coordinator/enrol.html",
+        _page_context(
+            request,
+            nav="enrol",
+            time_zones=_time_zone_choices(),
+            languages=Patient.Language.choices,
+            today=timezone.localdate(),
+            several_organizations=staff_organizations(request.user).count() > 1,
+            labels=_labels(),
+        ),
+    )
+
+
+@staff_required
+def patient_page(request, pk: int):
+    """One patient: details, surgery, checklist and delivery log. Opening it is an audited read."""
+    patient = (
+        Patient.objects.filter(pk=pk, organization_id__in=staff_organization_ids(request.user))
+        .select_related("organization")
+        .first()
+    )
+    if patient is None:
+        raise Http404(_("No such patient."))
+    audit_record(actor=request.user, patients=[patient.pk], action="read", path=request.get_full_path())
+    cases = list(patient.cases.order_by("-status", "-surgery_date", "-id"))
+    current = cases[0] if cases else None
+    checklist = Checklist.objects.filter(case=current).select_related("protocol_version__protocol").first()
+    today = patient.local_today()
+    return render(
+        request,
+        "frontend/coordinator/patient.html",
+        _page_context(
+            request,
+            patient=patient,
+            case=current,
+            scheduled=current is not None and current.status == SurgeryCase.Status.SCHEDULED,
+            days_to_surgery=(current.surgery_date - today).days if current else None,
+            checklist=checklist,
+            earlier_cases=cases[1:],
+            patient_today=today,
+            join_path=f"/join/{patient.invitation_code}",
+            labels=_labels(),
+        ),
+    )

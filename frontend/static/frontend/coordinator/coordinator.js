@@ -1,0 +1,420 @@
+// Coordinator pages: the forms call the REST API with the session cookie and the CSRF token,
+// and show the API's field errors ({"field": ["message"]}) next to the fields they name.
+// The words shown here come translated from the page (json_script "coordinator-labels").
+
+const main = document.getElementById("main");
+const API = main.dataset.apiRoot; // "/api/v1/"
+const labelsNode = document.getElementById("coordinator-labels");
+const L = labelsNode ? JSON.parse(labelsNode.textContent) : {};
+const LANG = document.documentElement.lang || "en";
+
+function fill(template, values) {
+  return template.replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
+}
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+/** Call the API; resolves to {ok, status, data}. A network failure is reported as status 0. */
+async function api(method, path, body) {
+  const options = {
+    method,
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+  };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(API + path, options);
+  } catch (error) {
+    return { ok: false, status: 0, data: { detail: L.network_error } };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (error) {
+    data = null;
+  }
+  return { ok: response.ok, status: response.status, data };
+}
+
+// --- Dates ------------------------------------------------------------------------------
+
+// Calendar dates (YYYY-MM-DD) are the patient's dates: format them without any time zone shift.
+const dateFormat = new Intl.DateTimeFormat(LANG, { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+const instantFormat = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short" });
+
+function formatDate(iso) {
+  if (!iso) return "—";
+  const date = new Date(`${iso}T00:00:00Z`);
+  return Number.isNaN(date.getTime()) ? iso : dateFormat.format(date);
+}
+
+function formatInstant(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : instantFormat.format(date);
+}
+
+function formatDates(root = document) {
+  for (const node of root.querySelectorAll("time[data-date]")) {
+    node.textContent = formatDate(node.getAttribute("datetime"));
+  }
+}
+
+// --- Elements ---------------------------------------------------------------------------
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "text") node.textContent = value;
+    else if (name === "className") node.className = value;
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function dateElement(iso) {
+  return el("time", { datetime: iso, text: formatDate(iso) });
+}
+
+// --- Forms and their errors -------------------------------------------------------------
+
+function clearErrors(form) {
+  for (const node of form.querySelectorAll("[data-error-for]")) {
+    node.hidden = true;
+    node.textContent = "";
+  }
+  for (const field of form.querySelectorAll("[aria-invalid]")) {
+    field.removeAttribute("aria-invalid");
+    const described = (field.getAttribute("aria-describedby") || "").split(" ").filter((id) => !id.endsWith("-error"));
+    if (described.length) field.setAttribute("aria-describedby", described.join(" "));
+    else field.removeAttribute("aria-describedby");
+  }
+  const general = form.querySelector("[data-form-error]");
+  if (general) {
+    general.hidden = true;
+    general.textContent = "";
+  }
+}
+
+function messagesOf(value) {
+  if (Array.isArray(value)) return value.map((item) => (typeof item === "string" ? item : JSON.stringify(item)));
+  if (value && typeof value === "object") return Object.values(value).flatMap(messagesOf);
+  return [String(value)];
+}
+
+/** Put each message next to the field it names; anything else goes to the form's alert. */
+function showErrors(form, status, data) {
+  clearErrors(form);
+  const general = [];
+  let firstInvalid = null;
+  if (!data || typeof data !== "object" || Array.isArray(data)) {
+    general.push(status === 0 ? L.network_error : fill(L.server_error || "Error %(status)s", { status }));
+  } else {
+    for (const [name, value] of Object.entries(data)) {
+      const slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+      const field = form.elements.namedItem(name);
+      if (slot && field instanceof Element) {
+        slot.textContent = messagesOf(value).join(" ");
+        slot.hidden = false;
+        const target = field.dataset.timeZone !== undefined && !field.value ? form.elements.namedItem("time_zone_other") : field;
+        for (const node of new Set([field, target])) {
+          node.setAttribute("aria-invalid", "true");
+          const described = (node.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+          node.setAttribute("aria-describedby", [...described, slot.id].join(" "));
+        }
+        firstInvalid = firstInvalid || target;
+      } else {
+        general.push(...messagesOf(value));
+      }
+    }
+  }
+  const box = form.querySelector("[data-form-error]");
+  if (general.length && box) {
+    box.textContent = general.join(" ");
+    box.hidden = false;
+  }
+  if (firstInvalid) firstInvalid.focus();
+}
+
+/** Disable the form's buttons while a request runs, so a double click cannot send twice. */
+async function busy(form, work) {
+  const buttons = [...form.querySelectorAll("button")];
+  const submit = form.querySelector('button[type="submit"]');
+  const label = submit ? submit.textContent : "";
+  buttons.forEach((b) => (b.disabled = true));
+  form.setAttribute("aria-busy", "true");
+  if (submit && L.saving) submit.textContent = L.saving;
+  try {
+    return await work();
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+    form.removeAttribute("aria-busy");
+    if (submit) submit.textContent = label;
+  }
+}
+
+function announce(message) {
+  const node = document.querySelector("[data-announcer]");
+  if (node) node.textContent = message;
+}
+
+function patientUrl(id) {
+  return main.dataset.patientUrl.replace(/\/0\/$/, `/${id}/`);
+}
+
+// --- Enrol, book, assign ----------------------------------------------------------------
+
+function enrolPayload(form) {
+  const value = (name) => form.elements.namedItem(name).value.trim();
+  const payload = {
+    full_name: value("full_name"),
+    contact_email: value("contact_email"),
+    time_zone: value("time_zone") || value("time_zone_other"),
+    language: value("language"),
+  };
+  if (value("weight_kg")) payload.weight_kg = value("weight_kg");
+  for (const fact of ["smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]) {
+    payload[fact] = form.elements.namedItem(fact).checked;
+  }
+  return payload;
+}
+
+function bookPayload(form) {
+  const value = (name) => form.elements.namedItem(name).value.trim();
+  return {
+    patient: Number(form.dataset.patientId),
+    procedure: value("procedure"),
+    surgeon: value("surgeon"),
+    surgery_date: value("surgery_date"),
+    surgery_time: value("surgery_time") || null,
+  };
+}
+
+function reschedulePayload(form) {
+  const value = (name) => form.elements.namedItem(name).value.trim();
+  return { surgery_date: value("surgery_date"), surgery_time: value("surgery_time") || null };
+}
+
+/** On the enrol page, mark one step done and open the next. */
+function advance(fromId, toId, doneText) {
+  const from = document.getElementById(fromId);
+  const form = from.querySelector("form");
+  if (form) form.hidden = true;
+  const note = from.querySelector("[data-step-done]");
+  if (note) {
+    note.textContent = doneText;
+    note.hidden = false;
+  }
+  const to = document.getElementById(toId);
+  to.hidden = false;
+  for (const marker of document.querySelectorAll("[data-step-marker]")) {
+    marker.removeAttribute("aria-current");
+    if (`step-${marker.dataset.stepMarker}` === toId) marker.setAttribute("aria-current", "step");
+  }
+  const heading = to.querySelector("h2");
+  if (heading) heading.focus();
+}
+
+const onEnrolPage = () => Boolean(document.getElementById("step-patient"));
+
+const actions = {
+  async enrol(form) {
+    const result = await api("POST", "patients/", enrolPayload(form));
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    const patient = result.data;
+    document.getElementById("book-form").dataset.patientId = patient.id;
+    const link = new URL(`/join/${patient.invitation_code}`, window.location.origin).href;
+    const joinLink = document.querySelector("#step-invitation [data-join-link]");
+    joinLink.href = link;
+    joinLink.textContent = link;
+    document.querySelector("#step-invitation [data-invitation-code]").textContent = patient.invitation_code;
+    document.querySelector("#step-invitation [data-patient-link]").href = patientUrl(patient.id);
+    advance("step-patient", "step-surgery", `${patient.full_name} · ${patient.time_zone}`);
+  },
+
+  async book(form) {
+    const result = await api("POST", "cases/", bookPayload(form));
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    const surgery = result.data;
+    if (!onEnrolPage()) return window.location.reload();
+    document.getElementById("assign-form").dataset.caseId = surgery.id;
+    const when = surgery.surgery_time ? ` ${surgery.surgery_time.slice(0, 5)}` : "";
+    advance("step-surgery", "step-protocol", `${surgery.procedure} · ${formatDate(surgery.surgery_date)}${when}`);
+  },
+
+  async assign(form) {
+    const protocol = form.elements.namedItem("protocol").value;
+    const result = await api("POST", `cases/${form.dataset.caseId}/assign/`, { protocol });
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    if (!onEnrolPage()) return window.location.reload();
+    const checklist = result.data;
+    const summary = `${checklist.protocol.name} · ${fill(L.task_count, { count: checklist.counts.total })}`;
+    advance("step-protocol", "step-invitation", summary);
+  },
+
+  async reschedule(form) {
+    const result = await api("POST", `cases/${form.dataset.caseId}/reschedule/`, reschedulePayload(form));
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    const surgery = result.data;
+    const box = document.querySelector("[data-case]");
+    const date = box.querySelector('[data-field="surgery_date"]');
+    date.setAttribute("datetime", surgery.surgery_date);
+    date.textContent = formatDate(surgery.surgery_date);
+    box.querySelector('[data-field="surgery_time"]').textContent = surgery.surgery_time ? surgery.surgery_time.slice(0, 5) : "—";
+    const days = box.querySelector('[data-field="days_to_surgery"]');
+    if (days) days.textContent = surgery.days_to_surgery;
+    await loadChecklist();
+    announce(fill(L.moved, { date: formatDate(surgery.surgery_date) }));
+  },
+};
+
+for (const form of document.querySelectorAll("form[data-action]")) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form, () => actions[form.dataset.action](form));
+  });
+}
+
+// The time zone select: the last option lets the coordinator type any IANA zone name.
+for (const select of document.querySelectorAll("select[data-time-zone]")) {
+  const other = select.form.querySelector("[data-time-zone-other]");
+  const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if ([...select.options].some((option) => option.value === browserZone)) select.value = browserZone;
+  const sync = () => {
+    other.hidden = select.value !== "";
+    if (!other.hidden) other.querySelector("input").focus();
+  };
+  select.addEventListener("change", sync);
+}
+
+// --- Protocols for the assign form ------------------------------------------------------
+
+async function loadProtocols() {
+  const select = document.querySelector("select[data-protocols]");
+  const procedures = document.getElementById("procedure-choices");
+  if (!select && !procedures) return;
+  const result = await api("GET", "protocols/");
+  const protocols = result.ok ? (Array.isArray(result.data) ? result.data : result.data.results || []) : [];
+  if (procedures) {
+    for (const protocol of protocols) procedures.append(el("option", { value: protocol.procedure }));
+  }
+  if (!select) return;
+  select.replaceChildren();
+  if (!protocols.length) {
+    select.append(el("option", { value: "", text: result.ok ? L.protocol_none : L.network_error }));
+    return;
+  }
+  for (const protocol of protocols) {
+    const latest = protocol.versions.reduce((a, b) => (b.number > (a ? a.number : 0) ? b : a), null);
+    const detail = latest ? ` (v${latest.number}, ${fill(L.task_count, { count: latest.task_count })})` : "";
+    select.append(el("option", { value: protocol.key, text: `${protocol.name}${detail}` }));
+  }
+}
+
+// --- Cancel with a confirmation -----------------------------------------------------------
+
+const dialog = document.getElementById("cancel-dialog");
+const openCancel = document.querySelector("[data-open-cancel]");
+if (dialog && openCancel) {
+  openCancel.addEventListener("click", () => dialog.showModal());
+  const form = dialog.querySelector("[data-cancel-form]");
+  form.addEventListener("submit", (event) => {
+    if (event.submitter?.value !== "confirm") return; // "Keep it" closes the dialog
+    event.preventDefault();
+    busy(form, async () => {
+      const result = await api("POST", `cases/${form.dataset.caseId}/cancel/`);
+      if (!result.ok) return showErrors(form, result.status, result.data);
+      window.location.reload();
+    });
+  });
+}
+
+// --- The checklist, grouped -------------------------------------------------------------
+
+function taskRow(task) {
+  const due = el("td", {}, dateElement(task.due_date));
+  if (task.window_start && task.window_end) {
+    due.append(el("span", { className: "meta" }, `${L.window}: `, dateElement(task.window_start), " – ", dateElement(task.window_end)));
+  }
+  const state = el("td", {}, L.status[task.status] || task.status);
+  if (task.late) state.append(" ", el("span", { className: "badge badge--outline", text: L.late }));
+  return el(
+    "tr",
+    { "data-task-key": task.key, "data-task-id": task.id },
+    el("th", { scope: "row" }, task.title),
+    el("td", {}, task.category_label),
+    due,
+    state,
+  );
+}
+
+async function loadChecklist() {
+  const box = document.querySelector("[data-checklist]");
+  if (!box) return;
+  box.setAttribute("aria-busy", "true");
+  const result = await api("GET", `cases/${box.dataset.caseId}/checklist/`);
+  box.replaceChildren();
+  box.removeAttribute("aria-busy");
+  if (result.status === 404) return box.append(el("p", { text: L.no_checklist }));
+  if (!result.ok) return box.append(el("p", { className: "form-error", text: L.checklist_error }));
+  const checklist = result.data;
+  for (const [name, label] of Object.entries(L.groups)) {
+    const tasks = checklist.groups[name] || [];
+    const id = `group-${name}`;
+    const heading = el("h3", { id }, `${label} `, el("span", { className: `badge ${name === "overdue" && tasks.length ? "badge--danger" : "badge--muted"}`, text: tasks.length }));
+    const section = el("section", { className: "task-group", "data-group": name, "aria-labelledby": id }, heading);
+    if (!tasks.length) {
+      section.append(el("p", { className: "muted", text: L.no_tasks }));
+    } else {
+      const head = el("tr", {}, ...[L.task, L.category, L.due, L.state].map((text) => el("th", { scope: "col", text })));
+      section.append(el("table", { className: "tasks" }, el("thead", {}, head), el("tbody", {}, ...tasks.map(taskRow))));
+    }
+    box.append(section);
+  }
+}
+
+// --- The delivery log ---------------------------------------------------------------------
+
+async function loadDeliveries() {
+  const box = document.querySelector("[data-deliveries]");
+  if (!box) return;
+  const result = await api("GET", `patients/${box.dataset.patientId}/deliveries/`);
+  box.replaceChildren();
+  box.removeAttribute("aria-busy");
+  if (result.status === 404) return box.append(el("p", { className: "muted", text: L.deliveries_unavailable }));
+  if (!result.ok) return box.append(el("p", { className: "form-error", text: L.deliveries_error }));
+  const items = Array.isArray(result.data) ? result.data : result.data.results || [];
+  if (!items.length) return box.append(el("p", { className: "muted", text: L.deliveries_empty }));
+  const head = el("tr", {}, ...[L.when, L.channel, L.task, L.outcome, L.detail].map((text) => el("th", { scope: "col", text })));
+  const rows = items.map((item) => {
+    const outcome = item.outcome || item.status || "";
+    const failed = outcome === "failed";
+    return el(
+      "tr",
+      { "data-outcome": outcome },
+      el("td", {}, formatInstant(item.at || item.sent_at || item.created_at)),
+      el("td", {}, item.channel_label || item.channel || "—"),
+      el("td", {}, item.task_title || (item.task && item.task.title) || "—"),
+      el("td", {}, failed ? el("span", { className: "badge badge--warning", text: item.outcome_label || outcome }) : item.outcome_label || outcome),
+      el("td", {}, item.detail || item.last_error || ""),
+    );
+  });
+  box.append(el("table", { className: "deliveries" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+}
+
+formatDates();
+loadProtocols();
+loadChecklist();
+loadDeliveries();

@@ -1,0 +1,86 @@
+"""The coordinator pages as the server renders them: sign-in, scope, audit."""
+
+import pytest
+from django.urls import reverse
+
+from prepapp.models import AuditEntry
+
+from .factories import UserFactory
+
+PASSWORD = "correct horse battery"  # the factories' password
+
+
+def sign_in(client, username):
+    return client.post(reverse("coordinator:login"), {"username": username, "password": PASSWORD})
+
+
+def test_carol_signs_in_and_lands_on_the_roster(client, carol, pat_checklist, paul):
+    response = sign_in(client, "carol")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("coordinator:roster")
+    page = client.get(reverse("coordinator:roster"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Pat Example" in html and "Paul Other" in html
+    assert reverse("coordinator:patient", args=[pat_checklist.case.patient_id]) in html
+
+
+def test_staff_without_a_care_team_are_refused_at_sign_in(client, db):
+    UserFactory(username="admin-only", is_staff=True)
+    response = sign_in(client, "admin-only")
+    assert response.status_code == 200
+    assert "not part of a care team" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_wrong_password_is_refused(client, carol):
+    response = client.post(reverse("coordinator:login"), {"username": "carol", "password": "nope"})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, db):
+    response = client.get(reverse("coordinator:roster"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("coordinator:login") + "?next=")
+
+
+def test_a_signed_in_patient_is_refused(client, pat):
+    client.force_login(pat.user)
+    assert client.get(reverse("coordinator:roster")).status_code == 403
+    assert client.get(reverse("coordinator:patient", args=[pat.pk])).status_code == 403
+
+
+def test_olga_cannot_open_a_riverside_patient(client, olga, pat_checklist, pat):
+    client.force_login(olga)
+    assert client.get(reverse("coordinator:patient", args=[pat.pk])).status_code == 404
+    roster = client.get(reverse("coordinator:roster")).content.decode()
+    assert "Pat Example" not in roster
+    assert not AuditEntry.objects.filter(patient=pat).exists()
+
+
+def test_opening_a_patient_is_audited_and_the_roster_is_not(client, carol, pat_checklist, pat):
+    client.force_login(carol)
+    client.get(reverse("coordinator:roster"))
+    assert not AuditEntry.objects.exists()
+    page = client.get(reverse("coordinator:patient", args=[pat.pk]))
+    assert page.status_code == 200
+    assert pat.invitation_code in page.content.decode()
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.patient, entry.action) == (carol, pat, "read")
+
+
+@pytest.mark.parametrize("ordering", ["name", "-overdue", "nonsense"])
+def test_the_roster_page_sorts_and_ignores_unknown_orderings(client, carol, pat_checklist, paul, ordering):
+    client.force_login(carol)
+    page = client.get(reverse("coordinator:roster"), {"ordering": ordering})
+    assert page.status_code == 200
+    assert 'aria-sort="ascending"' in page.content.decode() or 'aria-sort="descending"' in page.content.decode()
+
+
+def test_the_pages_are_translated(client, carol, pat):
+    client.force_login(carol)
+    page = client.get(reverse("coordinator:enrol"), HTTP_ACCEPT_LANGUAGE="es")
+    assert page.status_code == 200
+    assert page["Content-Language"] == "es"
+    assert '<html lang="es">' in page.content.decode()
