@@ -1,7 +1,17 @@
+"""The patient app at the site root: the shell for every screen, its worker, manifest and translations."""
+
 from django.urls import path
 
 from . import views
 
 urlpatterns = [
     path("", views.patient_app, name="patient-app"),
+    # Screens the app draws itself; a reload or a link from a reminder lands on the same shell.
+    path("join/<str:code>/", views.patient_app, name="patient-join"),
+    path("tasks/<int:task_id>/", views.patient_app, name="patient-task"),
+    path("inbox/", views.patient_app, name="patient-inbox"),
+    path("settings/", views.patient_app, name="patient-settings"),
+    path("sw.js", views.service_worker, name="patient-sw"),
+    path("manifest.webmanifest", views.manifest, name="patient-manifest"),
+    path("app-i18n/<str:lang>.js", views.patient_catalog, name="patient-catalog"),
 ]

@@ -1,9 +1,185 @@
-"""Pages: the patient app's shell."""
+"""Pages of the patient app: the shell, its service worker, its manifest and its translations.
 
+Every patient screen is drawn in the browser from the same shell; the shell is rendered in
+the signed-in patient's language so that it also reads right when it comes from the
+service worker's cache, offline.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+from django.views.i18n import JavaScriptCatalog
+
+from prepapp.permissions import patient_of
+
+LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
+
+# The files the phone needs to draw every screen offline (besides the shell and catalog).
+SHELL_STATIC = [
+    "frontend/patient/app.css",
+    "frontend/patient/app.js",
+    "frontend/patient/api.js",
+    "frontend/patient/dom.js",
+    "frontend/patient/i18n.js",
+    "frontend/patient/outbox.js",
+    "frontend/patient/push.js",
+    "frontend/patient/screens.js",
+    "frontend/patient/icons/icon-192.png",
+]
+ICONS = [
+    ("frontend/patient/icons/icon-192.png", "192x192", "any"),
+    ("frontend/patient/icons/icon-512.png", "512x512", "any"),
+    ("frontend/patient/icons/maskable-512.png", "512x512", "maskable"),
+]
+THEME_COLOR = "#1d5c63"
+BACKGROUND_COLOR = "#f7f5f0"
 
 
+def _import_map() -> str:
+    """Map the modules' plain URLs to their hashed ones.
+
+    The modules load each other by relative URL ("./api.js"); with hashed static names
+    the browser is told here which file each of those really is, so every module is
+    served with long caching and the service worker's precache list matches.
+    """
+    imports = {
+        settings.STATIC_URL + name: static(name) for name in SHELL_STATIC if name.endswith(".js")
+    }
+    # "<" is escaped so that no string can close the script element early.
+    return json.dumps({"imports": imports}).replace("<", "\\u003c")
+
+
+def _language_for(request) -> str:
+    """The patient's chosen language when signed in, else what the browser asked for."""
+    patient = patient_of(request.user)
+    if patient is not None and patient.language in LANGUAGE_CODES:
+        return patient.language
+    return translation.get_language() or settings.LANGUAGE_CODE
+
+
+@require_GET
+@never_cache
 @ensure_csrf_cookie
-def patient_app(request):
-    return render(request, "frontend/app.html")
+def patient_app(request, **_route):
+    """The app shell: the same page for every patient screen; the ES modules draw the screen."""
+    language = _language_for(request)
+    with translation.override(language):
+        response = render(
+            request,
+            "frontend/app.html",
+            {
+                "language": language,
+                "catalog_url": reverse("patient-catalog", args=[language]),
+                "theme_color": THEME_COLOR,
+                "import_map": _import_map(),
+            },
+        )
+    # API calls after this page then speak the same language (category names, errors).
+    if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
+            secure=request.is_secure(),
+        )
+    return response
+
+
+@require_GET
+def patient_catalog(request, lang: str):
+    """The JavaScript translations of one language, at a URL of its own so each caches apart."""
+    if lang not in LANGUAGE_CODES:
+        raise Http404("No such language.")
+    with translation.override(lang):
+        response = JavaScriptCatalog.as_view(packages=["frontend"])(request)
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _precache_urls() -> list[str]:
+    urls = [reverse("patient-app")]
+    urls += [reverse("patient-catalog", args=[code]) for code in sorted(LANGUAGE_CODES)]
+    urls += [static(name) for name in SHELL_STATIC]
+    urls += [static(name) for name, _size, _purpose in ICONS]
+    urls.append(reverse("patient-manifest"))
+    return list(dict.fromkeys(urls))
+
+
+def _version(urls: list[str]) -> str:
+    """Changes whenever a file the worker caches changes, so phones pick up a new release.
+
+    With hashed static names the URLs already change; with plain names (development,
+    tests) and for the shell and translations the files' contents are hashed. Contents,
+    not modification times, so that every web host of one release serves the same worker.
+    """
+    digest = hashlib.sha256(json.dumps(urls).encode())
+    here = Path(__file__).resolve().parent
+    files = [finders.find(name) for name in SHELL_STATIC + [icon[0] for icon in ICONS]]
+    files += [here / "templates" / "frontend" / "app.html", here / "templates" / "frontend" / "sw.js"]
+    files += sorted(Path(settings.BASE_DIR, "locale").glob("*/LC_MESSAGES/*.mo"))
+    for path in files:
+        if path and os.path.exists(path):
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@require_GET
+def service_worker(request):
+    """The service worker, from the site root so that its scope is the whole app."""
+    urls = _precache_urls()
+    with translation.override(_language_for(request)):
+        body = render(
+            request,
+            "frontend/sw.js",
+            {
+                "version": _version(urls),
+                "precache": json.dumps(urls),
+                "shell_url": json.dumps(reverse("patient-app")),
+                "static_prefix": json.dumps(settings.STATIC_URL),
+                "icon_url": json.dumps(static(ICONS[0][0])),
+            },
+        ).content
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    # The browser must always look for a new worker; the worker itself decides what is cached.
+    response["Cache-Control"] = "no-cache, max-age=0"
+    response["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@require_GET
+def manifest(request):
+    """The web app manifest, so the app can be added to the home screen and open full screen."""
+    language = _language_for(request)
+    with translation.override(language):
+        data = {
+            "id": reverse("patient-app"),
+            "name": _("Getting ready for surgery"),
+            "short_name": _("My surgery"),
+            "description": _("Your countdown to surgery and what to do each week to get ready."),
+            "lang": language,
+            "start_url": reverse("patient-app"),
+            "scope": "/",
+            "display": "standalone",
+            "orientation": "portrait",
+            "background_color": BACKGROUND_COLOR,
+            "theme_color": THEME_COLOR,
+            "icons": [
+                {"src": static(name), "sizes": size, "type": "image/png", "purpose": purpose}
+                for name, size, purpose in ICONS
+            ],
+        }
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/manifest+json"
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,47 @@
+// Talking to the REST API with the session cookie. Two kinds of failure matter to the
+// screens: the phone is offline (OfflineError) or the server said no (ApiError).
+
+export class OfflineError extends Error {}
+
+export class ApiError extends Error {
+  constructor(status, data) {
+    super((data && (data.detail || JSON.stringify(data))) || `HTTP ${status}`);
+    this.status = status;
+    this.data = data;
+  }
+}
+
+export function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export async function api(path, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  let response;
+  try {
+    response = await fetch(`/api/v1/${path}`, {
+      method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new OfflineError(String(error));
+  }
+  // The service worker answers with 503 and this header when it has nothing saved.
+  if (response.status === 503 && response.headers.get("X-Offline")) throw new OfflineError("offline");
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return { data, cached: response.headers.get("X-From-Cache") === "1" };
+}
+
+/** The first message of a DRF error body, for showing next to a form. */
+export function errorText(error, fallback) {
+  const data = error && error.data;
+  if (data && typeof data === "object") {
+    const first = Object.values(data)[0];
+    if (Array.isArray(first) && first.length) return String(first[0]);
+    if (typeof first === "string") return first;
+  }
+  return fallback;
+}

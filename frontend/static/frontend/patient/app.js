@@ -1,0 +1,302 @@
+// The patient app: routing between screens, the data they show, ticking off (also
+// offline), the unread badge and the service worker.
+
+import { api, ApiError, OfflineError, csrfToken } from "./api.js";
+import { announce } from "./dom.js";
+import { daysBetween, fmt } from "./i18n.js";
+import * as outbox from "./outbox.js";
+import { shareWithWorker } from "./push.js";
+import * as screens from "./screens.js";
+
+const ROUTES = [
+  [/^\/$/, "home"],
+  [/^\/tasks\/(\d+)\/?$/, "task"],
+  [/^\/inbox\/?$/, "inbox"],
+  [/^\/settings\/?$/, "settings"],
+  [/^\/join\/([^/]+)\/?$/, "join"],
+];
+
+const state = { me: null, checklist: null, caseData: null };
+
+function match(pathname) {
+  for (const [pattern, name] of ROUTES) {
+    const found = pathname.match(pattern);
+    if (found) return { name, param: found[1] };
+  }
+  return { name: "home" };
+}
+
+const ctx = {
+  state,
+  route: match(location.pathname),
+
+  go(path, { replace = false } = {}) {
+    history[replace ? "replaceState" : "pushState"]({}, "", path);
+    ctx.route = match(new URL(path, location.href).pathname);
+    window.scrollTo(0, 0);
+    return ctx.render({ focus: true });
+  },
+
+  /** All tasks, each as the patient last left it (waiting changes applied). */
+  tasks() {
+    if (!state.checklist) return [];
+    return Object.values(state.checklist.groups).flat().map(outbox.overlay);
+  },
+
+  task(id) {
+    return ctx.tasks().find((t) => t.id === Number(id));
+  },
+
+  /** The home screen's sections, recomputed here so that offline changes move tasks at once. */
+  groups() {
+    const today = state.checklist.today;
+    const groups = { overdue: [], this_week: [], coming_up: [], done: [] };
+    for (const task of ctx.tasks()) {
+      let name = "coming_up";
+      if (task.status === "done") name = "done";
+      else if (task.due_date < today) name = "overdue";
+      else if (daysBetween(today, task.due_date) <= 6) name = "this_week";
+      groups[name].push(task);
+    }
+    const byDue = (a, b) => (a.due_date < b.due_date ? -1 : a.due_date > b.due_date ? 1 : a.id - b.id);
+    groups.overdue.sort(byDue);
+    groups.this_week.sort(byDue);
+    groups.coming_up.sort(byDue);
+    groups.done.sort((a, b) => String(b.completed_at || "").localeCompare(String(a.completed_at || "")));
+    return groups;
+  },
+
+  async setDone(id, done) {
+    const kind = done ? "complete" : "reopen";
+    const title = ctx.task(id).title;
+    try {
+      if (!navigator.onLine) throw new OfflineError("offline");
+      const { data } = await api(`me/tasks/${id}/${kind}/`, { method: "POST" });
+      replaceTask(data);
+      announce(fmt(done ? gettext("Marked as done: %(title)s") : gettext("Marked as not done: %(title)s"), { title }));
+    } catch (error) {
+      if (error instanceof OfflineError) {
+        outbox.enqueue({ task: Number(id), kind });
+        announce(fmt(done
+          ? gettext("Marked as done: %(title)s. This change will be sent when you are back online.")
+          : gettext("Marked as not done: %(title)s. This change will be sent when you are back online."), { title }));
+      } else if (error instanceof ApiError && error.status === 403) {
+        return ctx.signedOut();
+      } else {
+        announce(gettext("Something went wrong. Please try again."));
+        showProblem(gettext("Something went wrong. Please try again."));
+      }
+    }
+    screens.refreshTaskAction(ctx, id);
+  },
+
+  /** "saved", "queued" or "" (failed). */
+  async saveAnswers(id, answers) {
+    try {
+      if (!navigator.onLine) throw new OfflineError("offline");
+      const { data } = await api(`me/tasks/${id}/`, { method: "PATCH", body: { answers } });
+      replaceTask(data);
+      return "saved";
+    } catch (error) {
+      if (error instanceof OfflineError) {
+        outbox.enqueue({ task: Number(id), kind: "answers", body: { answers } });
+        return "queued";
+      }
+      return "";
+    }
+  },
+
+  async signIn(code) {
+    try {
+      const { data } = await api("auth/invitation/", { method: "POST", body: { code: code.trim() } });
+      signedIn(data.patient);
+      if (data.patient.language !== document.documentElement.lang) {
+        // The shell is drawn on the server in the patient's language.
+        location.replace("/");
+        return;
+      }
+      await ctx.go("/", { replace: true });
+    } catch (error) {
+      let text = gettext("This code is not valid. Please check it with your care team.");
+      if (error instanceof OfflineError) text = gettext("You need an internet connection to sign in.");
+      else if (error instanceof ApiError && error.status === 429) text = gettext("Too many tries. Please wait a minute and try again.");
+      screens.signIn(ctx, { code, error: text });
+      document.getElementById("code").focus();
+    }
+  },
+
+  async signOut() {
+    await api("auth/signout/", { method: "POST" }).catch(() => {});
+    outbox.clear();
+    if ("caches" in window) await caches.delete("prep-data");
+    location.replace("/");
+  },
+
+  signedOut() {
+    state.me = state.checklist = state.caseData = null;
+    document.body.classList.add("signed-out");
+    screens.signIn(ctx);
+  },
+
+  async refreshBadge() {
+    const badge = document.getElementById("unread-badge");
+    let count = 0;
+    try {
+      const { data } = await api("me/inbox/unread-count/");
+      count = (data && data.unread) || 0;
+    } catch {
+      return;
+    }
+    badge.textContent = count ? String(count) : "";
+    badge.hidden = !count;
+    const label = document.getElementById("nav-inbox-label");
+    label.setAttribute("aria-label", count
+      ? fmt(ngettext("Messages, %(count)s unread", "Messages, %(count)s unread", count), { count })
+      : gettext("Messages"));
+    if ("setAppBadge" in navigator) (count ? navigator.setAppBadge(count) : navigator.clearAppBadge()).catch(() => {});
+  },
+
+  async render({ focus = false } = {}) {
+    const route = ctx.route;
+    markNav(route.name);
+    if (route.name === "join") return ctx.signIn(decodeURIComponent(route.param));
+    const code = new URLSearchParams(location.search).get("code");
+    if (code) return ctx.signIn(code);
+    if (!state.me && !(await loadMe())) return;
+    if (route.name === "settings") await screens.settings(ctx);
+    else if (route.name === "inbox") await screens.inbox(ctx);
+    else {
+      if (!state.checklist && !(await loadChecklist())) return;
+      if (route.name === "task") screens.task(ctx, route.param);
+      else screens.home(ctx);
+    }
+    if (focus) screens.focusHeading();
+  },
+};
+
+function signedIn(patient) {
+  state.me = patient;
+  document.body.classList.remove("signed-out");
+  shareWithWorker({ csrf: csrfToken() }).catch(() => {});
+}
+
+function replaceTask(fresh) {
+  for (const list of Object.values(state.checklist.groups)) {
+    const index = list.findIndex((t) => t.id === fresh.id);
+    if (index >= 0) list[index] = fresh;
+  }
+}
+
+function showProblem(text) {
+  const box = document.getElementById("problem");
+  box.textContent = text;
+  box.hidden = false;
+  setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+async function loadMe() {
+  try {
+    const { data } = await api("me/");
+    if (data.kind !== "patient") {
+      screens.staffOnly();
+      return false;
+    }
+    signedIn(data.patient);
+    return true;
+  } catch (error) {
+    if (error instanceof OfflineError) screens.notSaved();
+    else ctx.signedOut();
+    return false;
+  }
+}
+
+async function loadChecklist() {
+  try {
+    const { data } = await api("me/checklist/");
+    state.checklist = data;
+    state.caseData = data.case;
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      state.checklist = null;
+      try {
+        state.caseData = (await api("me/case/")).data;
+      } catch {
+        state.caseData = null;
+      }
+      screens.home(ctx);
+      return false;
+    }
+    if (error instanceof ApiError && error.status === 403) ctx.signedOut();
+    else screens.notSaved();
+    return false;
+  }
+}
+
+function markNav(name) {
+  for (const link of document.querySelectorAll(".tabs a")) {
+    if (link.dataset.route === name || (name === "task" && link.dataset.route === "home")) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+// --- Banners: offline, and changes waiting to be sent ----------------------------------------
+
+function showConnection() {
+  document.getElementById("offline").hidden = navigator.onLine;
+}
+
+function showWaiting() {
+  const count = outbox.pending().length;
+  const box = document.getElementById("sync");
+  box.hidden = !count;
+  box.textContent = count
+    ? fmt(ngettext("%(count)s change waiting to be sent", "%(count)s changes waiting to be sent", count), { count })
+    : "";
+}
+
+async function sync() {
+  if (!navigator.onLine || !outbox.pending().length) return;
+  const { sent, refused } = await outbox.flush();
+  if (refused.length) showProblem(gettext("Some changes could not be sent because your checklist has changed."));
+  if (sent || refused.length) {
+    announce(gettext("All changes have been sent."));
+    await loadChecklist();
+    if (ctx.route.name === "home" || ctx.route.name === "task") ctx.render();
+  }
+}
+
+outbox.events.addEventListener("change", showWaiting);
+window.addEventListener("online", () => { showConnection(); sync(); ctx.refreshBadge(); });
+window.addEventListener("offline", showConnection);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.me) { sync(); ctx.refreshBadge(); }
+});
+window.addEventListener("popstate", () => { ctx.route = match(location.pathname); ctx.render({ focus: true }); });
+document.addEventListener("click", (event) => {
+  const a = event.target.closest("a[data-link], .tabs a");
+  if (!a || event.defaultPrevented || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  ctx.go(a.getAttribute("href"));
+});
+
+// --- Service worker ------------------------------------------------------------------------------
+
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    const data = event.data || {};
+    if (data.type === "inbox") ctx.refreshBadge();
+    if (data.type === "navigate" && data.url) ctx.go(data.url);
+  });
+}
+
+showConnection();
+showWaiting();
+ctx.render().then(() => {
+  if (state.me) {
+    ctx.refreshBadge();
+    sync();
+  }
+});
+setInterval(() => { if (state.me && document.visibilityState === "visible") ctx.refreshBadge(); }, 60000);

@@ -1,0 +1,471 @@
+// The patient's screens: sign-in, home, one step, messages, settings.
+// Each takes the app context and draws into <main>; none keeps state of its own.
+
+import { api, ApiError, OfflineError } from "./api.js";
+import { announce, h, mount } from "./dom.js";
+import {
+  countdownText, dateTime, fmt, lang, localDay, longDate, weekHeading,
+} from "./i18n.js";
+import * as push from "./push.js";
+
+const main = () => document.getElementById("main");
+
+function screen(title, ...children) {
+  document.title = `${title} · ${gettext("Getting ready for surgery")}`;
+  mount(main(), ...children);
+}
+
+function heading(text, level = "h1") {
+  // Focus moves to the new screen's heading so screen readers start reading there.
+  return h(level, { tabindex: "-1", class: level === "h1" ? "screen-title" : "" }, text);
+}
+
+export function focusHeading() {
+  const title = main().querySelector(".screen-title");
+  if (title) title.focus({ preventScroll: true });
+}
+
+function message(text, kind = "info") {
+  return h("p", { class: `notice notice-${kind}` }, text);
+}
+
+function link(href, text, attrs = {}) {
+  return h("a", { href, "data-link": true, ...attrs }, text);
+}
+
+// --- Sign-in ------------------------------------------------------------------------------
+
+export function signIn(ctx, { code = "", error = "" } = {}) {
+  const errorBox = h("p", { id: "code-error", class: "field-error", role: "alert" }, error);
+  const input = h("input", {
+    id: "code", name: "code", value: code, autocomplete: "one-time-code", autocapitalize: "characters",
+    spellcheck: "false", required: true, maxlength: "32", "aria-describedby": "code-help code-error",
+  });
+  const form = h(
+    "form", { class: "stack", novalidate: true, onsubmit: (event) => { event.preventDefault(); ctx.signIn(input.value); } },
+    h("label", { for: "code" }, gettext("Your code")),
+    h("p", { id: "code-help", class: "help" }, gettext("It has 8 letters and numbers, for example DEMO2345.")),
+    input,
+    errorBox,
+    h("button", { class: "primary", type: "submit" }, gettext("Sign in")),
+  );
+  screen(
+    gettext("Sign in"),
+    heading(gettext("Welcome")),
+    h("p", { class: "lead" }, gettext("Enter the code from your care team's invitation. You only need to do this once on this phone.")),
+    form,
+  );
+}
+
+export function notSaved() {
+  screen(
+    gettext("You are offline"),
+    heading(gettext("You are offline")),
+    h("p", {}, gettext("Your checklist has not been saved on this phone yet. Please connect to the internet and open the app again.")),
+  );
+}
+
+export function staffOnly() {
+  screen(
+    gettext("Getting ready for surgery"),
+    heading(gettext("This app is for patients")),
+    h("p", {}, gettext("You are signed in as a member of the care team.")),
+    h("p", {}, h("a", { href: "/coordinator/", class: "button primary" }, gettext("Go to the care team pages"))),
+  );
+}
+
+// --- Home ---------------------------------------------------------------------------------
+
+function dueText(task, today, timeZone) {
+  if (task.status === "done") {
+    return task.completed_at
+      ? fmt(gettext("Done on %(date)s"), { date: longDate(localDay(task.completed_at, timeZone), today) })
+      : gettext("Done");
+  }
+  if (task.due_date < today) return fmt(gettext("Planned for %(date)s"), { date: longDate(task.due_date, today) });
+  if (task.late) return gettext("Do this as soon as you can");
+  if (task.due_date === today) return gettext("By today");
+  return fmt(gettext("By %(date)s"), { date: longDate(task.due_date, today) });
+}
+
+function taskItem(task, checklist) {
+  const done = task.status === "done";
+  return h(
+    "li", {},
+    h(
+      "a", { href: `/tasks/${task.id}/`, "data-link": true, class: `task${done ? " is-done" : ""}` },
+      h("span", { class: `cat cat-${task.category}` }, task.category_label),
+      h("span", { class: "task-title" }, task.title),
+      h("span", { class: "task-when" },
+        done ? h("span", { class: "tick", "aria-hidden": "true" }, "✓ ") : null,
+        dueText(task, checklist.today, checklist.time_zone)),
+      task.waiting ? h("span", { class: "waiting" }, gettext("Waiting to be sent")) : null,
+    ),
+  );
+}
+
+function taskList(tasks, checklist) {
+  return h("ul", { class: "tasks", role: "list" }, tasks.map((t) => taskItem(t, checklist)));
+}
+
+function countdown(caseData, today) {
+  if (caseData.status === "cancelled") {
+    return h("section", { class: "countdown", "aria-live": "polite" },
+      heading(gettext("Your surgery has been cancelled")),
+      h("p", {}, gettext("Your care team will contact you about what happens next.")));
+  }
+  const days = caseData.days_to_surgery;
+  return h(
+    "section", { class: "countdown", "aria-live": "polite", "aria-atomic": "true" },
+    heading(countdownText(days)),
+    h("p", { class: "surgery-date" }, fmt(gettext("Surgery on %(date)s"), { date: longDate(caseData.surgery_date, today) })),
+    h("p", { class: "procedure" }, caseData.procedure,
+      caseData.surgeon ? h("span", {}, " · ", fmt(gettext("with %(surgeon)s"), { surgeon: caseData.surgeon })) : null),
+  );
+}
+
+function byWeek(tasks) {
+  const weeks = new Map();
+  for (const task of tasks) {
+    const key = task.weeks_until_due;
+    if (!weeks.has(key)) weeks.set(key, []);
+    weeks.get(key).push(task);
+  }
+  return [...weeks.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+export function home(ctx) {
+  const { checklist, caseData } = ctx.state;
+  if (!checklist) {
+    screen(
+      gettext("Home"),
+      caseData ? countdown(caseData, caseData.today) : heading(gettext("Getting ready for surgery")),
+      message(gettext("Your care team has not added your preparation steps yet. Please check again later.")),
+    );
+    return;
+  }
+  const groups = ctx.groups();
+  const { today } = checklist;
+  const total = Object.values(groups).reduce((n, list) => n + list.length, 0);
+  const doneCount = groups.done.length;
+  const progressLabel = fmt(gettext("%(done)s of %(total)s steps done"), { done: doneCount, total });
+  screen(
+    gettext("Home"),
+    countdown(checklist.case, today),
+    h("div", { class: "progress" },
+      h("p", { id: "progress-label" }, progressLabel),
+      h("progress", { max: String(total), value: String(doneCount), "aria-labelledby": "progress-label" })),
+    h("section", { class: "group group-week", "aria-labelledby": "h-week" },
+      h("h2", { id: "h-week" }, gettext("To do this week")),
+      groups.this_week.length
+        ? taskList(groups.this_week, checklist)
+        : h("p", { class: "empty" }, gettext("Nothing new to do this week."))),
+    groups.overdue.length
+      ? h("section", { class: "group group-overdue", "aria-labelledby": "h-overdue" },
+        h("h2", { id: "h-overdue" }, gettext("Still to do from earlier")),
+        h("p", { class: "help" }, gettext("The planned date has passed. Please do these as soon as you can.")),
+        taskList(groups.overdue, checklist))
+      : null,
+    groups.coming_up.length
+      ? h("section", { class: "group", "aria-labelledby": "h-coming" },
+        h("h2", { id: "h-coming" }, gettext("Coming up")),
+        byWeek(groups.coming_up).map(([weeks, tasks]) => [h("h3", {}, weekHeading(weeks)), taskList(tasks, checklist)]))
+      : null,
+    h("section", { class: "group", "aria-labelledby": "h-done" },
+      h("h2", { id: "h-done" }, gettext("Done")),
+      doneCount
+        ? taskList(groups.done, checklist)
+        : h("p", { class: "empty" }, gettext("Steps you mark as done will be listed here."))),
+  );
+}
+
+// --- One step -----------------------------------------------------------------------------
+
+function actionArea(ctx, task) {
+  const { today, time_zone: timeZone } = ctx.state.checklist;
+  const area = h("div", { class: "action", id: "task-action" });
+  if (task.status === "done") {
+    area.append(
+      h("p", { class: "state state-done" }, h("span", { "aria-hidden": "true" }, "✓ "), dueText(task, today, timeZone)),
+      task.waiting ? h("p", { class: "waiting" }, gettext("Waiting to be sent")) : "",
+      h("button", { type: "button", class: "secondary", id: "undo", onclick: () => ctx.setDone(task.id, false) },
+        gettext("Undo")),
+    );
+  } else {
+    area.append(
+      h("p", { class: "state" }, dueText(task, today, timeZone)),
+      h("button", { type: "button", class: "primary", id: "mark-done", onclick: () => ctx.setDone(task.id, true) },
+        gettext("Mark as done")),
+    );
+  }
+  return area;
+}
+
+function answersForm(ctx, task) {
+  const isQuestions = task.category === "questions";
+  const status = h("p", { class: "save-status", role: "status" });
+  const fields = task.sub_items.map((item, index) =>
+    h("div", { class: "field" },
+      h("label", { for: `answer-${item.key}` }, isQuestions ? `${index + 1}. ${item.text}` : item.text),
+      h("textarea", {
+        id: `answer-${item.key}`, name: item.key, rows: "3", value: item.answer || "",
+        onchange: () => save(false),
+      })));
+  const form = h("form", { class: "stack answers", onsubmit: (event) => { event.preventDefault(); save(true); } },
+    fields,
+    h("button", { type: "submit", class: "secondary" }, gettext("Save my answers")),
+    status);
+
+  async function save(explicit) {
+    const answers = {};
+    for (const area of form.querySelectorAll("textarea")) answers[area.name] = area.value;
+    const result = await ctx.saveAnswers(task.id, answers);
+    if (result === "saved") status.textContent = gettext("Saved.");
+    else if (result === "queued") status.textContent = gettext("Saved on this phone. It will be sent when you are back online.");
+    else if (explicit || result) status.textContent = gettext("Your answers could not be saved. Please try again.");
+  }
+
+  return h("section", { class: "card", "aria-labelledby": "h-answers" },
+    h("h2", { id: "h-answers" }, isQuestions ? gettext("Your questions for the surgeon") : gettext("Your notes")),
+    h("p", { class: "help" }, isQuestions
+      ? gettext("Take this list to your appointment. Write the answers here so you can read them again later.")
+      : gettext("Write down dates and results here.")),
+    form);
+}
+
+export function task(ctx, id) {
+  const item = ctx.task(id);
+  if (!item) {
+    screen(gettext("Step not found"), heading(gettext("Step not found")),
+      h("p", {}, gettext("This step is not on your checklist.")),
+      h("p", {}, link("/", gettext("Back to my checklist"), { class: "button secondary" })));
+    return;
+  }
+  const figures = item.targets.length
+    ? h("section", { class: "card figures", "aria-labelledby": "h-figures" },
+      h("h2", { id: "h-figures" }, gettext("Your personal amounts")),
+      h("dl", {}, item.targets.map((t) => [h("dt", {}, t.label), h("dd", {}, t.text)])))
+    : null;
+  screen(
+    item.title,
+    h("p", { class: "back" }, link("/", [h("span", { "aria-hidden": "true" }, "‹ "), gettext("My checklist")])),
+    h("p", { class: `cat cat-${item.category}` }, item.category_label),
+    heading(item.title),
+    h("p", { class: "when" }, item.status === "done" ? gettext("Done") : dueText(item, ctx.state.checklist.today, ctx.state.checklist.time_zone)),
+    h("section", { "aria-labelledby": "h-what" },
+      h("h2", { id: "h-what" }, gettext("What to do")),
+      h("p", { class: "instructions" }, item.instructions)),
+    figures,
+    item.why
+      ? h("section", { "aria-labelledby": "h-why" }, h("h2", { id: "h-why" }, gettext("Why it matters")), h("p", {}, item.why))
+      : null,
+    item.sub_items.length ? answersForm(ctx, item) : null,
+    h("div", { "aria-live": "polite", id: "task-action-region" }, actionArea(ctx, item)),
+  );
+}
+
+/** Redraw only the step's state and button after ticking off or undoing, keeping focus there. */
+export function refreshTaskAction(ctx, id) {
+  const region = document.getElementById("task-action-region");
+  if (!region) return;
+  const item = ctx.task(id);
+  mount(region, actionArea(ctx, item));
+  const button = region.querySelector("button");
+  if (button) button.focus();
+}
+
+// --- Messages -----------------------------------------------------------------------------
+
+export async function inbox(ctx) {
+  screen(gettext("Messages"), heading(gettext("Messages")), h("p", { class: "loading" }, gettext("Loading…")));
+  let items = null;
+  let unavailable = false;
+  try {
+    const { data } = await api("me/inbox/");
+    items = Array.isArray(data) ? data : (data && data.results) || [];
+  } catch (error) {
+    if (error instanceof OfflineError) unavailable = "offline";
+    else if (error instanceof ApiError && error.status === 403) return ctx.signedOut();
+    else unavailable = "missing";
+  }
+  if (ctx.route.name !== "inbox") return;
+  const unread = (items || []).filter((m) => !m.read_at).length;
+
+  const list = (items || []).map((m) => {
+    const taskId = typeof m.task === "object" && m.task ? m.task.id : m.task ?? m.task_id;
+    const open = async (event) => {
+      event.preventDefault();
+      if (!m.read_at) await api(`me/inbox/${m.id}/read/`, { method: "POST" }).catch(() => {});
+      ctx.refreshBadge();
+      ctx.go(taskId ? `/tasks/${taskId}/` : "/inbox/");
+    };
+    return h("li", { class: `msg${m.read_at ? "" : " is-unread"}` },
+      h("h2", {}, m.read_at ? null : h("span", { class: "new" }, gettext("New")), m.title),
+      h("p", {}, m.body),
+      h("p", { class: "help" }, dateTime(m.created_at)),
+      taskId
+        ? h("a", { href: `/tasks/${taskId}/`, class: "button secondary", onclick: open }, gettext("Open this step"))
+        : m.read_at ? null : h("button", { type: "button", class: "secondary", onclick: open }, gettext("Mark as read")));
+  });
+
+  const readAll = async () => {
+    await api("me/inbox/read-all/", { method: "POST" }).catch(() => {});
+    await ctx.refreshBadge();
+    announce(gettext("All messages marked as read."));
+    inbox(ctx);
+  };
+  screen(
+    gettext("Messages"),
+    heading(gettext("Messages")),
+    unavailable === "offline" ? message(gettext("Your messages cannot be loaded while you are offline.")) : null,
+    unread ? h("button", { type: "button", class: "primary", onclick: readAll }, gettext("Mark all as read")) : null,
+    list.length
+      ? h("ul", { class: "messages", role: "list" }, list)
+      : unavailable === "offline" ? null : h("p", { class: "empty" }, gettext("No messages yet. Reminders about your steps will appear here.")),
+  );
+}
+
+// --- Settings -----------------------------------------------------------------------------
+
+function hhmm(value) {
+  return (value || "").slice(0, 5);
+}
+
+function checkbox(name, label, checked, help) {
+  return h("div", { class: "check" },
+    h("input", { type: "checkbox", id: `f-${name}`, name, checked: Boolean(checked), "aria-describedby": help ? `f-${name}-help` : null }),
+    h("label", { for: `f-${name}` }, label),
+    help ? h("p", { class: "help", id: `f-${name}-help` }, help) : null);
+}
+
+function timeField(name, label, value) {
+  return h("div", { class: "field" },
+    h("label", { for: `f-${name}` }, label),
+    h("input", { type: "time", id: `f-${name}`, name, value: hhmm(value), required: true }));
+}
+
+async function pushSection(ctx) {
+  const status = h("p", { role: "status", class: "push-status" });
+  const section = h("section", { class: "card", "aria-labelledby": "h-push" },
+    h("h2", { id: "h-push" }, gettext("Notifications on this phone")),
+    h("p", { class: "help" }, gettext("On an iPhone or iPad, first add this app to your Home Screen: tap the Share button, then “Add to Home Screen”. Then open the app from your Home Screen and turn on notifications here.")));
+  const support = push.support();
+  if (support !== "ok") {
+    section.append(message(support === "ios-home-screen"
+      ? gettext("Add this app to your Home Screen first (see above).")
+      : gettext("This browser cannot show notifications. You will still get reminders by email and in this app.")));
+    return section;
+  }
+  section.append(status);
+  let key = null;
+  try {
+    key = await push.publicKey();
+  } catch {
+    status.textContent = gettext("You need an internet connection to change this.");
+    return section;
+  }
+  if (!key) {
+    status.textContent = gettext("Notifications are not available yet. You will still get reminders by email and in this app.");
+    return section;
+  }
+  const subscription = await push.currentSubscription().catch(() => null);
+  if (subscription && push.permission() === "granted") {
+    status.textContent = gettext("Notifications are on for this phone.");
+    section.append(h("button", {
+      type: "button", class: "secondary", onclick: async () => {
+        await push.unsubscribe();
+        announce(gettext("Notifications are off for this phone."));
+        ctx.render();
+      },
+    }, gettext("Turn off notifications")));
+  } else if (push.permission() === "denied") {
+    status.textContent = gettext("Notifications are blocked for this app. You can allow them in your phone's settings.");
+  } else {
+    status.textContent = gettext("Notifications are off for this phone.");
+    section.append(h("button", {
+      type: "button", class: "secondary", onclick: async () => {
+        try {
+          const ok = await push.subscribe(key);
+          announce(ok ? gettext("Notifications are on for this phone.") : gettext("Notifications were not allowed."));
+        } catch {
+          announce(gettext("Notifications could not be turned on. Please try again."));
+        }
+        ctx.render();
+      },
+    }, gettext("Turn on notifications")));
+  }
+  return section;
+}
+
+export async function settings(ctx) {
+  const me = ctx.state.me;
+  const status = h("p", { class: "save-status", role: "status" });
+  const deviceZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const form = h(
+    "form", { class: "stack", onsubmit: (event) => { event.preventDefault(); submit(); } },
+    h("fieldset", {},
+      h("legend", {}, gettext("Reminders")),
+      timeField("reminder_time", gettext("Time of day for reminders"), me.reminder_time),
+      h("p", { class: "help" }, gettext("No reminders are sent during quiet hours.")),
+      timeField("quiet_hours_start", gettext("Quiet hours start"), me.quiet_hours_start),
+      timeField("quiet_hours_end", gettext("Quiet hours end"), me.quiet_hours_end)),
+    h("fieldset", {},
+      h("legend", {}, gettext("How to remind me")),
+      checkbox("push_enabled", gettext("Notifications on this phone"), me.push_enabled),
+      checkbox("email_enabled", gettext("Email"), me.email_enabled, me.contact_email || null),
+      checkbox("inapp_enabled", gettext("Messages in this app"), me.inapp_enabled)),
+    h("fieldset", {},
+      h("legend", {}, gettext("Language and time zone")),
+      h("div", { class: "field" },
+        h("label", { for: "f-language" }, gettext("Language")),
+        h("select", { id: "f-language", name: "language" },
+          h("option", { value: "en", selected: me.language === "en", lang: "en" }, "English"),
+          h("option", { value: "es", selected: me.language === "es", lang: "es" }, "Español"))),
+      h("p", {}, fmt(gettext("Time zone: %(zone)s"), { zone: me.time_zone })),
+      deviceZone && deviceZone !== me.time_zone
+        ? checkbox("use_device_zone", fmt(gettext("Use this phone's time zone (%(zone)s)"), { zone: deviceZone }), false)
+        : null),
+    h("button", { type: "submit", class: "primary" }, gettext("Save my settings")),
+    status,
+  );
+
+  async function submit() {
+    const data = new FormData(form);
+    const body = {
+      reminder_time: data.get("reminder_time"),
+      quiet_hours_start: data.get("quiet_hours_start"),
+      quiet_hours_end: data.get("quiet_hours_end"),
+      push_enabled: data.has("push_enabled"),
+      email_enabled: data.has("email_enabled"),
+      inapp_enabled: data.has("inapp_enabled"),
+      language: data.get("language"),
+    };
+    if (data.has("use_device_zone")) body.time_zone = deviceZone;
+    try {
+      const { data: saved } = await api("me/", { method: "PATCH", body });
+      ctx.state.me = saved;
+      if (saved.language !== lang) {
+        // The whole app, its cached copy included, is drawn again in the new language.
+        location.reload();
+        return;
+      }
+      status.textContent = gettext("Your settings have been saved.");
+    } catch (error) {
+      status.textContent = error instanceof OfflineError
+        ? gettext("You need an internet connection to change your settings.")
+        : gettext("Your settings could not be saved. Please check the times and try again.");
+    }
+  }
+
+  screen(gettext("Settings"), heading(gettext("Settings")), form, h("p", { class: "help" }, gettext("Loading…")));
+  const pushBox = await pushSection(ctx);
+  if (ctx.route.name !== "settings") return;
+  main().lastElementChild.replaceWith(pushBox);
+  main().append(
+    h("section", { class: "card", "aria-labelledby": "h-signout" },
+      h("h2", { id: "h-signout" }, gettext("Sign out")),
+      h("p", { class: "help" }, gettext("You will need your code from the care team to sign in again.")),
+      h("button", { type: "button", class: "secondary", onclick: () => ctx.signOut() }, gettext("Sign out of this phone"))),
+  );
+}
+

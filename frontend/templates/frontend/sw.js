@@ -1,0 +1,185 @@
+// The patient app's service worker: keeps the app and the last data on the phone, shows
+// reminders sent by Web Push, and renews the push subscription when the browser replaces it.
+// Rendered by Django so that the list of files below names their hashed URLs.
+"use strict";
+{% load i18n %}
+const DEFAULT_TITLE = "{% filter escapejs %}{% translate 'A reminder from your care team' %}{% endfilter %}";
+const VERSION = "{{ version }}";
+const PRECACHE = {{ precache|safe }};
+const SHELL_URL = {{ shell_url|safe }};
+const STATIC_PREFIX = {{ static_prefix|safe }};
+const ICON_URL = {{ icon_url|safe }};
+const SHELL_CACHE = "prep-shell-" + VERSION;
+const DATA_CACHE = "prep-data";
+const STATE_CACHE = "prep-state";
+const NETWORK_TIMEOUT_MS = 8000;
+// The app's own screens; other pages (coordinator pages, admin, API docs) are left alone.
+const APP_PAGES = /^\/($|tasks\/|inbox\/|settings\/|join\/)/;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(SHELL_CACHE)
+      .then((cache) => cache.addAll(PRECACHE.map((url) => new Request(url, { cache: "reload", credentials: "same-origin" }))))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(names.filter((n) => n.startsWith("prep-shell-") && n !== SHELL_CACHE).map((n) => caches.delete(n))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+function withTimeout(promise) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timeout")), NETWORK_TIMEOUT_MS);
+    promise.then((value) => { clearTimeout(timer); resolve(value); }, (error) => { clearTimeout(timer); reject(error); });
+  });
+}
+
+/** Ask the network first; keep a copy of good answers; fall back to the copy when offline. */
+async function networkFirst(request, cacheName, cacheKey) {
+  const cache = await caches.open(cacheName);
+  try {
+    const response = await withTimeout(fetch(request));
+    if (response.ok) await cache.put(cacheKey || request, response.clone());
+    return response;
+  } catch (error) {
+    const saved = await cache.match(cacheKey || request);
+    if (saved) {
+      const headers = new Headers(saved.headers);
+      headers.set("X-From-Cache", "1");
+      return new Response(saved.body, { status: saved.status, statusText: saved.statusText, headers });
+    }
+    throw error;
+  }
+}
+
+async function cacheFirst(request) {
+  const saved = await caches.match(request);
+  if (saved) return saved;
+  const response = await fetch(request);
+  if (response.ok) (await caches.open(SHELL_CACHE)).put(request, response.clone());
+  return response;
+}
+
+function offlineJson() {
+  return new Response(JSON.stringify({ detail: "offline" }), {
+    status: 503, headers: { "Content-Type": "application/json", "X-Offline": "1" },
+  });
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+
+  if (request.mode === "navigate") {
+    if (!APP_PAGES.test(url.pathname)) return;
+    // Every screen is the same shell, so the latest copy of any of them serves them all.
+    event.respondWith(networkFirst(request, SHELL_CACHE, SHELL_URL).catch(() => caches.match(SHELL_URL)));
+  } else if (url.pathname.startsWith("/api/v1/me/")) {
+    event.respondWith(networkFirst(request, DATA_CACHE).catch(offlineJson));
+  } else if (url.pathname.startsWith(STATIC_PREFIX)) {
+    event.respondWith(cacheFirst(request));
+  } else if (PRECACHE.includes(url.pathname)) {
+    // Translations and the manifest: fresh when online, saved copy offline.
+    event.respondWith(networkFirst(request, SHELL_CACHE));
+  }
+});
+
+// --- Reminders by Web Push ------------------------------------------------------------------
+
+function taskUrl(data) {
+  if (data.url) return new URL(data.url, self.location.origin).pathname;
+  const task = data.task_id || data.task;
+  return task ? `/tasks/${task}/` : "/inbox/";
+}
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch {
+    data = { body: event.data ? event.data.text() : "" };
+  }
+  const title = data.title || DEFAULT_TITLE;
+  event.waitUntil(Promise.all([
+    self.registration.showNotification(title, {
+      body: data.body || "",
+      icon: ICON_URL,
+      badge: ICON_URL,
+      tag: data.tag || (data.task_id || data.task ? `task-${data.task_id || data.task}` : undefined),
+      data: { url: taskUrl(data) },
+    }),
+    // Open app windows refresh their unread badge.
+    self.clients.matchAll({ type: "window" }).then((clients) => clients.forEach((c) => c.postMessage({ type: "inbox" }))),
+  ]));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = (event.notification.data && event.notification.data.url) || "/";
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const open = windows.find((c) => new URL(c.url).origin === self.location.origin);
+    if (open) {
+      await open.focus();
+      open.postMessage({ type: "navigate", url });
+      return;
+    }
+    await self.clients.openWindow(url);
+  })());
+});
+
+async function workerState() {
+  const saved = await (await caches.open(STATE_CACHE)).match("/__state");
+  return saved ? saved.json() : {};
+}
+
+async function csrfToken(state) {
+  // Chromium gives workers the cookie store; elsewhere the page left the token for us.
+  if (self.cookieStore) {
+    const cookie = await self.cookieStore.get("csrftoken").catch(() => null);
+    if (cookie) return cookie.value;
+  }
+  return state.csrf || "";
+}
+
+async function publicKey(old) {
+  if (old && old.options && old.options.applicationServerKey) return old.options.applicationServerKey;
+  const response = await fetch("/api/v1/me/push/public-key/", { credentials: "same-origin" });
+  if (!response.ok) throw new Error("no push key");
+  const key = (await response.json()).public_key;
+  const padded = (key + "===".slice((key.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+}
+
+/** The browser replaced or dropped the subscription: subscribe again and tell the server. */
+async function resubscribe(event) {
+  const state = await workerState();
+  const subscription = event.newSubscription || await self.registration.pushManager.subscribe({
+    userVisibleOnly: true, applicationServerKey: await publicKey(event.oldSubscription),
+  });
+  const headers = { "Content-Type": "application/json", "X-CSRFToken": await csrfToken(state) };
+  const response = await fetch("/api/v1/me/push-subscriptions/", {
+    method: "POST", credentials: "same-origin", headers, body: JSON.stringify(subscription.toJSON()),
+  });
+  if (!response.ok) return;
+  const created = await response.json().catch(() => ({}));
+  if (state.subscription_id && state.subscription_id !== created.id) {
+    await fetch(`/api/v1/me/push-subscriptions/${state.subscription_id}/`, {
+      method: "DELETE", credentials: "same-origin", headers,
+    }).catch(() => {});
+  }
+  const cache = await caches.open(STATE_CACHE);
+  await cache.put("/__state", new Response(JSON.stringify({ ...state, subscription_id: created.id || null }), {
+    headers: { "Content-Type": "application/json" },
+  }));
+}
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(resubscribe(event));
+});
