@@ -93,7 +93,11 @@ self.addEventListener("fetch", (event) => {
 // --- Reminders by Web Push ------------------------------------------------------------------
 
 function taskUrl(data) {
-  if (data.url) return new URL(data.url, self.location.origin).pathname;
+  if (data.url) {
+    // "/#/tasks/12" and "/tasks/12/" both name the step's screen.
+    const url = new URL(data.url, self.location.origin);
+    return url.hash.startsWith("#/") ? url.hash.slice(1) : url.pathname;
+  }
   const task = data.task_id || data.task;
   return task ? `/tasks/${task}/` : "/inbox/";
 }

@@ -174,6 +174,12 @@ const ctx = {
   },
 };
 
+/** "/#/tasks/12" and "/tasks/12/" both lead to the step's screen. */
+export function appPath(url) {
+  const parsed = new URL(url, location.origin);
+  return parsed.hash.startsWith("#/") ? parsed.hash.slice(1) : parsed.pathname;
+}
+
 function signedIn(patient) {
   state.me = patient;
   document.body.classList.remove("signed-out");
@@ -287,10 +293,15 @@ if ("serviceWorker" in navigator) {
   navigator.serviceWorker.addEventListener("message", (event) => {
     const data = event.data || {};
     if (data.type === "inbox") ctx.refreshBadge();
-    if (data.type === "navigate" && data.url) ctx.go(data.url);
+    if (data.type === "navigate" && data.url) ctx.go(appPath(data.url));
   });
 }
 
+// Links in reminders may use the older "/#/tasks/12" form; they mean the same screen.
+if (location.hash.startsWith("#/")) {
+  history.replaceState({}, "", location.hash.slice(1));
+  ctx.route = match(location.pathname);
+}
 showConnection();
 showWaiting();
 ctx.render().then(() => {

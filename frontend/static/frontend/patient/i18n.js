@@ -38,10 +38,13 @@ export function localDay(instant, timeZone) {
   }
 }
 
-export function dateTime(instant) {
-  return new Intl.DateTimeFormat(locale, {
-    weekday: "long", day: "numeric", month: "long", hour: "numeric", minute: "2-digit",
-  }).format(new Date(instant));
+export function dateTime(instant, timeZone) {
+  const options = { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" };
+  try {
+    return new Intl.DateTimeFormat(locale, { ...options, timeZone }).format(new Date(instant));
+  } catch {
+    return new Intl.DateTimeFormat(locale, options).format(new Date(instant));
+  }
 }
 
 export function addDays(iso, days) {

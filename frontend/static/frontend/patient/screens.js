@@ -292,7 +292,7 @@ export async function inbox(ctx) {
   const unread = (items || []).filter((m) => !m.read_at).length;
 
   const list = (items || []).map((m) => {
-    const taskId = typeof m.task === "object" && m.task ? m.task.id : m.task ?? m.task_id;
+    const taskId = (m.task && typeof m.task === "object" ? m.task.id : m.task) ?? m.task_id;
     const open = async (event) => {
       event.preventDefault();
       if (!m.read_at) await api(`me/inbox/${m.id}/read/`, { method: "POST" }).catch(() => {});
@@ -302,7 +302,7 @@ export async function inbox(ctx) {
     return h("li", { class: `msg${m.read_at ? "" : " is-unread"}` },
       h("h2", {}, m.read_at ? null : h("span", { class: "new" }, gettext("New")), m.title),
       h("p", {}, m.body),
-      h("p", { class: "help" }, dateTime(m.created_at)),
+      h("p", { class: "help" }, dateTime(m.created_at, ctx.state.me.time_zone)),
       taskId
         ? h("a", { href: `/tasks/${taskId}/`, class: "button secondary", onclick: open }, gettext("Open this step"))
         : m.read_at ? null : h("button", { type: "button", class: "secondary", onclick: open }, gettext("Mark as read")));
