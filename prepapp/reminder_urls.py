@@ -1,3 +1,16 @@
-"""API routes of the reminder side (inbox, push subscriptions, delivery log)."""
+"""API routes of the reminder side (inbox, push subscriptions, delivery log), under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import reminder_api as views
+
+urlpatterns = [
+    path("me/inbox/", views.InboxView.as_view(), name="inbox"),
+    path("me/inbox/unread-count/", views.InboxUnreadCountView.as_view(), name="inbox-unread-count"),
+    path("me/inbox/read-all/", views.InboxReadAllView.as_view(), name="inbox-read-all"),
+    path("me/inbox/<int:pk>/read/", views.InboxReadView.as_view(), name="inbox-read"),
+    path("me/push-subscriptions/", views.PushSubscriptionListView.as_view(), name="push-subscriptions"),
+    path("me/push-subscriptions/<int:pk>/", views.PushSubscriptionDetailView.as_view(), name="push-subscription"),
+    path("me/push/public-key/", views.PushPublicKeyView.as_view(), name="push-public-key"),
+    path("patients/<int:pk>/deliveries/", views.PatientDeliveriesView.as_view(), name="patient-deliveries"),
+]

@@ -1,0 +1,323 @@
+"""Delivering one batch of claimed reminders: recheck, send, record, then retry or fall back.
+
+The steps, for a batch of ids that a sweeper claimed with a given token:
+
+1. Take (one short transaction). Lock the surgery cases and tasks the recheck reads, in
+   the order the services lock them, move the rows' claim to a fresh token (a stale or
+   duplicated broker message finds nothing left to take), and recheck each row against
+   the current state: task still open, surgery still scheduled, the rule still gives the
+   same date, the channel still wanted, not too late, not in quiet hours. Rows that fail
+   are cancelled, skipped or deferred here, before anything is sent.
+2. Send, outside any transaction and holding no lock (network I/O), within a time budget.
+   The in-app channel is the exception: it only writes our own rows, so it runs inside
+   step 1's transaction and is sent-and-recorded or neither.
+3. Record (one short transaction): sent, retry later (the row goes back to pending with
+   a later send_at: the database, not the broker, holds the retry), failed after the
+   last attempt, or skipped; a push that cannot reach the patient falls back to email.
+   Every status change is a compare-and-set on the token taken in step 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time as monotonic_time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import outbox, reminders, transports
+from .models import DeliveryAttempt, Patient, Reminder, SurgeryCase
+from .transports import Outcome, Outgoing, Result
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = timedelta(hours=6)
+
+
+@dataclass
+class BatchReport:
+    taken: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    deferred: int = 0
+    released: int = 0
+    fallbacks: int = 0
+    lost: int = 0  # sent, but the row had been taken away meanwhile (lease ran out)
+
+    @property
+    def more_to_do(self) -> bool:
+        return bool(self.fallbacks)
+
+
+# --- Time rules --------------------------------------------------------------------------
+
+
+def quiet_hours_end_after(patient: Patient, moment: datetime) -> datetime:
+    """The first end of the patient's quiet hours after a moment, as a UTC instant."""
+    zone = patient.zone
+    day = moment.astimezone(zone).date()
+    for offset in (0, 1, 2):
+        candidate = reminders.to_utc(day + timedelta(days=offset), patient.quiet_hours_end, zone)
+        if candidate > moment:
+            return candidate
+    return moment  # unreachable: an end time recurs every day
+
+
+def is_quiet(patient: Patient, moment: datetime) -> bool:
+    return reminders.in_quiet_hours(
+        moment.astimezone(patient.zone).time(), patient.quiet_hours_start, patient.quiet_hours_end
+    )
+
+
+def next_attempt_at(*, attempts: int, now: datetime, patient: Patient, retry_after: float | None = None) -> datetime:
+    """Exponential backoff with jitter, at least what the far side asked for, never in quiet hours."""
+    delay = timedelta(seconds=settings.REMINDER_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    delay = min(delay, MAX_RETRY_DELAY) * random.uniform(0.5, 1.5)
+    if retry_after:
+        delay = max(delay, timedelta(seconds=retry_after))
+    when = now + delay
+    if is_quiet(patient, when):
+        when = quiet_hours_end_after(patient, when)
+    return when
+
+
+# --- Step 1: take and recheck ------------------------------------------------------------
+
+
+def _lock_what_recheck_reads(task_ids: list[int]) -> None:
+    """Row locks on the cases and tasks, in the services' order (case, then task).
+
+    case_reschedule and task_complete lock the same rows FOR UPDATE, so each of them either
+    finishes before the recheck reads (which then sees the new dates or the tick) or waits
+    until the recheck has committed (the reminder was already on its way).
+    """
+    if not connection.features.has_select_for_update:
+        return  # SQLite: every write transaction is exclusive already
+    from checklists.models import Task
+
+    case_ids = sorted(set(Task.objects.filter(id__in=task_ids).values_list("checklist__case_id", flat=True)))
+    list(SurgeryCase.objects.select_for_update(no_key=True).filter(id__in=case_ids).order_by("id").values_list("id"))
+    list(Task.objects.select_for_update(no_key=True).filter(id__in=task_ids).order_by("id").values_list("id"))
+
+
+def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Reminder]]:
+    """Move the rows still carrying this claim to a fresh token; return the token and the rows."""
+    base = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
+    task_ids = sorted(set(base.values_list("task_id", flat=True)))
+    if not task_ids:
+        return None, []
+    _lock_what_recheck_reads(task_ids)
+    taken_at = timezone.now()
+    if taken_at <= claim:
+        taken_at = claim + timedelta(microseconds=1)
+    # The fresh token also renews the lease: it now counts from the start of this delivery.
+    base.update(claimed_at=taken_at, updated_at=taken_at)
+    rows = list(
+        Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
+        .select_related("patient", "task__definition", "task__checklist__case")
+        .order_by("id")
+    )
+    return taken_at, rows
+
+
+@dataclass
+class Verdict:
+    status: str  # cancelled, skipped or pending (deferred)
+    reason: str
+    send_at: datetime | None = None
+
+
+def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
+    """Whether this reminder should still go out now: None if yes, else what to do with it."""
+    task = reminder.task
+    case = task.checklist.case
+    patient = reminder.patient
+    if case.status != SurgeryCase.Status.SCHEDULED:
+        return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
+    if task.status != "open":
+        return Verdict(Reminder.Status.CANCELLED, "task done")
+    rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
+    if rule is None or reminders.anchor_date_for(task, rule) != reminder.anchor_date:
+        return Verdict(Reminder.Status.CANCELLED, "plan changed: the task's dates moved")
+    if reminder.channel not in reminders.channels_for(patient):
+        return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
+    max_late = timedelta(hours=settings.REMINDER_MAX_LATENESS_HOURS)
+    lateness = now - reminder.send_at
+    if lateness > max_late:
+        hours = lateness.total_seconds() / 3600
+        return Verdict(Reminder.Status.SKIPPED, f"too late: {hours:.1f} h after its time")
+    if is_quiet(patient, now) and not is_quiet(patient, reminder.send_at):
+        # Its time was outside quiet hours but it is only going out now, inside them
+        # (a backlog or an outage): wait for the morning if that is still in time.
+        morning = quiet_hours_end_after(patient, now)
+        if morning - reminder.send_at <= max_late:
+            return Verdict(Reminder.Status.PENDING, "deferred: now inside the patient's quiet hours", morning)
+        return Verdict(Reminder.Status.SKIPPED, "too late: quiet hours began before it could go out")
+    return None
+
+
+def _apply_verdicts(dropped: list[tuple[Reminder, Verdict]], taken_at: datetime, now: datetime, report: BatchReport):
+    attempts = []
+    for reminder, verdict in dropped:
+        mine = Reminder.objects.filter(id=reminder.id, status=Reminder.Status.SENDING, claimed_at=taken_at)
+        if verdict.status == Reminder.Status.PENDING:
+            # Waiting for the morning is not an attempt.
+            changed = mine.update(
+                status=Reminder.Status.PENDING, send_at=verdict.send_at, claimed_at=None,
+                attempts=F("attempts") - 1, last_error=verdict.reason, updated_at=now,
+            )
+            report.deferred += changed
+            outcome = DeliveryAttempt.Outcome.RETRY
+        else:
+            changed = mine.update(status=verdict.status, last_error=verdict.reason, updated_at=now)
+            if verdict.status == Reminder.Status.CANCELLED:
+                report.cancelled += changed
+            else:
+                report.skipped += changed
+            outcome = DeliveryAttempt.Outcome.SKIPPED
+        if changed:
+            detail = verdict.reason if verdict.status != Reminder.Status.CANCELLED else f"cancelled: {verdict.reason}"
+            if verdict.send_at:
+                detail += f" (until {verdict.send_at:%Y-%m-%d %H:%M} UTC)"
+            attempts.append(
+                DeliveryAttempt(reminder_id=reminder.id, patient_id=reminder.patient_id, channel=reminder.channel,
+                                outcome=outcome, detail=detail, at=now)
+            )
+    DeliveryAttempt.objects.bulk_create(attempts)
+
+
+# --- Step 2: send ------------------------------------------------------------------------
+
+
+def _send(transport: transports.Transport, items: list[Outgoing], budget_seconds: float) -> dict[int, Result]:
+    """Run the transport until it is done or the time budget is spent; unsent rows get no result."""
+    results: dict[int, Result] = {}
+    deadline = monotonic_time.monotonic() + budget_seconds
+    stream = transport.send(items)
+    try:
+        for result in stream:
+            results[result.reminder_id] = result
+            if monotonic_time.monotonic() > deadline:
+                log.warning("delivery batch out of time after %s of %s reminders", len(results), len(items))
+                break
+    except SoftTimeLimitExceeded:
+        log.warning("delivery batch hit the soft time limit after %s of %s", len(results), len(items))
+    except Exception as exc:  # a bug or an unexpected library error: retry the rest later
+        log.exception("transport %s crashed", transport.channel)
+        for item in items:
+            results.setdefault(item.reminder.id, Result(item.reminder.id, Outcome.RETRY, f"error: {exc!r}"[:500]))
+    finally:
+        stream.close()
+    return results
+
+
+# --- Step 3: record ----------------------------------------------------------------------
+
+
+def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime, report: BatchReport) -> None:
+    now = timezone.now()
+    max_attempts = settings.REMINDER_MAX_ATTEMPTS
+
+    def mine(ids):
+        return Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
+
+    attempts, fallback_ids = [], []
+    sent = [r for r in rows if r.id in results and results[r.id].outcome == Outcome.SENT]
+    if sent:
+        changed = mine([r.id for r in sent]).update(status=Reminder.Status.SENT, sent_at=now, last_error="", updated_at=now)
+        report.sent += changed
+        if changed != len(sent):
+            # The lease ran out while sending and another delivery took some of these rows:
+            # they may go out twice on an external channel. The lease must outlast a task.
+            report.lost += len(sent) - changed
+            log.error("%s reminders were sent after their lease ran out", len(sent) - changed)
+    for reminder in rows:
+        result = results.get(reminder.id)
+        if result is None:
+            # Never handed to the channel (time budget spent): back to the queue as it was.
+            report.released += mine([reminder.id]).update(
+                status=Reminder.Status.PENDING, claimed_at=None, attempts=F("attempts") - 1, updated_at=now
+            )
+            continue
+        log_outcome = DeliveryAttempt.Outcome.SENT
+        detail = result.detail[:2000]
+        if result.outcome == Outcome.RETRY and reminder.attempts < max_attempts:
+            when = next_attempt_at(
+                attempts=reminder.attempts, now=now, patient=reminder.patient, retry_after=result.retry_after
+            )
+            report.retried += mine([reminder.id]).update(
+                status=Reminder.Status.PENDING, send_at=when, claimed_at=None, last_error=detail, updated_at=now
+            )
+            log_outcome = DeliveryAttempt.Outcome.RETRY
+            detail = f"{detail} (attempt {reminder.attempts} of {max_attempts}; next at {when:%Y-%m-%d %H:%M:%S} UTC)"
+        elif result.outcome in (Outcome.RETRY, Outcome.FAILED):
+            if result.outcome == Outcome.RETRY:
+                detail = f"{detail} (gave up after {reminder.attempts} attempts)"
+            report.failed += mine([reminder.id]).update(status=Reminder.Status.FAILED, last_error=detail, updated_at=now)
+            log_outcome = DeliveryAttempt.Outcome.FAILED
+            fallback_ids.append(reminder.id)
+        elif result.outcome == Outcome.UNAVAILABLE:
+            # Not an attempt that failed: this channel cannot reach the patient at all.
+            report.skipped += mine([reminder.id]).update(
+                status=Reminder.Status.SKIPPED, last_error=detail, attempts=F("attempts") - 1, updated_at=now
+            )
+            log_outcome = DeliveryAttempt.Outcome.SKIPPED
+            fallback_ids.append(reminder.id)
+        attempts.append(
+            DeliveryAttempt(reminder_id=reminder.id, patient_id=reminder.patient_id, channel=reminder.channel,
+                            outcome=log_outcome, detail=detail, at=now)
+        )
+    channel_of = {r.id: r.channel for r in rows}
+    push_fallbacks = [i for i in fallback_ids if channel_of[i] == Reminder.Channel.PUSH]
+    if push_fallbacks:
+        report.fallbacks += outbox.fallback_to_email(reminder_ids=push_fallbacks, now=now)
+    DeliveryAttempt.objects.bulk_create(attempts, batch_size=500)
+
+
+# --- The whole batch ---------------------------------------------------------------------
+
+
+def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
+    """Deliver the reminders a sweeper claimed under `token` on one channel (see the module docstring)."""
+    transport = transports.for_channel(channel)
+    claim = outbox.parse_token(token)
+    report = BatchReport()
+    with transaction.atomic():
+        taken_at, rows = _take(ids, claim)
+        if not rows:
+            return report
+        report.taken = len(rows)
+        dropped, ready = [], []
+        for reminder in rows:
+            verdict = recheck(reminder, taken_at)
+            if verdict:
+                dropped.append((reminder, verdict))
+            else:
+                ready.append(reminder)
+        _apply_verdicts(dropped, taken_at, taken_at, report)
+        items = [Outgoing(reminder, transports.compose(reminder, taken_at)) for reminder in ready]
+        if transport.transactional:
+            results = {r.reminder_id: r for r in transport.send(items)}
+            _record(ready, results, taken_at, report)
+            return report
+    if not items:
+        return report
+    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT * 0.6
+    results = _send(transport, items, budget)
+    with transaction.atomic():
+        _record(ready, results, taken_at, report)
+    return report
+
+
+def more_due(now: datetime | None = None) -> bool:
+    """Whether due rows are waiting (cheap: the partial index on pending rows)."""
+    return Reminder.objects.filter(status=Reminder.Status.PENDING, send_at__lte=now or timezone.now()).exists()

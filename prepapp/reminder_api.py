@@ -1,0 +1,265 @@
+"""REST endpoints of the reminder side: the patient's inbox and push subscriptions, the staff delivery log."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import reminder_services, services
+from .models import DeliveryAttempt, InboxMessage, Patient, PushSubscription, Reminder
+from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+from .transports import push_endpoint_error, task_path
+
+# --- Patients: inbox -----------------------------------------------------------------------
+
+
+class InboxMessageSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="Where the message leads in the app, e.g. /#/tasks/12.")
+    unread = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InboxMessage
+        fields = ["id", "title", "body", "task", "url", "created_at", "read_at", "unread"]
+
+    def get_url(self, message) -> str | None:
+        return task_path(message.task_id) if message.task_id else None
+
+    def get_unread(self, message) -> bool:
+        return message.read_at is None
+
+
+def _unread(patient) -> int:
+    return InboxMessage.objects.filter(patient=patient, read_at__isnull=True).count()
+
+
+class InboxView(generics.ListAPIView):
+    """The signed-in patient's reminders, newest first. `?unread=1` lists only the unread ones."""
+
+    serializer_class = InboxMessageSerializer
+    permission_classes = [IsPatient]
+
+    @extend_schema(parameters=[OpenApiParameter("unread", bool, required=False)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = InboxMessage.objects.filter(patient=patient_of(self.request.user))
+        if self.request.query_params.get("unread") in ("1", "true", "yes"):
+            qs = qs.filter(read_at__isnull=True)
+        return qs
+
+
+class InboxUnreadCountView(APIView):
+    """How many of the patient's messages are unread (the badge)."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response({"unread": _unread(patient_of(request.user))})
+
+
+class InboxReadView(APIView):
+    """Mark one message read. Another patient's message does not exist here (404)."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(request=None, responses=InboxMessageSerializer)
+    def post(self, request, pk: int):
+        patient = patient_of(request.user)
+        try:
+            message = reminder_services.inbox_mark_read(patient=patient, message_id=pk)
+        except InboxMessage.DoesNotExist:
+            return Response({"detail": "No such message."}, status=404)
+        return Response(InboxMessageSerializer(message).data)
+
+
+class InboxReadAllView(APIView):
+    """Mark every message read."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request):
+        patient = patient_of(request.user)
+        marked = reminder_services.inbox_mark_all_read(patient=patient)
+        return Response({"marked": marked, "unread": _unread(patient)})
+
+
+# --- Patients: Web Push subscriptions ---------------------------------------------------
+
+
+def _b64url(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+class PushKeysSerializer(serializers.Serializer):
+    p256dh = serializers.CharField(max_length=200)
+    auth = serializers.CharField(max_length=100)
+
+    def validate_p256dh(self, value):
+        try:
+            raw = _b64url(value)
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+        except (binascii.Error, ValueError) as exc:
+            raise serializers.ValidationError("Must be the browser's P-256 public key, base64url-encoded.") from exc
+        return value
+
+    def validate_auth(self, value):
+        try:
+            raw = _b64url(value)
+        except (binascii.Error, ValueError) as exc:
+            raise serializers.ValidationError("Must be base64url-encoded.") from exc
+        if len(raw) != 16:
+            raise serializers.ValidationError("Must be the browser's 16-byte auth secret.")
+        return value
+
+
+class PushSubscriptionSerializer(serializers.ModelSerializer):
+    """The shape of the browser's `PushSubscription.toJSON()`, plus an optional user agent."""
+
+    keys = PushKeysSerializer(write_only=True)
+    expirationTime = serializers.IntegerField(required=False, allow_null=True, write_only=True)  # noqa: N815
+
+    class Meta:
+        model = PushSubscription
+        fields = ["id", "endpoint", "keys", "expirationTime", "user_agent", "created_at", "last_success_at"]
+        read_only_fields = ["id", "created_at", "last_success_at"]
+        # Uniqueness is the service's business: subscribing an endpoint again updates it.
+        extra_kwargs = {"endpoint": {"validators": []}, "user_agent": {"required": False}}
+
+    def validate_endpoint(self, value):
+        problem = push_endpoint_error(value)
+        if problem:
+            raise serializers.ValidationError(f"This endpoint cannot be used: {problem}.")
+        return value
+
+
+class PushSubscriptionListView(generics.ListCreateAPIView):
+    """The patient's push subscriptions. POST is idempotent on the endpoint (201 new, 200 updated).
+
+    DELETE on this collection with `{"endpoint": ...}` forgets the subscription with that endpoint.
+    """
+
+    serializer_class = PushSubscriptionSerializer
+    permission_classes = [IsPatient]
+    pagination_class = None
+
+    def get_queryset(self):
+        return PushSubscription.objects.filter(patient=patient_of(self.request.user)).order_by("id")
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        subscription, created = reminder_services.push_subscribe(
+            patient=patient_of(request.user),
+            endpoint=data["endpoint"],
+            p256dh=data["keys"]["p256dh"],
+            auth=data["keys"]["auth"],
+            user_agent=data.get("user_agent") or request.headers.get("User-Agent", ""),
+        )
+        return Response(
+            self.get_serializer(subscription).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(request={"application/json": {"type": "object", "properties": {"endpoint": {"type": "string"}}}},
+                   responses={204: None})
+    def delete(self, request):
+        endpoint = request.data.get("endpoint") if isinstance(request.data, dict) else None
+        if not endpoint:
+            return Response({"endpoint": ["This field is required."]}, status=400)
+        if not reminder_services.push_unsubscribe(patient=patient_of(request.user), endpoint=endpoint):
+            return Response({"detail": "No such subscription."}, status=404)
+        return Response(status=204)
+
+
+class PushSubscriptionDetailView(generics.RetrieveDestroyAPIView):
+    """One of the patient's push subscriptions; another patient's does not exist here (404)."""
+
+    serializer_class = PushSubscriptionSerializer
+    permission_classes = [IsPatient]
+
+    def get_queryset(self):
+        return PushSubscription.objects.filter(patient=patient_of(self.request.user))
+
+    def perform_destroy(self, instance):
+        reminder_services.push_unsubscribe(patient=patient_of(self.request.user), subscription_id=instance.id)
+
+
+class PushPublicKeyView(APIView):
+    """The VAPID public key the browser subscribes with; 404 when Web Push is not configured."""
+
+    @extend_schema(responses={200: dict, 404: dict})
+    def get(self, request):
+        if not (settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY):
+            return Response({"detail": "Web Push is not configured.", "public_key": ""}, status=404)
+        return Response({"public_key": settings.VAPID_PUBLIC_KEY})
+
+
+# --- Staff: delivery log ------------------------------------------------------------------
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    reminder = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["id", "at", "channel", "outcome", "detail", "reminder"]
+
+    def get_reminder(self, attempt) -> dict:
+        r = attempt.reminder
+        return {
+            "id": r.id, "task": r.task_id, "task_title": r.task.definition.title, "rule": r.rule,
+            "anchor_date": r.anchor_date, "send_at": r.send_at, "status": r.status, "attempts": r.attempts,
+            "last_error": r.last_error,
+        }
+
+
+class PatientDeliveriesView(generics.ListAPIView):
+    """One patient's delivery log, newest first, with the reminders counted by status.
+
+    Filters: `?outcome=failed`, `?channel=push`. A patient of another organization does not
+    exist here (404). Reading it leaves an audit entry.
+    """
+
+    serializer_class = DeliveryAttemptSerializer
+    permission_classes = [IsStaffMember]
+
+    def get_patient(self) -> Patient:
+        return get_object_or_404(
+            Patient.objects.filter(organization_id__in=staff_organization_ids(self.request.user)), pk=self.kwargs["pk"]
+        )
+
+    def get_queryset(self):
+        qs = DeliveryAttempt.objects.filter(patient=self.patient).select_related("reminder__task__definition")
+        for name in ("outcome", "channel"):
+            value = self.request.query_params.get(name)
+            if value:
+                qs = qs.filter(**{name: value})
+        return qs
+
+    @extend_schema(parameters=[OpenApiParameter("outcome", str, required=False), OpenApiParameter("channel", str, required=False)])
+    def get(self, request, *args, **kwargs):
+        self.patient = self.get_patient()
+        services.audit_record(actor=request.user, patients=[self.patient.pk], action="read-deliveries",
+                              path=request.get_full_path())
+        response = self.list(request, *args, **kwargs)
+        counts = dict(
+            Reminder.objects.filter(patient=self.patient).values_list("status").annotate(n=Count("id")).order_by()
+        )
+        response.data = {
+            "patient": {"id": self.patient.id, "full_name": self.patient.full_name},
+            "reminders": {s: counts.get(s, 0) for s in Reminder.Status.values},
+            **response.data,
+        }
+        return response

@@ -1,0 +1,1 @@
+"""Helpers for the reminder tests: real SMTP sink, Web Push stand-in, worker/beat/redis processes."""
