@@ -211,7 +211,10 @@ function reschedulePayload(form) {
 function advance(fromId, toId, doneText) {
   const from = document.getElementById(fromId);
   const form = from.querySelector("form");
-  if (form) form.hidden = true;
+  if (form) {
+    clearErrors(form);
+    form.hidden = true;
+  }
   const note = from.querySelector("[data-step-done]");
   if (note) {
     note.textContent = doneText;
@@ -269,9 +272,10 @@ const actions = {
     if (!result.ok) return showErrors(form, result.status, result.data);
     const surgery = result.data;
     const box = document.querySelector("[data-case]");
-    const date = box.querySelector('[data-field="surgery_date"]');
-    date.setAttribute("datetime", surgery.surgery_date);
-    date.textContent = formatDate(surgery.surgery_date);
+    for (const date of document.querySelectorAll('[data-field="surgery_date"]')) {
+      date.setAttribute("datetime", surgery.surgery_date);
+      date.textContent = formatDate(surgery.surgery_date);
+    }
     box.querySelector('[data-field="surgery_time"]').textContent = surgery.surgery_time ? surgery.surgery_time.slice(0, 5) : "—";
     const days = box.querySelector('[data-field="days_to_surgery"]');
     if (days) days.textContent = surgery.days_to_surgery;
