@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 
 from checklists.models import Checklist
 from prepapp import roster
-from prepapp.models import Patient, StaffMembership, SurgeryCase
+from prepapp.models import DeliveryAttempt, Patient, Reminder, StaffMembership, SurgeryCase
 from prepapp.permissions import staff_organization_ids, staff_organizations
 from prepapp.services import audit_record
 
@@ -170,6 +170,11 @@ def _labels() -> dict:
         "today": _("today"),
         "protocol_loading": _("Loading protocols…"),
         "protocol_none": _("No protocol is available to your organization."),
+        "channels": {value: str(label) for value, label in Reminder.Channel.choices},
+        "outcomes": {value: str(label) for value, label in DeliveryAttempt.Outcome.choices},
+        "reminder_statuses": {value: str(label) for value, label in Reminder.Status.choices},
+        "reminders_summary": _("Reminders planned for this patient, by status:"),
+        "show_more": _("Show older attempts"),
         "task_count": _("%(count)s tasks"),
     }
 

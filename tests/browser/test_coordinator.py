@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from checklists.models import Task
 from checklists.services import checklist_assign
-from prepapp.models import Patient, Reminder, SurgeryCase
+from prepapp.models import DeliveryAttempt, Patient, Reminder, SurgeryCase
 from prepapp.services import case_book, patient_enrol
 
 from ..factories import days_from_today
@@ -75,8 +75,15 @@ def clinic(carol, pat_checklist, paul, olga, elsewhere, protocol_version):
     # Ten days before surgery, the steps of the weeks before are already overdue.
     case = case_book(patient=walter, procedure="Minimally invasive lumbar fusion", surgery_date=days_from_today(10))
     checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    # What the delivery engine records when the mail server refuses a reminder and the app shows another.
     failed = Reminder.objects.filter(patient=walter, channel=Reminder.Channel.EMAIL).first()
     Reminder.objects.filter(pk=failed.pk).update(status=Reminder.Status.FAILED, last_error="550 mailbox unavailable")
+    DeliveryAttempt.objects.create(
+        reminder=failed, patient=walter, channel="email", outcome="failed", detail="550 mailbox unavailable"
+    )
+    sent = Reminder.objects.filter(patient=walter, channel=Reminder.Channel.INAPP).first()
+    Reminder.objects.filter(pk=sent.pk).update(status=Reminder.Status.SENT)
+    DeliveryAttempt.objects.create(reminder=sent, patient=walter, channel="inapp", outcome="sent")
     patient_enrol(organization=elsewhere, full_name="Elsa Elsewhere", time_zone="Europe/Madrid")
     return {"walter": walter}
 
@@ -123,6 +130,19 @@ def test_the_coordinator_journey(desk, clinic, carol):
     page.get_by_role("link", name="Overdue").click()
     expect(page.locator('th[aria-sort="descending"]')).to_contain_text("Overdue")
     expect(page.locator("table.roster tbody tr").first).to_contain_text("Walter Brooks")
+
+    # Open the one who is behind: the overdue steps first, the failed delivery in the log.
+    roster_row(page, "Walter Brooks").get_by_role("link", name="Walter Brooks").click()
+    expect(page.get_by_role("heading", name="Walter Brooks", level=1)).to_be_visible()
+    expect(page.locator('[data-group="overdue"] tr[data-task-key]')).to_have_count(overdue)
+    log = page.locator("[data-deliveries] table.deliveries")
+    expect(log.locator('tr[data-outcome="failed"]')).to_contain_text("550 mailbox unavailable")
+    expect(log.locator('tr[data-outcome="failed"]')).to_contain_text("Email")
+    expect(log.locator('tr[data-outcome="sent"]')).to_contain_text("In the app")
+    expect(page.locator('[data-deliveries] [data-status="failed"]')).to_have_text("Failed 1")
+    assert_no_axe_violations(page, "the page of a patient who is behind")
+    screenshot(page, "coordinator-patient-behind")
+    page.get_by_role("link", name="Roster", exact=True).click()
 
     # --- Enrol: errors from the API appear next to their fields ---
     page.get_by_role("link", name="Enrol patient").first.click()

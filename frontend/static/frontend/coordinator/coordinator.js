@@ -30,7 +30,7 @@ async function api(method, path, body) {
   }
   let response;
   try {
-    response = await fetch(API + path, options);
+    response = await fetch(/^https?:/.test(path) ? path : API + path, options);
   } catch (error) {
     return { ok: false, status: 0, data: { detail: L.network_error } };
   }
@@ -391,31 +391,59 @@ async function loadChecklist() {
 
 // --- The delivery log ---------------------------------------------------------------------
 
-async function loadDeliveries() {
+function deliveryRow(item) {
+  const reminder = item.reminder || {};
+  const failed = item.outcome === "failed";
+  const outcome = L.outcomes[item.outcome] || item.outcome;
+  return el(
+    "tr",
+    { "data-outcome": item.outcome },
+    el("td", {}, formatInstant(item.at)),
+    el("td", {}, L.channels[item.channel] || item.channel),
+    el("td", {}, reminder.task_title || "—"),
+    el("td", {}, failed ? el("span", { className: "badge badge--warning", text: outcome }) : outcome),
+    el("td", {}, item.detail || ""),
+  );
+}
+
+async function loadDeliveries(path) {
   const box = document.querySelector("[data-deliveries]");
   if (!box) return;
-  const result = await api("GET", `patients/${box.dataset.patientId}/deliveries/`);
-  box.replaceChildren();
+  const more = !!path;
+  const result = await api("GET", path || `patients/${box.dataset.patientId}/deliveries/`);
   box.removeAttribute("aria-busy");
+  if (!more) box.replaceChildren();
+  box.querySelector("[data-more]")?.remove();
+  // The endpoint came with the reminder engine; a server without it says so instead of failing.
   if (result.status === 404) return box.append(el("p", { className: "muted", text: L.deliveries_unavailable }));
   if (!result.ok) return box.append(el("p", { className: "form-error", text: L.deliveries_error }));
-  const items = Array.isArray(result.data) ? result.data : result.data.results || [];
-  if (!items.length) return box.append(el("p", { className: "muted", text: L.deliveries_empty }));
-  const head = el("tr", {}, ...[L.when, L.channel, L.task, L.outcome, L.detail].map((text) => el("th", { scope: "col", text })));
-  const rows = items.map((item) => {
-    const outcome = item.outcome || item.status || "";
-    const failed = outcome === "failed";
-    return el(
-      "tr",
-      { "data-outcome": outcome },
-      el("td", {}, formatInstant(item.at || item.sent_at || item.created_at)),
-      el("td", {}, item.channel_label || item.channel || "—"),
-      el("td", {}, item.task_title || (item.task && item.task.title) || "—"),
-      el("td", {}, failed ? el("span", { className: "badge badge--warning", text: item.outcome_label || outcome }) : item.outcome_label || outcome),
-      el("td", {}, item.detail || item.last_error || ""),
-    );
-  });
-  box.append(el("table", { className: "deliveries" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+  const data = result.data;
+  const items = Array.isArray(data) ? data : data.results || [];
+  if (!more && data.reminders) {
+    const counts = Object.entries(data.reminders).filter(([, n]) => n);
+    if (counts.length) {
+      box.append(
+        el("p", { className: "reminder-counts" }, `${L.reminders_summary} `,
+          ...counts.flatMap(([status, n], i) => [
+            i ? ", " : "",
+            el("span", { className: status === "failed" ? "badge badge--warning" : "", "data-status": status }, `${L.reminder_statuses[status] || status} ${n}`),
+          ])),
+      );
+    }
+  }
+  if (!more && !items.length) return box.append(el("p", { className: "muted", text: L.deliveries_empty }));
+  let body = box.querySelector("table.deliveries tbody");
+  if (!body) {
+    const head = el("tr", {}, ...[L.when, L.channel, L.task, L.outcome, L.detail].map((text) => el("th", { scope: "col", text })));
+    body = el("tbody");
+    box.append(el("table", { className: "deliveries" }, el("thead", {}, head), body));
+  }
+  body.append(...items.map(deliveryRow));
+  if (data.next) {
+    const button = el("button", { type: "button", className: "button", "data-more": true, text: L.show_more });
+    button.addEventListener("click", () => loadDeliveries(data.next));
+    box.append(button);
+  }
 }
 
 formatDates();
