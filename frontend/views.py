@@ -87,8 +87,8 @@ def patient_app(request, **_route):
                 "import_map": _import_map(),
             },
         )
-    # API calls after this page then speak the same language (category names, errors).
-    if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:
+    # API calls after this page then speak the patient's language too (category names).
+    if patient_of(request.user) is not None and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
             secure=request.is_secure(),
@@ -148,6 +148,7 @@ def service_worker(request):
                 "shell_url": json.dumps(reverse("patient-app")),
                 "static_prefix": json.dumps(settings.STATIC_URL),
                 "icon_url": json.dumps(static(ICONS[0][0])),
+                "default_title": json.dumps(_("A reminder from your care team")).replace("<", "\\u003c"),
             },
         ).content
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")

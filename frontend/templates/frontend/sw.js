@@ -2,8 +2,7 @@
 // reminders sent by Web Push, and renews the push subscription when the browser replaces it.
 // Rendered by Django so that the list of files below names their hashed URLs.
 "use strict";
-{% load i18n %}
-const DEFAULT_TITLE = "{% filter escapejs %}{% translate 'A reminder from your care team' %}{% endfilter %}";
+const DEFAULT_TITLE = {{ default_title|safe }};
 const VERSION = "{{ version }}";
 const PRECACHE = {{ precache|safe }};
 const SHELL_URL = {{ shell_url|safe }};

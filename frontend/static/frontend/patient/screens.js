@@ -193,7 +193,6 @@ function actionArea(ctx, task) {
     );
   } else {
     area.append(
-      h("p", { class: "state" }, dueText(task, today, timeZone)),
       h("button", { type: "button", class: "primary", id: "mark-done", onclick: () => ctx.setDone(task.id, true) },
         gettext("Mark as done")),
     );
@@ -233,6 +232,21 @@ function answersForm(ctx, task) {
     form);
 }
 
+/** "96–128 g a day", numbers written the patient's way (1,200 or 1.200). */
+function amountText(target) {
+  const perKg = target.unit.includes("/kg");
+  const number = (value) => new Intl.NumberFormat(lang, { maximumFractionDigits: perKg ? 1 : 0 }).format(value);
+  let amount;
+  if (target.min !== null && target.max !== null) amount = `${number(target.min)}–${number(target.max)}`;
+  else if (target.value !== null) amount = number(target.value);
+  else return target.text;
+  const [mass, ...rest] = target.unit.split("/");
+  let unit = mass;
+  if (rest.includes("kg")) unit += ` ${gettext("per kilogram of body weight")}`;
+  if (rest.includes("day")) unit += ` ${gettext("a day")}`;
+  return `${amount} ${unit}`;
+}
+
 export function task(ctx, id) {
   const item = ctx.task(id);
   if (!item) {
@@ -244,7 +258,7 @@ export function task(ctx, id) {
   const figures = item.targets.length
     ? h("section", { class: "card figures", "aria-labelledby": "h-figures" },
       h("h2", { id: "h-figures" }, gettext("Your personal amounts")),
-      h("dl", {}, item.targets.map((t) => [h("dt", {}, t.label), h("dd", {}, t.text)])))
+      h("dl", {}, item.targets.map((t) => [h("dt", {}, t.label), h("dd", {}, amountText(t))])))
     : null;
   screen(
     item.title,

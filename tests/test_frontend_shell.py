@@ -1,0 +1,237 @@
+"""The patient app's shell, service worker, manifest and translations, as the server hands them out.
+
+The browser tests drive the app itself; these check what must hold for any browser: the
+worker's headers and precache list (hashed names in production), the manifest's fields
+and icons, the size budget of everything the phone downloads to draw the app, and that
+every string of the Spanish catalogs is translated.
+"""
+
+import gzip
+import json
+import re
+import struct
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from checklists.services import checklist_assign
+from prepapp.services import case_book, patient_enrol
+
+from .factories import days_from_today
+
+ROOT = Path(__file__).resolve().parents[1]
+PATIENT_STATIC = ROOT / "frontend" / "static" / "frontend" / "patient"
+LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
+BUDGET_BYTES = 50 * 1024
+
+
+def signed_in(patient) -> Client:
+    client = Client()
+    client.force_login(patient.user)
+    return client
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+# --- The shell ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/tasks/12/", "/inbox/", "/settings/", "/join/DEMO2345/"])
+def test_every_screen_of_the_app_is_the_same_shell(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in html
+    assert '<script type="module" src="/static/frontend/patient/app.js"></script>' in html
+    assert 'name="viewport"' in html and "user-scalable" not in html  # zooming stays allowed
+    assert response["Cache-Control"].startswith("max-age=0") or "no-cache" in response["Cache-Control"]
+    assert "csrftoken" in response.cookies
+
+
+def test_the_shell_speaks_the_signed_in_patients_language(riverside):
+    paul = patient_enrol(organization=riverside, full_name="Paul Other", language="es")
+    response = signed_in(paul).get("/", HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    assert '<html lang="es">' in html
+    assert "Preparándose para la cirugía" in html
+    assert '<script src="/app-i18n/es.js"></script>' in html
+    # The API calls that follow get Spanish category names too.
+    assert response.cookies["django_language"].value == "es"
+
+
+def test_signed_out_the_shell_follows_the_browser(client):
+    assert '<html lang="es">' in client.get("/", HTTP_ACCEPT_LANGUAGE="es-MX,es;q=0.9").content.decode()
+    assert '<html lang="en">' in client.get("/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+
+
+def test_the_javascript_catalog_has_one_url_per_language(client):
+    spanish = client.get("/app-i18n/es.js")
+    assert spanish.status_code == 200
+    assert "Marcar como hecho" in spanish.content.decode()
+    english = client.get("/app-i18n/en.js", HTTP_ACCEPT_LANGUAGE="es")
+    assert "Marcar como hecho" not in english.content.decode()
+    assert client.get("/app-i18n/xx.js").status_code == 404
+
+
+# --- Service worker ------------------------------------------------------------------------------
+
+
+def precache_of(body: str) -> list[str]:
+    return json.loads(re.search(r"const PRECACHE = (\[.*?\]);", body).group(1))
+
+
+def test_the_service_worker_is_served_from_the_root_and_never_cached(client):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Service-Worker-Allowed"] == "/"
+    assert "no-cache" in response["Cache-Control"]
+    body = response.content.decode()
+    precache = precache_of(body)
+    for url in ["/", "/app-i18n/en.js", "/app-i18n/es.js", "/manifest.webmanifest",
+                "/static/frontend/patient/app.js", "/static/frontend/patient/app.css"]:
+        assert url in precache
+    for module in PATIENT_STATIC.glob("*.js"):
+        assert f"/static/frontend/patient/{module.name}" in precache, f"{module.name} would be missing offline"
+    for event in ("install", "activate", "fetch", "push", "notificationclick", "pushsubscriptionchange"):
+        assert f'addEventListener("{event}"' in body
+
+
+def test_the_worker_version_changes_with_the_files_it_caches(client, settings):
+    version = re.search(r'const VERSION = "(\w+)"', client.get("/sw.js").content.decode()).group(1)
+    assert version == re.search(r'const VERSION = "(\w+)"', client.get("/sw.js").content.decode()).group(1)
+    settings.STATIC_URL = "/assets/"
+    assert version not in client.get("/sw.js").content.decode()
+
+
+def test_with_hashed_static_names_the_worker_and_the_shell_name_the_hashed_files(client, settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", "--noinput", "-v0", "-i", "admin", "-i", "rest_framework",
+                 "-i", "drf_spectacular_sidecar")
+    precache = precache_of(client.get("/sw.js").content.decode())
+    static_urls = [url for url in precache if url.startswith("/static/")]
+    assert static_urls
+    for url in static_urls:
+        assert re.search(r"\.[0-9a-f]{12}\.(js|css|png)$", url), f"{url} is not a hashed name"
+        assert (tmp_path / url.removeprefix("/static/")).exists()
+    html = client.get("/").content.decode()
+    import_map = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html).group(1))["imports"]
+    # The modules import each other by plain relative names; the map sends each to its hashed file.
+    assert import_map["/static/frontend/patient/api.js"] in static_urls
+    assert re.search(r'src="/static/frontend/patient/app\.[0-9a-f]{12}\.js"', html)
+
+
+# --- Manifest -------------------------------------------------------------------------------------
+
+
+def test_the_manifest_makes_the_app_installable(client):
+    response = client.get("/manifest.webmanifest")
+    assert response["Content-Type"] == "application/manifest+json"
+    manifest = json.loads(response.content)
+    assert manifest["name"] and manifest["short_name"]
+    assert manifest["start_url"] == "/" and manifest["scope"] == "/"
+    assert manifest["display"] == "standalone"
+    assert re.fullmatch(r"#[0-9a-f]{6}", manifest["theme_color"])
+    sizes = {(icon["sizes"], icon["purpose"]) for icon in manifest["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
+    for icon in manifest["icons"]:
+        path = ROOT / "frontend" / "static" / icon["src"].removeprefix("/static/")
+        width, height = png_size(path.read_bytes())
+        assert f"{width}x{height}" == icon["sizes"]
+
+
+def test_the_manifest_is_in_the_patients_language(riverside):
+    paul = patient_enrol(organization=riverside, full_name="Paul Other", language="es")
+    manifest = json.loads(signed_in(paul).get("/manifest.webmanifest").content)
+    assert manifest["lang"] == "es"
+    assert manifest["name"] == "Preparándose para la cirugía"
+
+
+# --- Size budget ------------------------------------------------------------------------------------
+
+
+def test_everything_the_phone_downloads_for_the_app_fits_in_50_kb_gzipped(riverside, protocol_version, carol):
+    """HTML + JS (modules, translations, service worker) + CSS, each gzipped as the server sends them."""
+    paul = patient_enrol(organization=riverside, full_name="Paul Other", language="es")
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    client = signed_in(paul)
+    parts = {
+        "shell": client.get("/").content,
+        "catalog": client.get("/app-i18n/es.js").content,
+        "service worker": client.get("/sw.js").content,
+    }
+    for path in sorted(PATIENT_STATIC.glob("*.js")) + sorted(PATIENT_STATIC.glob("*.css")):
+        parts[path.name] = path.read_bytes()
+    sizes = {name: len(gzip.compress(data, compresslevel=9)) for name, data in parts.items()}
+    total = sum(sizes.values())
+    assert total <= BUDGET_BYTES, f"{total} bytes gzipped: {sizes}"
+
+
+# --- Translations -------------------------------------------------------------------------------------
+
+
+def po_entries(path: Path) -> list[dict]:
+    """msgid, msgid_plural, msgstr / msgstr[n] and flags of every live entry of a .po file."""
+    entries = []
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        entry, key, flags = {}, None, ""
+        for line in block.splitlines():
+            if line.startswith("#~"):
+                entry = {}
+                break
+            if line.startswith("#,"):
+                flags = line
+            elif line.startswith('"') and key:
+                entry[key] += json.loads(line)
+            elif not line.startswith("#") and " " in line:
+                key, value = line.split(" ", 1)
+                entry[key] = json.loads(value)
+        if "msgid" in entry and entry["msgid"]:
+            entry["flags"] = flags
+            entries.append(entry)
+    return entries
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_every_string_has_its_spanish_translation(domain):
+    entries = po_entries(LOCALE / f"{domain}.po")
+    assert entries
+    untranslated = [
+        e["msgid"] for e in entries
+        if "fuzzy" in e["flags"] or any(v == "" for k, v in e.items() if k.startswith("msgstr"))
+    ]
+    assert untranslated == []
+    plurals = [e for e in entries if "msgid_plural" in e]
+    # Spanish has three plural forms in Django's catalogs (one, many for millions, other).
+    assert all(len([k for k in e if k.startswith("msgstr[")]) == 3 for e in plurals)
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_the_compiled_catalogs_match_the_sources(domain):
+    import gettext
+
+    compiled = gettext.GNUTranslations((LOCALE / f"{domain}.mo").open("rb"))
+    for entry in po_entries(LOCALE / f"{domain}.po"):
+        if "msgid_plural" in entry:
+            assert compiled.ngettext(entry["msgid"], entry["msgid_plural"], 5) == entry["msgstr[2]"]
+        else:
+            assert compiled.gettext(entry["msgid"]) == entry["msgstr"], "run compilemessages"
+
+
+def test_placeholders_survive_translation():
+    for domain in ("django", "djangojs"):
+        for entry in po_entries(LOCALE / f"{domain}.po"):
+            wanted = sorted(re.findall(r"%\(\w+\)\w", entry["msgid"]))
+            for key, text in entry.items():
+                if key.startswith("msgstr"):
+                    assert sorted(re.findall(r"%\(\w+\)\w", text)) == wanted, entry["msgid"]
