@@ -36,10 +36,10 @@ def push_subscribe(
     out on this device and this patient signed in: the subscription moves, so reminders
     never reach a phone its owner no longer uses.
     """
-    return PushSubscription.objects.update_or_create(
-        endpoint=endpoint,
-        defaults={"patient": patient, "p256dh": p256dh, "auth": auth, "user_agent": user_agent[:300]},
-    )
+    defaults = {"patient": patient, "p256dh": p256dh, "auth": auth}
+    if user_agent:
+        defaults["user_agent"] = user_agent[:300]
+    return PushSubscription.objects.update_or_create(endpoint=endpoint, defaults=defaults)
 
 
 @transaction.atomic

@@ -1,0 +1,55 @@
+"""The Celery settings as the loaded app sees them: a misspelled setting would be silently ignored."""
+
+from celery.app.defaults import DEFAULTS
+from django.conf import settings
+
+from config.celery import app
+
+
+def test_every_celery_setting_is_one_celery_knows():
+    names = [name for name in dir(settings) if name.startswith("CELERY_")]
+    unknown = [name for name in names if name[len("CELERY_"):].lower() not in DEFAULTS]
+    assert names and unknown == [], f"Celery does not know these settings (misspelled?): {unknown}"
+
+
+def test_reliability_settings_reach_the_app():
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.accept_content == ["json"]
+    assert conf.task_serializer == "json" and conf.result_serializer == "json"
+    assert 0 < conf.task_soft_time_limit < conf.task_time_limit
+    assert conf.broker_connection_retry_on_startup is True
+    assert conf.timezone == "UTC"
+
+
+def test_a_lease_outlasts_any_delivery_task():
+    """A row is reclaimed only after its lease; a task cannot still be sending by then."""
+    assert settings.REMINDER_LEASE_SECONDS > app.conf.task_time_limit
+
+
+def test_redis_redelivery_waits_longer_than_a_task_can_run():
+    """Redis hands an unacknowledged message to another worker after the visibility timeout."""
+    visibility = app.conf.broker_transport_options.get("visibility_timeout")
+    if app.conf.broker_url.startswith("redis"):
+        assert visibility > app.conf.task_time_limit
+
+
+def test_beat_sweeps_at_least_once_a_minute_and_the_task_exists():
+    app.loader.import_default_modules()
+    entry = app.conf.beat_schedule["sweep-due-reminders"]
+    assert entry["task"] == "prepapp.tasks.sweep_due_reminders"
+    assert float(entry["schedule"]) <= 60
+    assert "prepapp.tasks.sweep_due_reminders" in app.tasks
+    assert "prepapp.tasks.deliver_reminders" in app.tasks
+
+
+def test_no_task_is_scheduled_far_ahead():
+    """The broker carries nothing the database does not hold: no eta/countdown in the reminder code."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "prepapp"
+    for name in ("tasks.py", "outbox.py", "delivery.py", "transports.py"):
+        text = (root / name).read_text()
+        assert "countdown=" not in text and "eta=" not in text, name
