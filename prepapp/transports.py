@@ -182,6 +182,7 @@ class EmailTransport(Transport):
         return email
 
     def send(self, items: list[Outgoing]) -> Iterator[Result]:
+        # One SMTP session for the whole batch (Django's backend would open one per call otherwise).
         connection = get_connection()
         try:
             for index, item in enumerate(items):
@@ -189,23 +190,28 @@ class EmailTransport(Transport):
                     yield Result(item.reminder.id, Outcome.UNAVAILABLE, "no email address")
                     continue
                 try:
+                    connection.open()  # no-op while the session is up; reconnects after an error
                     connection.send_messages([self.build(item)])
                 except smtplib.SMTPRecipientsRefused as exc:
                     codes = [code for code, _msg in exc.recipients.values()]
-                    permanent = all(code >= 500 for code in codes)
-                    yield Result(item.reminder.id, Outcome.FAILED if permanent else Outcome.RETRY, f"recipient refused: {exc.recipients}")
+                    outcome = Outcome.FAILED if all(code >= 500 for code in codes) else Outcome.RETRY
+                    yield Result(item.reminder.id, outcome, f"recipient refused: {exc.recipients}")
                 except smtplib.SMTPResponseException as exc:
                     connection.close()
                     outcome = Outcome.FAILED if exc.smtp_code >= 500 else Outcome.RETRY
                     yield Result(item.reminder.id, outcome, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
                 except (smtplib.SMTPException, OSError) as exc:
-                    # The server is unreachable: this and the rest of the batch wait for a retry,
-                    # rather than each waiting for its own connection timeout.
-                    connection.close()
                     detail = f"SMTP unavailable: {exc.__class__.__name__}: {exc}"
-                    for rest in items[index:]:
-                        yield Result(rest.reminder.id, Outcome.RETRY, detail)
-                    return
+                    connection.close()
+                    try:
+                        connection.open()  # a dropped session: carry on with a new one
+                    except (smtplib.SMTPException, OSError):
+                        # The server is unreachable: this and the rest of the batch wait for a
+                        # retry, rather than each waiting for its own connection timeout.
+                        for rest in items[index:]:
+                            yield Result(rest.reminder.id, Outcome.RETRY, detail)
+                        return
+                    yield Result(item.reminder.id, Outcome.RETRY, detail)
                 else:
                     yield Result(item.reminder.id, Outcome.SENT)
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import threading
 import time
 
@@ -27,6 +28,7 @@ class _Handler:
 
 class SmtpSink:
     def __init__(self, latency: float = 0.0):
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
         self.latency = latency
         self.messages: list = []
         self.lock = threading.Lock()

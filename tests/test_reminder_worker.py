@@ -1,0 +1,111 @@
+"""End to end with real processes: Celery worker and beat, PostgreSQL, Redis, SMTP, push stand-in.
+
+Rows are committed (transactional_db) so the worker and beat, which run the operator's
+`celery -A config worker|beat` against pytest-django's test database, see them.
+"""
+
+import time as clock
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from checklists.models import Task
+from prepapp import reminders
+from prepapp.models import DeliveryAttempt, InboxMessage, Reminder
+from prepapp.services import case_reschedule
+
+from .conftest import client_for
+from .support.fixtures import push_service, smtp_sink, subscribe, vapid_keys  # noqa: F401
+from .support.outbox import make_due, no_quiet_hours
+from .support.processes import wait_until
+from .support.smtp import SmtpSink
+from .support.stack import Stack, redis_url_from_env
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+INAPP, EMAIL, PUSH = Reminder.Channel.INAPP, Reminder.Channel.EMAIL, Reminder.Channel.PUSH
+
+
+def open_count():
+    return Reminder.objects.filter(status__in=["pending", "sending"], send_at__lte=timezone.now()).count()
+
+
+@pytest.fixture
+def stack_factory(tmp_path, request):
+    stacks = []
+
+    def make(**kwargs):
+        stack = Stack(tmp_path, redis_url=kwargs.pop("redis_url", None) or redis_url_from_env(), **kwargs)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+        if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
+            print(stack.logs())
+
+
+def test_every_channel_end_to_end(pat, pat_checklist, smtp_sink, push_service, vapid_keys, stack_factory):
+    no_quiet_hours(pat)
+    phone = subscribe(pat, push_service)
+    rows = make_due(pat, channels=[INAPP, EMAIL, PUSH])
+    stack = stack_factory(smtp=smtp_sink, push=push_service, vapid_keys=vapid_keys)
+    stack.worker()
+    stack.beat()
+    try:
+        wait_until(lambda: Reminder.objects.filter(status="sent").count() == len(rows), timeout=45,
+                   what="every reminder to be sent")
+    except AssertionError:
+        print(stack.logs())
+        raise
+    by_channel = {c: [r.id for r in rows if r.channel == c] for c in (INAPP, EMAIL, PUSH)}
+    assert sorted(InboxMessage.objects.values_list("reminder_id", flat=True)) == sorted(by_channel[INAPP])
+    assert smtp_sink.count_by_reminder() == {i: 1 for i in by_channel[EMAIL]}
+    assert push_service.errors == []
+    assert len(phone.received) == len(by_channel[PUSH])
+    # The PWA reads them through the API.
+    as_pat = client_for(pat.user)
+    assert as_pat.get("/api/v1/me/inbox/unread-count/").json() == {"unread": len(by_channel[INAPP])}
+    assert DeliveryAttempt.objects.filter(outcome="sent").count() == len(rows)
+
+
+def test_reschedule_while_reminders_are_being_claimed_sends_nothing_for_the_old_date(
+    pat, pat_checklist, stack_factory
+):
+    """The surgery moves in the middle of a delivery run.
+
+    A reminder for the old date may only go out if it had already passed its final check
+    (under the task's row lock) before the move committed; everything after is cancelled.
+    """
+    no_quiet_hours(pat)
+    slow_smtp = SmtpSink(latency=0.05).start()
+    try:
+        rows = make_due(pat, channels=[INAPP, EMAIL])
+        stack = stack_factory(smtp=slow_smtp, REMINDER_BATCH_SIZE=4)
+        stack.worker(concurrency=2)
+        stack.beat()
+        wait_until(lambda: Reminder.objects.filter(status="sent").count() >= 4, timeout=40, what="the first deliveries")
+        case_reschedule(case=pat_checklist.case, surgery_date=pat_checklist.case.surgery_date + timedelta(days=9))
+        moved_at = timezone.now()
+        wait_until(lambda: open_count() == 0, timeout=60, what="the run to finish")
+        clock.sleep(1)  # any email still being written reaches the sink
+        sent_old, cancelled = [], 0
+        tasks = {t.id: t for t in Task.objects.filter(checklist=pat_checklist).select_related("definition")}
+        for row in Reminder.objects.filter(id__in=[r.id for r in rows]):
+            rule = next(r for r in tasks[row.task_id].definition.reminder_rules if r["key"] == row.rule)
+            old_date = reminders.anchor_date_for(tasks[row.task_id], rule) != row.anchor_date
+            if row.status == "sent" and old_date:
+                sent_old.append(row)
+            cancelled += row.status == "cancelled"
+        print(f"\nreschedule mid-run: {len(rows)} rows, {len(sent_old)} went out before the move, {cancelled} cancelled")
+        assert cancelled > 0, "the move happened after the run: the test proved nothing"
+        for row in sent_old:
+            # claimed_at is when the row passed its last check, inside the locking transaction.
+            assert row.claimed_at < moved_at, (row.id, row.claimed_at, moved_at)
+        late = [r for r in sent_old if r.channel == INAPP and r.sent_at > moved_at]
+        assert late == []  # in-app is checked and written in one transaction: nothing after the move
+        emailed = slow_smtp.count_by_reminder()
+        assert set(emailed) <= {r.id for r in Reminder.objects.filter(status="sent", channel=EMAIL)}
+    finally:
+        slow_smtp.stop()
