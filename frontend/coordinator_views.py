@@ -114,11 +114,7 @@ def roster_page(request):
         rows = roster.roster_rows(user=request.user, ordering=ordering)
     page = Paginator(rows, ROSTER_PAGE_SIZE).get_page(request.GET.get("page"))
     payloads = [roster.row_payload(row) for row in page.object_list]
-    behind = {
-        "overdue": sum(1 for r in payloads if r["overdue"]),
-        "failed": sum(1 for r in payloads if r["failed_deliveries"]),
-        "not_signed_in": sum(1 for r in payloads if not r["invitation_accepted"]),
-    }
+    behind = roster.roster_summary(rows)
     return render(
         request,
         "frontend/coordinator/roster.html",

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db.models import (
     Case,
+    Count,
     DateField,
     DurationField,
     F,
@@ -20,8 +21,10 @@ from django.db.models import (
     Func,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -143,6 +146,24 @@ def roster_rows(*, user, ordering: str | None = None, now: datetime | None = Non
         .select_related(None)
         .order_by(*order_by)
     )
+
+
+def roster_summary(rows: QuerySet) -> dict:
+    """How many of the roster's patients are behind, over the whole roster (not one page), in one query."""
+    def flag(condition):
+        return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+    # Flags first, then sums over them: the figures are subqueries, which an aggregate's
+    # filter cannot name directly once Django wraps the annotated query.
+    figures = rows.order_by().annotate(
+        is_overdue=flag(Q(overdue__gt=0)),
+        has_failed=flag(Q(failed_deliveries__gt=0)),
+        not_joined=flag(Q(invitation_accepted_at__isnull=True)),
+    )
+    totals = figures.aggregate(
+        total=Count("pk"), overdue=Sum("is_overdue"), failed=Sum("has_failed"), not_signed_in=Sum("not_joined")
+    )
+    return {name: value or 0 for name, value in totals.items()}
 
 
 def days_to_surgery(row: Patient) -> int | None:

@@ -231,3 +231,11 @@ def test_staff_of_two_organizations_see_both(carol, elsewhere, pat_behind, olga)
     assert rows["Elsa Elsewhere"]["organization"] == "elsewhere"
     assert rows["Pat Example"]["organization"] == "riverside"
     assert outsider.pk in {r["id"] for r in rows.values()}
+
+
+def test_the_summary_counts_who_is_behind_over_the_whole_roster(carol, pat, pat_behind, paul):
+    from prepapp.roster import roster_summary
+
+    Patient = type(pat)
+    Patient.objects.filter(pk=paul.pk).update(invitation_accepted_at=datetime.now(dt_timezone.utc))
+    assert roster_summary(roster_rows(user=carol)) == {"total": 2, "overdue": 1, "failed": 1, "not_signed_in": 1}

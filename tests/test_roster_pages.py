@@ -84,3 +84,31 @@ def test_the_pages_are_translated(client, carol, pat):
     assert page.status_code == 200
     assert page["Content-Language"] == "es"
     assert '<html lang="es">' in page.content.decode()
+
+
+def test_the_roster_page_costs_the_same_queries_for_3_or_12_patients(client, carol, riverside, protocol_version):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from checklists.services import checklist_assign
+    from prepapp.services import case_book, patient_enrol
+
+    from .factories import days_from_today
+
+    client.force_login(carol)
+
+    def add(count):
+        for i in range(count):
+            patient = patient_enrol(organization=riverside, full_name=f"P{i}-{count}", time_zone="Europe/Madrid")
+            case = case_book(patient=patient, procedure="Fusion", surgery_date=days_from_today(20 + i))
+            checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("coordinator:roster"), {"ordering": "-overdue"}).status_code == 200
+        return len(queries)
+
+    add(3)
+    small = measure()
+    add(9)
+    assert measure() == small
