@@ -54,6 +54,7 @@ class Message:
     body: str
     url: str  # a path inside the patient app
     tag: str
+    reminder: int | None = None
 
 
 @dataclass
@@ -101,7 +102,8 @@ def compose(reminder: Reminder, now: datetime | None = None) -> Message:
             body = _("This step was due on %(date)s. Tick it off in the app when it is done.") % {
                 "date": _day(task.due_date)
             }
-    return Message(title=title[:200], body=body, url=task_path(task.id), tag=f"task-{task.id}")
+    # One tag per task: a newer reminder for the same step replaces the older notification.
+    return Message(title=title[:200], body=body, url=task_path(task.id), tag=f"task-{task.id}", reminder=reminder.id)
 
 
 # --- The base class ----------------------------------------------------------------------
@@ -242,7 +244,8 @@ def push_endpoint_error(endpoint: str) -> str | None:
 
 def push_payload(message: Message) -> str:
     """The JSON the service worker receives, trimmed to stay under the size push services accept."""
-    data = {"title": message.title, "body": message.body, "url": message.url, "tag": message.tag}
+    data = {"title": message.title, "body": message.body, "url": message.url, "tag": message.tag,
+            "reminder": message.reminder}
     encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     while len(encoded.encode()) > PUSH_PAYLOAD_LIMIT and data["body"]:
         data["body"] = data["body"][: max(0, len(data["body"]) - 200)].rstrip() + "…"

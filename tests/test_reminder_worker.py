@@ -31,7 +31,7 @@ def open_count():
 
 
 @pytest.fixture
-def stack_factory(tmp_path, request):
+def stack_factory(tmp_path):
     stacks = []
 
     def make(**kwargs):
@@ -42,8 +42,6 @@ def stack_factory(tmp_path, request):
     yield make
     for stack in stacks:
         stack.stop()
-        if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
-            print(stack.logs())
 
 
 def test_every_channel_end_to_end(pat, pat_checklist, smtp_sink, push_service, vapid_keys, stack_factory):
@@ -63,7 +61,8 @@ def test_every_channel_end_to_end(pat, pat_checklist, smtp_sink, push_service, v
     assert sorted(InboxMessage.objects.values_list("reminder_id", flat=True)) == sorted(by_channel[INAPP])
     assert smtp_sink.count_by_reminder() == {i: 1 for i in by_channel[EMAIL]}
     assert push_service.errors == []
-    assert len(phone.received) == len(by_channel[PUSH])
+    assert push_service.count_by_reminder() == {i: 1 for i in by_channel[PUSH]}
+    assert {p["url"] for p in phone.received} <= {f"/#/tasks/{t}" for t in pat_checklist.tasks.values_list("id", flat=True)}
     # The PWA reads them through the API.
     as_pat = client_for(pat.user)
     assert as_pat.get("/api/v1/me/inbox/unread-count/").json() == {"unread": len(by_channel[INAPP])}

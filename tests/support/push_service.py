@@ -136,10 +136,11 @@ class PushService:
         with self._lock:
             return [r for r in self.records if r.status == 201]
 
-    def count_by_reminder_tag(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
+    def count_by_reminder(self) -> dict[int, int]:
+        """How many times each reminder (by the id in its payload) was accepted."""
+        counts: dict[int, int] = {}
         for r in self.accepted():
-            key = r.payload.get("reminder") or r.payload.get("tag")
+            key = r.payload.get("reminder")
             counts[key] = counts.get(key, 0) + 1
         return counts
 
