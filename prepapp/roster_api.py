@@ -3,20 +3,48 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import ListAPIView
 
 from . import roster
 from .permissions import IsStaffMember
 
 
-class RosterView(GenericAPIView):
-    """The patients of the caller's organizations with their figures, sortable.
+class RosterCaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    surgery_date = serializers.DateField()
+    status = serializers.CharField()
+    procedure = serializers.CharField()
+
+
+class RosterRowSerializer(serializers.Serializer):
+    """One patient's row, built from roster.row_payload."""
+
+    id = serializers.IntegerField()
+    full_name = serializers.CharField()
+    organization = serializers.CharField(help_text="The organization's slug.")
+    time_zone = serializers.CharField()
+    today = serializers.DateField(help_text="Today's date in the patient's time zone.")
+    case = RosterCaseSerializer(allow_null=True, help_text="The scheduled surgery, or else the latest one.")
+    days_to_surgery = serializers.IntegerField(allow_null=True, help_text="Null unless the surgery is scheduled.")
+    tasks_total = serializers.IntegerField()
+    tasks_done = serializers.IntegerField()
+    share_done = serializers.FloatField(allow_null=True, help_text="0..1; null without a checklist.")
+    overdue = serializers.IntegerField(help_text="Open tasks due before the patient's today (scheduled surgery only).")
+    unread = serializers.IntegerField(help_text="In-app messages the patient has not read.")
+    failed_deliveries = serializers.IntegerField(help_text="Reminders whose delivery failed.")
+    invitation_accepted = serializers.BooleanField()
+    invitation_accepted_at = serializers.DateTimeField(allow_null=True)
+
+
+class RosterView(ListAPIView):
+    """The patients of the caller's organizations with their figures, sortable with `?ordering=`.
 
     A list is not a read of anyone's record, so it leaves no audit entry per row;
     opening a patient (GET /patients/<id>/, /cases/<id>/, the checklist) does.
     """
 
     permission_classes = [IsStaffMember]
+    serializer_class = RosterRowSerializer
 
     def get_queryset(self):
         try:
@@ -35,10 +63,12 @@ class RosterView(GenericAPIView):
                 description="One of " + ", ".join(roster.ORDERINGS) + "; a leading “-” sorts descending.",
                 enum=[*roster.ORDERINGS, *(f"-{name}" for name in roster.ORDERINGS)],
             ),
-            OpenApiParameter("page", OpenApiTypes.INT),
         ],
-        responses={200: dict},
     )
-    def get(self, request):
+    def get(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
         rows = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([roster.row_payload(row) for row in rows])
+        data = self.get_serializer([roster.row_payload(row) for row in rows], many=True).data
+        return self.get_paginated_response(data)

@@ -254,6 +254,7 @@ def test_the_coordinator_journey(desk, clinic, carol):
     assert case.status == SurgeryCase.Status.CANCELLED
     assert not Reminder.objects.filter(task__checklist__case=case, status=Reminder.Status.PENDING).exists()
     assert_no_axe_violations(page, "the patient page after cancelling")
+    screenshot(page, "coordinator-patient-cancelled")
 
     # Back on the roster, Nora's surgery shows as cancelled.
     page.get_by_role("link", name="Roster", exact=True).click()
