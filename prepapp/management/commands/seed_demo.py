@@ -11,11 +11,14 @@ from django.utils import timezone
 
 from checklists.models import Protocol
 from checklists.services import checklist_assign, task_complete
-from prepapp.models import Organization, Patient, StaffMembership, SurgeryCase
+from prepapp.models import Organization, Patient, Reminder, StaffMembership, SurgeryCase
 from prepapp.services import case_book, patient_enrol
 
 DEMO_PASSWORD = "prepare-demo-2026"  # demo only; printed by `make run`
 DEMO_PATIENT_CODE = "DEMO2345"
+# The demo patient's next reminder is brought forward to this long after the demo starts,
+# so whoever tries the demo sees one arrive (in the app's inbox and as a console email).
+FIRST_REMINDER_AFTER = timedelta(seconds=60)
 
 PATIENTS = [
     # name, code, days to surgery, time zone, facts, tasks already done
@@ -69,7 +72,27 @@ class Command(BaseCommand):
             checklist = checklist_assign(case=case, protocol_version=version, assigned_by=coordinator)
             for task in checklist.tasks.order_by("due_date")[:done]:
                 task_complete(task=task, by=patient.user)
+        first = bring_next_reminder_forward(code=DEMO_PATIENT_CODE, at=timezone.now() + FIRST_REMINDER_AFTER)
+        if first:
+            self.stdout.write(f"The demo patient's next reminder ({first}) is due in about a minute.")
         self.stdout.write(
             f"Demo ready: staff 'coordinator' and 'lead' (password {DEMO_PASSWORD}); "
             f"patient invitation code {DEMO_PATIENT_CODE}. Cases: {SurgeryCase.objects.filter(patient__organization=org).count()}"
         )
+
+
+def bring_next_reminder_forward(*, code: str, at) -> str | None:
+    """Move the patient's next planned reminder (every channel of it) to `at`; return its rule.
+
+    Only its send time changes: the row is the one the plan made, so delivery's checks
+    (task open, surgery scheduled, same date) pass as they would on the day.
+    """
+    patient = Patient.objects.filter(invitation_code=code).first()
+    if patient is None:
+        return None
+    pending = Reminder.objects.filter(patient=patient, status=Reminder.Status.PENDING)
+    nxt = pending.order_by("send_at", "id").first()
+    if nxt is None:
+        return None
+    pending.filter(task_id=nxt.task_id, rule=nxt.rule, anchor_date=nxt.anchor_date).update(send_at=at, updated_at=timezone.now())
+    return nxt.rule
