@@ -2,7 +2,7 @@
 // offline), the unread badge and the service worker.
 
 import { api, ApiError, OfflineError, csrfToken } from "./api.js";
-import { announce } from "./dom.js";
+import { announce, h } from "./dom.js";
 import { daysBetween, fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { shareWithWorker } from "./push.js";
@@ -147,12 +147,9 @@ const ctx = {
     } catch {
       return;
     }
-    badge.textContent = count ? String(count) : "";
+    // The number shows; "unread" is for screen readers, so the link reads "Messages 2 unread".
+    badge.replaceChildren(String(count), h("span", { class: "visually-hidden" }, ` ${gettext("unread")}`));
     badge.hidden = !count;
-    const label = document.getElementById("nav-inbox-label");
-    label.setAttribute("aria-label", count
-      ? fmt(ngettext("Messages, %(count)s unread", "Messages, %(count)s unread", count), { count })
-      : gettext("Messages"));
     if ("setAppBadge" in navigator) (count ? navigator.setAppBadge(count) : navigator.clearAppBadge()).catch(() => {});
   },
 
@@ -290,6 +287,11 @@ document.addEventListener("click", (event) => {
 
 if ("serviceWorker" in navigator) {
   navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  // On the first visit the data was fetched before the worker took over: fetch it again
+  // through the worker so that it is on the phone for the next time there is no signal.
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    if (state.me) for (const path of ["me/", "me/checklist/", "me/case/"]) api(path).catch(() => {});
+  });
   navigator.serviceWorker.addEventListener("message", (event) => {
     const data = event.data || {};
     if (data.type === "inbox") ctx.refreshBadge();
@@ -297,11 +299,15 @@ if ("serviceWorker" in navigator) {
   });
 }
 
-// Links in reminders may use the older "/#/tasks/12" form; they mean the same screen.
-if (location.hash.startsWith("#/")) {
+// Links in reminders may use the "/#/tasks/12" form; they mean the same screen.
+function followHashLink() {
+  if (!location.hash.startsWith("#/")) return false;
   history.replaceState({}, "", location.hash.slice(1));
   ctx.route = match(location.pathname);
+  return true;
 }
+window.addEventListener("hashchange", () => { if (followHashLink()) ctx.render({ focus: true }); });
+followHashLink();
 showConnection();
 showWaiting();
 ctx.render().then(() => {

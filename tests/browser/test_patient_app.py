@@ -1,0 +1,382 @@
+"""The patient's app in Chromium on a phone, against the live server and the real API.
+
+Sign in from the invitation link, read the countdown and the week's steps, open a step
+with personal amounts, tick it off and undo, note answers for the surgeon, go offline and
+tick a step off (it waits on the phone and is sent when the signal is back), read the
+reminders in the inbox, change the settings and the language. axe-core checks every
+screen; other tests cover the Spanish interface, text at 200 %, tap targets, the manifest,
+the service worker and a Web Push message arriving.
+"""
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from checklists.models import Task
+from checklists.services import checklist_assign
+from prepapp import delivery, outbox
+from prepapp.models import InboxMessage, Patient
+from prepapp.services import case_book, patient_enrol
+
+from ..factories import days_from_today
+from ..support.outbox import make_due, no_quiet_hours
+from .conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def assert_no_axe_violations(page, label: str):
+    """Run axe-core inside the page (all rules, WCAG 2.1 AA included) and fail with what it found."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + n.failureSummary),
+        }))"""
+    )
+    assert violations == [], f"axe found problems on {label}:\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations
+    )
+
+
+def small_tap_targets(page, minimum: int = 44) -> list[str]:
+    """Visible controls smaller than minimum × minimum CSS pixels."""
+    return page.evaluate(
+        """(minimum) => {
+            const small = [];
+            for (const node of document.querySelectorAll('a[href], button, input, select, textarea, summary')) {
+                const box = node.getBoundingClientRect();
+                if (!box.width || !box.height || box.bottom < 0) continue;  // hidden, or the unfocused skip link
+                if (box.width < minimum || box.height < minimum) {
+                    small.push(`${node.tagName.toLowerCase()} "${(node.textContent || node.name || '').trim().slice(0, 30)}" ${Math.round(box.width)}x${Math.round(box.height)}`);
+                }
+            }
+            return small;
+        }""",
+        minimum,
+    )
+
+
+def phone_screenshot(page, name: str):
+    """What the phone's screen shows (the viewport), for the README."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def wait_for_worker(page):
+    """The service worker controls the page (it claims the page as soon as it is active)."""
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+    assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith("/sw.js")
+
+
+def task_of(patient, key) -> Task:
+    return Task.objects.get(checklist__case__patient=patient, definition__key=key)
+
+
+def enrol(riverside, carol, protocol_version, *, name, language="en", days=30, **facts) -> Patient:
+    patient = patient_enrol(
+        organization=riverside, full_name=name, contact_email=f"{name.split()[0].lower()}@example.org",
+        time_zone="America/New_York", language=language, **facts,
+    )
+    case = case_book(
+        patient=patient, procedure="Minimally invasive lumbar fusion", surgeon="Dr. Imani Okafor",
+        surgery_date=days_from_today(days),
+    )
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    return patient
+
+
+@pytest.fixture
+def rosa(riverside, carol, protocol_version):
+    """A smoker taking painkillers, 80 kg, 30 days from surgery: steps this week, earlier and later."""
+    return enrol(riverside, carol, protocol_version, name="Rosa Alvarez", weight_kg=Decimal("80"),
+                 smoker=True, takes_nsaids=True)
+
+
+@pytest.fixture
+def ana(riverside, carol, protocol_version):
+    return enrol(riverside, carol, protocol_version, name="Ana Castillo", language="es", weight_kg=Decimal("61"))
+
+
+def deliver_in_app_reminders(patient, count: int):
+    """Two reminders fall due and go through the real sweeper and in-app delivery."""
+    no_quiet_hours(patient)
+    make_due(patient, channels=["inapp"], limit=count)
+    outbox.sweep(enqueue=lambda channel, ids, token: delivery.deliver_batch(ids=ids, token=token, channel=channel))
+    assert InboxMessage.objects.filter(patient=patient).count() == count
+
+
+# --- The journey ------------------------------------------------------------------------------------
+
+
+def test_the_patient_journey(phone, rosa):
+    days = rosa.cases.get().days_to_surgery()
+    smoking, protein, questions = (task_of(rosa, k) for k in ("stop-smoking", "protein-target", "surgeon-questions"))
+    page = phone.new_page()
+
+    # The invitation link signs in and lands on the countdown; the code leaves the address bar.
+    page.goto(f"/join/{rosa.invitation_code}/")
+    expect(page.locator("h1")).to_have_text(f"{days} days to your surgery")
+    assert page.url.endswith("/") and rosa.invitation_code not in page.url
+    expect(page.locator(".countdown")).to_have_attribute("aria-live", "polite")
+    week = page.locator(".group-week")
+    expect(week.locator("h2")).to_have_text("To do this week")
+    expect(week.locator(".task", has_text=smoking.definition.title)).to_contain_text("Lifestyle")
+    expect(page.locator(".group-overdue")).to_contain_text("Start physical therapy before surgery")
+    expect(page.get_by_role("heading", name="Next week")).to_be_visible()
+    total = Task.objects.filter(checklist__case__patient=rosa).count()
+    expect(page.get_by_text(f"0 of {total} steps done")).to_be_visible()
+    # Dates are written out: "By Sunday 13 December".
+    expect(week.locator(".task-when").first).to_have_text(re.compile(r"^By \w+day \d{1,2} \w+$"))
+    wait_for_worker(page)
+    assert_no_axe_violations(page, "home")
+    phone_screenshot(page, "patient-home")
+
+    # A step with figures for this patient: protein for 80 kg is 96–128 g a day.
+    page.get_by_role("link", name=protein.definition.title).click()
+    expect(page.locator("h1")).to_have_text(protein.definition.title)
+    expect(page.locator(".figures")).to_contain_text("96–128 g a day")
+    expect(page.get_by_role("heading", name="Why it matters")).to_be_visible()
+    assert_no_axe_violations(page, "a step")
+    phone_screenshot(page, "patient-task")
+
+    # Tick it off, then undo; the server follows each time and screen readers hear it.
+    page.get_by_role("button", name="Mark as done").click()
+    expect(page.locator(".state-done")).to_contain_text("Done on")
+    expect(page.locator("#announcer")).to_have_text(f"Marked as done: {protein.definition.title}")
+    protein.refresh_from_db()
+    assert protein.status == Task.Status.DONE
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("button", name="Mark as done")).to_be_focused()
+    protein.refresh_from_db()
+    assert protein.status == Task.Status.OPEN
+
+    # The questions for the surgeon, with room for the answers.
+    page.get_by_role("link", name="My checklist").click()
+    page.get_by_role("link", name=questions.definition.title).click()
+    first_question = questions.definition.sub_items[0]
+    page.get_by_label(first_question["text"]).fill("About 200 a year")
+    page.get_by_role("button", name="Save my answers").click()
+    expect(page.locator(".answers .save-status")).to_have_text("Saved.")
+    questions.refresh_from_db()
+    assert questions.answers[first_question["key"]] == "About 200 a year"
+    page.locator("#h-answers").scroll_into_view_if_needed()
+    assert_no_axe_violations(page, "the questions for the surgeon")
+    phone_screenshot(page, "patient-questions")
+
+    # Offline: the app still opens, a step is ticked off and waits on the phone.
+    page.reload()  # the data now comes through the worker, which keeps a copy
+    expect(page.locator("h1")).to_have_text(questions.definition.title)
+    phone.set_offline(True)
+    page.goto("/")
+    expect(page.locator("h1")).to_have_text(f"{days} days to your surgery")
+    expect(page.locator("#offline")).to_be_visible()
+    page.get_by_role("link", name=smoking.definition.title).click()
+    page.get_by_role("button", name="Mark as done").click()
+    expect(page.locator("#sync")).to_have_text("1 change waiting to be sent")
+    expect(page.locator("#task-action")).to_contain_text("Waiting to be sent")
+    page.get_by_role("link", name="My checklist").click()
+    expect(page.locator(".task.is-done")).to_contain_text(smoking.definition.title)
+    smoking.refresh_from_db()
+    assert smoking.status == Task.Status.OPEN  # not sent yet
+    assert_no_axe_violations(page, "home, offline with a change waiting")
+    page.locator(".task.is-done").evaluate("node => node.scrollIntoView({block: 'center'})")
+    phone_screenshot(page, "patient-offline")
+
+    # Back online: the change is sent by itself and the banner goes away.
+    phone.set_offline(False)
+    expect(page.locator("#sync")).to_be_hidden()
+    smoking.refresh_from_db()
+    assert smoking.status == Task.Status.DONE
+    expect(page.locator("#offline")).to_be_hidden()
+
+    # Settings: reminder time and channels.
+    page.get_by_role("link", name="Settings").click()
+    expect(page.locator("h1")).to_have_text("Settings")
+    expect(page.get_by_text("first add this app to your Home Screen")).to_be_visible()
+    page.get_by_label("Time of day for reminders").fill("18:30")
+    page.get_by_label("Email", exact=True).uncheck()
+    page.get_by_role("button", name="Save my settings").click()
+    expect(page.get_by_text("Your settings have been saved.")).to_be_visible()
+    rosa.refresh_from_db()
+    assert rosa.reminder_time.strftime("%H:%M") == "18:30" and rosa.email_enabled is False
+    assert_no_axe_violations(page, "settings")
+    page.mouse.move(0, 0)
+    page.evaluate("window.scrollTo(0, 0)")
+    phone_screenshot(page, "patient-settings")
+
+    # Reminders arrive in the inbox; the badge counts the unread ones.
+    deliver_in_app_reminders(rosa, 2)
+    page.reload()
+    expect(page.locator("#unread-badge")).to_have_text("2 unread")
+    page.get_by_role("link", name="Messages 2 unread").click()
+    expect(page.locator("h1")).to_have_text("Messages")
+    expect(page.locator(".msg.is-unread")).to_have_count(2)
+    assert_no_axe_violations(page, "the inbox")
+    phone_screenshot(page, "patient-inbox")
+    first = InboxMessage.objects.filter(patient=rosa).order_by("-created_at", "-id").first()
+    page.locator(".msg").first.get_by_role("link", name="Open this step").click()
+    expect(page.locator("h1")).to_have_text(first.task.definition.localized("en")["title"])
+    expect(page.locator("#unread-badge")).to_have_text("1 unread")
+    first.refresh_from_db()
+    assert first.read_at is not None
+
+    # Switching the language redraws the whole app in Spanish.
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Language", exact=True).select_option("es")
+    page.get_by_role("button", name="Save my settings").click()
+    expect(page.locator("h1")).to_have_text("Configuración")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    page.get_by_role("link", name="Inicio").click()
+    expect(page.locator("h1")).to_have_text(f"Faltan {days} días para su cirugía")
+
+
+def test_the_spanish_interface(phone, ana):
+    days = ana.cases.get().days_to_surgery()
+    protein = task_of(ana, "protein-target")
+    page = phone.new_page()
+    page.goto(f"/?code={ana.invitation_code}")
+    expect(page.locator("h1")).to_have_text(f"Faltan {days} días para su cirugía")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.get_by_role("heading", name="Para hacer esta semana")).to_be_visible()
+    expect(page.locator(".surgery-date")).to_contain_text(" de ")  # "Cirugía el domingo, 20 de diciembre"
+    expect(page.get_by_role("link", name="Coma suficiente proteína todos los días")).to_contain_text("Alimentación")
+    expect(page.get_by_role("navigation")).to_contain_text("Mensajes")
+    assert_no_axe_violations(page, "the Spanish home")
+    phone_screenshot(page, "patient-home-es")
+
+    page.get_by_role("link", name="Coma suficiente proteína todos los días").click()
+    expect(page.locator(".figures")).to_contain_text("73–98 g al día")
+    page.get_by_role("button", name="Marcar como hecho").click()
+    expect(page.locator(".state-done")).to_contain_text("Hecho el")
+    expect(page.get_by_role("button", name="Deshacer")).to_be_visible()
+    protein.refresh_from_db()
+    assert protein.status == Task.Status.DONE
+    assert_no_axe_violations(page, "a Spanish step")
+
+
+def test_text_at_200_percent_and_tap_targets(phone, rosa):
+    protein = task_of(rosa, "protein-target")
+    page = phone.new_page()
+    page.goto(f"/join/{rosa.invitation_code}/")
+    expect(page.locator("h1")).to_contain_text("days to your surgery")
+    for path, label in [("/", "home"), (f"/tasks/{protein.id}/", "a step"), ("/inbox/", "the inbox"),
+                        ("/settings/", "settings")]:
+        page.goto(path)
+        page.wait_for_selector(".screen-title")
+        page.wait_for_load_state("networkidle")
+        assert small_tap_targets(page) == [], label
+        # The phone's text size setting at 200 %: every size in the app follows the root font size.
+        page.evaluate("document.documentElement.style.fontSize = '225%'")  # 2 × the app's 112.5 %
+        assert page.evaluate("getComputedStyle(document.body).fontSize") == "36px"
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{label} scrolls sideways at 200 % text"
+        assert small_tap_targets(page) == [], f"{label} at 200 % text"
+        page.evaluate("document.documentElement.style.fontSize = ''")
+    page.goto(f"/tasks/{protein.id}/")
+    page.evaluate("document.documentElement.style.fontSize = '225%'")
+    page.get_by_role("button", name="Mark as done").click()  # still reachable and usable
+    expect(page.get_by_role("button", name="Undo")).to_be_visible()
+    protein.refresh_from_db()
+    assert protein.status == Task.Status.DONE
+
+
+def test_someone_without_a_valid_code_stays_out(phone, rosa):
+    page = phone.new_page()
+    page.goto("/")
+    expect(page.locator("h1")).to_have_text("Welcome")
+    expect(page.get_by_role("navigation")).to_be_hidden()
+    page.get_by_label("Your code").fill("WRONG234")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("This code is not valid. Please check it with your care team.")
+    assert_no_axe_violations(page, "the sign-in with an error")
+    page.get_by_label("Your code").fill(rosa.invitation_code.lower())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("h1")).to_contain_text("days to your surgery")
+
+
+# --- Installable ------------------------------------------------------------------------------------
+
+
+def test_the_manifest_and_the_service_worker(phone, live_server):
+    page = phone.new_page()
+    page.goto("/")
+    href = page.locator('link[rel="manifest"]').get_attribute("href")
+    response = page.request.get(href)
+    assert response.ok and response.headers["content-type"] == "application/manifest+json"
+    manifest = response.json()
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/" and manifest["scope"] == "/"
+    assert manifest["name"] == "Getting ready for surgery" and manifest["short_name"]
+    purposes = set()
+    for icon in manifest["icons"]:
+        image = page.request.get(icon["src"])
+        assert image.ok and image.headers["content-type"] == "image/png", icon["src"]
+        size = page.evaluate(
+            """async (src) => { const b = await createImageBitmap(await (await fetch(src)).blob());
+                               return `${b.width}x${b.height}`; }""",
+            icon["src"],
+        )
+        assert size == icon["sizes"]
+        purposes.add(icon["purpose"])
+    assert {"any", "maskable"} <= purposes
+
+    worker = page.request.get("/sw.js")
+    assert worker.headers["service-worker-allowed"] == "/"
+    assert "no-cache" in worker.headers["cache-control"]
+    wait_for_worker(page)
+    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    assert scope == live_server.url + "/"
+    # The whole shell is saved on the phone at install.
+    cached = page.evaluate(
+        """async () => { const urls = [];
+            for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname);
+            return urls; }"""
+    )
+    for path in ["/", "/static/frontend/patient/app.js", "/static/frontend/patient/screens.js",
+                 "/static/frontend/patient/app.css", "/app-i18n/en.js", "/app-i18n/es.js"]:
+        assert path in cached
+
+
+def test_a_push_message_shows_a_notification_that_leads_to_the_step(phone, rosa, live_server):
+    """A Web Push message, delivered to the worker by Chromium itself, becomes a notification."""
+    questions = task_of(rosa, "surgeon-questions")
+    phone.grant_permissions(["notifications"], origin=live_server.url)
+    page = phone.new_page()
+    page.goto(f"/join/{rosa.invitation_code}/")
+    expect(page.locator("h1")).to_contain_text("days to your surgery")
+    wait_for_worker(page)
+
+    cdp = phone.new_cdp_session(page)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_timeout(300)
+    registration = next(r for r in registrations if r["scopeURL"] == live_server.url + "/")
+    payload = '{"title": "Coming up: Ask your surgeon these 10 questions", "body": "Due on Sunday.", ' \
+              f'"url": "/#/tasks/{questions.id}", "tag": "task-{questions.id}"}}'
+    cdp.send("ServiceWorker.deliverPushMessage",
+             {"origin": live_server.url, "registrationId": registration["registrationId"], "data": payload})
+    page.wait_for_function(
+        "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length === 1)", timeout=10000
+    )
+    shown = page.evaluate(
+        """navigator.serviceWorker.ready.then(r => r.getNotifications())
+             .then(([n]) => ({title: n.title, body: n.body, url: n.data.url, tag: n.tag}))"""
+    )
+    assert shown == {
+        "title": "Coming up: Ask your surgeon these 10 questions", "body": "Due on Sunday.",
+        "url": f"/tasks/{questions.id}", "tag": f"task-{questions.id}",
+    }
+    # The old "/#/tasks/<id>" link form opens the same screen as "/tasks/<id>/".
+    page.goto(f"/#/tasks/{questions.id}")
+    expect(page.locator("h1")).to_have_text(questions.definition.title)
+    assert page.url.endswith(f"/tasks/{questions.id}")
+
