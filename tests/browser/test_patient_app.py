@@ -289,7 +289,7 @@ def test_text_at_200_percent_and_tap_targets(phone, rosa):
     assert protein.status == Task.Status.DONE
 
 
-def test_someone_without_a_valid_code_stays_out(phone, rosa):
+def test_signing_in_with_a_code_seeing_only_ones_own_steps_and_signing_out(phone, rosa, ana):
     page = phone.new_page()
     page.goto("/")
     expect(page.locator("h1")).to_have_text("Welcome")
@@ -301,6 +301,19 @@ def test_someone_without_a_valid_code_stays_out(phone, rosa):
     page.get_by_label("Your code").fill(rosa.invitation_code.lower())
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("h1")).to_contain_text("days to your surgery")
+
+    # Another patient's step does not exist for Rosa.
+    page.goto(f"/tasks/{task_of(ana, 'protein-target').id}/")
+    expect(page.locator("h1")).to_have_text("Step not found")
+    assert page.request.get(f"/api/v1/me/tasks/{task_of(ana, 'protein-target').id}/").status == 404
+
+    # Signing out leaves nothing personal on the phone.
+    page.goto("/settings/")
+    page.get_by_role("button", name="Sign out of this phone").click()
+    expect(page.locator("h1")).to_have_text("Welcome")
+    saved = page.evaluate("caches.open('prep-data').then(c => c.keys()).then(keys => keys.map(r => r.url))")
+    assert saved == []
+    assert page.request.get("/api/v1/me/checklist/").status == 403
 
 
 # --- Installable ------------------------------------------------------------------------------------

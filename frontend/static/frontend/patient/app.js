@@ -128,7 +128,8 @@ const ctx = {
   async signOut() {
     await api("auth/signout/", { method: "POST" }).catch(() => {});
     outbox.clear();
-    if ("caches" in window) await caches.delete("prep-data");
+    // The saved checklist and the worker's note of the session are personal: leave nothing behind.
+    if ("caches" in window) await Promise.all([caches.delete("prep-data"), caches.delete("prep-state")]);
     location.replace("/");
   },
 
