@@ -4,6 +4,7 @@ Chromium is required: a missing browser fails these tests, it never skips them.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -55,5 +56,14 @@ def desk(browser, live_server):
 
 
 def screenshot(page, name: str):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Save a screenshot: into docs/screenshots with UPDATE_SCREENSHOTS=1, else to a scratch folder.
+
+    Every run takes them (a page that fails to render fails the test); only a deliberate
+    run replaces the committed pictures, so an ordinary test run leaves the tree clean.
+    """
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        folder = SCREENSHOTS
+    else:
+        folder = Path(tempfile.gettempdir()) / "prepapp-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
