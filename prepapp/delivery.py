@@ -94,23 +94,28 @@ def next_attempt_at(*, attempts: int, now: datetime, patient: Patient, retry_aft
 
 
 def _lock_what_recheck_reads(task_ids: list[int]) -> None:
-    """Row locks on the cases and tasks, in the services' order (case, then task).
+    """Share locks on the cases and tasks, in the services' order (case, then task).
 
-    case_reschedule and task_complete lock the same rows FOR UPDATE, so each of them either
-    finishes before the recheck reads (which then sees the new dates or the tick) or waits
-    until the recheck has committed (the reminder was already on its way).
+    case_reschedule, case_cancel and task_complete lock the same rows FOR UPDATE, so each of
+    them either finishes before the recheck reads (which then sees the new dates, the
+    cancellation or the tick) or waits until the recheck has committed (the reminder was
+    already on its way). Share locks do not conflict with each other, so deliveries for the
+    same patient never wait for one another. Django has no FOR SHARE, hence the SQL.
     """
-    if not connection.features.has_select_for_update:
+    if connection.vendor != "postgresql":
         return  # SQLite: every write transaction is exclusive already
     from checklists.models import Task
 
     case_ids = sorted(set(Task.objects.filter(id__in=task_ids).values_list("checklist__case_id", flat=True)))
-    list(SurgeryCase.objects.select_for_update(no_key=True).filter(id__in=case_ids).order_by("id").values_list("id"))
-    list(Task.objects.select_for_update(no_key=True).filter(id__in=task_ids).order_by("id").values_list("id"))
+    with connection.cursor() as cursor:
+        for table, ids in ((SurgeryCase._meta.db_table, case_ids), (Task._meta.db_table, task_ids)):
+            cursor.execute(f'SELECT id FROM "{table}" WHERE id = ANY(%s) ORDER BY id FOR SHARE', [list(ids)])
 
 
 def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Reminder]]:
     """Move the rows still carrying this claim to a fresh token; return the token and the rows."""
+    from checklists.models import TaskDefinition
+
     base = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
     task_ids = sorted(set(base.values_list("task_id", flat=True)))
     if not task_ids:
@@ -123,9 +128,14 @@ def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Remind
     base.update(claimed_at=taken_at, updated_at=taken_at)
     rows = list(
         Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
-        .select_related("patient", "task__definition", "task__checklist__case")
+        .select_related("patient", "task__checklist__case")
         .order_by("id")
     )
+    # A batch shares a handful of task definitions (with their texts and translations):
+    # load each once instead of once per row.
+    definitions = TaskDefinition.objects.in_bulk({r.task.definition_id for r in rows})
+    for reminder in rows:
+        reminder.task.definition = definitions[reminder.task.definition_id]
     return taken_at, rows
 
 

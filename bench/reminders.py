@@ -1,0 +1,409 @@
+"""Reminder delivery benchmark: `python -m bench.reminders [--n 10000]` (or `make bench`).
+
+Delivers N due in-app reminders end to end (PostgreSQL + Redis + one Celery worker + beat,
+the processes an operator runs) and prints reminders per second, next to:
+
+  (a) the floor: claiming and marking the same rows with plain `UPDATE ... RETURNING` batches;
+  (b) the usual alternative: one django-celery-beat one-off ClockedSchedule task per reminder,
+      timed until all ran (or until --clocked-timeout, then the rate so far);
+
+and the sweeper's tick cost with 1k due rows among 10k and among 1M rows (it should stay flat).
+
+Everything happens in a scratch database (`bench_prepapp`, created and dropped here) on the
+server DATABASE_URL names, and on a queue of its own on REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FAR_FUTURE = "2100-01-01T00:00:00+00:00"
+RULES_PER_TASK = 5
+TASKS_PER_PATIENT = 10
+
+
+# --- Setup ------------------------------------------------------------------------------------
+
+
+def recreate_database(name: str) -> None:
+    """Drop and create the scratch database on the server DATABASE_URL points at."""
+    import environ
+    import psycopg
+
+    url = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    conninfo = dict(host=url.get("HOST") or "127.0.0.1", port=url.get("PORT") or 5432, user=url.get("USER") or None,
+                    password=url.get("PASSWORD") or None, dbname="postgres")
+    with psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(name: str) -> None:
+    import environ
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    url = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    conninfo = dict(host=url.get("HOST") or "127.0.0.1", port=url.get("PORT") or 5432, user=url.get("USER") or None,
+                    password=url.get("PASSWORD") or None, dbname="postgres")
+    with psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_population(n: int):
+    """Patients with open checklists whose in-app reminders are all planned far ahead; returns the reminder ids.
+
+    Built with bulk inserts (the services would take minutes for 100k rows); each reminder
+    is exactly what the planner makes, so delivery's checks pass.
+    """
+    from django.contrib.auth import get_user_model
+
+    from checklists.models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
+    from prepapp.models import Organization, Patient, Reminder, SurgeryCase
+
+    User = get_user_model()
+    org = Organization.objects.create(name="Bench clinic", slug=f"bench-{uuid.uuid4().hex[:6]}")
+    protocol = Protocol.objects.create(key=f"bench-{uuid.uuid4().hex[:6]}", name="Bench", procedure="Bench")
+    version = ProtocolVersion.objects.create(protocol=protocol, number=1, content_hash="bench")
+    rules = [{"key": f"r{j}", "anchor": "due", "offset_days": -j} for j in range(RULES_PER_TASK)]
+    definitions = TaskDefinition.objects.bulk_create(
+        TaskDefinition(version=version, key=f"step-{i}", position=i, category="lifestyle", title=f"Bench step {i}",
+                       instructions="Do the step.", offset_days=-7 - i, reminder_rules=rules)
+        for i in range(TASKS_PER_PATIENT)
+    )
+    per_patient = TASKS_PER_PATIENT * RULES_PER_TASK
+    count = -(-n // per_patient)
+    tag = uuid.uuid4().hex[:6]
+    users = User.objects.bulk_create(User(username=f"bench-{tag}-{i}") for i in range(count))
+    zones = ["America/New_York", "Europe/Madrid", "Australia/Sydney", "UTC"]
+    from datetime import time as wall
+
+    patients = Patient.objects.bulk_create(
+        Patient(organization=org, user=u, full_name=f"Bench {i}", time_zone=zones[i % len(zones)],
+                quiet_hours_start=wall(0), quiet_hours_end=wall(0), contact_email="")
+        for i, u in enumerate(users)
+    )
+    surgery = date.today() + timedelta(days=60)
+    cases = SurgeryCase.objects.bulk_create(
+        SurgeryCase(patient=p, procedure="Bench", surgery_date=surgery) for p in patients
+    )
+    checklists = Checklist.objects.bulk_create(Checklist(case=c, protocol_version=version) for c in cases)
+    tasks = Task.objects.bulk_create(
+        (Task(checklist=cl, definition=d, position=d.position, due_date=surgery + timedelta(days=d.offset_days))
+         for cl in checklists for d in definitions),
+        batch_size=5000,
+    )
+    patient_of = {c.id: c.patient_id for c in cases}
+    checklist_case = {cl.id: cl.case_id for cl in checklists}
+    rows = []
+    for t in tasks:
+        for rule in rules:
+            rows.append(Reminder(task=t, patient_id=patient_of[checklist_case[t.checklist_id]], rule=rule["key"],
+                                 channel="inapp", anchor_date=t.due_date + timedelta(days=rule["offset_days"]),
+                                 send_at=FAR_FUTURE))
+    rows = rows[:n]
+    Reminder.objects.bulk_create(rows, batch_size=5000)
+    return [r.id for r in rows]
+
+
+def reset(ids: list[int]) -> None:
+    """Back to pending and far ahead, with no trace of an earlier delivery."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM prepapp_inboxmessage")
+        cur.execute("DELETE FROM prepapp_deliveryattempt")
+        cur.execute(
+            "UPDATE prepapp_reminder SET status='pending', send_at=%s, attempts=0, claimed_at=NULL, sent_at=NULL, "
+            "last_error='' WHERE id = ANY(%s)", [FAR_FUTURE, ids],
+        )
+        cur.execute("VACUUM ANALYZE prepapp_reminder")
+
+
+# --- Processes --------------------------------------------------------------------------------
+
+
+class Proc:
+    def __init__(self, name, args, env, logdir):
+        self.name = name
+        self.log_path = Path(logdir) / f"{name}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def wait_for(self, text, timeout=60):
+        deadline = time.monotonic() + timeout
+        while text not in self.log_path.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{self.name} did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+
+
+def start_stack(logdir, *, concurrency: int, clocked: bool = False, **extra):
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings", CELERY_TASK_DEFAULT_QUEUE=queue,
+               CELERY_BROKER_URL=os.environ["REDIS_URL"], REMINDER_SWEEP_SECONDS="1", LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+               PYTHONUNBUFFERED="1", **{k: str(v) for k, v in extra.items()})
+    if clocked:
+        env["BENCH_NO_SWEEPER"] = "true"
+    worker = Proc(f"worker-{'clocked' if clocked else 'outbox'}", [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
+        "-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ], env, logdir)
+    beat_args = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
+                 f"--schedule={Path(logdir) / (queue + '.schedule')}", f"--pidfile={Path(logdir) / (queue + '.pid')}"]
+    if clocked:
+        beat_args.append("--scheduler=django_celery_beat.schedulers:DatabaseScheduler")
+    beat = Proc(f"beat-{'clocked' if clocked else 'outbox'}", beat_args, env, logdir)
+    worker.wait_for(" ready.")
+    beat.wait_for("beat: Starting")
+    return worker, beat
+
+
+def wait_sent(ids, total: int, timeout: float) -> tuple[int, float]:
+    from prepapp.models import Reminder
+
+    start = time.monotonic()
+    done = 0
+    while time.monotonic() - start < timeout:
+        done = Reminder.objects.filter(id__in=ids, status="sent").count() if ids is not None else \
+            Reminder.objects.filter(status="sent").count()
+        if done >= total:
+            break
+        time.sleep(0.2 if total > 2000 else 0.05)
+    return done, time.monotonic() - start
+
+
+# --- The three measurements ------------------------------------------------------------------
+
+
+def run_outbox(ids, logdir, concurrency):
+    from django.db import connection
+
+    from prepapp.models import InboxMessage
+
+    worker, beat = start_stack(logdir, concurrency=concurrency)
+    try:
+        with connection.cursor() as cur:
+            t0 = time.monotonic()
+            cur.execute("UPDATE prepapp_reminder SET send_at = now() WHERE id = ANY(%s)", [ids])
+        done, _ = wait_sent(None, len(ids), timeout=max(300, len(ids) / 20))
+        elapsed = time.monotonic() - t0
+    finally:
+        worker.stop()
+        beat.stop()
+    inbox = InboxMessage.objects.count()
+    assert done == len(ids), f"only {done} of {len(ids)} delivered (see {logdir})"
+    assert inbox == len(ids), f"{inbox} inbox messages for {len(ids)} reminders"
+    return len(ids) / elapsed, elapsed
+
+
+def run_floor(ids, batch):
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("UPDATE prepapp_reminder SET send_at = now() WHERE id = ANY(%s)", [ids])
+        t0 = time.monotonic()
+        total = 0
+        while True:
+            cur.execute(
+                "UPDATE prepapp_reminder SET status='sent', claimed_at=now(), sent_at=now(), attempts=attempts+1, "
+                "updated_at=now() WHERE id IN (SELECT id FROM prepapp_reminder WHERE status='pending' "
+                "AND send_at <= now() ORDER BY send_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
+                [batch],
+            )
+            got = len(cur.fetchall())
+            total += got
+            if got == 0:
+                break
+        elapsed = time.monotonic() - t0
+    assert total == len(ids)
+    return total / elapsed, elapsed
+
+
+def run_clocked(ids, logdir, concurrency, timeout):
+    from django.db import connection
+    from django_celery_beat.models import ClockedSchedule, PeriodicTask, PeriodicTasks
+
+    far = FAR_FUTURE
+    clocks = ClockedSchedule.objects.bulk_create((ClockedSchedule(clocked_time=far) for _ in ids), batch_size=5000)
+    PeriodicTask.objects.bulk_create(
+        (PeriodicTask(name=f"reminder-{rid}", task="bench.tasks.deliver_one", clocked=c, one_off=True,
+                      args=f"[{rid}]", enabled=True) for rid, c in zip(ids, clocks)),
+        batch_size=5000,
+    )
+    PeriodicTasks.update_changed()
+    worker, beat = start_stack(logdir, concurrency=concurrency, clocked=True)
+    # Let the scheduler finish its first read: a change made before its first comparison of the
+    # "changed" timestamp would go unnoticed until its five-minute full sync.
+    time.sleep(6)
+    try:
+        with connection.cursor() as cur:
+            t0 = time.monotonic()
+            cur.execute("UPDATE django_celery_beat_clockedschedule SET clocked_time = now()")
+        PeriodicTasks.update_changed()
+        time.sleep(0.01)
+        PeriodicTasks.update_changed()
+        done, _ = wait_sent(ids, len(ids), timeout=timeout)
+        elapsed = time.monotonic() - t0
+    finally:
+        worker.stop()
+        beat.stop()
+    return done / elapsed, elapsed, done
+
+
+def tick_cost(total: int, due: int, repeats: int = 5):
+    """Median cost of one sweep that claims `due` rows out of a table of `total` reminder rows."""
+    from django.conf import settings
+    from django.db import connection
+
+    from checklists.models import Task
+    from prepapp import outbox
+
+    task = Task.objects.select_related("checklist__case").first()
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE prepapp_reminder CASCADE")
+        # 70% history (sent), 30% planned ahead (pending, future), and `due` rows due now.
+        cur.execute(
+            """
+            INSERT INTO prepapp_reminder (task_id, patient_id, rule, channel, anchor_date, send_at, status, attempts,
+                                          last_error, created_at, updated_at, claimed_at, sent_at)
+            SELECT %(task)s, %(patient)s, 'r' || (g %% 1000), 'inapp', DATE '2000-01-01' + (g / 1000),
+                   CASE WHEN g < %(due)s THEN now() - interval '1 minute'
+                        WHEN g %% 10 < 7 THEN now() - interval '30 days' - make_interval(secs => g)
+                        ELSE now() + interval '1 day' + make_interval(secs => g) END,
+                   CASE WHEN g < %(due)s THEN 'pending' WHEN g %% 10 < 7 THEN 'sent' ELSE 'pending' END,
+                   0, '', now(), now(), NULL, NULL
+            FROM generate_series(0, %(total)s - 1) AS g
+            """,
+            {"task": task.id, "patient": task.checklist.case.patient_id, "due": due, "total": total},
+        )
+        cur.execute("VACUUM ANALYZE prepapp_reminder")
+        cur.execute("SELECT array_agg(id) FROM prepapp_reminder WHERE status = 'pending' AND send_at <= now()")
+        due_ids = cur.fetchone()[0]
+    settings.REMINDER_MAX_IN_FLIGHT = 10**9
+    timings = []
+    for attempt in range(repeats + 1):
+        t0 = time.perf_counter()
+        report = outbox.sweep(enqueue=lambda *a: None)
+        if attempt:  # the first is a warm-up (plans and caches)
+            timings.append(time.perf_counter() - t0)
+        assert report.claimed == due, report
+        with connection.cursor() as cur:
+            cur.execute("UPDATE prepapp_reminder SET status='pending', claimed_at=NULL, attempts=0 WHERE id = ANY(%s)",
+                        [due_ids])
+            cur.execute("VACUUM prepapp_reminder")  # as autovacuum would: no dead rows from the last round
+    # And a tick that finds nothing due: what the table costs when there is no work.
+    with connection.cursor() as cur:
+        cur.execute("UPDATE prepapp_reminder SET send_at = now() + interval '1 hour' WHERE id = ANY(%s)", [due_ids])
+        cur.execute("VACUUM prepapp_reminder")
+    outbox.sweep(enqueue=lambda *a: None)
+    idle = []
+    for _ in range(repeats * 4):
+        t0 = time.perf_counter()
+        outbox.sweep(enqueue=lambda *a: None)
+        idle.append(time.perf_counter() - t0)
+    return statistics.median(timings), statistics.median(idle)
+
+
+# --- Main ---------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=10_000, help="reminders to deliver (default 10000)")
+    parser.add_argument("--clocked-n", type=int, default=None, help="reminders for the django-celery-beat run "
+                        "(default: the same as --n, at most 10000)")
+    parser.add_argument("--clocked-timeout", type=float, default=240, help="seconds before the clocked run is cut off")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes of the one worker")
+    parser.add_argument("--skip-clocked", action="store_true")
+    parser.add_argument("--skip-ticks", action="store_true")
+    parser.add_argument("--keep-db", action="store_true", help="leave the scratch database for inspection")
+    args = parser.parse_args(argv)
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if not os.environ.get(name, "").strip():
+            raise SystemExit(f"{name} must be set (make bench sets both)")
+    if not os.environ["DATABASE_URL"].startswith(("postgres", "pgsql")):
+        raise SystemExit("the benchmark needs PostgreSQL")
+    db_name = os.environ.setdefault("BENCH_DB_NAME", "bench_prepapp")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    recreate_database(db_name)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    logdir = tempfile.mkdtemp(prefix="bench-reminders-")
+    results = {}
+    try:
+        t = time.monotonic()
+        ids = make_population(args.n)
+        print(f"population: {len(ids)} reminders for {-(-len(ids) // 50)} patients in {time.monotonic() - t:.1f}s")
+
+        rate, elapsed = run_outbox(ids, logdir, args.concurrency)
+        results["outbox"] = rate
+        print(f"outbox (sweeper + delivery tasks, 1 worker x{args.concurrency}): {len(ids)} in-app reminders "
+              f"in {elapsed:.1f}s = {rate:,.0f}/s  (batch {settings.REMINDER_BATCH_SIZE})")
+
+        reset(ids)
+        rate, elapsed = run_floor(ids, settings.REMINDER_BATCH_SIZE)
+        results["floor"] = rate
+        print(f"floor (UPDATE ... RETURNING batches of {settings.REMINDER_BATCH_SIZE}, no delivery): "
+              f"{len(ids)} in {elapsed:.2f}s = {rate:,.0f}/s")
+
+        if not args.skip_clocked:
+            reset(ids)
+            clocked_n = min(args.clocked_n or min(args.n, 10_000), len(ids))
+            subset = ids[:clocked_n]
+            rate, elapsed, done = run_clocked(subset, logdir, args.concurrency, args.clocked_timeout)
+            results["clocked"] = rate
+            cut = "" if done == len(subset) else f"  (cut off: {done} of {len(subset)} ran)"
+            print(f"django-celery-beat, one ClockedSchedule per reminder: {done} in {elapsed:.1f}s = {rate:,.0f}/s{cut}")
+
+        print()
+        print(f"ratio outbox / floor:   {results['outbox'] / results['floor']:.3f}  "
+              f"(the floor is {results['floor'] / results['outbox']:.1f}x faster: it delivers nothing)")
+        if results.get("clocked"):
+            print(f"ratio outbox / clocked: {results['outbox'] / results['clocked']:.1f}x")
+
+        if not args.skip_ticks:
+            print()
+            for total in (10_000, 1_000_000):
+                t = time.monotonic()
+                busy, idle = tick_cost(total, 1000)
+                print(f"sweeper tick, 1,000 due among {total:>9,} rows: {busy * 1000:7.1f} ms claiming them, "
+                      f"{idle * 1000:5.2f} ms when none is due  (setup {time.monotonic() - t:.0f}s)")
+                results[f"tick_{total}"] = busy
+            print(f"tick cost ratio 1M / 10k: {results['tick_1000000'] / results['tick_10000']:.2f}")
+    finally:
+        print(f"\nlogs: {logdir}")
+        if not args.keep_db:
+            drop_database(db_name)
+
+
+if __name__ == "__main__":
+    main()
