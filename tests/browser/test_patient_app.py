@@ -316,6 +316,43 @@ def test_signing_in_with_a_code_seeing_only_ones_own_steps_and_signing_out(phone
     assert page.request.get("/api/v1/me/checklist/").status == 403
 
 
+def vapid_public_key() -> str:
+    """A fresh P-256 public key in the form browsers take (made at run time, never stored)."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(point).rstrip(b"=").decode()
+
+
+def test_the_notifications_opt_in(phone, rosa, live_server, settings):
+    phone.grant_permissions(["notifications"], origin=live_server.url)
+    page = phone.new_page()
+    page.goto(f"/join/{rosa.invitation_code}/")
+    expect(page.locator("h1")).to_contain_text("days to your surgery")
+
+    # Without Web Push set up on the server, the app says so and points to the other channels.
+    settings.VAPID_PUBLIC_KEY = settings.VAPID_PRIVATE_KEY = ""
+    page.get_by_role("link", name="Settings").click()
+    expect(page.locator(".push-status")).to_have_text(
+        "Notifications are not available yet. You will still get reminders by email and in this app."
+    )
+    expect(page.get_by_role("button", name="Turn on notifications")).to_have_count(0)
+
+    # With it, the patient can turn them on. This headless Chromium has no push service to
+    # subscribe with, so the browser refuses, and the app says so instead of failing silently.
+    settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY = vapid_public_key(), "set"
+    page.reload()
+    wait_for_worker(page)
+    expect(page.locator(".push-status")).to_have_text("Notifications are off for this phone.")
+    page.get_by_role("button", name="Turn on notifications").click()
+    expect(page.locator(".push-status")).to_have_text("Notifications could not be turned on. Please try again.")
+    assert not rosa.push_subscriptions.exists()
+    assert_no_axe_violations(page, "settings with notifications offered")
+
+
 # --- Installable ------------------------------------------------------------------------------------
 
 

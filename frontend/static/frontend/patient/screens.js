@@ -398,13 +398,14 @@ async function pushSection(ctx) {
     status.textContent = gettext("Notifications are off for this phone.");
     section.append(h("button", {
       type: "button", class: "secondary", onclick: async () => {
+        let ok = false;
         try {
-          const ok = await push.subscribe(key);
-          announce(ok ? gettext("Notifications are on for this phone.") : gettext("Notifications were not allowed."));
+          ok = await push.subscribe(key);
+          status.textContent = ok ? gettext("Notifications are on for this phone.") : gettext("Notifications were not allowed.");
         } catch {
-          announce(gettext("Notifications could not be turned on. Please try again."));
+          status.textContent = gettext("Notifications could not be turned on. Please try again.");
         }
-        ctx.render();
+        if (ok) ctx.render();
       },
     }, gettext("Turn on notifications")));
   }
