@@ -71,6 +71,8 @@ const ctx = {
     const title = ctx.task(id).title;
     try {
       if (!navigator.onLine) throw new OfflineError("offline");
+      // Changes still waiting go first, so the server ends with the patient's last word.
+      if (outbox.pending().length) await sync();
       const { data } = await api(`me/tasks/${id}/${kind}/`, { method: "POST" });
       replaceTask(data);
       announce(fmt(done ? gettext("Marked as done: %(title)s") : gettext("Marked as not done: %(title)s"), { title }));
@@ -94,6 +96,7 @@ const ctx = {
   async saveAnswers(id, answers) {
     try {
       if (!navigator.onLine) throw new OfflineError("offline");
+      if (outbox.pending().length) await sync();
       const { data } = await api(`me/tasks/${id}/`, { method: "PATCH", body: { answers } });
       replaceTask(data);
       return "saved";

@@ -188,12 +188,12 @@ function actionArea(ctx, task) {
     area.append(
       h("p", { class: "state state-done" }, h("span", { "aria-hidden": "true" }, "✓ "), dueText(task, today, timeZone)),
       task.waiting ? h("p", { class: "waiting" }, gettext("Waiting to be sent")) : "",
-      h("button", { type: "button", class: "secondary", id: "undo", onclick: () => ctx.setDone(task.id, false) },
+      h("button", { type: "button", class: "secondary", id: "undo", onclick: (e) => { e.currentTarget.disabled = true; ctx.setDone(task.id, false); } },
         gettext("Undo")),
     );
   } else {
     area.append(
-      h("button", { type: "button", class: "primary", id: "mark-done", onclick: () => ctx.setDone(task.id, true) },
+      h("button", { type: "button", class: "primary", id: "mark-done", onclick: (e) => { e.currentTarget.disabled = true; ctx.setDone(task.id, true); } },
         gettext("Mark as done")),
     );
   }
