@@ -8,7 +8,9 @@ screen; other tests cover the Spanish interface, text at 200 %, tap targets, the
 the service worker and a Web Push message arriving.
 """
 
+import os
 import re
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -66,9 +68,14 @@ def small_tap_targets(page, minimum: int = 44) -> list[str]:
 
 
 def phone_screenshot(page, name: str):
-    """What the phone's screen shows (the viewport), for the README."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    """What the phone's screen shows (the viewport), for the README.
+
+    Like the shared `screenshot()`: the committed pictures are replaced only with
+    UPDATE_SCREENSHOTS=1; other runs write them to a scratch folder.
+    """
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else Path(tempfile.gettempdir()) / "prepapp-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
 
 
 def wait_for_worker(page):
