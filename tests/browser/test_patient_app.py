@@ -58,7 +58,9 @@ def small_tap_targets(page, minimum: int = 44) -> list[str]:
                 const box = node.getBoundingClientRect();
                 if (!box.width || !box.height || box.bottom < 0) continue;  // hidden, or the unfocused skip link
                 if (box.width < minimum || box.height < minimum) {
-                    small.push(`${node.tagName.toLowerCase()} "${(node.textContent || node.name || '').trim().slice(0, 30)}" ${Math.round(box.width)}x${Math.round(box.height)}`);
+                    const text = (node.textContent || node.name || '').trim().slice(0, 30);
+                    const size = `${Math.round(box.width)}x${Math.round(box.height)}`;
+                    small.push(`${node.tagName.toLowerCase()} "${text}" ${size}`);
                 }
             }
             return small;
@@ -73,7 +75,10 @@ def phone_screenshot(page, name: str):
     Like the shared `screenshot()`: the committed pictures are replaced only with
     UPDATE_SCREENSHOTS=1; other runs write them to a scratch folder.
     """
-    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else Path(tempfile.gettempdir()) / "prepapp-screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        folder = SCREENSHOTS
+    else:
+        folder = Path(tempfile.gettempdir()) / "prepapp-screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"))
 
@@ -330,7 +335,8 @@ def vapid_public_key() -> str:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    public_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    point = public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     return base64.urlsafe_b64encode(point).rstrip(b"=").decode()
 
 
@@ -394,7 +400,9 @@ def test_the_manifest_and_the_service_worker(phone, live_server):
     # The whole shell is saved on the phone at install.
     cached = page.evaluate(
         """async () => { const urls = [];
-            for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname);
+            for (const name of await caches.keys()) {
+                for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname);
+            }
             return urls; }"""
     )
     for path in ["/", "/static/frontend/patient/app.js", "/static/frontend/patient/screens.js",
