@@ -53,10 +53,6 @@ class BatchReport:
     fallbacks: int = 0
     lost: int = 0  # sent, but the row had been taken away meanwhile (lease ran out)
 
-    @property
-    def more_to_do(self) -> bool:
-        return bool(self.fallbacks)
-
 
 # --- Time rules --------------------------------------------------------------------------
 

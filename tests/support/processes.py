@@ -40,7 +40,7 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = 
         time.sleep(interval)
 
 
-def test_database_url() -> str:
+def live_database_url() -> str:
     """The URL of pytest-django's test database (`test_<name>`), for processes outside this one."""
     from django.db import connection
 
@@ -58,7 +58,7 @@ def base_env(*, redis_url: str, queue: str | None = None, **extra) -> dict[str, 
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": live_database_url(),
             "REDIS_URL": redis_url,
             "CELERY_BROKER_URL": redis_url,
             "CELERY_TASK_DEFAULT_QUEUE": queue or f"test-{uuid.uuid4().hex[:10]}",
