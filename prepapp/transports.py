@@ -24,7 +24,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from .models import InboxMessage, PushSubscription, Reminder
 
@@ -71,7 +71,8 @@ def task_path(task_id: int) -> str:
 
 
 def _day(value: date) -> str:
-    return formats.date_format(value, "DATE_FORMAT")
+    # Written out with the weekday ("Tuesday 1 December"), which reads more easily than "Dec. 1, 2026".
+    return formats.date_format(value, pgettext("date in a reminder (PHP date format)", "l j F"))
 
 
 def compose(reminder: Reminder, now: datetime | None = None) -> Message:

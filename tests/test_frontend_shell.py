@@ -224,6 +224,8 @@ def test_the_compiled_catalogs_match_the_sources(domain):
     for entry in po_entries(LOCALE / f"{domain}.po"):
         if "msgid_plural" in entry:
             assert compiled.ngettext(entry["msgid"], entry["msgid_plural"], 5) == entry["msgstr[2]"]
+        elif "msgctxt" in entry:
+            assert compiled.pgettext(entry["msgctxt"], entry["msgid"]) == entry["msgstr"], "run compilemessages"
         else:
             assert compiled.gettext(entry["msgid"]) == entry["msgstr"], "run compilemessages"
 
