@@ -22,6 +22,10 @@ from checklists.services import checklist_assign
 from .factories import OrganizationFactory, StaffFactory, UserFactory, days_from_today
 
 
+# The reminder engine's fixtures: an SMTP sink, a Web Push stand-in and its VAPID keys.
+pytest_plugins = ["tests.support.fixtures"]
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """Give each test run its own database, so runs sharing one PostgreSQL server never collide."""

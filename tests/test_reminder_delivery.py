@@ -15,7 +15,7 @@ from prepapp import delivery, outbox, transports
 from prepapp.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 from prepapp.services import case_cancel, case_reschedule, patient_update
 
-from .support.fixtures import email_to_sink, push_configured, push_service, smtp_sink, subscribe, vapid_keys  # noqa: F401
+from .support.fixtures import subscribe
 from .support.outbox import make_due, no_quiet_hours
 
 pytestmark = pytest.mark.django_db

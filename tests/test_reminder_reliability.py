@@ -15,7 +15,7 @@ from prepapp.models import InboxMessage, Reminder
 from prepapp.services import case_book, patient_enrol
 
 from .factories import days_from_today
-from .support.fixtures import subscribe, vapid_keys  # noqa: F401
+from .support.fixtures import subscribe
 from .support.outbox import make_due, no_quiet_hours
 from .support.processes import RedisServer, wait_until
 from .support.push_service import PushService

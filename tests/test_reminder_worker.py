@@ -16,7 +16,7 @@ from prepapp.models import DeliveryAttempt, InboxMessage, Reminder
 from prepapp.services import case_reschedule
 
 from .conftest import client_for
-from .support.fixtures import push_service, smtp_sink, subscribe, vapid_keys  # noqa: F401
+from .support.fixtures import subscribe
 from .support.outbox import make_due, no_quiet_hours
 from .support.processes import wait_until
 from .support.smtp import SmtpSink

@@ -25,48 +25,14 @@ from prepapp.services import case_book, patient_enrol
 
 from ..factories import days_from_today
 from ..support.outbox import make_due, no_quiet_hours
+from .a11y import assert_no_axe_violations, tap_targets_smaller_than
 from .conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 
 
 # --- Helpers ------------------------------------------------------------------------------------
-
-
-def assert_no_axe_violations(page, label: str):
-    """Run axe-core inside the page (all rules, WCAG 2.1 AA included) and fail with what it found."""
-    page.add_script_tag(path=str(AXE))
-    violations = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(v => ({
-            id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + n.failureSummary),
-        }))"""
-    )
-    assert violations == [], f"axe found problems on {label}:\n" + "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations
-    )
-
-
-def small_tap_targets(page, minimum: int = 44) -> list[str]:
-    """Visible controls smaller than minimum × minimum CSS pixels."""
-    return page.evaluate(
-        """(minimum) => {
-            const small = [];
-            for (const node of document.querySelectorAll('a[href], button, input, select, textarea, summary')) {
-                const box = node.getBoundingClientRect();
-                if (!box.width || !box.height || box.bottom < 0) continue;  // hidden, or the unfocused skip link
-                if (box.width < minimum || box.height < minimum) {
-                    const text = (node.textContent || node.name || '').trim().slice(0, 30);
-                    const size = `${Math.round(box.width)}x${Math.round(box.height)}`;
-                    small.push(`${node.tagName.toLowerCase()} "${text}" ${size}`);
-                }
-            }
-            return small;
-        }""",
-        minimum,
-    )
 
 
 def phone_screenshot(page, name: str):
@@ -285,13 +251,13 @@ def test_text_at_200_percent_and_tap_targets(phone, rosa):
         page.goto(path)
         page.wait_for_selector(".screen-title")
         page.wait_for_load_state("networkidle")
-        assert small_tap_targets(page) == [], label
+        assert tap_targets_smaller_than(page) == [], label
         # The phone's text size setting at 200 %: every size in the app follows the root font size.
         page.evaluate("document.documentElement.style.fontSize = '225%'")  # 2 × the app's 112.5 %
         assert page.evaluate("getComputedStyle(document.body).fontSize") == "36px"
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{label} scrolls sideways at 200 % text"
-        assert small_tap_targets(page) == [], f"{label} at 200 % text"
+        assert tap_targets_smaller_than(page) == [], f"{label} at 200 % text"
         page.evaluate("document.documentElement.style.fontSize = ''")
     page.goto(f"/tasks/{protein.id}/")
     page.evaluate("document.documentElement.style.fontSize = '225%'")
