@@ -36,6 +36,7 @@ run: demo
 	@echo "       http://$(HOST):$(PORT)/admin/        admin         (lead / prepare-demo-2026)"
 	@echo "       http://$(HOST):$(PORT)/api/docs/     API docs"
 	@echo ""
+	export SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}; \
 	trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
 	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule & \
