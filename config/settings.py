@@ -110,7 +110,8 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "/signin/"
+# Staff sign in on the coordinator pages; patients sign in with their invitation code in the app.
+LOGIN_URL = "coordinator:login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
