@@ -1,6 +1,7 @@
 """REST endpoints for protocols, checklists and tasks."""
 
 from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -13,6 +14,7 @@ from prepapp.models import SurgeryCase
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
 
 from . import schedule, services
+from .calendar import checklist_calendar
 from .models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
 
 
@@ -165,6 +167,23 @@ class MyChecklistView(APIView):
             return Response({"detail": "No checklist has been assigned to you yet."}, status=404)
         language = request.query_params.get("lang") or patient.language
         return Response(checklist_payload(checklist, language=language))
+
+
+class MyCalendarView(APIView):
+    """The signed-in patient's surgery and open steps as an iCalendar (.ics) download."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(responses={(200, "text/calendar"): bytes})
+    def get(self, request):
+        patient = patient_of(request.user)
+        checklist = current_checklist_for(patient)
+        if checklist is None:
+            return Response({"detail": "No checklist has been assigned to you yet."}, status=404)
+        body = checklist_calendar(checklist, language=request.query_params.get("lang") or patient.language)
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="surgery-preparation.ics"'
+        return response
 
 
 class TaskUpdateSerializer(serializers.Serializer):

@@ -25,6 +25,7 @@ api_v1 = [
     path("me/", prepapp_api.MeView.as_view(), name="me"),
     path("me/case/", prepapp_api.MyCaseView.as_view(), name="my-case"),
     path("me/checklist/", checklists_api.MyChecklistView.as_view(), name="my-checklist"),
+    path("me/calendar.ics", checklists_api.MyCalendarView.as_view(), name="my-calendar"),
     path("roster/", RosterView.as_view(), name="roster"),
     path("", include("prepapp.reminder_urls")),
     path("", include(router.urls)),

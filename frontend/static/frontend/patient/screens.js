@@ -176,6 +176,9 @@ export function home(ctx) {
       doneCount
         ? taskList(groups.done, checklist)
         : h("p", { class: "empty" }, gettext("Steps you mark as done will be listed here."))),
+    h("p", { class: "calendar" },
+      h("a", { href: "/api/v1/me/calendar.ics", download: "surgery-preparation.ics", class: "button secondary", id: "add-to-calendar" },
+        gettext("Add these dates to my calendar"))),
   );
 }
 
