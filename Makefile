@@ -27,7 +27,7 @@ migrate: install
 demo: migrate
 	$(BIN)/python manage.py seed_demo
 
-# Web + Celery worker + beat together; Ctrl-C stops all three.
+# Web + Celery worker + beat together (honcho runs Procfile.dev); Ctrl-C stops all three.
 run: demo
 	$(BIN)/python manage.py collectstatic --no-input -v0
 	@echo ""
@@ -36,12 +36,8 @@ run: demo
 	@echo "       http://$(HOST):$(PORT)/admin/        admin         (lead / prepare-demo-2026)"
 	@echo "       http://$(HOST):$(PORT)/api/docs/     API docs"
 	@echo ""
-	export SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}; \
-	trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule & \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT) & \
-	wait
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/honcho -f Procfile.dev start --port $(PORT)
 
 test: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
