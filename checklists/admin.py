@@ -1,12 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
+from . import services
 from .models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
 
 
 class ProtocolVersionInline(admin.TabularInline):
     model = ProtocolVersion
     extra = 0
-    fields = ["number", "created_at", "source"]
+    fields = ["number", "created_at", "published_at", "source"]
     readonly_fields = fields
     show_change_link = True
     can_delete = False
@@ -23,27 +25,62 @@ class ProtocolAdmin(admin.ModelAdmin):
 
 
 class TaskDefinitionInline(admin.StackedInline):
+    """The steps of a version: editable, addable and removable only while it is a draft."""
+
     model = TaskDefinition
     extra = 0
-    can_delete = False
+
+    def _draft(self, obj):
+        return obj is None or obj.is_draft
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and self._draft(obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._draft(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._draft(obj)
 
 
 @admin.register(ProtocolVersion)
 class ProtocolVersionAdmin(admin.ModelAdmin):
-    """A version in use must stay as it was assigned: once a checklist points at it, it is read-only."""
+    """Published versions are frozen; a clinical lead copies one into a draft, edits it, then publishes it."""
 
-    list_display = ["protocol", "number", "created_at"]
+    list_display = ["protocol", "number", "status", "created_at", "published_at"]
     list_filter = ["protocol"]
+    readonly_fields = ["protocol", "number", "content_hash", "created_at", "published_at"]
     inlines = [TaskDefinitionInline]
+    actions = ["copy_as_draft", "publish"]
 
-    def _in_use(self, obj):
-        return obj is not None and obj.pk and obj.checklists.exists()
+    @admin.display(description="status")
+    def status(self, obj):
+        return "draft" if obj.is_draft else "published"
+
+    def has_add_permission(self, request):
+        return False  # new versions come from a protocol file or from "copy as a new draft"
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not self._in_use(obj)
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_draft)
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and not self._in_use(obj)
+        return super().has_delete_permission(request, obj) and (obj is None or obj.is_draft)
+
+    @admin.action(description="Copy as a new draft")
+    def copy_as_draft(self, request, queryset):
+        for version in queryset:
+            draft = services.protocol_version_draft(version=version)
+            self.message_user(request, f"{draft} is a draft: edit its steps, then publish it.", messages.SUCCESS)
+
+    @admin.action(description="Publish (freeze and make it the version new checklists get)")
+    def publish(self, request, queryset):
+        for version in queryset:
+            try:
+                services.protocol_version_publish(version=version)
+            except ValidationError as exc:
+                self.message_user(request, f"{version}: {'; '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{version} is published.", messages.SUCCESS)
 
 
 @admin.register(TaskDefinition)
@@ -53,8 +90,10 @@ class TaskDefinitionAdmin(admin.ModelAdmin):
     search_fields = ["title", "key"]
 
     def has_change_permission(self, request, obj=None):
-        in_use = obj is not None and obj.version.checklists.exists()
-        return super().has_change_permission(request, obj) and not in_use
+        return super().has_change_permission(request, obj) and (obj is None or obj.version.is_draft)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.version.is_draft)
 
 
 class TaskInline(admin.TabularInline):

@@ -23,7 +23,7 @@ class ProtocolVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProtocolVersion
-        fields = ["id", "number", "created_at", "task_count"]
+        fields = ["id", "number", "created_at", "published_at", "task_count"]
 
 
 class ProtocolSerializer(serializers.ModelSerializer):

@@ -36,17 +36,27 @@ class Protocol(models.Model):
         return self.name
 
     def latest_version(self):
-        return self.versions.order_by("-number").first()
+        """The newest published version: the one a new checklist gets by default."""
+        return self.versions.filter(published_at__isnull=False).order_by("-number").first()
 
 
 class ProtocolVersion(models.Model):
-    """A frozen copy of a protocol's content. Checklists point at one, so later edits never reach them."""
+    """A frozen copy of a protocol's content. Checklists point at one, so later edits never reach them.
+
+    A version starts as a draft (a clinical lead edits its steps in the admin) until it is
+    published; from then on it never changes, and only published versions can be assigned.
+    """
 
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    content_hash = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.published_at is None
 
     class Meta:
         ordering = ["protocol", "-number"]

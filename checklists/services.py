@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -45,12 +47,56 @@ def protocol_publish(*, parsed: dict, organization=None, source: str = "") -> tu
         number=(latest.number + 1) if latest else 1,
         content_hash=digest,
         source=source or parsed.get("source", ""),
+        published_at=timezone.now(),
     )
     TaskDefinition.objects.bulk_create(
         TaskDefinition(version=version, position=i, **{f: task[f] for f in DEFINITION_FIELDS})
         for i, task in enumerate(parsed["tasks"])
     )
     return version, True
+
+
+@transaction.atomic
+def protocol_version_draft(*, version: ProtocolVersion) -> ProtocolVersion:
+    """Copy a version, steps and all, into a new draft a clinical lead can edit before publishing."""
+    protocol = Protocol.objects.select_for_update().get(pk=version.protocol_id)
+    last = protocol.versions.order_by("-number").first()
+    draft = ProtocolVersion.objects.create(
+        protocol=protocol, number=last.number + 1, source=f"copy of v{version.number}", published_at=None
+    )
+    TaskDefinition.objects.bulk_create(
+        TaskDefinition(version=draft, position=d.position, **{f: getattr(d, f) for f in DEFINITION_FIELDS})
+        for d in version.definitions.order_by("position")
+    )
+    return draft
+
+
+@transaction.atomic
+def protocol_version_publish(*, version: ProtocolVersion, now: datetime | None = None) -> ProtocolVersion:
+    """Publish a draft: from now on it is frozen, and new checklists get it by default."""
+    version = ProtocolVersion.objects.select_for_update().get(pk=version.pk)
+    if not version.is_draft:
+        raise ValidationError({"version": f"Version {version.number} is already published."})
+    definitions = list(version.definitions.all())
+    if not definitions:
+        raise ValidationError({"version": "A version without steps cannot be published."})
+    for definition in definitions:
+        definition.full_clean(exclude=["version"], validate_unique=False)
+        low, high = definition.window_start_days, definition.window_end_days
+        if low is not None and not low <= definition.offset_days <= high:
+            raise ValidationError(
+                {"version": f"{definition.key}: the due day {definition.offset_days} lies outside its window {low}..{high}."}
+            )
+    version.published_at = now or timezone.now()
+    version.content_hash = definitions_hash(definitions)
+    version.save(update_fields=["published_at", "content_hash"])
+    return version
+
+
+def definitions_hash(definitions) -> str:
+    """The fingerprint of a version's steps as stored (for versions edited in the admin)."""
+    rows = [{f: getattr(d, f) for f in DEFINITION_FIELDS} for d in sorted(definitions, key=lambda d: d.position)]
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def _tasks_for(checklist: Checklist, definitions, patient, today) -> list[Task]:
@@ -89,6 +135,8 @@ def checklist_assign(
     started, the checklist stays (assigning twice by mistake must not erase work).
     """
     now = now or timezone.now()
+    if protocol_version.is_draft:
+        raise ValidationError({"version": "This version is a draft; only a published version can be assigned."})
     case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=case.pk)
     if case.status != SurgeryCase.Status.SCHEDULED:
         raise ValidationError({"case": f"This surgery is {case.status}; only a scheduled surgery can get a checklist."})

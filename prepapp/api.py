@@ -187,11 +187,9 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         if protocol is None:
             raise serializers.ValidationError({"protocol": "No protocol with this key."})
         number = data.validated_data.get("version")
-        version = (
-            protocol.versions.filter(number=number).first() if number else protocol.versions.order_by("-number").first()
-        )
+        version = protocol.versions.filter(number=number).first() if number else protocol.latest_version()
         if version is None:
-            raise serializers.ValidationError({"version": "This protocol has no such version."})
+            raise serializers.ValidationError({"version": "This protocol has no such published version."})
         checklist = checklist_assign(case=case, protocol_version=version, assigned_by=request.user)
         self.audit_action = "assign"
         self.audit([case.patient_id])

@@ -321,7 +321,9 @@ async function loadProtocols() {
     return;
   }
   for (const protocol of protocols) {
-    const latest = protocol.versions.reduce((a, b) => (b.number > (a ? a.number : 0) ? b : a), null);
+    // The version a new checklist gets: the newest published one (drafts are still being edited).
+    const published = protocol.versions.filter((v) => v.published_at);
+    const latest = published.reduce((a, b) => (b.number > (a ? a.number : 0) ? b : a), null);
     const detail = latest ? ` (v${latest.number}, ${fill(L.task_count, { count: latest.task_count })})` : "";
     select.append(el("option", { value: protocol.key, text: `${protocol.name}${detail}` }));
   }
