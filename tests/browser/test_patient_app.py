@@ -311,6 +311,9 @@ def test_the_notifications_opt_in(phone, rosa, live_server, settings):
     page = phone.new_page()
     page.goto(f"/join/{rosa.invitation_code}/")
     expect(page.locator("h1")).to_contain_text("days to your surgery")
+    # Subscribing goes through the service worker: let it finish installing (it precaches the
+    # shell, which takes a while on a busy machine) before the page is reloaded below.
+    wait_for_worker(page)
 
     # Without Web Push set up on the server, the app says so and points to the other channels.
     settings.VAPID_PUBLIC_KEY = settings.VAPID_PRIVATE_KEY = ""
