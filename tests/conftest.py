@@ -67,6 +67,14 @@ def lee(riverside):
 
 
 @pytest.fixture
+def lead_admin(lee):
+    """lee with the admin open to her, as a clinical lead who edits protocols there."""
+    lee.is_staff = lee.is_superuser = True
+    lee.save()
+    return lee
+
+
+@pytest.fixture
 def olga(elsewhere):
     return StaffFactory(user=UserFactory(username="olga"), organization=elsewhere).user
 

@@ -13,13 +13,6 @@ from .factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def lead_admin(lee):
-    lee.is_staff = lee.is_superuser = True
-    lee.save()
-    return lee
-
-
 def test_every_model_has_a_working_admin(client, lead_admin, pat_checklist):
     client.force_login(lead_admin)
     for model in admin.site._registry:

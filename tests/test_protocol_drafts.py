@@ -18,13 +18,6 @@ from .factories import days_from_today
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def lead_admin(lee):
-    lee.is_staff = lee.is_superuser = True
-    lee.save()
-    return lee
-
-
 def test_a_draft_copies_every_step_and_is_not_assigned(protocol_version, pat_case, as_carol):
     draft = protocol_version_draft(version=protocol_version)
     assert (draft.number, draft.is_draft) == (2, True)
