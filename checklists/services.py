@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -88,15 +86,13 @@ def protocol_version_publish(*, version: ProtocolVersion, now: datetime | None =
                 {"version": f"{definition.key}: the due day {definition.offset_days} lies outside its window {low}..{high}."}
             )
     version.published_at = now or timezone.now()
-    version.content_hash = definitions_hash(definitions)
+    # The same fingerprint the protocol files get, so loading a file with identical content
+    # later recognises this version instead of publishing a copy of it.
+    rows = [{f: getattr(d, f) for f in DEFINITION_FIELDS} for d in sorted(definitions, key=lambda d: d.position)]
+    protocol = version.protocol
+    version.content_hash = content_hash({"name": protocol.name, "procedure": protocol.procedure, "tasks": rows})
     version.save(update_fields=["published_at", "content_hash"])
     return version
-
-
-def definitions_hash(definitions) -> str:
-    """The fingerprint of a version's steps as stored (for versions edited in the admin)."""
-    rows = [{f: getattr(d, f) for f in DEFINITION_FIELDS} for d in sorted(definitions, key=lambda d: d.position)]
-    return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def _tasks_for(checklist: Checklist, definitions, patient, today) -> list[Task]:

@@ -18,6 +18,11 @@ PATIENT_FIELDS = (
     "full_name", "contact_email", "time_zone", "language", "weight_kg",
     "smoker", "diabetic", "on_blood_thinners", "takes_nsaids",
 )
+# Changing any of these moves or changes the channels of the patient's future reminders.
+REPLANNING_FIELDS = {
+    "reminder_time", "quiet_hours_start", "quiet_hours_end", "time_zone",
+    "push_enabled", "email_enabled", "inapp_enabled", "contact_email",
+}
 PREFERENCE_FIELDS = (
     "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled",
     "inapp_enabled", "language", "time_zone",
@@ -56,10 +61,9 @@ def patient_update(*, patient: Patient, **changes) -> Patient:
         setattr(patient, name, value)
     _full_clean(patient, exclude=["user", "invitation_code"])
     patient.save()
-    if set(changes) & {"reminder_time", "quiet_hours_start", "quiet_hours_end", "time_zone",
-                       "push_enabled", "email_enabled", "inapp_enabled", "contact_email"}:
+    if set(changes) & REPLANNING_FIELDS:
         _replan_patient(patient)
-    if set(changes) & {"contact_email"} and patient.user_id:
+    if "contact_email" in changes and patient.user_id:
         User.objects.filter(pk=patient.user_id).update(email=patient.contact_email)
     return patient
 

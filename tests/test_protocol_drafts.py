@@ -92,3 +92,9 @@ def test_in_the_admin_drafts_are_editable_and_published_versions_are_not(client,
     draft.refresh_from_db()
     assert not draft.is_draft
     assert client.post(reverse("admin:checklists_taskdefinition_change", args=[step.pk]), data).status_code == 403
+
+
+def test_an_unchanged_copy_has_the_fingerprint_of_its_file(protocol_version):
+    # One fingerprint for file-loaded and admin-published versions: identical steps, identical hash.
+    draft = protocol_version_draft(version=protocol_version)
+    assert protocol_version_publish(version=draft).content_hash == protocol_version.content_hash
