@@ -71,7 +71,8 @@ def make_population(n: int):
     from django.contrib.auth import get_user_model
 
     from checklists.models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
-    from prepapp.models import Organization, Patient, Reminder, SurgeryCase
+    from prepapp.models import Organization, Patient, SurgeryCase
+    from prepapp.reminders.models import Reminder
 
     User = get_user_model()
     org = Organization.objects.create(name="Bench clinic", slug=f"bench-{uuid.uuid4().hex[:6]}")
@@ -123,13 +124,13 @@ def reset(ids: list[int]) -> None:
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute("DELETE FROM prepapp_inboxmessage")
-        cur.execute("DELETE FROM prepapp_deliveryattempt")
+        cur.execute("DELETE FROM reminders_inboxmessage")
+        cur.execute("DELETE FROM reminders_deliveryattempt")
         cur.execute(
-            "UPDATE prepapp_reminder SET status='pending', send_at=%s, attempts=0, claimed_at=NULL, sent_at=NULL, "
+            "UPDATE reminders_reminder SET status='pending', send_at=%s, attempts=0, claimed_at=NULL, sent_at=NULL, "
             "last_error='' WHERE id = ANY(%s)", [FAR_FUTURE, ids],
         )
-        cur.execute("VACUUM ANALYZE prepapp_reminder")
+        cur.execute("VACUUM ANALYZE reminders_reminder")
 
 
 # --- Processes --------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def start_stack(logdir, *, concurrency: int, clocked: bool = False, **extra):
 
 
 def wait_sent(ids, total: int, timeout: float) -> tuple[int, float]:
-    from prepapp.models import Reminder
+    from prepapp.reminders.models import Reminder
 
     start = time.monotonic()
     done = 0
@@ -202,13 +203,13 @@ def wait_sent(ids, total: int, timeout: float) -> tuple[int, float]:
 def run_outbox(ids, logdir, concurrency):
     from django.db import connection
 
-    from prepapp.models import InboxMessage
+    from prepapp.reminders.models import InboxMessage
 
     worker, beat = start_stack(logdir, concurrency=concurrency)
     try:
         with connection.cursor() as cur:
             t0 = time.monotonic()
-            cur.execute("UPDATE prepapp_reminder SET send_at = now() WHERE id = ANY(%s)", [ids])
+            cur.execute("UPDATE reminders_reminder SET send_at = now() WHERE id = ANY(%s)", [ids])
         done, _ = wait_sent(None, len(ids), timeout=max(300, len(ids) / 20))
         elapsed = time.monotonic() - t0
     finally:
@@ -224,13 +225,13 @@ def run_floor(ids, batch):
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute("UPDATE prepapp_reminder SET send_at = now() WHERE id = ANY(%s)", [ids])
+        cur.execute("UPDATE reminders_reminder SET send_at = now() WHERE id = ANY(%s)", [ids])
         t0 = time.monotonic()
         total = 0
         while True:
             cur.execute(
-                "UPDATE prepapp_reminder SET status='sent', claimed_at=now(), sent_at=now(), attempts=attempts+1, "
-                "updated_at=now() WHERE id IN (SELECT id FROM prepapp_reminder WHERE status='pending' "
+                "UPDATE reminders_reminder SET status='sent', claimed_at=now(), sent_at=now(), attempts=attempts+1, "
+                "updated_at=now() WHERE id IN (SELECT id FROM reminders_reminder WHERE status='pending' "
                 "AND send_at <= now() ORDER BY send_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
                 [batch],
             )
@@ -280,15 +281,15 @@ def tick_cost(total: int, due: int, repeats: int = 5):
     from django.db import connection
 
     from checklists.models import Task
-    from prepapp import outbox
+    from prepapp.reminders import outbox
 
     task = Task.objects.select_related("checklist__case").first()
     with connection.cursor() as cur:
-        cur.execute("TRUNCATE prepapp_reminder CASCADE")
+        cur.execute("TRUNCATE reminders_reminder CASCADE")
         # 70% history (sent), 30% planned ahead (pending, future), and `due` rows due now.
         cur.execute(
             """
-            INSERT INTO prepapp_reminder (task_id, patient_id, rule, channel, anchor_date, send_at, status, attempts,
+            INSERT INTO reminders_reminder (task_id, patient_id, rule, channel, anchor_date, send_at, status, attempts,
                                           last_error, created_at, updated_at, claimed_at, sent_at)
             SELECT %(task)s, %(patient)s, 'r' || (g %% 1000), 'inapp', DATE '2000-01-01' + (g / 1000),
                    CASE WHEN g < %(due)s THEN now() - interval '1 minute'
@@ -300,8 +301,8 @@ def tick_cost(total: int, due: int, repeats: int = 5):
             """,
             {"task": task.id, "patient": task.checklist.case.patient_id, "due": due, "total": total},
         )
-        cur.execute("VACUUM ANALYZE prepapp_reminder")
-        cur.execute("SELECT array_agg(id) FROM prepapp_reminder WHERE status = 'pending' AND send_at <= now()")
+        cur.execute("VACUUM ANALYZE reminders_reminder")
+        cur.execute("SELECT array_agg(id) FROM reminders_reminder WHERE status = 'pending' AND send_at <= now()")
         due_ids = cur.fetchone()[0]
     settings.REMINDER_MAX_IN_FLIGHT = 10**9
     timings = []
@@ -312,13 +313,13 @@ def tick_cost(total: int, due: int, repeats: int = 5):
             timings.append(time.perf_counter() - t0)
         assert report.claimed == due, report
         with connection.cursor() as cur:
-            cur.execute("UPDATE prepapp_reminder SET status='pending', claimed_at=NULL, attempts=0 WHERE id = ANY(%s)",
+            cur.execute("UPDATE reminders_reminder SET status='pending', claimed_at=NULL, attempts=0 WHERE id = ANY(%s)",
                         [due_ids])
-            cur.execute("VACUUM prepapp_reminder")  # as autovacuum would: no dead rows from the last round
+            cur.execute("VACUUM reminders_reminder")  # as autovacuum would: no dead rows from the last round
     # And a tick that finds nothing due: what the table costs when there is no work.
     with connection.cursor() as cur:
-        cur.execute("UPDATE prepapp_reminder SET send_at = now() + interval '1 hour' WHERE id = ANY(%s)", [due_ids])
-        cur.execute("VACUUM prepapp_reminder")
+        cur.execute("UPDATE reminders_reminder SET send_at = now() + interval '1 hour' WHERE id = ANY(%s)", [due_ids])
+        cur.execute("VACUUM reminders_reminder")
     outbox.sweep(enqueue=lambda *a: None)
     idle = []
     for _ in range(repeats * 4):

@@ -4,9 +4,9 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from prepapp.delivery import recheck
-from prepapp.models import DeliveryAttempt, InboxMessage, Reminder
-from prepapp.transports import compose
+from prepapp.reminders.compose import compose
+from prepapp.reminders.delivery import recheck
+from prepapp.reminders.models import DeliveryAttempt, InboxMessage, Reminder
 
 
 @shared_task(name="bench.tasks.deliver_one", ignore_result=True)

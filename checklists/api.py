@@ -1,11 +1,14 @@
-"""REST endpoints for protocols, checklists and tasks."""
+"""REST endpoints that read protocols and checklists, and the payloads the phone and the pages show.
+
+Endpoints that change a checklist together with its reminders (ticking a step off) sit above,
+in prepapp.api, next to the workflows they call.
+"""
 
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,9 +16,10 @@ from rest_framework.views import APIView
 from prepapp.models import SurgeryCase
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
 
-from . import schedule, services
+from . import schedule
 from .calendar import checklist_calendar
 from .models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
+from .selectors import checklist_current
 
 
 class ProtocolVersionSerializer(serializers.ModelSerializer):
@@ -143,17 +147,6 @@ def checklist_payload(checklist: Checklist, *, language: str) -> dict:
     }
 
 
-def current_checklist_for(patient):
-    """The checklist of the patient's scheduled surgery, or else of the latest one."""
-    return (
-        Checklist.objects.filter(case__patient=patient)
-        .select_related("case__patient", "protocol_version__protocol")
-        # Descending status puts "scheduled" before "done" and "cancelled".
-        .order_by("-case__status", "-case__surgery_date")
-        .first()
-    )
-
-
 class MyChecklistView(APIView):
     """The signed-in patient's checklist, grouped for the phone."""
 
@@ -162,7 +155,7 @@ class MyChecklistView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         patient = patient_of(request.user)
-        checklist = current_checklist_for(patient)
+        checklist = checklist_current(patient)
         if checklist is None:
             return Response({"detail": "No checklist has been assigned to you yet."}, status=404)
         language = request.query_params.get("lang") or patient.language
@@ -177,57 +170,10 @@ class MyCalendarView(APIView):
     @extend_schema(responses={(200, "text/calendar"): bytes})
     def get(self, request):
         patient = patient_of(request.user)
-        checklist = current_checklist_for(patient)
+        checklist = checklist_current(patient)
         if checklist is None:
             return Response({"detail": "No checklist has been assigned to you yet."}, status=404)
         body = checklist_calendar(checklist, language=request.query_params.get("lang") or patient.language)
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="surgery-preparation.ics"'
         return response
-
-
-class TaskUpdateSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, max_length=4000)
-    answers = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4000), required=False)
-
-
-class MyTaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """One of the patient's own tasks: read it, tick it off, undo, note answers."""
-
-    permission_classes = [IsPatient]
-    serializer_class = TaskUpdateSerializer
-
-    def get_queryset(self):
-        return Task.objects.filter(checklist__case__patient=patient_of(self.request.user)).select_related(
-            "definition", "checklist__case__patient"
-        )
-
-    def _respond(self, task):
-        patient = patient_of(self.request.user)
-        today = patient.local_today()
-        language = self.request.query_params.get("lang") or patient.language
-        return Response(task_payload(task, language=language, weight_kg=patient.weight_kg, today=today))
-
-    def retrieve(self, request, pk=None):
-        return self._respond(self.get_object())
-
-    def partial_update(self, request, pk=None):
-        task = self.get_object()
-        serializer = TaskUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        task = services.task_record_answers(
-            task=task, answers=serializer.validated_data.get("answers"), note=serializer.validated_data.get("note")
-        )
-        return self._respond(task)
-
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def complete(self, request, pk=None):
-        task = services.task_complete(task=self.get_object(), by=request.user, now=timezone.now())
-        return self._respond(task)
-
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def reopen(self, request, pk=None):
-        task = services.task_reopen(task=self.get_object(), by=request.user)
-        return self._respond(task)

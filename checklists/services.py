@@ -1,4 +1,8 @@
-"""Verbs that change protocols, checklists and tasks. Each runs in one transaction."""
+"""Verbs that change protocols, checklists and tasks. Each runs in one transaction.
+
+These touch the checklists alone. The workflows that also move reminders (assigning a
+checklist, ticking a step off, moving a surgery) call these from prepapp.workflows.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from prepapp import reminders
 from prepapp.models import SurgeryCase
 
 from . import schedule
@@ -121,7 +124,7 @@ def _tasks_for(checklist: Checklist, definitions, patient, today) -> list[Task]:
 
 
 @transaction.atomic
-def checklist_assign(
+def checklist_build(
     *, case: SurgeryCase, protocol_version: ProtocolVersion, assigned_by=None, now: datetime | None = None
 ) -> Checklist:
     """Copy a protocol version's steps, tailored to the patient, into the case's checklist.
@@ -142,13 +145,11 @@ def checklist_assign(
             raise ValidationError(
                 {"protocol": "The patient has already worked on this checklist; it cannot be replaced."}
             )
-        reminders.cancel_pending(tasks=existing.tasks.all(), reason="checklist replaced")
-        existing.delete()
+        existing.delete()  # its tasks, and with them their reminders
     patient = case.patient
     checklist = Checklist.objects.create(case=case, protocol_version=protocol_version, assigned_by=assigned_by)
     definitions = list(protocol_version.definitions.order_by("position"))
     Task.objects.bulk_create(_tasks_for(checklist, definitions, patient, patient.local_today(now)))
-    reminders.plan_for_tasks(tasks=checklist.tasks.select_related("definition"), patient=patient, now=now)
     return checklist
 
 
@@ -193,31 +194,27 @@ def _ensure_case_open(task: Task):
 
 
 @transaction.atomic
-def task_complete(*, task: Task, by, now: datetime | None = None) -> Task:
-    """Tick a task off and cancel its pending reminders. Ticking a done task again changes nothing."""
-    now = now or timezone.now()
+def task_mark_done(*, task: Task, by, now: datetime) -> tuple[Task, bool]:
+    """Mark a task done; returns the task and whether it changed (it may have been done already)."""
     task = _task_for_update(task)
     _ensure_case_open(task)
     if task.status == Task.Status.DONE:
-        return task
+        return task, False
     task.status, task.completed_at, task.completed_by = Task.Status.DONE, now, by
     task.save(update_fields=["status", "completed_at", "completed_by", "updated_at"])
-    reminders.cancel_pending(tasks=[task], reason="task done")
-    return task
+    return task, True
 
 
 @transaction.atomic
-def task_reopen(*, task: Task, by, now: datetime | None = None) -> Task:
-    """Undo a tick: the task is open again and its future reminders are planned again."""
-    now = now or timezone.now()
+def task_mark_open(*, task: Task, by) -> tuple[Task, bool]:
+    """Mark a done task open again; returns the task and whether it changed."""
     task = _task_for_update(task)
     _ensure_case_open(task)
     if task.status == Task.Status.OPEN:
-        return task
+        return task, False
     task.status, task.completed_at, task.completed_by = Task.Status.OPEN, None, None
     task.save(update_fields=["status", "completed_at", "completed_by", "updated_at"])
-    reminders.replan_for_tasks(tasks=[task], patient=task.checklist.case.patient, now=now)
-    return task
+    return task, True
 
 
 @transaction.atomic

@@ -41,8 +41,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Layers, bottom to top: the care records, the checklists, the reminder engine.
     "prepapp",
     "checklists",
+    "prepapp.reminders",
     "frontend",
 ]
 

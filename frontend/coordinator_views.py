@@ -24,9 +24,11 @@ from django.views.decorators.cache import never_cache
 
 from checklists.models import Checklist
 from prepapp import roster
-from prepapp.models import DeliveryAttempt, Patient, Reminder, StaffMembership, SurgeryCase
+from prepapp.audit import audit_record
+from prepapp.models import Patient, StaffMembership, SurgeryCase
 from prepapp.permissions import staff_organization_ids, staff_organizations
-from prepapp.services import audit_record
+from prepapp.reminders.models import DeliveryAttempt, Reminder
+from prepapp.selectors import cases_current_first
 
 ROSTER_PAGE_SIZE = 100
 
@@ -204,7 +206,7 @@ def patient_page(request, pk: int):
     if patient is None:
         raise Http404(_("No such patient."))
     audit_record(actor=request.user, patients=[patient.pk], action="read", path=request.get_full_path())
-    cases = list(patient.cases.order_by("-status", "-surgery_date", "-id"))
+    cases = list(cases_current_first(patient))
     current = cases[0] if cases else None
     checklist = Checklist.objects.filter(case=current).select_related("protocol_version__protocol").first()
     today = patient.local_today()

@@ -1,8 +1,14 @@
-"""REST endpoints for the care side: patients, surgery cases, sign-in and "me"."""
+"""REST endpoints for the care team and the patient: patients, surgeries, sign-in, "me" and the patient's steps.
+
+These sit on top: they call the workflows (prepapp.workflows), which move cases, checklists
+and reminders together.
+"""
 
 from django.contrib.auth import login, logout
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.middleware.csrf import get_token
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -11,18 +17,18 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from checklists.api import case_payload, checklist_payload
-from checklists.models import Checklist, Protocol
-from checklists.services import checklist_assign
+from checklists import services as checklist_services
+from checklists.api import case_payload, checklist_payload, task_payload
+from checklists.models import Checklist, Protocol, Task
 
-from . import services
+from . import services, workflows
+from .audit import audit_record
 from .models import Patient, StaffMembership, SurgeryCase, validate_time_zone
 from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids, staff_organizations
+from .selectors import case_current
 
 
 def _validate_tz(value):
-    from django.core.exceptions import ValidationError as DjangoValidationError
-
     try:
         validate_time_zone(value)
     except DjangoValidationError as exc:
@@ -36,7 +42,7 @@ class AuditedRetrieveMixin:
     audit_action = "read"
 
     def audit(self, patient_ids):
-        services.audit_record(
+        audit_record(
             actor=self.request.user, patients=patient_ids, action=self.audit_action, path=self.request.get_full_path()
         )
 
@@ -83,7 +89,7 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
         serializer.instance = services.patient_enrol(organization=organizations[0], **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.patient_update(patient=serializer.instance, **serializer.validated_data)
+        serializer.instance = workflows.patient_update(patient=serializer.instance, **serializer.validated_data)
         self.audit_action = "update"
         self.audit([serializer.instance.pk])
 
@@ -149,7 +155,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         return Response(self.get_serializer(case).data)
 
     def perform_create(self, serializer):
-        serializer.instance = services.case_book(**serializer.validated_data)
+        serializer.instance = workflows.case_book(**serializer.validated_data)
 
     def _done(self, case, code=status.HTTP_200_OK):
         case = self.get_queryset().get(pk=case.pk)
@@ -161,7 +167,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         case = self.get_object()
         data = RescheduleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = services.case_reschedule(case=case, **data.validated_data)
+        case = workflows.case_reschedule(case=case, **data.validated_data)
         self.audit_action = "reschedule"
         self.audit([case.patient_id])
         return self._done(case)
@@ -169,7 +175,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
     @extend_schema(request=None, responses=SurgeryCaseSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        case = services.case_cancel(case=self.get_object())
+        case = workflows.case_cancel(case=self.get_object())
         self.audit_action = "cancel"
         self.audit([case.patient_id])
         return self._done(case)
@@ -190,7 +196,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         version = protocol.versions.filter(number=number).first() if number else protocol.latest_version()
         if version is None:
             raise serializers.ValidationError({"version": "This protocol has no such published version."})
-        checklist = checklist_assign(case=case, protocol_version=version, assigned_by=request.user)
+        checklist = workflows.checklist_assign(case=case, protocol_version=version, assigned_by=request.user)
         self.audit_action = "assign"
         self.audit([case.patient_id])
         return Response(checklist_payload(checklist, language="en"), status=status.HTTP_201_CREATED)
@@ -252,7 +258,7 @@ class MeView(APIView):
             return Response({"detail": "Only patients have preferences here."}, status=403)
         serializer = MeSerializer(patient, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        patient = services.patient_update(patient=patient, **serializer.validated_data)
+        patient = workflows.patient_update(patient=patient, **serializer.validated_data)
         return Response(MeSerializer(patient).data)
 
 
@@ -264,9 +270,7 @@ class MyCaseView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         patient = patient_of(request.user)
-        case = (
-            SurgeryCase.objects.filter(patient=patient).select_related("patient").order_by("-status", "-surgery_date").first()
-        )
+        case = case_current(patient)
         if case is None:
             return Response({"detail": "No surgery has been booked for you yet."}, status=404)
         today = patient.local_today()
@@ -306,3 +310,52 @@ class SignOutView(APIView):
         logout(request._request)
         return Response(status=204)
 
+
+# --- Patients: their steps ------------------------------------------------------------
+
+
+class TaskUpdateSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    answers = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4000), required=False)
+
+
+class MyTaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One of the patient's own tasks: read it, tick it off, undo, note answers."""
+
+    permission_classes = [IsPatient]
+    serializer_class = TaskUpdateSerializer
+
+    def get_queryset(self):
+        return Task.objects.filter(checklist__case__patient=patient_of(self.request.user)).select_related(
+            "definition", "checklist__case__patient"
+        )
+
+    def _respond(self, task):
+        patient = patient_of(self.request.user)
+        today = patient.local_today()
+        language = self.request.query_params.get("lang") or patient.language
+        return Response(task_payload(task, language=language, weight_kg=patient.weight_kg, today=today))
+
+    def retrieve(self, request, pk=None):
+        return self._respond(self.get_object())
+
+    def partial_update(self, request, pk=None):
+        task = self.get_object()
+        serializer = TaskUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        task = checklist_services.task_record_answers(
+            task=task, answers=serializer.validated_data.get("answers"), note=serializer.validated_data.get("note")
+        )
+        return self._respond(task)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        task = workflows.task_complete(task=self.get_object(), by=request.user, now=timezone.now())
+        return self._respond(task)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        task = workflows.task_reopen(task=self.get_object(), by=request.user)
+        return self._respond(task)

@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class PrepappConfig(AppConfig):
     name = "prepapp"
-    verbose_name = "Patients and reminders"
+    verbose_name = "Patients and surgeries"

@@ -1,5 +1,7 @@
 """The coordinator's roster: who is behind, one row per patient, in a constant number of queries.
 
+A read across all three layers (cases, checklists, reminders), so it sits on top with the workflows.
+
 Every figure is an annotation (correlated subqueries), so reading the roster costs the same
 few queries for 3 patients or 3,000. Dates are compared with each patient's own calendar day:
 "today" differs between time zones, so it is computed in Python once per zone in use and put
@@ -33,8 +35,10 @@ from django.utils import timezone
 
 from checklists.models import Task
 
-from .models import InboxMessage, Patient, Reminder, SurgeryCase
+from .models import Patient, SurgeryCase
 from .permissions import staff_organization_ids
+from .reminders.models import InboxMessage, Reminder
+from .selectors import current_case_ordering
 
 # The public names of the orderings and the annotations they sort by. Missing figures
 # (no surgery, no checklist) always sort last, whichever the direction.
@@ -100,8 +104,7 @@ def roster_rows(*, user, ordering: str | None = None, now: datetime | None = Non
     zones = set(patients.order_by().values_list("time_zone", flat=True).distinct())
     local_today = _local_today(zones, now)
 
-    # Descending status puts "scheduled" before "done" and "cancelled".
-    current = SurgeryCase.objects.filter(patient=OuterRef("pk")).order_by("-status", "-surgery_date", "-id")
+    current = SurgeryCase.objects.filter(patient=OuterRef("pk")).order_by(*current_case_ordering())
 
     def current_field(name, field):
         return Subquery(current.values(name)[:1], output_field=field)

@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from checklists.models import Protocol
 from prepapp.models import StaffMembership
-from prepapp.services import case_book, patient_enrol
-from checklists.services import checklist_assign
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, checklist_assign
 
 from .factories import OrganizationFactory, StaffFactory, UserFactory, days_from_today
 

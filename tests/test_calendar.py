@@ -44,8 +44,8 @@ def test_a_timed_surgery_keeps_the_wall_clock_time_where_the_patient_lives(as_pa
 
 
 def test_in_spanish(as_paul, paul, protocol_version, carol):
-    from checklists.services import checklist_assign
-    from prepapp.services import case_book
+    from prepapp.workflows import checklist_assign
+    from prepapp.workflows import case_book
 
     from .factories import days_from_today
 

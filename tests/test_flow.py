@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from checklists.models import Task
-from prepapp.models import Reminder
+from prepapp.reminders.models import Reminder
 
 from .factories import days_from_today
 

@@ -16,8 +16,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from checklists.services import checklist_assign
-from prepapp.services import case_book, patient_enrol
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, checklist_assign
 
 from .factories import days_from_today
 

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from prepapp import outbox
-from prepapp.models import DeliveryAttempt, Reminder
+from prepapp.reminders import outbox
+from prepapp.reminders.models import DeliveryAttempt, Reminder
 
 from .support.outbox import make_due, no_quiet_hours
 

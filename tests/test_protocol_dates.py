@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from checklists.api import checklist_payload
-from checklists.services import checklist_assign
 from prepapp.models import SurgeryCase
 from prepapp.services import patient_enrol
+from prepapp.workflows import checklist_assign
 
 SURGERY = date(2027, 3, 15)
 ASSIGNED = datetime(2027, 1, 4, 15, 0, tzinfo=dt_timezone.utc)  # ten weeks before: nothing is late yet

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from checklists.models import ProtocolVersion, TaskDefinition
-from checklists.services import checklist_assign, protocol_version_draft, protocol_version_publish
+from checklists.services import protocol_version_draft, protocol_version_publish
+from prepapp.workflows import checklist_assign
 
 from .factories import days_from_today
 

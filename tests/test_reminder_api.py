@@ -8,7 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from prepapp.models import AuditEntry, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.models import AuditEntry
+from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 from .support.push_service import PushService
 
@@ -30,7 +31,7 @@ def test_patient_lists_reads_and_counts_their_inbox(as_pat, pat_inbox):
     listing = as_pat.get("/api/v1/me/inbox/").json()
     assert listing["count"] == 3
     first = listing["results"][0]
-    assert first["url"] == f"/#/tasks/{first['task']}" and first["unread"] is True
+    assert first["url"] == f"/tasks/{first['task']}/" and first["unread"] is True
     assert as_pat.get("/api/v1/me/inbox/unread-count/").json() == {"unread": 3}
     read = as_pat.post(f"/api/v1/me/inbox/{pat_inbox[0].id}/read/")
     assert read.status_code == 200 and read.json()["read_at"] and read.json()["unread"] is False

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from checklists.services import task_complete
-from prepapp import delivery, outbox, transports
-from prepapp.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
-from prepapp.services import case_cancel, case_reschedule, patient_update
+from prepapp.reminders import compose, delivery, outbox
+from prepapp.reminders.channels import webpush
+from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.workflows import case_cancel, case_reschedule, patient_update, task_complete
 
 from .support.fixtures import subscribe
 from .support.outbox import make_due, no_quiet_hours
@@ -187,13 +187,13 @@ def test_email_goes_out_as_html_and_text_with_the_reminder_id(due_pat, email_to_
     assert message["Auto-Submitted"] == "auto-generated"
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
-    assert "/#/tasks/" in html and "/#/tasks/" in text and "Pat Example" in text
+    assert "/tasks/" in html and "/tasks/" in text and "/#/" not in html + text and "Pat Example" in text
     assert "<a href=" in html
 
 
 def test_email_in_the_patients_language(paul, protocol_version, carol, email_to_sink, django_capture_on_commit_callbacks):
-    from checklists.services import checklist_assign
-    from prepapp.services import case_book
+    from prepapp.workflows import checklist_assign
+    from prepapp.workflows import case_book
 
     from .factories import days_from_today
 
@@ -243,7 +243,7 @@ def test_push_is_signed_encrypted_and_small(due_pat, push_configured, django_cap
     assert statuses(rows) == {Reminder.Status.SENT}
     payloads = phone.received
     assert len(payloads) == 3
-    assert {p["url"] for p in payloads} == {f"/#/tasks/{r.task_id}" for r in rows}
+    assert {p["url"] for p in payloads} == {f"/tasks/{r.task_id}/" for r in rows}
     assert all(set(p) >= {"title", "body", "url", "tag"} for p in payloads)
     record = push_configured.accepted()[0]
     assert int(record.headers["ttl"]) > 0 and record.headers["urgency"] == "normal"
@@ -251,8 +251,8 @@ def test_push_is_signed_encrypted_and_small(due_pat, push_configured, django_cap
 
 
 def test_push_payload_is_trimmed_under_3_kb():
-    message = transports.Message(title="T" * 150, body="word " * 2000, url="/#/tasks/1", tag="task-1")
-    payload = transports.push_payload(message)
+    message = compose.Message(title="T" * 150, body="word " * 2000, url="/#/tasks/1", tag="task-1")
+    payload = webpush.push_payload(message)
     assert len(payload.encode()) <= 3000
     assert '"url":"/#/tasks/1"' in payload
 
@@ -326,8 +326,8 @@ def test_500_retries_then_fails_and_falls_back_to_email(due_pat, push_configured
 def test_a_hanging_push_service_times_out_and_the_rest_of_the_batch_goes(
     due_pat, paul, push_configured, protocol_version, carol, django_capture_on_commit_callbacks
 ):
-    from checklists.services import checklist_assign
-    from prepapp.services import case_book
+    from prepapp.workflows import checklist_assign
+    from prepapp.workflows import case_book
 
     from .factories import days_from_today
 
@@ -360,11 +360,11 @@ def test_a_patient_with_two_phones_gets_it_on_both(due_pat, push_configured, dja
 def test_endpoints_outside_the_push_services_are_refused(settings):
     settings.WEBPUSH_ALLOW_HTTP = False
     settings.WEBPUSH_ENDPOINT_HOSTS = [".googleapis.com", ".push.apple.com"]
-    assert transports.push_endpoint_error("https://fcm.googleapis.com/fcm/send/abc") is None
-    assert transports.push_endpoint_error("https://web.push.apple.com/abc") is None
-    assert "https" in transports.push_endpoint_error("http://fcm.googleapis.com/fcm/send/abc")
-    assert "not a known push service" in transports.push_endpoint_error("https://169.254.169.254/latest")
-    assert "not a known push service" in transports.push_endpoint_error("https://evilgoogleapis.com/x")
+    assert webpush.push_endpoint_error("https://fcm.googleapis.com/fcm/send/abc") is None
+    assert webpush.push_endpoint_error("https://web.push.apple.com/abc") is None
+    assert "https" in webpush.push_endpoint_error("http://fcm.googleapis.com/fcm/send/abc")
+    assert "not a known push service" in webpush.push_endpoint_error("https://169.254.169.254/latest")
+    assert "not a known push service" in webpush.push_endpoint_error("https://evilgoogleapis.com/x")
 
 
 # --- Wording -------------------------------------------------------------------------------
@@ -376,8 +376,8 @@ def test_wording_follows_the_days_left(due_pat, pat_checklist):
                         send_at=timezone.now())
     zone = due_pat.zone
     at = lambda day: datetime.combine(day, time(10), tzinfo=zone)  # noqa: E731
-    assert transports.compose(reminder, at(task.due_date)).title.startswith("Due today")
-    assert transports.compose(reminder, at(task.due_date - timedelta(days=1))).title.startswith("Due tomorrow")
-    assert "in 5 days" in transports.compose(reminder, at(task.due_date - timedelta(days=5))).body
-    assert transports.compose(reminder, at(task.due_date + timedelta(days=1))).title.startswith("Not done yet")
-    assert transports.compose(reminder, at(task.due_date)).url == f"/#/tasks/{task.id}"
+    assert compose.compose(reminder, at(task.due_date)).title.startswith("Due today")
+    assert compose.compose(reminder, at(task.due_date - timedelta(days=1))).title.startswith("Due tomorrow")
+    assert "in 5 days" in compose.compose(reminder, at(task.due_date - timedelta(days=5))).body
+    assert compose.compose(reminder, at(task.due_date + timedelta(days=1))).title.startswith("Not done yet")
+    assert compose.compose(reminder, at(task.due_date)).url == f"/tasks/{task.id}/"

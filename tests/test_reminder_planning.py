@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from checklists.models import Task, TaskDefinition
-from prepapp import reminders
-from prepapp.delivery import is_quiet, quiet_hours_end_after
 from prepapp.models import Patient
+from prepapp.reminders import planning
+from prepapp.reminders.delivery import is_quiet, quiet_hours_end_after
 
 UTC = ZoneInfo("UTC")
 RULES = [
@@ -31,7 +31,7 @@ def task(due, window_start=None, rules=RULES):
 
 
 def planned(p, t, now):
-    return {row.rule: row.send_at for row in reminders.planned_rows(t, p, now)}
+    return {row.rule: row.send_at for row in planning.planned_rows(t, p, now)}
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_a_time_that_does_not_exist_on_spring_forward_goes_to_the_hour_after():
 
 def test_an_ambiguous_time_on_fall_back_is_sent_once_at_the_first_occurrence():
     p = patient("America/New_York", reminder_time=time(1, 30), quiet_hours_start=time(23), quiet_hours_end=time(1))
-    rows = reminders.planned_rows(task(due=date(2026, 11, 1)), p, datetime(2026, 1, 1, tzinfo=UTC))
+    rows = planning.planned_rows(task(due=date(2026, 11, 1)), p, datetime(2026, 1, 1, tzinfo=UTC))
     due_day = [r for r in rows if r.rule == "due-day"]
     assert len(due_day) == 1
     assert due_day[0].send_at == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, the first 01:30

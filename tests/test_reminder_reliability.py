@@ -11,9 +11,9 @@ import time as clock
 import pytest
 from django.db.models import Count
 
-from checklists.services import checklist_assign
-from prepapp.models import InboxMessage, Reminder
-from prepapp.services import case_book, patient_enrol
+from prepapp.reminders.models import InboxMessage, Reminder
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, checklist_assign
 
 from .factories import days_from_today
 from .support.fixtures import subscribe

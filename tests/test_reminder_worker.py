@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 
 from checklists.models import Task
-from prepapp import reminders
-from prepapp.models import DeliveryAttempt, InboxMessage, Reminder
-from prepapp.services import case_reschedule
+from prepapp.reminders import planning
+from prepapp.reminders.models import DeliveryAttempt, InboxMessage, Reminder
+from prepapp.workflows import case_reschedule
 
 from .conftest import client_for
 from .support.fixtures import subscribe
@@ -62,7 +62,7 @@ def test_every_channel_end_to_end(pat, pat_checklist, smtp_sink, push_service, v
     assert smtp_sink.count_by_reminder() == {i: 1 for i in by_channel[EMAIL]}
     assert push_service.errors == []
     assert push_service.count_by_reminder() == {i: 1 for i in by_channel[PUSH]}
-    assert {p["url"] for p in phone.received} <= {f"/#/tasks/{t}" for t in pat_checklist.tasks.values_list("id", flat=True)}
+    assert {p["url"] for p in phone.received} <= {f"/tasks/{t}/" for t in pat_checklist.tasks.values_list("id", flat=True)}
     # The PWA reads them through the API.
     as_pat = client_for(pat.user)
     assert as_pat.get("/api/v1/me/inbox/unread-count/").json() == {"unread": len(by_channel[INAPP])}
@@ -93,7 +93,7 @@ def test_reschedule_while_reminders_are_being_claimed_sends_nothing_for_the_old_
         tasks = {t.id: t for t in Task.objects.filter(checklist=pat_checklist).select_related("definition")}
         for row in Reminder.objects.filter(id__in=[r.id for r in rows]):
             rule = next(r for r in tasks[row.task_id].definition.reminder_rules if r["key"] == row.rule)
-            old_date = reminders.anchor_date_for(tasks[row.task_id], rule) != row.anchor_date
+            old_date = planning.anchor_date_for(tasks[row.task_id], rule) != row.anchor_date
             if row.status == "sent" and old_date:
                 sent_old.append(row)
             cancelled += row.status == "cancelled"

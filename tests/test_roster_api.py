@@ -8,10 +8,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from checklists.models import Task
-from checklists.services import checklist_assign, task_complete
-from prepapp.models import AuditEntry, InboxMessage, Reminder
+from prepapp.models import AuditEntry
+from prepapp.reminders.models import InboxMessage, Reminder
 from prepapp.roster import roster_rows, row_payload
-from prepapp.services import case_book, case_cancel, patient_enrol
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, case_cancel, checklist_assign, task_complete
 
 from .factories import days_from_today
 

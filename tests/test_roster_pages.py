@@ -90,8 +90,9 @@ def test_the_roster_page_costs_the_same_queries_for_3_or_12_patients(client, car
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from checklists.services import checklist_assign
-    from prepapp.services import case_book, patient_enrol
+    from prepapp.workflows import checklist_assign
+    from prepapp.services import patient_enrol
+    from prepapp.workflows import case_book
 
     from .factories import days_from_today
 

@@ -11,9 +11,10 @@ import pytest
 from playwright.sync_api import expect
 
 from checklists.models import Task
-from checklists.services import checklist_assign
-from prepapp.models import DeliveryAttempt, Patient, Reminder, SurgeryCase
-from prepapp.services import case_book, patient_enrol
+from prepapp.models import Patient, SurgeryCase
+from prepapp.reminders.models import DeliveryAttempt, Reminder
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, checklist_assign
 
 from ..factories import days_from_today
 from .a11y import assert_no_axe_violations, tap_targets_smaller_than

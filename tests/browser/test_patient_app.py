@@ -18,10 +18,11 @@ import pytest
 from playwright.sync_api import expect
 
 from checklists.models import Task
-from checklists.services import checklist_assign
-from prepapp import delivery, outbox
-from prepapp.models import InboxMessage, Patient
-from prepapp.services import case_book, patient_enrol
+from prepapp.models import Patient
+from prepapp.reminders import delivery, outbox
+from prepapp.reminders.models import InboxMessage
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, checklist_assign
 
 from ..factories import days_from_today
 from ..support.outbox import make_due, no_quiet_hours

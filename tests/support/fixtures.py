@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prepapp.models import PushSubscription
+from prepapp.reminders.models import PushSubscription
 
 from .push_service import PushService, vapid_key_pair
 from .smtp import SmtpSink

@@ -7,8 +7,9 @@ from datetime import time, timedelta
 from django.utils import timezone
 
 from checklists.models import Task
-from prepapp import reminders
-from prepapp.models import Patient, Reminder
+from prepapp.reminders import planning
+from prepapp.models import Patient
+from prepapp.reminders.models import Reminder
 
 
 def no_quiet_hours(*patients: Patient):
@@ -25,13 +26,13 @@ def make_due(patient: Patient, *, channels=None, ago: timedelta = timedelta(seco
     delivery recheck lets it through; only its send_at is moved to just now.
     """
     Reminder.objects.filter(patient=patient).delete()
-    channels = channels or reminders.channels_for(patient)
+    channels = channels or planning.channels_for(patient)
     now = timezone.now()
     rows = []
     tasks = Task.objects.filter(checklist__case__patient=patient, status=Task.Status.OPEN).select_related("definition")
     for task in tasks.order_by("id"):
         for rule in task.definition.reminder_rules:
-            day = reminders.anchor_date_for(task, rule)
+            day = planning.anchor_date_for(task, rule)
             if day is None:
                 continue
             for channel in channels:

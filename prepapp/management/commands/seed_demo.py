@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from checklists.models import Protocol
-from checklists.services import checklist_assign, task_complete
-from prepapp.models import Organization, Patient, Reminder, StaffMembership, SurgeryCase
-from prepapp.services import case_book, patient_enrol
+from prepapp.models import Organization, Patient, StaffMembership, SurgeryCase
+from prepapp.reminders.models import Reminder
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, checklist_assign, task_complete
 
 DEMO_PASSWORD = "prepare-demo-2026"  # demo only; printed by `make run`
 DEMO_PATIENT_CODE = "DEMO2345"

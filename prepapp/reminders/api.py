@@ -14,16 +14,20 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import reminder_services, services
-from .models import DeliveryAttempt, InboxMessage, Patient, PushSubscription, Reminder
-from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
-from .transports import push_endpoint_error, task_path
+from prepapp.audit import audit_record
+from prepapp.models import Patient
+from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+
+from . import services
+from .channels.webpush import push_endpoint_error
+from .compose import task_path
+from .models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 # --- Patients: inbox -----------------------------------------------------------------------
 
 
 class InboxMessageSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField(help_text="Where the message leads in the app, e.g. /#/tasks/12.")
+    url = serializers.SerializerMethodField(help_text="Where the message leads in the app, e.g. /tasks/12/.")
     unread = serializers.SerializerMethodField()
 
     class Meta:
@@ -77,7 +81,7 @@ class InboxReadView(APIView):
     def post(self, request, pk: int):
         patient = patient_of(request.user)
         try:
-            message = reminder_services.inbox_mark_read(patient=patient, message_id=pk)
+            message = services.inbox_mark_read(patient=patient, message_id=pk)
         except InboxMessage.DoesNotExist:
             return Response({"detail": "No such message."}, status=404)
         return Response(InboxMessageSerializer(message).data)
@@ -91,7 +95,7 @@ class InboxReadAllView(APIView):
     @extend_schema(request=None, responses={200: dict})
     def post(self, request):
         patient = patient_of(request.user)
-        marked = reminder_services.inbox_mark_all_read(patient=patient)
+        marked = services.inbox_mark_all_read(patient=patient)
         return Response({"marked": marked, "unread": _unread(patient)})
 
 
@@ -161,7 +165,7 @@ class PushSubscriptionListView(generics.ListCreateAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        subscription, created = reminder_services.push_subscribe(
+        subscription, created = services.push_subscribe(
             patient=patient_of(request.user),
             endpoint=data["endpoint"],
             p256dh=data["keys"]["p256dh"],
@@ -178,7 +182,7 @@ class PushSubscriptionListView(generics.ListCreateAPIView):
         endpoint = request.data.get("endpoint") if isinstance(request.data, dict) else None
         if not endpoint:
             return Response({"endpoint": ["This field is required."]}, status=400)
-        if not reminder_services.push_unsubscribe(patient=patient_of(request.user), endpoint=endpoint):
+        if not services.push_unsubscribe(patient=patient_of(request.user), endpoint=endpoint):
             return Response({"detail": "No such subscription."}, status=404)
         return Response(status=204)
 
@@ -193,7 +197,7 @@ class PushSubscriptionDetailView(generics.RetrieveDestroyAPIView):
         return PushSubscription.objects.filter(patient=patient_of(self.request.user))
 
     def perform_destroy(self, instance):
-        reminder_services.push_unsubscribe(patient=patient_of(self.request.user), subscription_id=instance.id)
+        services.push_unsubscribe(patient=patient_of(self.request.user), subscription_id=instance.id)
 
 
 class PushPublicKeyView(APIView):
@@ -251,7 +255,7 @@ class PatientDeliveriesView(generics.ListAPIView):
     @extend_schema(parameters=[OpenApiParameter("outcome", str, required=False), OpenApiParameter("channel", str, required=False)])
     def get(self, request, *args, **kwargs):
         self.patient = self.get_patient()
-        services.audit_record(actor=request.user, patients=[self.patient.pk], action="read-deliveries",
+        audit_record(actor=request.user, patients=[self.patient.pk], action="read-deliveries",
                               path=request.get_full_path())
         response = self.list(request, *args, **kwargs)
         counts = dict(

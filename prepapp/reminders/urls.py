@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import reminder_api as views
+from . import api as views
 
 urlpatterns = [
     path("me/inbox/", views.InboxView.as_view(), name="inbox"),

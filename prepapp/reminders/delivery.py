@@ -28,12 +28,16 @@ from datetime import datetime, timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, TextField, Value, When
 from django.utils import timezone
 
-from . import outbox, reminders, transports
-from .models import DeliveryAttempt, Patient, Reminder, SurgeryCase
-from .transports import Outcome, Outgoing, Result
+from checklists.models import Task, TaskDefinition
+from prepapp.models import Patient, SurgeryCase
+
+from . import channels, outbox, planning
+from .channels import Outcome, Outgoing, Result, Transport
+from .compose import compose
+from .models import DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +66,14 @@ def quiet_hours_end_after(patient: Patient, moment: datetime) -> datetime:
     zone = patient.zone
     day = moment.astimezone(zone).date()
     for offset in (0, 1, 2):
-        candidate = reminders.to_utc(day + timedelta(days=offset), patient.quiet_hours_end, zone)
+        candidate = planning.to_utc(day + timedelta(days=offset), patient.quiet_hours_end, zone)
         if candidate > moment:
             return candidate
     return moment  # unreachable: an end time recurs every day
 
 
 def is_quiet(patient: Patient, moment: datetime) -> bool:
-    return reminders.in_quiet_hours(
+    return planning.in_quiet_hours(
         moment.astimezone(patient.zone).time(), patient.quiet_hours_start, patient.quiet_hours_end
     )
 
@@ -100,8 +104,6 @@ def _lock_what_recheck_reads(task_ids: list[int]) -> None:
     """
     if connection.vendor != "postgresql":
         return  # SQLite: every write transaction is exclusive already
-    from checklists.models import Task
-
     case_ids = sorted(set(Task.objects.filter(id__in=task_ids).values_list("checklist__case_id", flat=True)))
     with connection.cursor() as cursor:
         for table, ids in ((SurgeryCase._meta.db_table, case_ids), (Task._meta.db_table, task_ids)):
@@ -110,8 +112,6 @@ def _lock_what_recheck_reads(task_ids: list[int]) -> None:
 
 def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Reminder]]:
     """Move the rows still carrying this claim to a fresh token; return the token and the rows."""
-    from checklists.models import TaskDefinition
-
     base = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
     task_ids = sorted(set(base.values_list("task_id", flat=True)))
     if not task_ids:
@@ -149,12 +149,12 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
     patient = reminder.patient
     if case.status != SurgeryCase.Status.SCHEDULED:
         return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
-    if task.status != "open":
+    if task.status != Task.Status.OPEN:
         return Verdict(Reminder.Status.CANCELLED, "task done")
     rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
-    if rule is None or reminders.anchor_date_for(task, rule) != reminder.anchor_date:
+    if rule is None or planning.anchor_date_for(task, rule) != reminder.anchor_date:
         return Verdict(Reminder.Status.CANCELLED, "plan changed: the task's dates moved")
-    if reminder.channel not in reminders.channels_for(patient):
+    if reminder.channel not in planning.channels_for(patient):
         return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
     max_late = timedelta(hours=settings.REMINDER_MAX_LATENESS_HOURS)
     lateness = now - reminder.send_at
@@ -194,17 +194,14 @@ def _apply_verdicts(dropped: list[tuple[Reminder, Verdict]], taken_at: datetime,
             detail = verdict.reason if verdict.status != Reminder.Status.CANCELLED else f"cancelled: {verdict.reason}"
             if verdict.send_at:
                 detail += f" (until {verdict.send_at:%Y-%m-%d %H:%M} UTC)"
-            attempts.append(
-                DeliveryAttempt(reminder_id=reminder.id, patient_id=reminder.patient_id, channel=reminder.channel,
-                                outcome=outcome, detail=detail, at=now)
-            )
+            attempts.append(DeliveryAttempt.for_reminder(reminder, outcome=outcome, detail=detail, at=now))
     DeliveryAttempt.objects.bulk_create(attempts)
 
 
 # --- Step 2: send ------------------------------------------------------------------------
 
 
-def _send(transport: transports.Transport, items: list[Outgoing], budget_seconds: float) -> dict[int, Result]:
+def _send(transport: Transport, items: list[Outgoing], budget_seconds: float) -> dict[int, Result]:
     """Run the transport until it is done or the time budget is spent; unsent rows get no result."""
     results: dict[int, Result] = {}
     deadline = monotonic_time.monotonic() + budget_seconds
@@ -229,64 +226,87 @@ def _send(transport: transports.Transport, items: list[Outgoing], budget_seconds
 # --- Step 3: record ----------------------------------------------------------------------
 
 
+def _per_row(values: dict[int, object], output_field) -> Case:
+    """One UPDATE that sets a different value on each row: CASE id WHEN … THEN … END."""
+    return Case(*(When(id=row_id, then=Value(value)) for row_id, value in values.items()), output_field=output_field)
+
+
 def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime, report: BatchReport) -> None:
+    """Record every outcome of the batch: one UPDATE per outcome group, one INSERT for the log."""
     now = timezone.now()
     max_attempts = settings.REMINDER_MAX_ATTEMPTS
 
     def mine(ids):
-        return Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
+        return Reminder.objects.filter(id__in=list(ids), status=Reminder.Status.SENDING, claimed_at=taken_at)
 
-    attempts, fallback_ids = [], []
-    sent = [r for r in rows if r.id in results and results[r.id].outcome == Outcome.SENT]
+    sent: list[int] = []
+    released: list[int] = []  # never handed to the channel (time budget spent)
+    retry_at: dict[int, datetime] = {}
+    errors: dict[int, str] = {}
+    failed: list[int] = []
+    unavailable: list[int] = []  # not a failed attempt: this channel cannot reach the patient at all
+    entries: list[DeliveryAttempt] = []
+    for reminder in rows:
+        result = results.get(reminder.id)
+        if result is None:
+            released.append(reminder.id)
+            continue
+        detail = result.detail[:2000]
+        outcome = DeliveryAttempt.Outcome.SENT
+        if result.outcome == Outcome.SENT:
+            sent.append(reminder.id)
+        elif result.outcome == Outcome.RETRY and reminder.attempts < max_attempts:
+            when = next_attempt_at(
+                attempts=reminder.attempts, now=now, patient=reminder.patient, retry_after=result.retry_after
+            )
+            retry_at[reminder.id], errors[reminder.id] = when, detail
+            outcome = DeliveryAttempt.Outcome.RETRY
+            detail = f"{detail} (attempt {reminder.attempts} of {max_attempts}; next at {when:%Y-%m-%d %H:%M:%S} UTC)"
+        elif result.outcome in (Outcome.RETRY, Outcome.FAILED):
+            if result.outcome == Outcome.RETRY:
+                detail = f"{detail} (gave up after {reminder.attempts} attempts)"
+            failed.append(reminder.id)
+            errors[reminder.id] = detail
+            outcome = DeliveryAttempt.Outcome.FAILED
+        elif result.outcome == Outcome.UNAVAILABLE:
+            unavailable.append(reminder.id)
+            errors[reminder.id] = detail
+            outcome = DeliveryAttempt.Outcome.SKIPPED
+        entries.append(DeliveryAttempt.for_reminder(reminder, outcome=outcome, detail=detail, at=now))
+
     if sent:
-        changed = mine([r.id for r in sent]).update(status=Reminder.Status.SENT, sent_at=now, last_error="", updated_at=now)
+        changed = mine(sent).update(status=Reminder.Status.SENT, sent_at=now, last_error="", updated_at=now)
         report.sent += changed
         if changed != len(sent):
             # The lease ran out while sending and another delivery took some of these rows:
             # they may go out twice on an external channel. The lease must outlast a task.
             report.lost += len(sent) - changed
             log.error("%s reminders were sent after their lease ran out", len(sent) - changed)
-    for reminder in rows:
-        result = results.get(reminder.id)
-        if result is None:
-            # Never handed to the channel (time budget spent): back to the queue as it was.
-            report.released += mine([reminder.id]).update(
-                status=Reminder.Status.PENDING, claimed_at=None, attempts=F("attempts") - 1, updated_at=now
-            )
-            continue
-        log_outcome = DeliveryAttempt.Outcome.SENT
-        detail = result.detail[:2000]
-        if result.outcome == Outcome.RETRY and reminder.attempts < max_attempts:
-            when = next_attempt_at(
-                attempts=reminder.attempts, now=now, patient=reminder.patient, retry_after=result.retry_after
-            )
-            report.retried += mine([reminder.id]).update(
-                status=Reminder.Status.PENDING, send_at=when, claimed_at=None, last_error=detail, updated_at=now
-            )
-            log_outcome = DeliveryAttempt.Outcome.RETRY
-            detail = f"{detail} (attempt {reminder.attempts} of {max_attempts}; next at {when:%Y-%m-%d %H:%M:%S} UTC)"
-        elif result.outcome in (Outcome.RETRY, Outcome.FAILED):
-            if result.outcome == Outcome.RETRY:
-                detail = f"{detail} (gave up after {reminder.attempts} attempts)"
-            report.failed += mine([reminder.id]).update(status=Reminder.Status.FAILED, last_error=detail, updated_at=now)
-            log_outcome = DeliveryAttempt.Outcome.FAILED
-            fallback_ids.append(reminder.id)
-        elif result.outcome == Outcome.UNAVAILABLE:
-            # Not an attempt that failed: this channel cannot reach the patient at all.
-            report.skipped += mine([reminder.id]).update(
-                status=Reminder.Status.SKIPPED, last_error=detail, attempts=F("attempts") - 1, updated_at=now
-            )
-            log_outcome = DeliveryAttempt.Outcome.SKIPPED
-            fallback_ids.append(reminder.id)
-        attempts.append(
-            DeliveryAttempt(reminder_id=reminder.id, patient_id=reminder.patient_id, channel=reminder.channel,
-                            outcome=log_outcome, detail=detail, at=now)
+    if released:
+        report.released += mine(released).update(
+            status=Reminder.Status.PENDING, claimed_at=None, attempts=F("attempts") - 1, updated_at=now
+        )
+    if retry_at:
+        # The database, not the broker, holds the retry: back to pending with a later send_at.
+        report.retried += mine(retry_at).update(
+            status=Reminder.Status.PENDING, send_at=_per_row(retry_at, DateTimeField()), claimed_at=None,
+            last_error=_per_row({i: errors[i] for i in retry_at}, TextField()), updated_at=now,
+        )
+    if failed:
+        report.failed += mine(failed).update(
+            status=Reminder.Status.FAILED, last_error=_per_row({i: errors[i] for i in failed}, TextField()),
+            updated_at=now,
+        )
+    if unavailable:
+        report.skipped += mine(unavailable).update(
+            status=Reminder.Status.SKIPPED, last_error=_per_row({i: errors[i] for i in unavailable}, TextField()),
+            attempts=F("attempts") - 1, updated_at=now,
         )
     channel_of = {r.id: r.channel for r in rows}
-    push_fallbacks = [i for i in fallback_ids if channel_of[i] == Reminder.Channel.PUSH]
+    push_fallbacks = [i for i in failed + unavailable if channel_of[i] == Reminder.Channel.PUSH]
     if push_fallbacks:
         report.fallbacks += outbox.fallback_to_email(reminder_ids=push_fallbacks, now=now)
-    DeliveryAttempt.objects.bulk_create(attempts, batch_size=500)
+    DeliveryAttempt.objects.bulk_create(entries, batch_size=500)
 
 
 # --- The whole batch ---------------------------------------------------------------------
@@ -294,7 +314,7 @@ def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime
 
 def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
     """Deliver the reminders a sweeper claimed under `token` on one channel (see the module docstring)."""
-    transport = transports.for_channel(channel)
+    transport = channels.for_channel(channel)
     claim = outbox.parse_token(token)
     report = BatchReport()
     with transaction.atomic():
@@ -310,7 +330,7 @@ def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
             else:
                 ready.append(reminder)
         _apply_verdicts(dropped, taken_at, taken_at, report)
-        items = [Outgoing(reminder, transports.compose(reminder, taken_at)) for reminder in ready]
+        items = [Outgoing(reminder, compose(reminder, taken_at)) for reminder in ready]
         if transport.transactional:
             results = {r.reminder_id: r for r in transport.send(items)}
             _record(ready, results, taken_at, report)

@@ -13,7 +13,10 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from .models import Patient, Reminder
+from checklists.models import Task
+from prepapp.models import Patient
+
+from .models import Reminder
 
 OPEN_STATES = (Reminder.Status.PENDING,)
 
@@ -93,7 +96,7 @@ def planned_rows(task, patient: Patient, now: datetime) -> list[Reminder]:
 def plan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) -> int:
     """Create the pending reminders of open tasks; rows that already exist are left alone."""
     now = now or timezone.now()
-    rows = [row for task in tasks if task.status == "open" for row in planned_rows(task, patient, now)]
+    rows = [row for task in tasks if task.status == Task.Status.OPEN for row in planned_rows(task, patient, now)]
     Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     return len(rows)
 
@@ -119,7 +122,7 @@ def replan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) ->
     wanted = {
         (row.task_id, row.rule, row.channel, row.anchor_date): row
         for task in tasks
-        if task.status == "open"
+        if task.status == Task.Status.OPEN
         for row in planned_rows(task, patient, now)
     }
     # Cancelled rows are looked at too: a task reopened, or a date moved back, revives

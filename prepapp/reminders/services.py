@@ -7,7 +7,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from .models import InboxMessage, Patient, PushSubscription
+from prepapp.models import Patient
+
+from .models import InboxMessage, PushSubscription
 
 
 @transaction.atomic

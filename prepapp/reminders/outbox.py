@@ -23,13 +23,9 @@ from .models import DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
 
+# Hands one claimed batch to delivery: (channel, ids, claim token). The Celery task module
+# passes one that queues a delivery task; tests and benchmarks pass their own.
 Enqueue = Callable[[str, list[int], str], None]
-
-
-def _enqueue_delivery(channel: str, ids: list[int], token: str) -> None:
-    from .tasks import deliver_reminders  # the task module imports this one
-
-    deliver_reminders.delay(ids, token, channel)
 
 
 def claim_token(claimed_at: datetime) -> str:
@@ -49,14 +45,13 @@ class SweepReport:
     batches: dict[str, int] = field(default_factory=dict)
 
 
-def claim_due(*, limit: int, now: datetime | None = None, enqueue: Enqueue | None = None) -> dict[str, list[int]]:
+def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> dict[str, list[int]]:
     """Claim up to `limit` due pending reminders and queue them for delivery, one message per channel.
 
     One short transaction: select with SKIP LOCKED (PostgreSQL; on SQLite the write
     transaction is exclusive), mark the rows "sending" with the claim instant, and send
     the ids to the broker only once that has committed.
     """
-    enqueue = enqueue or _enqueue_delivery
     with transaction.atomic():
         now = now or timezone.now()
         qs = Reminder.objects.filter(status=Reminder.Status.PENDING, send_at__lte=now).order_by("send_at")
@@ -99,20 +94,18 @@ def reclaim_expired(*, now: datetime | None = None) -> tuple[int, int]:
     max_attempts = settings.REMINDER_MAX_ATTEMPTS
     with transaction.atomic():
         lost = Reminder.objects.filter(status=Reminder.Status.SENDING, claimed_at__lt=cutoff)
-        exhausted = list(lost.filter(attempts__gte=max_attempts).values_list("id", "patient_id", "channel"))
+        exhausted = list(lost.filter(attempts__gte=max_attempts).only("id", "patient_id", "channel"))
         failed = 0
         if exhausted:
+            reason = "worker lost while sending, attempts used up"
             failed = Reminder.objects.filter(
-                id__in=[r[0] for r in exhausted], status=Reminder.Status.SENDING, claimed_at__lt=cutoff
-            ).update(status=Reminder.Status.FAILED, last_error="worker lost while sending, attempts used up", updated_at=now)
+                id__in=[r.id for r in exhausted], status=Reminder.Status.SENDING, claimed_at__lt=cutoff
+            ).update(status=Reminder.Status.FAILED, last_error=reason, updated_at=now)
             DeliveryAttempt.objects.bulk_create(
-                DeliveryAttempt(
-                    reminder_id=rid, patient_id=pid, channel=channel, outcome=DeliveryAttempt.Outcome.FAILED,
-                    detail="worker lost while sending, attempts used up", at=now,
-                )
-                for rid, pid, channel in exhausted
+                DeliveryAttempt.for_reminder(r, outcome=DeliveryAttempt.Outcome.FAILED, detail=reason, at=now)
+                for r in exhausted
             )
-            push_ids = [rid for rid, _, channel in exhausted if channel == Reminder.Channel.PUSH]
+            push_ids = [r.id for r in exhausted if r.channel == Reminder.Channel.PUSH]
             if push_ids:
                 fallback_to_email(reminder_ids=push_ids, now=now)
         reclaimed = lost.filter(attempts__lt=max_attempts).update(
@@ -127,7 +120,7 @@ def in_flight() -> int:
     return Reminder.objects.filter(status=Reminder.Status.SENDING).count()
 
 
-def sweep(*, now: datetime | None = None, enqueue: Enqueue | None = None) -> SweepReport:
+def sweep(*, enqueue: Enqueue, now: datetime | None = None) -> SweepReport:
     """One tick: reclaim lost rows, then claim due rows batch by batch, up to the in-flight ceiling.
 
     The ceiling is back-pressure: when deliveries are slower than the due rows arrive,

@@ -1,0 +1,31 @@
+"""Shared reads of checklists: one function per question, used everywhere it is asked."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from prepapp.models import Patient, SurgeryCase
+from prepapp.selectors import case_current
+
+from .models import Checklist, Task
+
+
+def tasks_open_for_patient(patient: Patient) -> QuerySet:
+    """The patient's steps still to do, on the checklist of their scheduled surgery, with definitions."""
+    return Task.objects.filter(
+        checklist__case__patient=patient,
+        checklist__case__status=SurgeryCase.Status.SCHEDULED,
+        status=Task.Status.OPEN,
+    ).select_related("definition")
+
+
+def checklist_current(patient: Patient) -> Checklist | None:
+    """The checklist of the patient's current surgery (see prepapp.selectors), or None."""
+    case = case_current(patient)
+    if case is None:
+        return None
+    return (
+        Checklist.objects.filter(case=case)
+        .select_related("case__patient", "protocol_version__protocol")
+        .first()
+    )

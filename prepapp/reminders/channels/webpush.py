@@ -1,0 +1,148 @@
+"""The Web Push channel (pywebpush, VAPID, aes128gcm) and the checks on endpoints browsers hand us."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+from py_vapid import Vapid
+from pywebpush import WebPushException, webpush
+
+from ..models import PushSubscription, Reminder
+from ..compose import Message
+from .base import Outcome, Outgoing, Result, Transport
+
+PUSH_PAYLOAD_LIMIT = 3000  # bytes of JSON before encryption; push services accept about 4 KB
+
+
+def push_endpoint_error(endpoint: str) -> str | None:
+    """Why the server must not post to this endpoint, or None.
+
+    Endpoints come from browsers, so they are checked against the push services' hosts:
+    otherwise anyone signed in could make the server post to an address of their choice.
+    """
+    try:
+        parts = urlsplit(endpoint)
+    except ValueError:
+        return "not a URL"
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" and not (parts.scheme == "http" and settings.WEBPUSH_ALLOW_HTTP):
+        return "must be an https URL"
+    allowed = [h.lower() for h in settings.WEBPUSH_ENDPOINT_HOSTS]
+    if "*" not in allowed and not any(host == h.lstrip(".") or (h.startswith(".") and host.endswith(h)) for h in allowed):
+        return f"{host or 'this host'} is not a known push service"
+    return None
+
+
+def push_payload(message: Message) -> str:
+    """The JSON the service worker receives, trimmed to stay under the size push services accept."""
+    data = {"title": message.title, "body": message.body, "url": message.url, "tag": message.tag,
+            "reminder": message.reminder}
+    encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    while len(encoded.encode()) > PUSH_PAYLOAD_LIMIT and data["body"]:
+        data["body"] = data["body"][: max(0, len(data["body"]) - 200)].rstrip() + "…"
+        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return encoded
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - (now or timezone.now())).total_seconds())
+
+
+class WebPushTransport(Transport):
+    """Web Push with VAPID (pywebpush): every subscription of the patient, encrypted aes128gcm."""
+
+    channel = Reminder.Channel.PUSH
+
+    def unavailable_reason(self) -> str | None:
+        if not (settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY):
+            return "Web Push is not configured (no VAPID keys)"
+        return None
+
+    def send(self, items: list[Outgoing]) -> Iterator[Result]:
+        reason = self.unavailable_reason()
+        if reason:
+            for item in items:
+                yield Result(item.reminder.id, Outcome.UNAVAILABLE, reason)
+            return
+        vapid = Vapid.from_string(settings.VAPID_PRIVATE_KEY)
+        subscriptions: dict[int, list[PushSubscription]] = {}
+        for sub in PushSubscription.objects.filter(patient_id__in={i.reminder.patient_id for i in items}).order_by("id"):
+            subscriptions.setdefault(sub.patient_id, []).append(sub)
+        gone: set[int] = set()
+        delivered: set[int] = set()
+        session = requests.Session()
+        ttl = settings.REMINDER_MAX_LATENESS_HOURS * 3600  # shown later than this, a reminder is noise
+        try:
+            for item in items:
+                subs = [s for s in subscriptions.get(item.reminder.patient_id, []) if s.id not in gone]
+                if not subs:
+                    yield Result(item.reminder.id, Outcome.UNAVAILABLE, "no push subscription")
+                    continue
+                payload = push_payload(item.message)
+                ok, transient, permanent, retry_after, notes = False, [], [], None, []
+                for sub in subs:
+                    problem = push_endpoint_error(sub.endpoint)
+                    if problem:
+                        permanent.append(f"subscription {sub.id}: endpoint {problem}")
+                        continue
+                    try:
+                        webpush(
+                            subscription_info={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
+                            data=payload,
+                            vapid_private_key=vapid,
+                            vapid_claims={"sub": settings.VAPID_SUBJECT},
+                            ttl=ttl,
+                            headers={"Urgency": "normal", "Topic": f"task-{item.reminder.task_id}"},
+                            timeout=settings.WEBPUSH_TIMEOUT_SECONDS,
+                            requests_session=session,
+                        )
+                    except WebPushException as exc:
+                        code = exc.status_code
+                        if code in (404, 410):
+                            # The browser unsubscribed or the subscription expired: forget it.
+                            gone.add(sub.id)
+                            PushSubscription.objects.filter(id=sub.id).delete()
+                            notes.append(f"subscription {sub.id} gone ({code}), removed")
+                        elif code == 429:
+                            wait = parse_retry_after(exc.retry_after)
+                            retry_after = max(retry_after or 0, wait or 0) or None
+                            transient.append(f"subscription {sub.id}: 429 too many requests")
+                        elif code is None or code >= 500:
+                            transient.append(f"subscription {sub.id}: {code or 'no response'}")
+                        else:
+                            permanent.append(f"subscription {sub.id}: refused with {code}")
+                    except requests.RequestException as exc:
+                        transient.append(f"subscription {sub.id}: {exc.__class__.__name__}")
+                    else:
+                        ok = True
+                        delivered.add(sub.id)
+                detail = "; ".join(notes + transient + permanent)
+                if ok:
+                    yield Result(item.reminder.id, Outcome.SENT, detail)
+                elif transient:
+                    yield Result(item.reminder.id, Outcome.RETRY, detail, retry_after=retry_after)
+                elif permanent:
+                    yield Result(item.reminder.id, Outcome.FAILED, detail)
+                else:
+                    yield Result(item.reminder.id, Outcome.UNAVAILABLE, detail or "no push subscription")
+        finally:
+            session.close()
+            if delivered:
+                PushSubscription.objects.filter(id__in=delivered).update(last_success_at=timezone.now())

@@ -1,0 +1,134 @@
+"""The reminder engine's records: the outbox, the delivery log, the in-app inbox, push subscriptions."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from prepapp.models import Patient
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push endpoint and keys, as the service worker reported them."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"push for {self.patient}"
+
+
+class Reminder(models.Model):
+    """One planned message: the outbox row for one (task, rule, channel, anchor date).
+
+    The anchor date is part of the key: a reminder is sent at most once per task, rule,
+    channel and date, whatever the workers do.
+    """
+
+    class Channel(models.TextChoices):
+        INAPP = "inapp", _("In the app")
+        EMAIL = "email", _("Email")
+        PUSH = "push", _("Web Push")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        SKIPPED = "skipped", _("Skipped")
+
+    task = models.ForeignKey("checklists.Task", on_delete=models.CASCADE, related_name="reminders")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
+    rule = models.CharField(max_length=40)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # The task date the rule was computed from. Part of the unique key, so moving the
+    # surgery plans fresh rows for the new dates while a row already sent for a date
+    # can never be sent again, even if the surgery moves back to that date.
+    anchor_date = models.DateField()
+    send_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["send_at", "id"]
+        constraints = [
+            # At most one message per (task, rule, channel, anchor date), whatever the workers do.
+            models.UniqueConstraint(
+                fields=["task", "rule", "channel", "anchor_date"], name="unique_reminder_per_task_rule_channel_date"
+            ),
+        ]
+        indexes = [
+            # The sweeper's query: status='pending' AND send_at <= now ORDER BY send_at.
+            # Partial, so its size follows the pending rows, not the whole history.
+            models.Index(fields=["send_at"], condition=Q(status="pending"), name="reminder_pending_due_idx"),
+            # Reclaiming rows whose worker died: status='sending' AND claimed_at < lease.
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="reminder_sending_claimed_idx"),
+            # The delivery log's counts and the roster's failed deliveries: patient_id=? AND status=?.
+            models.Index(fields=["patient", "status"], name="reminder_patient_status_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} reminder {self.rule} for task {self.task_id} at {self.send_at:%Y-%m-%d %H:%M}Z"
+
+
+class DeliveryAttempt(models.Model):
+    """What happened when one reminder was handed to its channel: the delivery log."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("Sent")
+        RETRY = "retry", _("Will retry")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="delivery_attempts")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="delivery_attempts")
+    channel = models.CharField(max_length=10, choices=Reminder.Channel.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        # The delivery log, newest first: patient_id=? ORDER BY at DESC.
+        indexes = [models.Index(fields=["patient", "-at"], name="delivery_patient_at_idx")]
+
+    @classmethod
+    def for_reminder(cls, reminder: "Reminder", *, outcome: str, detail: str, at) -> "DeliveryAttempt":
+        """The log entry for one reminder's outcome (unsaved: callers write entries in bulk)."""
+        return cls(
+            reminder_id=reminder.id, patient_id=reminder.patient_id, channel=reminder.channel,
+            outcome=outcome, detail=detail[:2000], at=at,
+        )
+
+
+class InboxMessage(models.Model):
+    """A reminder as the patient reads it in the app's inbox."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="inbox")
+    reminder = models.OneToOneField(Reminder, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbox_message")
+    task = models.ForeignKey("checklists.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The unread badge: patient_id=? AND read_at IS NULL.
+            models.Index(fields=["patient"], condition=Q(read_at__isnull=True), name="inbox_unread_idx"),
+        ]
+
+    def __str__(self):
+        return self.title
