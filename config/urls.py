@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from checklists import api as checklists_api
 from config.security import csp_override
 from prepapp import api as prepapp_api
+from prepapp import auth_api
 from prepapp.health import healthz
 from prepapp.roster_api import RosterView
 
@@ -20,9 +21,9 @@ router.register("protocols", checklists_api.ProtocolViewSet, basename="protocol"
 router.register("me/tasks", prepapp_api.MyTaskViewSet, basename="my-task")
 
 api_v1 = [
-    path("auth/invitation/", prepapp_api.InvitationSignInView.as_view(), name="auth-invitation"),
+    path("auth/invitation/", auth_api.InvitationSignInView.as_view(), name="auth-invitation"),
     path("auth/token/", obtain_auth_token, name="auth-token"),
-    path("auth/signout/", prepapp_api.SignOutView.as_view(), name="auth-signout"),
+    path("auth/signout/", auth_api.SignOutView.as_view(), name="auth-signout"),
     path("me/", prepapp_api.MeView.as_view(), name="me"),
     path("me/case/", prepapp_api.MyCaseView.as_view(), name="my-case"),
     path("me/checklist/", checklists_api.MyChecklistView.as_view(), name="my-checklist"),

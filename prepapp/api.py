@@ -4,17 +4,14 @@ These sit on top: they call the workflows (prepapp.workflows), which move cases,
 and reminders together.
 """
 
-from django.contrib.auth import login, logout
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
-from django.middleware.csrf import get_token
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from checklists import services as checklist_services
@@ -275,40 +272,6 @@ class MyCaseView(APIView):
             return Response({"detail": "No surgery has been booked for you yet."}, status=404)
         today = patient.local_today()
         return Response({**case_payload(case, today), "today": today, "time_zone": patient.time_zone})
-
-
-# --- Sign-in ----------------------------------------------------------------------------
-
-
-class InvitationSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=32)
-
-
-class InvitationSignInView(APIView):
-    """Sign a patient in with the code from their care team's invitation (starts a session)."""
-
-    permission_classes = [AllowAny]
-    authentication_classes = []
-    # Codes are short enough to read aloud, so guessing is slowed down per client address.
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "invitation"
-
-    @extend_schema(request=InvitationSerializer, responses={200: dict})
-    def post(self, request):
-        data = InvitationSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        patient = services.patient_accept_invitation(code=data.validated_data["code"])
-        login(request._request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
-        return Response({"kind": "patient", "patient": MeSerializer(patient).data, "csrf_token": get_token(request._request)})
-
-
-class SignOutView(APIView):
-    permission_classes = [AllowAny]
-
-    @extend_schema(request=None, responses={204: None})
-    def post(self, request):
-        logout(request._request)
-        return Response(status=204)
 
 
 # --- Patients: their steps ------------------------------------------------------------
