@@ -12,6 +12,11 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: install run test bench migrate demo clean-var
 
+# The settings default to production (DEBUG off: a real SECRET_KEY, EMAIL_URL and SITE_URL
+# required, https enforced). These development commands turn DEBUG on for themselves unless
+# DEBUG is already set; the test suite does the same in pyproject.toml (pytest-env).
+migrate demo run bench: export DEBUG ?= true
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -39,7 +44,9 @@ run: demo
 	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
 		$(BIN)/honcho -f Procfile.dev start --port $(PORT)
 
+# The security linter first (each `nosec` in the code says why), then every test.
 test: install
+	$(BIN)/bandit -q -c pyproject.toml -r prepapp checklists frontend config bench
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(BIN)/pytest $(PYTEST_ARGS)
 

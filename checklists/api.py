@@ -7,19 +7,37 @@ in prepapp.api, next to the workflows they call.
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import renderers, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from prepapp.models import SurgeryCase
+from prepapp.api_schema import LocalTimeField, error_response
+from prepapp.models import Patient, SurgeryCase
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
 
 from . import schedule
 from .calendar import checklist_calendar
-from .models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
+from .models import Category, Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
 from .selectors import checklist_current
+
+NO_CHECKLIST = "No checklist has been assigned to you yet."
+
+LANGUAGE_PARAMETER = OpenApiParameter(
+    "lang",
+    str,
+    enum=Patient.Language.values,
+    description="The language of the steps' texts; defaults to the patient's own (English for the care team).",
+)
 
 
 class ProtocolVersionSerializer(serializers.ModelSerializer):
@@ -38,7 +56,44 @@ class ProtocolSerializer(serializers.ModelSerializer):
         fields = ["id", "key", "name", "procedure", "versions"]
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "boolean"}, "example": {"smoker": True}})
+class ConditionsField(serializers.JSONField):
+    """applies_if: {fact: true/false}; the step applies when every listed fact matches the patient's."""
+
+
+class SubItemSpecSerializer(serializers.Serializer):
+    key = serializers.SlugField()
+    text = serializers.CharField()
+
+
+class TargetSpecSerializer(serializers.Serializer):
+    """A figure for the patient: a range per kilogram of body weight, or a fixed amount."""
+
+    key = serializers.SlugField()
+    kind = serializers.ChoiceField(choices=["per_kg_range", "fixed"])
+    label = serializers.CharField(required=False)
+    unit = serializers.CharField()
+    min = serializers.FloatField(required=False, help_text="per_kg_range: the lower bound per kg.")
+    max = serializers.FloatField(required=False, help_text="per_kg_range: the upper bound per kg.")
+    value = serializers.FloatField(required=False, help_text="fixed: the amount.")
+
+
+@extend_schema_field(SubItemSpecSerializer(many=True))
+class SubItemSpecsField(serializers.JSONField):
+    """sub_items: e.g. the questions for the surgeon."""
+
+
+@extend_schema_field(TargetSpecSerializer(many=True))
+class TargetSpecsField(serializers.JSONField):
+    """targets: the figures the step asks for, before they are worked out for a patient."""
+
+
 class TaskDefinitionSerializer(serializers.ModelSerializer):
+    # The JSON columns as the protocol files define them (checklists.protocol_files checks them).
+    applies_if = ConditionsField()
+    sub_items = SubItemSpecsField()
+    targets = TargetSpecsField()
+
     class Meta:
         model = TaskDefinition
         fields = [
@@ -47,6 +102,21 @@ class TaskDefinitionSerializer(serializers.ModelSerializer):
         ]
 
 
+class ProtocolVersionDetailSerializer(ProtocolVersionSerializer):
+    """A version with its steps in order."""
+
+    definitions = TaskDefinitionSerializer(many=True, read_only=True)
+
+    class Meta(ProtocolVersionSerializer.Meta):
+        fields = [*ProtocolVersionSerializer.Meta.fields, "definitions"]
+
+
+PROTOCOL_KEY_PARAMETER = OpenApiParameter(
+    "key", str, OpenApiParameter.PATH, pattern=r"^[-a-zA-Z0-9_]+$", description="The protocol's key (a slug)."
+)
+
+
+@extend_schema_view(retrieve=extend_schema(parameters=[PROTOCOL_KEY_PARAMETER]))
 class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
     """The protocols a coordinator can assign: the shipped ones and their organization's own."""
 
@@ -55,6 +125,8 @@ class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "key"
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator's anonymous request
+            return Protocol.objects.none()
         orgs = staff_organization_ids(self.request.user)
         return (
             Protocol.objects.filter(Q(organization__isnull=True) | Q(organization_id__in=orgs))
@@ -62,12 +134,111 @@ class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
             .order_by("name")
         )
 
+    @extend_schema(
+        operation_id="protocols_versions_retrieve",
+        parameters=[
+            PROTOCOL_KEY_PARAMETER,
+            OpenApiParameter("number", int, OpenApiParameter.PATH, description="The version's number."),
+        ],
+        responses=ProtocolVersionDetailSerializer,
+    )
     @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>\d+)")
     def version(self, request, key=None, number=None):
         protocol = self.get_object()
         version = get_object_or_404(protocol.versions, number=number)
-        definitions = TaskDefinitionSerializer(version.definitions.order_by("position"), many=True).data
-        return Response({**ProtocolVersionSerializer(version).data, "definitions": definitions})
+        return Response(ProtocolVersionDetailSerializer(version).data)
+
+
+# --- The payloads the phone and the pages show ------------------------------------------------
+# Built as plain dicts by the functions below (one query for a whole checklist); the
+# serializers describe them for the API's schema.
+
+
+class TaskSubItemSerializer(serializers.Serializer):
+    key = serializers.SlugField()
+    text = serializers.CharField(help_text="In the requested language.")
+    answer = serializers.CharField(allow_blank=True, help_text="The patient's answer; empty until given.")
+
+
+class TaskTargetSerializer(serializers.Serializer):
+    """A figure worked out for the patient, e.g. grams of protein a day for their weight."""
+
+    key = serializers.SlugField()
+    label = serializers.CharField()
+    text = serializers.CharField(help_text="The figure as shown, e.g. “84–112 g/day”.")
+    unit = serializers.CharField()
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    value = serializers.FloatField(allow_null=True)
+
+
+class TaskSerializer(serializers.Serializer):
+    """One step as the phone shows it (task_payload): texts in the patient's language, personal figures."""
+
+    id = serializers.IntegerField()
+    key = serializers.SlugField()
+    category = serializers.ChoiceField(choices=Category.choices)
+    category_label = serializers.CharField()
+    title = serializers.CharField()
+    instructions = serializers.CharField()
+    why = serializers.CharField(allow_blank=True)
+    source_section = serializers.CharField(allow_blank=True)
+    due_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
+    window_start = serializers.DateField(allow_null=True)
+    window_end = serializers.DateField(allow_null=True)
+    days_until_due = serializers.IntegerField(help_text="Negative once the due day has passed.")
+    weeks_until_due = serializers.IntegerField(help_text="Whole weeks from today to the due day; 0 is this week.")
+    late = serializers.BooleanField(help_text="Its time had already passed when it was assigned or moved.")
+    group = serializers.ChoiceField(choices=schedule.GROUPS, help_text="The section of the home screen it is in.")
+    status = serializers.ChoiceField(choices=Task.Status.choices)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    sub_items = TaskSubItemSerializer(many=True)
+    targets = TaskTargetSerializer(many=True)
+
+
+class CaseSummarySerializer(serializers.Serializer):
+    """A surgery as the patient sees it (case_payload), with the countdown."""
+
+    id = serializers.IntegerField()
+    procedure = serializers.CharField()
+    surgeon = serializers.CharField(allow_blank=True)
+    surgery_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
+    surgery_time = LocalTimeField(allow_null=True)
+    status = serializers.ChoiceField(choices=SurgeryCase.Status.choices)
+    days_to_surgery = serializers.IntegerField(help_text="From the patient's today; negative once it has passed.")
+
+
+class ChecklistProtocolSerializer(serializers.Serializer):
+    key = serializers.SlugField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class ChecklistCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    this_week = serializers.IntegerField()
+
+
+class ChecklistGroupsSerializer(serializers.Serializer):
+    overdue = TaskSerializer(many=True)
+    this_week = TaskSerializer(many=True)
+    coming_up = TaskSerializer(many=True)
+    done = TaskSerializer(many=True, help_text="Most recently done first.")
+
+
+class ChecklistSerializer(serializers.Serializer):
+    """The whole checklist grouped for a phone (checklist_payload)."""
+
+    id = serializers.IntegerField()
+    today = serializers.DateField(help_text="Today's date in the patient's time zone.")
+    time_zone = serializers.CharField(help_text="The patient's IANA time zone, e.g. America/New_York.")
+    case = CaseSummarySerializer()
+    protocol = ChecklistProtocolSerializer()
+    counts = ChecklistCountsSerializer()
+    groups = ChecklistGroupsSerializer()
 
 
 def task_payload(task: Task, *, language: str, weight_kg, today) -> dict:
@@ -152,27 +323,59 @@ class MyChecklistView(APIView):
 
     permission_classes = [IsPatient]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        parameters=[LANGUAGE_PARAMETER],
+        responses={200: ChecklistSerializer, 404: error_response(NO_CHECKLIST)},
+    )
     def get(self, request):
         patient = patient_of(request.user)
         checklist = checklist_current(patient)
         if checklist is None:
-            return Response({"detail": "No checklist has been assigned to you yet."}, status=404)
+            raise NotFound(NO_CHECKLIST)
         language = request.query_params.get("lang") or patient.language
         return Response(checklist_payload(checklist, language=language))
+
+
+class ICalendarRenderer(renderers.BaseRenderer):
+    """Lets a client ask for text/calendar.
+
+    The view writes the calendar itself; only error bodies are rendered here, and they stay
+    JSON (with that content type), like every other error of the API.
+    """
+
+    media_type = "text/calendar"
+    format = "ics"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return renderers.JSONRenderer().render(data, "application/json", renderer_context)
 
 
 class MyCalendarView(APIView):
     """The signed-in patient's surgery and open steps as an iCalendar (.ics) download."""
 
     permission_classes = [IsPatient]
+    renderer_classes = [renderers.JSONRenderer, ICalendarRenderer]
 
-    @extend_schema(responses={(200, "text/calendar"): bytes})
+    @extend_schema(
+        operation_id="me_calendar_retrieve",
+        parameters=[LANGUAGE_PARAMETER],
+        responses={
+            (200, "text/calendar"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="An iCalendar (RFC 5545) file: the surgery, and each open step as an all-day event.",
+            ),
+            404: error_response(NO_CHECKLIST),
+        },
+    )
     def get(self, request):
         patient = patient_of(request.user)
         checklist = checklist_current(patient)
         if checklist is None:
-            return Response({"detail": "No checklist has been assigned to you yet."}, status=404)
+            raise NotFound(NO_CHECKLIST)
         body = checklist_calendar(checklist, language=request.query_params.get("lang") or patient.language)
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="surgery-preparation.ics"'

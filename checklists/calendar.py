@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone, translation
@@ -36,10 +36,10 @@ def checklist_calendar(checklist: Checklist, *, language: str, now: datetime | N
         if case.surgery_time:
             start = datetime.combine(case.surgery_date, case.surgery_time, tzinfo=patient.zone)
             surgery.add("dtstart", start)
-            surgery.add("dtend", start + timedelta(hours=4))
+            if case.surgery_date < date.max:
+                surgery.add("dtend", start + timedelta(hours=4))
         else:
-            surgery.add("dtstart", case.surgery_date)
-            surgery.add("dtend", case.surgery_date + timedelta(days=1))
+            _add_all_day(surgery, case.surgery_date)
         if case.surgeon:
             surgery.add("description", _("With %(surgeon)s") % {"surgeon": case.surgeon})
         calendar.add_component(surgery)
@@ -50,11 +50,17 @@ def checklist_calendar(checklist: Checklist, *, language: str, now: datetime | N
             event.add("uid", f"task-{task.pk}@{host}")
             event.add("dtstamp", now)
             event.add("summary", texts["title"])
-            event.add("dtstart", task.due_date)
-            event.add("dtend", task.due_date + timedelta(days=1))
+            _add_all_day(event, task.due_date)
             event.add("description", f"{texts['instructions']}\n\n{settings.SITE_URL}/tasks/{task.pk}/")
             event.add("transp", "TRANSPARENT")  # a reminder, not a busy block in the day
             calendar.add_component(event)
         if case.surgery_time:
             calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+def _add_all_day(event: Event, day: date) -> None:
+    """An all-day event on `day`. DTEND is the next day (exclusive); the last day a date can hold has none."""
+    event.add("dtstart", day)
+    if day < date.max:
+        event.add("dtend", day + timedelta(days=1))

@@ -1,33 +1,51 @@
 """Settings for the pre-operative preparation service.
 
 One module, every knob an environment variable (see `.env.example`). Without any
-environment the service runs for local development: SQLite, a filesystem broker
-under `var/`, emails printed to the console. Production sets DEBUG=false, which
-makes SECRET_KEY and ALLOWED_HOSTS mandatory.
+environment the settings are production's and fail closed: DEBUG is off, so a real
+SECRET_KEY, ALLOWED_HOSTS, EMAIL_URL and SITE_URL are required and https is enforced.
+DEBUG=true (what `make run` and the test suite set) gives local development: SQLite,
+a filesystem broker under `var/`, emails printed to the console.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.security import (
+    DEVELOPMENT_SECRET_KEY,
+    production_allowed_hosts,
+    production_email_url,
+    production_secret_key,
+    production_site_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-env.read_env(BASE_DIR / ".env", overwrite=False)
+# Variables already in the environment win over the file. ENV_FILE points elsewhere (an
+# empty file, e.g. /dev/null, to read none).
+env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless set: a process started with no environment gets production's rules.
+DEBUG = env.bool("DEBUG", default=False)
 
 if DEBUG:
-    SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-do-not-use-in-production")
+    SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+    SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 else:
-    # No defaults: a production deployment that forgets these must not start.
-    SECRET_KEY = env("SECRET_KEY")
-    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+    # No defaults and no fallback: a production deployment that forgets these, or uses a
+    # key published in this repository, stops here with a message naming the setting.
+    SECRET_KEY = production_secret_key(env.str("SECRET_KEY", default=""))
+    ALLOWED_HOSTS = production_allowed_hosts(env.list("ALLOWED_HOSTS", default=[]))
+    SITE_URL = production_site_url(
+        env.str("SITE_URL", default=""), allow_http=env.bool("SITE_URL_ALLOW_HTTP", default=False)
+    )
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -39,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # Layers, bottom to top: the care records, the checklists, the reminder engine.
@@ -51,13 +70,20 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.security.SecurityHeadersMiddleware",
+    # Before anything reads the body: an oversized one gets 413 (with the headers above).
+    "config.request_limits.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after authentication: ends sessions left unused too long or signed out everywhere.
+    "prepapp.session_policy.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it turns a locked-out password sign-in into a 429 whatever the view.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -116,31 +142,88 @@ STORAGES = {
 LOGIN_URL = "coordinator:login"
 
 REST_FRAMEWORK = {
+    # The first class's scheme answers anonymous callers: 401 with `WWW-Authenticate: Token`
+    # (session authentication has no such header, and DRF would answer 403 instead).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "prepapp.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, documenting each endpoint's error responses (prepapp/api_schema.py).
+    "DEFAULT_SCHEMA_CLASS": "prepapp.api_schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "prepapp.api_errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"invitation": env("INVITATION_THROTTLE_RATE", default="20/min")},
+    # One error shape: {"field": ["…"]}, and every message about no single field under "detail".
+    "NON_FIELD_ERRORS_KEY": "detail",
+    "DEFAULT_THROTTLE_RATES": {
+        "invitation": env("INVITATION_THROTTLE_RATE", default="20/min"),
+        "sign_in_link": env("SIGN_IN_LINK_THROTTLE_RATE", default="5/hour"),
+    },
 }
+
+# --- Patient sign-in and sessions --------------------------------------------
+# An invitation code signs in once, within this many days of being issued.
+INVITATION_CODE_TTL_DAYS = env.int("INVITATION_CODE_TTL_DAYS", default=14)
+# A sign-in link emailed to a patient signs in once, within this many minutes.
+SIGN_IN_LINK_TTL_MINUTES = env.int("SIGN_IN_LINK_TTL_MINUTES", default=15)
+# Sessions end after this long unused (prepapp/session_policy.py): staff soon, patients on
+# their own phone much later. Each request moves the window on.
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
+PATIENT_SESSION_IDLE_DAYS = env.int("PATIENT_SESSION_IDLE_DAYS", default=30)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pre-operative preparation API",
-    "DESCRIPTION": "Surgery cases, preparation checklists and reminders for patients and care coordinators.",
+    "DESCRIPTION": (
+        "Surgery cases, preparation checklists and reminders for patients and care coordinators.\n\n"
+        "**Signing in.** Browsers use the session (and send the CSRF token with every write); API "
+        "clients send `Authorization: Token …` (POST /api/v1/auth/token/). A request without either "
+        "gets 401 with `WWW-Authenticate: Token`.\n\n"
+        "**Errors.** Every 4xx body is an `Error`: each refused field's messages under its name, every "
+        'other message under `detail`, always as lists: `{"surgery_date": ["…"]}`, `{"detail": ["Not found."]}`.\n\n'
+        "**Dates and times.** Dates are calendar dates where the patient lives; times of day "
+        "(reminder time, quiet hours, surgery time) are wall-clock times there, HH:MM[:SS] without "
+        "a UTC offset; instants (`…_at`) are ISO 8601 with their offset."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Operation ids and tags leave out the version: `cases_list`, not `v1_cases_list`.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Separate request components (PatientRequest, PatchedPatientProfileRequest…) for typed clients.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "SurgeryCaseStatusEnum": "prepapp.models.SurgeryCase.Status",
+        "TaskStatusEnum": "checklists.models.Task.Status",
+        "ReminderStatusEnum": "prepapp.reminders.models.Reminder.Status",
+        "MePatientKindEnum": ["patient"],
+        "MeStaffKindEnum": ["staff", "other"],
+        "TargetSpecKindEnum": ["per_kg_range", "fixed"],
+    },
+    "TAGS": [
+        {"name": "auth", "description": "Signing in and out: patients with their invitation code, staff for a token."},
+        {"name": "patients", "description": "Staff: the organization's patients."},
+        {"name": "cases", "description": "Staff: surgeries, moving and cancelling them, assigning their checklist."},
+        {"name": "protocols", "description": "Staff: the preparation protocols and their versions."},
+        {"name": "roster", "description": "Staff: who is falling behind, one row per patient."},
+        {"name": "deliveries", "description": "Staff: a patient's reminder delivery log."},
+        {"name": "me", "description": "Who is signed in; for a patient: profile, surgery, checklist, steps, calendar."},
+        {"name": "inbox", "description": "The signed-in patient's in-app reminders."},
+        {"name": "push", "description": "The signed-in patient's Web Push subscriptions."},
+    ],
     # The docs' scripts are served from the package, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # `check --deploy` answers "is this deployment safe?"; the schema's own warnings are about
+    # the API's documentation and are reported by `manage.py spectacular --validate --fail-on-warn`.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 # --- Email -----------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Printed to the console while DEBUG is on; production must name a server that delivers.
+_email_url = env.str("EMAIL_URL", default="consolemail://" if DEBUG else "")
+vars().update(env.email_url_config(_email_url if DEBUG else production_email_url(_email_url)))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Surgery preparation <noreply@localhost>")
 # Without a timeout a stalled SMTP server would hold a delivery task until its hard time limit.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
@@ -223,7 +306,78 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# --- HTTPS, cookies and headers --------------------------------------------
+# How many reverse proxies (load balancer, nginx…) stand in front of the app. Only when there
+# is one are X-Forwarded-* headers believed: without a proxy that sets them, any client could
+# claim https. The same number says which X-Forwarded-For entry is the client's own address
+# (the TRUSTED_PROXY_COUNT-th from the right; the ones before it are the client's to forge),
+# for throttling by client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT cannot be negative.")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
+
+# In production every request is https: plain http is redirected, and browsers are told
+# (HSTS) to use nothing else for a year. Behind a TLS-terminating proxy, set TRUSTED_PROXY_COUNT.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# The health check is asked over plain http from inside the container or by the load balancer.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading is hard to undo (months to leave the browsers' lists): an explicit decision only.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+# The patient app and the coordinator pages read the token from the csrftoken cookie
+# (document.cookie) and send it back in X-CSRFToken, so that cookie stays readable by scripts.
+CSRF_COOKIE_HTTPONLY = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy and Permissions-Policy: config/security.py (SecurityHeadersMiddleware).
+
+# --- Sign-in limits and API tokens --------------------------------------------
+# Counters live in this cache, shared by every web process: Redis when configured, otherwise
+# a folder under var/ that the processes of `make run` share.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="prep")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
+    # Per client address: wrong invitation codes, and sign-in attempts for an API token.
+    "token": env("TOKEN_THROTTLE_RATE", default="20/min"),
+    # Every invitation attempt together, whatever its address (codes cannot be guessed per account).
+    "invitation_all": env("INVITATION_GLOBAL_THROTTLE_RATE", default="300/hour"),
+    # Sign-in links asked for one email address.
+    "sign_in_link_account": env("SIGN_IN_LINK_ACCOUNT_THROTTLE_RATE", default="3/hour"),
+})
+# DRF's own address logic, should any throttle use it, believes the same proxies.
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+
+# Password sign-in (API token, coordinator pages, admin): django-axes counts failures per
+# account and per address in the database (the admin lists them under "Axes") and locks out
+# for a while after too many.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "prepapp.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "prepapp.throttling.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
+# Staff API tokens end after this many hours; signing out (or in again) revokes one at once.
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
+
+# --- Request limits -------------------------------------------------------------
+# Bodies above this many bytes are refused with 413; JSON nested deeper than JSON_MAX_DEPTH with 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "config.request_limits.DepthLimitedJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+

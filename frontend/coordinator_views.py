@@ -205,7 +205,7 @@ def patient_page(request, pk: int):
     )
     if patient is None:
         raise Http404(_("No such patient."))
-    audit_record(actor=request.user, patients=[patient.pk], action="read", path=request.get_full_path())
+    audit_record(actor=request.user, patients=[patient], action="read", request=request)
     cases = list(cases_current_first(patient))
     current = cases[0] if cases else None
     checklist = Checklist.objects.filter(case=current).select_related("protocol_version__protocol").first()
@@ -222,7 +222,6 @@ def patient_page(request, pk: int):
             checklist=checklist,
             earlier_cases=cases[1:],
             patient_today=today,
-            join_path=f"/join/{patient.invitation_code}",
             labels=_labels(),
         ),
     )

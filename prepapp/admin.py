@@ -1,16 +1,47 @@
-from django.contrib import admin
+"""The care records in the admin, each limited to the staff member's organizations (prepapp.admin_scoping).
 
+Accounts, groups, API tokens and sign-in records belong to no organization: they are the
+operator's (a superuser's) to manage; anyone else sees only their own account, and cannot
+change its privileges.
+"""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from .admin_scoping import (
+    OperatorOnlyAdmin,
+    OrganizationScopedAdmin,
+    OrganizationScopedInline,
+    is_operator,
+)
 from .models import AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
 
+User = get_user_model()
 
-class StaffMembershipInline(admin.TabularInline):
+
+class MembershipsByOperatorOnly:
+    """Who belongs to an organization, and in which role, is the operator's to change."""
+
+    def has_add_permission(self, request, *args):
+        return is_operator(request.user) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_operator(request.user) and super().has_delete_permission(request, obj)
+
+
+class StaffMembershipInline(MembershipsByOperatorOnly, OrganizationScopedInline, admin.TabularInline):
     model = StaffMembership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    organization_path = "id"
     list_display = ["name", "slug", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
@@ -18,38 +49,43 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffMembership)
-class StaffMembershipAdmin(admin.ModelAdmin):
+class StaffMembershipAdmin(MembershipsByOperatorOnly, OrganizationScopedAdmin, admin.ModelAdmin):
     list_display = ["user", "organization", "role"]
     list_filter = ["role", "organization"]
     autocomplete_fields = ["user", "organization"]
 
 
-class SurgeryCaseInline(admin.TabularInline):
+class SurgeryCaseInline(OrganizationScopedInline, admin.TabularInline):
     model = SurgeryCase
+    organization_path = "patient__organization"
     extra = 0
     fields = ["procedure", "surgeon", "surgery_date", "surgery_time", "status"]
     show_change_link = True
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
-    list_display = ["full_name", "organization", "time_zone", "language", "invitation_code", "invitation_accepted_at"]
+class PatientAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    patient_path = "pk"
+    list_display = ["full_name", "organization", "time_zone", "language", "invitation_accepted_at"]
     list_filter = ["organization", "language", "smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]
-    search_fields = ["full_name", "contact_email", "invitation_code"]
-    readonly_fields = ["invitation_code", "invitation_accepted_at", "created_at"]
+    search_fields = ["full_name", "contact_email"]
+    readonly_fields = ["invitation_accepted_at", "created_at"]
     autocomplete_fields = ["user", "organization"]
     inlines = [SurgeryCaseInline]
     fieldsets = [
-        (None, {"fields": ["organization", "user", "full_name", "contact_email", "time_zone", "language", "weight_kg"]}),
+        (None, {"fields": ["organization", "user", "full_name", "contact_email", "time_zone", "language",
+                           "weight_kg"]}),
         ("Facts the protocol uses", {"fields": ["smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]}),
         ("Reminders", {"fields": ["reminder_time", "quiet_hours_start", "quiet_hours_end",
                                   "inapp_enabled", "push_enabled", "email_enabled"]}),
-        ("Invitation", {"fields": ["invitation_code", "invitation_accepted_at", "created_at"]}),
+        ("Invitation", {"fields": ["invitation_accepted_at", "created_at"]}),
     ]
 
 
 @admin.register(SurgeryCase)
-class SurgeryCaseAdmin(admin.ModelAdmin):
+class SurgeryCaseAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    organization_path = "patient__organization"
+    patient_path = "patient"
     list_display = ["patient", "procedure", "surgeon", "surgery_date", "status"]
     list_filter = ["status", "patient__organization"]
     search_fields = ["patient__full_name", "procedure", "surgeon"]
@@ -58,13 +94,14 @@ class SurgeryCaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "action", "patient", "path"]
-    list_filter = ["action"]
-    search_fields = ["patient__full_name", "actor__username"]
-    raw_id_fields = ["actor", "patient"]
+class AuditEntryAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    """The audit trail, read-only: written by the service, never edited or removed by hand."""
 
-    # The audit trail is written by the service, never edited by hand.
+    list_display = ["at", "actor", "action", "patient", "patient_ref", "ip_address", "path"]
+    list_filter = ["action"]
+    search_fields = ["patient__full_name", "patient_ref", "actor__username"]
+    list_select_related = ["actor", "patient"]
+
     def has_add_permission(self, request):
         return False
 
@@ -73,3 +110,67 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Accounts and the other models no organization owns -----------------------------------
+
+
+class OwnAccountUserAdmin(UserAdmin):
+    """Every account for the operator; for anyone else only their own, its privileges shown but fixed."""
+
+    # What a non-operator sees on their own account but cannot change.
+    privilege_fields = [
+        "username", "is_active", "is_staff", "is_superuser", "groups", "user_permissions", "last_login", "date_joined",
+    ]
+
+    def get_queryset(self, request):
+        accounts = super().get_queryset(request)
+        return accounts if is_operator(request.user) else accounts.filter(pk=request.user.pk)
+
+    def own_account(self, request, obj) -> bool:
+        return request.user.is_active and request.user.is_staff and (obj is None or obj.pk == request.user.pk)
+
+    def has_module_permission(self, request):
+        return is_operator(request.user) or self.own_account(request, None)
+
+    def has_view_permission(self, request, obj=None):
+        if is_operator(request.user):
+            return super().has_view_permission(request, obj)
+        return self.own_account(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        if is_operator(request.user):
+            return super().has_change_permission(request, obj)
+        return self.own_account(request, obj)
+
+    def has_add_permission(self, request):
+        return is_operator(request.user) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_operator(request.user) and super().has_delete_permission(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not is_operator(request.user):
+            # A disabled field ignores whatever is posted for it and keeps the stored value.
+            for name in self.privilege_fields:
+                if name in form.base_fields:
+                    form.base_fields[name].disabled = True
+        return form
+
+
+admin.site.unregister(User)
+admin.site.register(User, OwnAccountUserAdmin)
+
+
+def operator_only(model) -> None:
+    """Register a model's admin again so that only the operator may use it."""
+    current = type(admin.site._registry[model])
+    admin.site.unregister(model)
+    admin.site.register(model, type(current.__name__, (OperatorOnlyAdmin, current), {}))
+
+
+# Groups (which grant permissions), API tokens and sign-in records (axes). Their apps come
+# before this one in INSTALLED_APPS, so their admins are registered by now.
+for _model in [m for m in admin.site._registry if m._meta.app_label in {"auth", "authtoken", "axes"} and m is not User]:
+    operator_only(_model)

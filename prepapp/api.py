@@ -7,18 +7,34 @@ and reminders together.
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checklists import services as checklist_services
-from checklists.api import case_payload, checklist_payload, task_payload
+from checklists.api import (
+    LANGUAGE_PARAMETER,
+    CaseSummarySerializer,
+    ChecklistSerializer,
+    TaskSerializer,
+    case_payload,
+    checklist_payload,
+    task_payload,
+)
 from checklists.models import Checklist, Protocol, Task
 
 from . import services, workflows
+from .api_errors import StrictInputMixin
+from .api_schema import LocalTimeField, LocalTimeModelSerializer, error_response
 from .audit import audit_record
 from .models import Patient, StaffMembership, SurgeryCase, validate_time_zone
 from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids, staff_organizations
@@ -40,15 +56,18 @@ class AuditedRetrieveMixin:
 
     def audit(self, patient_ids):
         audit_record(
-            actor=self.request.user, patients=patient_ids, action=self.audit_action, path=self.request.get_full_path()
+            actor=self.request.user, patients=patient_ids, action=self.audit_action, request=self.request
         )
 
 
 # --- Staff: patients ---------------------------------------------------------------------
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(StrictInputMixin, LocalTimeModelSerializer):
     time_zone = serializers.CharField(validators=[_validate_tz], required=False)
+    invitation_code = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The code to sign in with: shown once, when it is issued."
+    )
     organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -70,6 +89,8 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
     permission_classes = [IsStaffMember]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator's anonymous request
+            return Patient.objects.none()
         return Patient.objects.filter(organization_id__in=staff_organization_ids(self.request.user)).select_related(
             "organization"
         )
@@ -94,7 +115,7 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
 # --- Staff: surgery cases ---------------------------------------------------------------
 
 
-class SurgeryCaseSerializer(serializers.ModelSerializer):
+class SurgeryCaseSerializer(StrictInputMixin, LocalTimeModelSerializer):
     days_to_surgery = serializers.SerializerMethodField()
     has_checklist = serializers.SerializerMethodField()
 
@@ -119,17 +140,21 @@ class SurgeryCaseSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None and "patient" in self.fields:
             # Only the organization's own patients can be chosen; another's id reads as "not found".
-            self.fields["patient"].queryset = Patient.objects.filter(
-                organization_id__in=staff_organization_ids(request.user)
+            # (Anonymous callers, such as the schema generator's request, can choose none.)
+            user = request.user
+            self.fields["patient"].queryset = (
+                Patient.objects.filter(organization_id__in=staff_organization_ids(user))
+                if user.is_authenticated
+                else Patient.objects.none()
             )
 
 
-class RescheduleSerializer(serializers.Serializer):
-    surgery_date = serializers.DateField()
-    surgery_time = serializers.TimeField(required=False, allow_null=True)
+class RescheduleSerializer(StrictInputMixin, serializers.Serializer):
+    surgery_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
+    surgery_time = LocalTimeField(required=False, allow_null=True)
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(StrictInputMixin, serializers.Serializer):
     protocol = serializers.SlugField(help_text="The protocol's key, e.g. mis-lumbar-fusion.")
     version = serializers.IntegerField(required=False, min_value=1, help_text="Defaults to the latest version.")
 
@@ -141,6 +166,8 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
     permission_classes = [IsStaffMember]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator's anonymous request
+            return SurgeryCase.objects.none()
         return (
             SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(self.request.user))
             .select_related("patient", "checklist")
@@ -158,7 +185,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         case = self.get_queryset().get(pk=case.pk)
         return Response(self.get_serializer(case).data, status=code)
 
-    @extend_schema(request=RescheduleSerializer, responses=SurgeryCaseSerializer)
+    @extend_schema(operation_id="cases_reschedule", request=RescheduleSerializer, responses=SurgeryCaseSerializer)
     @action(detail=True, methods=["post"])
     def reschedule(self, request, pk=None):
         case = self.get_object()
@@ -169,7 +196,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         self.audit([case.patient_id])
         return self._done(case)
 
-    @extend_schema(request=None, responses=SurgeryCaseSerializer)
+    @extend_schema(operation_id="cases_cancel", request=None, responses=SurgeryCaseSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         case = workflows.case_cancel(case=self.get_object())
@@ -177,7 +204,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         self.audit([case.patient_id])
         return self._done(case)
 
-    @extend_schema(request=AssignSerializer, responses={201: dict})
+    @extend_schema(operation_id="cases_assign", request=AssignSerializer, responses={201: ChecklistSerializer})
     @action(detail=True, methods=["post"], url_path="assign")
     def assign(self, request, pk=None):
         case = self.get_object()
@@ -198,7 +225,10 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         self.audit([case.patient_id])
         return Response(checklist_payload(checklist, language="en"), status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        parameters=[LANGUAGE_PARAMETER],
+        responses={200: ChecklistSerializer, 404: error_response("No such surgery, or no checklist assigned to it.")},
+    )
     @action(detail=True, methods=["get"])
     def checklist(self, request, pk=None):
         case = self.get_object()
@@ -206,7 +236,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
             Checklist.objects.filter(case=case).select_related("case__patient", "protocol_version__protocol").first()
         )
         if checklist is None:
-            return Response({"detail": "No checklist has been assigned to this surgery."}, status=404)
+            raise NotFound("No checklist has been assigned to this surgery.")
         self.audit([case.patient_id])
         return Response(checklist_payload(checklist, language=request.query_params.get("lang", "en")))
 
@@ -214,7 +244,8 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
 # --- Patients: me -----------------------------------------------------------------------
 
 
-class MeSerializer(serializers.ModelSerializer):
+@extend_schema_serializer(component_name="PatientProfile")
+class MeSerializer(StrictInputMixin, LocalTimeModelSerializer):
     time_zone = serializers.CharField(validators=[_validate_tz], required=False)
 
     class Meta:
@@ -226,37 +257,78 @@ class MeSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "full_name", "contact_email", "weight_kg"]
 
 
+class MePatientSerializer(serializers.Serializer):
+    """A signed-in patient: their profile and reminder preferences."""
+
+    kind = serializers.ChoiceField(choices=["patient"])
+    patient = MeSerializer()
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    organization = serializers.CharField(source="organization.name", help_text="The organization's name.")
+    organization_slug = serializers.SlugField(source="organization.slug")
+
+    class Meta:
+        model = StaffMembership
+        fields = ["organization", "organization_slug", "role"]
+
+
+class MeStaffSerializer(serializers.Serializer):
+    """Anyone else signed in: a care-team member ("staff") or an account with no role here ("other")."""
+
+    kind = serializers.ChoiceField(choices=["staff", "other"])
+    username = serializers.CharField()
+    memberships = MembershipSerializer(many=True)
+
+
+MeResponseSerializer = PolymorphicProxySerializer(
+    component_name="Me",
+    serializers={"patient": MePatientSerializer, "staff": MeStaffSerializer, "other": MeStaffSerializer},
+    resource_type_field_name="kind",
+)
+
+
 class MeView(APIView):
     """Who the signed-in person is: a patient's profile and preferences, or a staff member's roles."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="me_retrieve", responses=MeResponseSerializer)
     def get(self, request):
         patient = patient_of(request.user)
         if patient is not None:
-            return Response({"kind": "patient", "patient": MeSerializer(patient).data})
+            return Response(MePatientSerializer({"kind": "patient", "patient": patient}).data)
         memberships = StaffMembership.objects.filter(user=request.user).select_related("organization")
         return Response(
-            {
-                "kind": "staff" if memberships else "other",
-                "username": request.user.get_username(),
-                "memberships": [
-                    {"organization": m.organization.name, "organization_slug": m.organization.slug, "role": m.role}
-                    for m in memberships
-                ],
-            }
+            MeStaffSerializer(
+                {"kind": "staff" if memberships else "other", "username": request.user.get_username(),
+                 "memberships": memberships}
+            ).data
         )
 
-    @extend_schema(request=MeSerializer, responses=MeSerializer)
+    @extend_schema(
+        operation_id="me_partial_update",
+        request=MeSerializer,
+        responses={200: MeSerializer, 403: error_response("Only patients have preferences here.")},
+    )
     def patch(self, request):
         patient = patient_of(request.user)
         if patient is None:
-            return Response({"detail": "Only patients have preferences here."}, status=403)
+            raise PermissionDenied("Only patients have preferences here.")
         serializer = MeSerializer(patient, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         patient = workflows.patient_update(patient=patient, **serializer.validated_data)
         return Response(MeSerializer(patient).data)
+
+
+class MyCaseSerializer(CaseSummarySerializer):
+    """The patient's surgery with the countdown, and the day and zone it is counted from."""
+
+    today = serializers.DateField(help_text="Today's date in the patient's time zone.")
+    time_zone = serializers.CharField(help_text="The patient's IANA time zone, e.g. America/New_York.")
+
+
+NO_CASE = "No surgery has been booked for you yet."
 
 
 class MyCaseView(APIView):
@@ -264,12 +336,12 @@ class MyCaseView(APIView):
 
     permission_classes = [IsPatient]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="me_case_retrieve", responses={200: MyCaseSerializer, 404: error_response(NO_CASE)})
     def get(self, request):
         patient = patient_of(request.user)
         case = case_current(patient)
         if case is None:
-            return Response({"detail": "No surgery has been booked for you yet."}, status=404)
+            raise NotFound(NO_CASE)
         today = patient.local_today()
         return Response({**case_payload(case, today), "today": today, "time_zone": patient.time_zone})
 
@@ -277,11 +349,17 @@ class MyCaseView(APIView):
 # --- Patients: their steps ------------------------------------------------------------
 
 
-class TaskUpdateSerializer(serializers.Serializer):
+class TaskUpdateSerializer(StrictInputMixin, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=4000)
     answers = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4000), required=False)
 
 
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[LANGUAGE_PARAMETER], responses=TaskSerializer),
+    partial_update=extend_schema(
+        parameters=[LANGUAGE_PARAMETER], request=TaskUpdateSerializer, responses=TaskSerializer
+    ),
+)
 class MyTaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One of the patient's own tasks: read it, tick it off, undo, note answers."""
 
@@ -311,13 +389,17 @@ class MyTaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         )
         return self._respond(task)
 
-    @extend_schema(request=None)
+    @extend_schema(
+        operation_id="me_tasks_complete", parameters=[LANGUAGE_PARAMETER], request=None, responses=TaskSerializer
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         task = workflows.task_complete(task=self.get_object(), by=request.user, now=timezone.now())
         return self._respond(task)
 
-    @extend_schema(request=None)
+    @extend_schema(
+        operation_id="me_tasks_reopen", parameters=[LANGUAGE_PARAMETER], request=None, responses=TaskSerializer
+    )
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
         task = workflows.task_reopen(task=self.get_object(), by=request.user)

@@ -1,18 +1,81 @@
-"""One error shape for the API: Django's ValidationError from services becomes a 400 naming the field."""
+"""One error shape for the API: {"field": ["message", …], "detail": ["message", …]}.
 
+Every 4xx body names the fields it refuses, each with a list of messages; messages about no
+single field (not signed in, not allowed, not found, too many requests, a refused state change)
+are listed under "detail" (REST_FRAMEWORK's NON_FIELD_ERRORS_KEY). prepapp.api_schema
+documents the shape as the `Error` component.
+"""
+
+from collections.abc import Mapping
+
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc, context):
+    non_field_key = api_settings.NON_FIELD_ERRORS_KEY
     if isinstance(exc, DjangoValidationError):
+        # Services raise Django's ValidationError: it becomes a 400 naming the field.
         if hasattr(exc, "error_dict"):
-            detail = {field: [str(m) for e in errors for m in e.messages] for field, errors in exc.error_dict.items()}
+            detail = {
+                non_field_key if field == NON_FIELD_ERRORS else field: [str(m) for e in errors for m in e.messages]
+                for field, errors in exc.error_dict.items()
+            }
         else:
-            detail = {"non_field_errors": exc.messages}
+            detail = {non_field_key: exc.messages}
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, exceptions.ParseError):
         # Malformed JSON: say so in the same shape as field errors, naming the request body.
         exc = exceptions.ValidationError({"body": [str(exc.detail)]})
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = error_body(response.data, non_field_key)
+    return response
+
+
+def error_body(data, non_field_key: str) -> dict:
+    """DRF's error data in the one shape: a bare message or list goes under the non-field key."""
+    if isinstance(data, dict):
+        return {key: _messages(value) for key, value in data.items()}
+    return {non_field_key: _messages(data)}
+
+
+def _messages(value):
+    # A nested serializer's (or a dict field's) errors stay an object of the same shape.
+    if isinstance(value, dict):
+        return {key: _messages(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+class StrictInputMixin:
+    """Writes name only fields the endpoint takes: an unknown or read-only field is a 400 naming it.
+
+    Silently dropping them hides a client's typo ("surgery_dat") or a belief that it changed
+    something it cannot ("invitation_code").
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            problems = {}
+            for name in data:
+                field = self.fields.get(name)
+                if field is None:
+                    problems[name] = ["This field is not accepted here."]
+                elif field.read_only:
+                    problems[name] = ["This field is read-only."]
+            if problems:
+                raise exceptions.ValidationError(problems)
+        return super().to_internal_value(data)
+
+
+@csrf_exempt  # it changes nothing, and a CSRF page would be HTML
+def api_not_found(request, *args, **kwargs):
+    """Any path under the API that names no endpoint: a JSON 404 in the API's shape, never an HTML page."""
+    return JsonResponse({"detail": ["No such endpoint or record."]}, status=404)

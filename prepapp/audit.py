@@ -2,15 +2,60 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.utils import timezone
 
-from .models import AuditEntry
+from .models import AuditEntry, Patient, patient_reference
 
 
-def audit_record(*, actor, patients, action: str, path: str = "") -> None:
-    """Note that a member of staff read or changed these patients' records (inside the caller's transaction)."""
+def audit_record(*, actor, patients, action: str, path: str = "", request=None, ip: str = "") -> None:
+    """Note that a member of staff read or changed these patients' records (inside the caller's transaction).
+
+    `patients` are Patient objects or their ids, each noted once. With `request`, the client's
+    address and the path come from it unless given.
+    """
+    if request is not None:
+        ip = ip or client_ip(request)
+        path = path or request.get_full_path()
+    organization_of = {}
+    for p in patients:
+        organization_of[getattr(p, "pk", p)] = p.organization_id if isinstance(p, Patient) else None
+    missing = [pk for pk, organization_id in organization_of.items() if organization_id is None]
+    if missing:
+        organization_of.update(Patient.objects.filter(pk__in=missing).values_list("pk", "organization_id"))
     now = timezone.now()
+    address = _valid_address(ip)
     AuditEntry.objects.bulk_create(
-        AuditEntry(actor=actor, patient_id=getattr(p, "pk", p), action=action, path=path[:300], at=now)
-        for p in patients
+        AuditEntry(
+            actor=actor, patient_id=pk, patient_ref=patient_reference(pk), organization_id=organization_id,
+            action=action, path=path[:300], ip_address=address, at=now,
+        )
+        for pk, organization_id in organization_of.items()
     )
+
+
+def _valid_address(value: str) -> str | None:
+    # A forwarded header can carry anything; the entry keeps only a real address (or none).
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request) -> str:
+    """The address the request came from, as the service's own proxies saw it.
+
+    X-Forwarded-For is written by whoever sends the request, so only the entries appended by
+    the TRUSTED_PROXY_COUNT proxies in front of the service can be believed: the client's
+    address is the one the outermost trusted proxy added, counted from the right. With no
+    trusted proxy (the default) the header is ignored and the socket's peer address is used.
+    Throttles, sign-in lockouts and the audit trail all use this one answer.
+    """
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if proxies > 0:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR", "")

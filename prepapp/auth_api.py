@@ -1,44 +1,265 @@
-"""Sign-in and sign-out: patients with their invitation code, staff with a password (API token)."""
+"""Sign-in and sign-out: patients with a single-use invitation code or an emailed sign-in link.
 
+Also the staff's "issue a fresh code" for a patient, and "sign out everywhere" for anyone.
+Staff API tokens: prepapp.token_api.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib.auth import login, logout
+from django.core.exceptions import DisallowedHost
 from django.middleware.csrf import get_token
+from django.utils.http import is_same_domain
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from . import services
 from .api import MeSerializer
+from .api_schema import error_response
+from .audit import client_ip
+from .models import Patient
+from .permissions import IsStaffMember, staff_organization_ids
+
+# Signing in puts a session on the phone, so it is done by the patient app itself.
+PATIENT_SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+# --- Request and response shapes ---------------------------------------------------------
 
 
 class InvitationSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=32)
+    code = serializers.CharField(max_length=32, help_text="The invitation code; case, spaces and dashes do not matter.")
+
+
+class SignInLinkRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class SignInLinkRequestedSerializer(serializers.Serializer):
+    email = serializers.EmailField(help_text="The address asked for; the answer is the same, known or not.")
+    expires_in_minutes = serializers.IntegerField(help_text="How long a link sent to it works.")
+
+
+class SignInLinkRedeemSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200, help_text="The last part of the emailed link, /signin/<token>/.")
+
+
+class SignedInSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["patient"])
+    patient = MeSerializer()
+    csrf_token = serializers.CharField(help_text="Send as X-CSRFToken with the session's later writes.")
+
+
+class IssuedInvitationSerializer(serializers.Serializer):
+    invitation_code = serializers.CharField(help_text="Shown in this response only; it signs in once.")
+    join_url = serializers.URLField(help_text="The same code as a link that opens the patient app and signs in.")
+    expires_at = serializers.DateTimeField()
+
+
+FOREIGN_ORIGIN = error_response("Not sent from this site's own pages (Origin, or Referer, of another site or none).")
+
+
+# --- Sign-in only from this site's pages -------------------------------------------------
+
+
+def request_origin(request) -> str | None:
+    """The origin a browser says the request comes from: Origin, else the Referer's scheme and host."""
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin:
+        return origin
+    referer = urlsplit(request.META.get("HTTP_REFERER", ""))
+    if referer.scheme and referer.netloc:
+        return f"{referer.scheme}://{referer.netloc}"
+    return None
+
+
+def origin_is_trusted(request) -> bool:
+    """The same rule as Django's CSRF origin check: this host, or one of CSRF_TRUSTED_ORIGINS."""
+    origin = request_origin(request)
+    if not origin or origin == "null":
+        return False
+    try:
+        own = f"{'https' if request.is_secure() else 'http'}://{request.get_host()}"
+    except DisallowedHost:
+        own = None
+    if origin == own or origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    parsed = urlsplit(origin)
+    # "https://*.example.org" trusts every subdomain of example.org, as it does for Django.
+    return any(
+        parsed.scheme == trusted.scheme and is_same_domain(parsed.netloc, trusted.netloc.lstrip("*"))
+        for trusted in (urlsplit(t) for t in settings.CSRF_TRUSTED_ORIGINS if "*" in t)
+    )
+
+
+class FromThisSite(BasePermission):
+    """Sign-in requests must come from this site's own pages.
+
+    These endpoints take no session, so Django's CSRF token cannot guard them; without this,
+    a page elsewhere could post a code or link of its own and sign its visitor into an account
+    it controls (login CSRF). Browsers always send Origin with a cross-site POST.
+    """
+
+    message = "Sign in from the app's own pages."
+
+    def has_permission(self, request, view):
+        return origin_is_trusted(request)
+
+
+def signed_in_response(request, patient: Patient) -> Response:
+    login(request._request, patient.user, backend=PATIENT_SIGN_IN_BACKEND)
+    return Response(
+        {"kind": "patient", "patient": MeSerializer(patient).data, "csrf_token": get_token(request._request)}
+    )
+
+
+# --- Patients: sign in -------------------------------------------------------------------
 
 
 class InvitationSignInView(APIView):
-    """Sign a patient in with the code from their care team's invitation (starts a session)."""
+    """Sign a patient in with the code from their care team's invitation (starts a session).
 
-    permission_classes = [AllowAny]
+    A code works once, within its lifetime; after that the patient asks for a new one, or for
+    a sign-in link by email.
+    """
+
+    permission_classes = [FromThisSite]
     authentication_classes = []
     # Codes are short enough to read aloud, so guessing is slowed down per client address.
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "invitation"
 
-    @extend_schema(request=InvitationSerializer, responses={200: dict})
+    @extend_schema(
+        request=InvitationSerializer,
+        responses={
+            200: SignedInSerializer,
+            400: error_response("The code is unknown, used, replaced or expired (one message for all, under code)."),
+            403: FOREIGN_ORIGIN,
+        },
+        tags=["auth"],
+        operation_id="auth_invitation_create",
+    )
     def post(self, request):
         data = InvitationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         patient = services.patient_accept_invitation(code=data.validated_data["code"])
-        login(request._request, patient.user, backend="django.contrib.auth.backends.ModelBackend")
-        return Response({"kind": "patient", "patient": MeSerializer(patient).data, "csrf_token": get_token(request._request)})
+        return signed_in_response(request, patient)
+
+
+class SignInLinkRequestView(APIView):
+    """Email a single-use sign-in link to a patient, for a new phone or computer.
+
+    The answer is the same whether or not the address belongs to a patient.
+    """
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "sign_in_link"
+
+    @extend_schema(
+        request=SignInLinkRequestSerializer,
+        responses={202: SignInLinkRequestedSerializer},
+        tags=["auth"],
+        operation_id="auth_sign_in_link_create",
+    )
+    def post(self, request):
+        data = SignInLinkRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.sign_in_link_send(email=data.validated_data["email"])
+        return Response(
+            {"email": data.validated_data["email"], "expires_in_minutes": settings.SIGN_IN_LINK_TTL_MINUTES},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class SignInLinkRedeemView(APIView):
+    """Exchange the token of an emailed sign-in link for a session, once."""
+
+    permission_classes = [FromThisSite]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    # A sign-in attempt like a code's; the token itself is far too long to guess.
+    throttle_scope = "invitation"
+
+    @extend_schema(
+        request=SignInLinkRedeemSerializer,
+        responses={
+            200: SignedInSerializer,
+            400: error_response("The link is unknown, used or expired (one message for all, under token)."),
+            403: FOREIGN_ORIGIN,
+        },
+        tags=["auth"],
+        operation_id="auth_sign_in_link_redeem_create",
+    )
+    def post(self, request):
+        data = SignInLinkRedeemSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient = services.sign_in_link_redeem(token=data.validated_data["token"])
+        return signed_in_response(request, patient)
+
+
+# --- Everyone: sign out ------------------------------------------------------------------
 
 
 class SignOutView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None}, tags=["auth"], operation_id="auth_signout_create")
     def post(self, request):
         logout(request._request)
-        return Response(status=204)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SignOutEverywhereView(APIView):
+    """End every session of the signed-in person, on every device, and revoke their API tokens."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None}, tags=["auth"], operation_id="auth_signout_everywhere_create")
+    def post(self, request):
+        services.user_sign_out_everywhere(user=request.user)
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Staff: a fresh invitation code ------------------------------------------------------
+
+
+class PatientInvitationView(APIView):
+    """Issue a fresh invitation code for one of the organization's patients.
+
+    The code is in this response only; any earlier code the patient has not used stops working.
+    """
+
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        request=None,
+        responses={201: IssuedInvitationSerializer},
+        tags=["auth"],
+        operation_id="patients_invitation_create",
+    )
+    def post(self, request, pk: int):
+        patient = Patient.objects.filter(pk=pk, organization_id__in=staff_organization_ids(request.user)).first()
+        if patient is None:
+            raise NotFound("No such patient.")
+        patient = services.patient_invitation_issue(
+            patient=patient, issued_by=request.user, path=request.get_full_path(), ip=client_ip(request)
+        )
+        return Response(
+            {
+                "invitation_code": patient.invitation_code,
+                "join_url": request.build_absolute_uri(f"/join/{patient.invitation_code}/"),
+                "expires_at": patient.invitation_expires_at,
+            },
+            status=status.HTTP_201_CREATED,
+        )

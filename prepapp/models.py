@@ -8,10 +8,15 @@ import zoneinfo
 from datetime import time
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -25,6 +30,20 @@ def new_invitation_code() -> str:
     # Eight characters from an alphabet without look-alikes (no 0/O, 1/I/L): easy to read aloud.
     alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
     return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def normalize_invitation_code(code: str) -> str:
+    """A code as typed or read aloud ("demo-2345 ") in the form it was issued in ("DEMO2345")."""
+    return (code or "").strip().upper().replace("-", "").replace(" ", "")
+
+
+def invitation_code_digest(code: str) -> str:
+    """What is stored of an invitation code: an HMAC keyed with SECRET_KEY, never the code itself.
+
+    Codes are short (31 symbols, 8 places), so a plain hash could be reversed by trying them
+    all; keyed, a copy of the database alone does not give them away.
+    """
+    return salted_hmac("prepapp.invitation-code", normalize_invitation_code(code), algorithm="sha256").hexdigest()
 
 
 class Organization(models.Model):
@@ -81,15 +100,29 @@ class Patient(models.Model):
     email_enabled = models.BooleanField(default=True)
     inapp_enabled = models.BooleanField(default=True)
 
-    invitation_code = models.CharField(max_length=16, unique=True, default=new_invitation_code)
+    # The unspent invitation code, as invitation_code_digest(code); empty once it is used or
+    # replaced. The code itself is never stored: it is shown once, to whoever issued it.
+    invitation_code_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    invitation_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the patient first signed in (with a code or an emailed link).
     invitation_accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["full_name", "id"]
 
+    # The plain code, on the instance returned by the service that issued it and nowhere else
+    # (not saved, not on a patient read back from the database): the enrolment response shows it once.
+    invitation_code: str | None = None
+
     def __str__(self):
         return self.full_name
+
+    @property
+    def invitation_is_open(self) -> bool:
+        """An issued code is waiting to be used and has not expired."""
+        expires_at = self.invitation_expires_at
+        return bool(self.invitation_code_hash and expires_at and expires_at > timezone.now())
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -141,18 +174,136 @@ class SurgeryCase(models.Model):
         return (self.surgery_date - self.patient.local_today(now)).days
 
 
+class SignInLink(models.Model):
+    """A single-use sign-in link emailed to a patient for a new device. Only its token's SHA-256 is kept."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="sign_in_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"sign-in link for {self.patient} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class SessionGeneration(models.Model):
+    """Which of a user's sessions still count: those begun in the current generation.
+
+    "Sign out everywhere" moves the generation on, and prepapp.session_policy ends every
+    session stamped with an earlier one at its next request. A user without a row is in
+    generation 0.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="session_generation"
+    )
+    generation = models.PositiveIntegerField(default=0)
+    signed_out_everywhere_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.user}: generation {self.generation}"
+
+    @classmethod
+    def current(cls, user_id) -> int:
+        return cls.objects.filter(user_id=user_id).values_list("generation", flat=True).first() or 0
+
+
+# What this service notes in a signed-in session (read on every request by prepapp.session_policy).
+SESSION_GENERATION_KEY = "prepapp_session_generation"
+SESSION_KIND_KEY = "prepapp_session_kind"  # "patient" or "staff"
+SESSION_LAST_ACTIVITY_KEY = "prepapp_last_activity"  # seconds since the epoch, when last refreshed
+
+
+def session_idle_seconds(kind: str) -> int:
+    """How long a session may sit unused: patients keep theirs far longer than staff."""
+    if kind == "patient":
+        return settings.PATIENT_SESSION_IDLE_DAYS * 24 * 3600
+    return settings.STAFF_SESSION_IDLE_MINUTES * 60
+
+
+@receiver(user_logged_in, dispatch_uid="prepapp.stamp_new_session")
+def stamp_new_session(sender, request, user, **kwargs):
+    """Note in a new session its generation, whose it is, and when it was last used.
+
+    Here, with the models, because this module is loaded with the app: the receiver is
+    connected before any sign-in, however it happens (the app, the coordinator pages, the admin).
+    """
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    kind = "patient" if Patient.objects.filter(user_id=user.pk).exists() else "staff"
+    session[SESSION_GENERATION_KEY] = SessionGeneration.current(user.pk)
+    session[SESSION_KIND_KEY] = kind
+    session[SESSION_LAST_ACTIVITY_KEY] = int(timezone.now().timestamp())
+    session.set_expiry(session_idle_seconds(kind))
+
+
+class AuditTrailIsAppendOnly(Exception):
+    """An attempt to change or remove an audit entry: the trail is only ever added to."""
+
+
+def patient_reference(patient_id) -> str:
+    """The pseudonymous name an audit entry keeps for its patient, also once the patient is erased."""
+    return f"patient-{patient_id}"
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    """Bulk updates and deletes are refused (erasing a patient clears the link through the base manager)."""
+
+    def update(self, **kwargs):
+        raise AuditTrailIsAppendOnly("Audit entries cannot be changed.")
+
+    def delete(self):
+        raise AuditTrailIsAppendOnly("Audit entries cannot be deleted.")
+
+
 class AuditEntry(models.Model):
-    """A member of staff read or changed a patient's record."""
+    """A member of staff read or changed a patient's record: who, what, which patient, when, from where.
+
+    Append-only: an entry is never changed or deleted (on PostgreSQL a trigger enforces it as
+    well). Erasing a patient keeps the entries: the link to the patient becomes empty and
+    `patient_ref` still tells which (pseudonymous) patient they were about.
+    """
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="audit_entries")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    patient_ref = models.CharField(max_length=40, blank=True)
+    # The patient's organization when the entry was written: whose staff may read the entry.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     action = models.CharField(max_length=40)
     path = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at"]
         verbose_name_plural = "audit entries"
 
     def __str__(self):
-        return f"{self.actor} {self.action} {self.patient} at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.actor} {self.action} {self.patient or self.patient_ref} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        # Entries start without a primary key; one that has a key exists already and stays as it is.
+        if self.pk is not None:
+            raise AuditTrailIsAppendOnly("Audit entries cannot be changed.")
+        if not self.patient_ref and self.patient_id is not None:
+            self.patient_ref = patient_reference(self.patient_id)
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsAppendOnly("Audit entries cannot be deleted.")
+
+
+@receiver(post_delete, sender=Patient, dispatch_uid="prepapp.delete_patient_login")
+def delete_patient_login(sender, instance: Patient, **kwargs):
+    """A patient's login goes with the record, however it is deleted (erasure, admin, cascade)."""
+    if instance.user_id:
+        get_user_model().objects.filter(pk=instance.user_id).delete()

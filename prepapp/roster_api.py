@@ -6,13 +6,15 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
 from . import roster
+from .api_schema import error_response
+from .models import SurgeryCase
 from .permissions import IsStaffMember
 
 
 class RosterCaseSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    surgery_date = serializers.DateField()
-    status = serializers.CharField()
+    surgery_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
+    status = serializers.ChoiceField(choices=SurgeryCase.Status.choices)
     procedure = serializers.CharField()
 
 
@@ -56,6 +58,7 @@ class RosterView(ListAPIView):
             ) from exc
 
     @extend_schema(
+        operation_id="roster_list",
         parameters=[
             OpenApiParameter(
                 "ordering",
@@ -64,6 +67,7 @@ class RosterView(ListAPIView):
                 enum=[*roster.ORDERINGS, *(f"-{name}" for name in roster.ORDERINGS)],
             ),
         ],
+        responses={200: RosterRowSerializer, 400: error_response("The ordering is not one of those listed.")},
     )
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)

@@ -6,26 +6,48 @@ reminder preferences) are workflows: see prepapp.workflows.
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import logging
+import secrets
+import threading
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.utils import timezone
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
 
-from .models import Organization, Patient
+from .audit import audit_record
+from .models import (
+    Organization,
+    Patient,
+    SessionGeneration,
+    SignInLink,
+    invitation_code_digest,
+    new_invitation_code,
+)
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
+
+# One message for every code that does not sign in (unknown, used, replaced or expired), so
+# that trying codes tells nothing about which ones exist.
+INVITATION_REFUSED = "This code is not valid. Please check it with your care team."
+SIGN_IN_LINK_REFUSED = "This sign-in link has expired or has already been used. Please ask for a new one."
+# A caregiver may look after several patients from one inbox; more than this is not that.
+SIGN_IN_LINKS_PER_EMAIL = 5
 
 PATIENT_FIELDS = (
     "full_name", "contact_email", "time_zone", "language", "weight_kg",
     "smoker", "diabetic", "on_blood_thinners", "takes_nsaids",
 )
-# Changing any of these moves or changes the channels of the patient's future reminders.
-REPLANNING_FIELDS = {
-    "reminder_time", "quiet_hours_start", "quiet_hours_end", "time_zone",
-    "push_enabled", "email_enabled", "inapp_enabled", "contact_email",
-}
+# The patient's own choices about reminders and the app; staff may set them at enrolment too.
 PREFERENCE_FIELDS = (
     "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled",
     "inapp_enabled", "language", "time_zone",
@@ -38,28 +60,173 @@ def full_clean(obj, exclude=None):
 
 @transaction.atomic
 def patient_enrol(*, organization: Organization, full_name: str, **details) -> Patient:
-    """Create a patient record with a login that only the invitation code opens."""
-    unknown = set(details) - set(PATIENT_FIELDS)
+    """Create a patient record with a login that only the invitation code (or an emailed link) opens.
+
+    The returned instance carries the first invitation code in `invitation_code`, for the
+    enrolment response to show once; only its hash is stored.
+    """
+    unknown = set(details) - set(PATIENT_FIELDS) - set(PREFERENCE_FIELDS)
     if unknown:
         raise TypeError(f"unknown patient fields: {', '.join(sorted(unknown))}")
     patient = Patient(organization=organization, full_name=full_name, **details)
-    full_clean(patient, exclude=["user", "invitation_code"])
-    user = User(username=f"patient-{patient.invitation_code.lower()}", email=patient.contact_email)
+    full_clean(patient, exclude=["user"])
+    # The username names nobody and no code: it is only the login's handle.
+    user = User(username=f"patient-{secrets.token_hex(8)}", email=patient.contact_email)
     user.set_unusable_password()
     user.save()
     patient.user = user
     patient.save()
+    _issue_invitation_code(patient, now=timezone.now())
+    return patient
+
+
+def _issue_invitation_code(patient: Patient, *, now: datetime) -> None:
+    """Give the patient a new code, replacing any earlier one; the code is left on the instance only."""
+    expires_at = now + timedelta(days=settings.INVITATION_CODE_TTL_DAYS)
+    while True:
+        code = new_invitation_code()
+        digest = invitation_code_digest(code)
+        try:
+            with transaction.atomic():
+                Patient.objects.filter(pk=patient.pk).update(
+                    invitation_code_hash=digest, invitation_expires_at=expires_at
+                )
+            break
+        except IntegrityError:  # another patient's unspent code, one time in hundreds of billions: draw again
+            continue
+    patient.invitation_code_hash, patient.invitation_expires_at = digest, expires_at
+    patient.invitation_code = code
+
+
+@transaction.atomic
+def patient_invitation_issue(
+    *, patient: Patient, issued_by, path: str = "", ip: str = "", now: datetime | None = None
+) -> Patient:
+    """Issue a fresh invitation code for a patient (a member of staff asked); the earlier one stops working.
+
+    The returned instance carries the code in `invitation_code`; nothing else ever shows it again.
+    """
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    _issue_invitation_code(patient, now=now or timezone.now())
+    audit_record(actor=issued_by, patients=[patient], action="issue-invitation", path=path, ip=ip)
     return patient
 
 
 @transaction.atomic
 def patient_accept_invitation(*, code: str, now: datetime | None = None) -> Patient:
-    """Find the patient an invitation code belongs to and note the first sign-in."""
-    normalized = (code or "").strip().upper().replace("-", "").replace(" ", "")
-    patient = Patient.objects.select_for_update().filter(invitation_code=normalized).first()
-    if patient is None or patient.user_id is None:
-        raise ValidationError({"code": "This code is not valid. Please check it with your care team."})
+    """Sign in with an invitation code: it works once, before it expires, and is then spent."""
+    now = now or timezone.now()
+    patient = (
+        Patient.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(invitation_code_hash=invitation_code_digest(code))
+        .first()
+    )
+    if (
+        patient is None
+        or patient.user is None
+        or not patient.user.is_active
+        or patient.invitation_expires_at is None
+        or patient.invitation_expires_at <= now
+    ):
+        raise ValidationError({"code": INVITATION_REFUSED})
+    patient.invitation_code_hash = None
+    patient.invitation_expires_at = None
     if patient.invitation_accepted_at is None:
-        patient.invitation_accepted_at = now or timezone.now()
+        patient.invitation_accepted_at = now
+    patient.save(update_fields=["invitation_code_hash", "invitation_expires_at", "invitation_accepted_at"])
+    return patient
+
+
+def _sign_in_token_digest(token: str) -> str:
+    # The token is 256 random bits: a plain hash is as good as a keyed one here.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def sign_in_link_send(*, email: str, now: datetime | None = None) -> None:
+    """Email a single-use sign-in link to each patient with this address; nothing happens for an unknown one.
+
+    The caller answers the same either way. The email leaves after the transaction commits,
+    from a thread of its own, so the answer does not take longer for a known address either.
+    """
+    now = now or timezone.now()
+    patients = Patient.objects.filter(
+        contact_email__iexact=email.strip(), user__isnull=False, user__is_active=True
+    ).order_by("pk")[:SIGN_IN_LINKS_PER_EMAIL]
+    for patient in patients:
+        SignInLink.objects.filter(patient=patient, expires_at__lt=now).delete()
+        token = secrets.token_urlsafe(32)
+        link = SignInLink.objects.create(
+            patient=patient,
+            token_hash=_sign_in_token_digest(token),
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.SIGN_IN_LINK_TTL_MINUTES),
+        )
+        message = _sign_in_link_message(patient=patient, url=f"{settings.SITE_URL}/signin/{token}/")
+        transaction.on_commit(lambda message=message, link_id=link.pk: _send_in_background(message, link_id))
+
+
+def _sign_in_link_message(*, patient: Patient, url: str) -> EmailMessage:
+    with translation.override(patient.language):
+        subject = _("Your sign-in link")
+        body = render_to_string(
+            "prepapp/email/sign_in_link.txt",
+            {"patient": patient, "url": url, "minutes": settings.SIGN_IN_LINK_TTL_MINUTES},
+        )
+    return EmailMessage(
+        subject=subject, body=body, to=[patient.contact_email], headers={"Auto-Submitted": "auto-generated"}
+    )
+
+
+def _send_in_background(message: EmailMessage, link_id: int) -> None:
+    def send():
+        try:
+            message.send()
+        except Exception as exc:  # a lost email only means asking again: say so, and no more
+            # Never the message itself: it holds the link.
+            logger.warning("The email with sign-in link %s could not be sent (%s).", link_id, exc.__class__.__name__)
+        else:
+            logger.info("Sent the email with sign-in link %s.", link_id)
+
+    threading.Thread(target=send, name=f"sign-in-link-{link_id}", daemon=True).start()
+
+
+@transaction.atomic
+def sign_in_link_redeem(*, token: str, now: datetime | None = None) -> Patient:
+    """Exchange an emailed link's token for its patient, once, before it expires."""
+    now = now or timezone.now()
+    link = (
+        SignInLink.objects.select_for_update(of=("self",))
+        .select_related("patient__user")
+        .filter(token_hash=_sign_in_token_digest(token or ""))
+        .first()
+    )
+    if link is None or link.used_at is not None or link.expires_at <= now or not link.patient.user.is_active:
+        raise ValidationError({"token": SIGN_IN_LINK_REFUSED})
+    link.used_at = now
+    link.save(update_fields=["used_at"])
+    patient = link.patient
+    if patient.invitation_accepted_at is None:
+        patient.invitation_accepted_at = now
         patient.save(update_fields=["invitation_accepted_at"])
     return patient
+
+
+def revoke_user_tokens(*, user) -> None:
+    """Revoke every API token of the user (inside the caller's transaction)."""
+    Token.objects.filter(user=user).delete()
+
+
+@transaction.atomic
+def user_sign_out_everywhere(*, user, now: datetime | None = None) -> None:
+    """End every session of the user, on every device, and revoke the user's API tokens.
+
+    Sessions are not looked up one by one: the user's session generation moves on, and
+    prepapp.session_policy ends any session of an earlier generation at its next request.
+    """
+    SessionGeneration.objects.get_or_create(user=user)
+    SessionGeneration.objects.filter(user=user).update(
+        generation=F("generation") + 1, signed_out_everywhere_at=now or timezone.now()
+    )
+    revoke_user_tokens(user=user)

@@ -9,7 +9,7 @@ transaction; views, admin actions and management commands call these.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -22,19 +22,19 @@ from checklists.selectors import tasks_open_for_patient
 
 from .models import Patient, SurgeryCase
 from .reminders import planning
-from .services import PATIENT_FIELDS, full_clean
+from .services import PATIENT_FIELDS, PREFERENCE_FIELDS, full_clean
 
 User = get_user_model()
+
+# A surgery is booked at most this far ahead: a date years away is a typing mistake, and every
+# step's date (and the calendar) is computed from it.
+MAX_DAYS_AHEAD = 2 * 365
 
 # Changing any of these moves or changes the channels of the patient's future reminders.
 REPLANNING_FIELDS = {
     "reminder_time", "quiet_hours_start", "quiet_hours_end", "time_zone",
     "push_enabled", "email_enabled", "inapp_enabled", "contact_email",
 }
-PREFERENCE_FIELDS = (
-    "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled",
-    "inapp_enabled", "language", "time_zone",
-)
 
 
 @transaction.atomic
@@ -57,8 +57,13 @@ def patient_update(*, patient: Patient, **changes) -> Patient:
 
 
 def _check_surgery_date(patient: Patient, surgery_date: date, now: datetime | None):
-    if surgery_date < patient.local_today(now):
+    today = patient.local_today(now)
+    if surgery_date < today:
         raise ValidationError({"surgery_date": "The surgery date cannot be in the past."})
+    if surgery_date > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise ValidationError(
+            {"surgery_date": f"The surgery date must be within {MAX_DAYS_AHEAD // 365} years from today."}
+        )
 
 
 @transaction.atomic

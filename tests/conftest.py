@@ -8,6 +8,7 @@
 
 import io
 import os
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from checklists.models import Protocol
+from prepapp.admin_scoping import clinical_lead_group
 from prepapp.models import StaffMembership
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
@@ -68,9 +70,14 @@ def lee(riverside):
 
 @pytest.fixture
 def lead_admin(lee):
-    """lee with the admin open to her, as a clinical lead who edits protocols there."""
-    lee.is_staff = lee.is_superuser = True
+    """lee with the admin open to her, as a clinical lead who edits protocols there.
+
+    Staff, not superuser: the demo's "Clinical lead" group gives her the model permissions,
+    and the admin limits every row to Riverside's.
+    """
+    lee.is_staff = True
     lee.save()
+    lee.groups.add(clinical_lead_group())
     return lee
 
 
@@ -131,6 +138,14 @@ def as_pat(pat):
 @pytest.fixture
 def as_paul(paul):
     return client_for(paul.user)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys(settings):
+    """Each test counts its throttles and lockouts in its own corner of the shared cache."""
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for alias, config in settings.CACHES.items()
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -45,10 +45,12 @@ def test_session_writes_need_the_csrf_token(pat_checklist):
     assert task.status == "open"
 
 
-def test_invitation_sign_in_then_csrf_protected_write(pat_checklist):
+def test_invitation_sign_in_then_csrf_protected_write(pat_checklist, pat):
     client = APIClient(enforce_csrf_checks=True)
-    patient = pat_checklist.case.patient
-    response = client.post("/api/v1/auth/invitation/", {"code": patient.invitation_code}, format="json")
+    patient = pat  # as enrolled: the code is on this instance only
+    response = client.post(
+        "/api/v1/auth/invitation/", {"code": patient.invitation_code}, format="json", HTTP_ORIGIN="http://testserver"
+    )
     assert response.status_code == 200
     token = response.json()["csrf_token"]
     task = pat_checklist.tasks.first()

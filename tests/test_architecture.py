@@ -24,8 +24,8 @@ LAYERS = [
               "prepapp"]),
     ("checklists", ["checklists"]),
     ("reminders", ["prepapp.reminders"]),
-    ("workflows", ["prepapp.workflows", "prepapp.api", "prepapp.auth_api", "prepapp.roster", "prepapp.roster_api",
-                   "prepapp.management"]),
+    ("workflows", ["prepapp.workflows", "prepapp.api", "prepapp.auth_api", "prepapp.data_rights",
+                   "prepapp.data_rights_api", "prepapp.roster", "prepapp.roster_api", "prepapp.management"]),
     ("site", ["frontend", "config"]),
 ]
 APP_LAYERS = {"prepapp": "care", "checklists": "checklists", "reminders": "reminders"}

@@ -124,7 +124,7 @@ def test_with_hashed_static_names_the_worker_and_the_shell_name_the_hashed_files
         assert re.search(r"\.[0-9a-f]{12}\.(js|css|png)$", url), f"{url} is not a hashed name"
         assert (tmp_path / url.removeprefix("/static/")).exists()
     html = client.get("/").content.decode()
-    import_map = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html).group(1))["imports"]
+    import_map = json.loads(re.search(r'<script type="importmap"[^>]*>(.*?)</script>', html).group(1))["imports"]
     # The modules import each other by plain relative names; the map sends each to its hashed file.
     assert import_map["/static/frontend/patient/api.js"] in static_urls
     assert re.search(r'src="/static/frontend/patient/app\.[0-9a-f]{12}\.js"', html)

@@ -179,3 +179,15 @@ def test_generate_vapid_keys_prints_a_working_pair():
     again = StringIO()
     call_command("generate_vapid_keys", stdout=again, stderr=StringIO())
     assert again.getvalue() != out.getvalue()
+
+
+def test_another_patients_push_endpoint_is_refused_without_saying_so(as_pat, as_paul, pat, paul, loopback_push):
+    pats_phone = loopback_push.browser().subscription_json()
+    assert as_pat.post("/api/v1/me/push-subscriptions/", pats_phone, format="json").status_code == 201
+    fresh_phone = loopback_push.browser().subscription_json()
+    as_new = as_paul.post("/api/v1/me/push-subscriptions/", fresh_phone, format="json")
+    taken = as_paul.post("/api/v1/me/push-subscriptions/", {**pats_phone, "keys": fresh_phone["keys"]}, format="json")
+    assert taken.status_code == as_new.status_code == 201
+    assert set(taken.json()) == set(as_new.json())
+    assert PushSubscription.objects.get(endpoint=pats_phone["endpoint"]).patient == pat
+    assert pats_phone["endpoint"] not in {s["endpoint"] for s in as_paul.get("/api/v1/me/push-subscriptions/").json()}

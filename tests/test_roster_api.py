@@ -99,7 +99,7 @@ def test_days_and_overdue_use_each_patients_own_today(riverside, carol, protocol
     east = patient_enrol(organization=riverside, full_name="East", time_zone="Pacific/Kiritimati")
     west = patient_enrol(organization=riverside, full_name="West", time_zone="Pacific/Pago_Pago")
     for patient in (east, west):
-        case = case_book(patient=patient, procedure="Fusion", surgery_date=datetime(2040, 1, 10).date())
+        case = case_book(patient=patient, procedure="Fusion", surgery_date=datetime(2040, 1, 10).date(), now=now)
         checklist = checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
         # One open step due on January 1st: overdue in Kiritimati (Jan 2nd), due today in Pago Pago.
         Task.objects.filter(checklist=checklist).update(due_date=datetime(2040, 1, 5).date())

@@ -1,11 +1,16 @@
+"""The reminder engine in the admin: outbox, delivery log, inbox and push subscriptions, per organization."""
+
 from django.contrib import admin
+
+from prepapp.admin_scoping import OrganizationScopedAdmin, OrganizationScopedInline
 
 from . import outbox
 from .models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(OrganizationScopedInline, admin.TabularInline):
     model = DeliveryAttempt
+    organization_path = "patient__organization"
     extra = 0
     fields = ["at", "channel", "outcome", "detail"]
     readonly_fields = fields
@@ -17,7 +22,9 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(admin.ModelAdmin):
+class ReminderAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    organization_path = "patient__organization"
+    patient_path = "patient"
     list_display = ["id", "patient", "rule", "channel", "anchor_date", "send_at", "status", "attempts", "last_error"]
     list_filter = ["status", "channel", "rule", "patient__organization"]
     search_fields = ["patient__full_name", "=id"]
@@ -28,15 +35,18 @@ class ReminderAdmin(admin.ModelAdmin):
     inlines = [DeliveryAttemptInline]
     actions = ["retry_now"]
 
-    @admin.action(description="Try the selected failed or skipped reminders again now")
+    @admin.action(description="Try the selected failed or skipped reminders again now", permissions=["change"])
     def retry_now(self, request, queryset):
         count = outbox.retry_now(reminder_ids=list(queryset.values_list("id", flat=True)))
         self.message_user(request, f"{count} reminder(s) will be sent at the next sweep.")
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(admin.ModelAdmin):
+class DeliveryAttemptAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     """The delivery log: what each channel answered, per patient. Written by delivery only."""
+
+    organization_path = "patient__organization"
+    patient_path = "patient"
 
     list_display = ["at", "patient", "channel", "outcome", "reminder", "detail"]
     list_filter = ["outcome", "channel", "patient__organization"]
@@ -53,7 +63,9 @@ class DeliveryAttemptAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboxMessage)
-class InboxMessageAdmin(admin.ModelAdmin):
+class InboxMessageAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    organization_path = "patient__organization"
+    patient_path = "patient"
     list_display = ["created_at", "patient", "title", "read_at"]
     search_fields = ["patient__full_name", "title"]
     raw_id_fields = ["patient", "reminder", "task"]
@@ -61,7 +73,9 @@ class InboxMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(admin.ModelAdmin):
+class PushSubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    organization_path = "patient__organization"
+    patient_path = "patient"
     list_display = ["patient", "created_at", "last_success_at", "user_agent"]
     raw_id_fields = ["patient"]
     readonly_fields = ["endpoint", "p256dh", "auth", "created_at", "last_success_at"]

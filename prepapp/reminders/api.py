@@ -9,11 +9,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from prepapp.api_errors import StrictInputMixin
+from prepapp.api_schema import error_response
 from prepapp.audit import audit_record
 from prepapp.models import Patient
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
@@ -45,13 +49,19 @@ def _unread(patient) -> int:
     return InboxMessage.objects.filter(patient=patient, read_at__isnull=True).count()
 
 
+@extend_schema(tags=["inbox"])
 class InboxView(generics.ListAPIView):
     """The signed-in patient's reminders, newest first. `?unread=1` lists only the unread ones."""
 
     serializer_class = InboxMessageSerializer
     permission_classes = [IsPatient]
 
-    @extend_schema(parameters=[OpenApiParameter("unread", bool, required=False)])
+    @extend_schema(
+        operation_id="me_inbox_list",
+        parameters=[
+            OpenApiParameter("unread", bool, required=False, description="1 (or true) for unread messages only.")
+        ],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -62,37 +72,48 @@ class InboxView(generics.ListAPIView):
         return qs
 
 
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField(help_text="How many of the patient's messages are unread.")
+
+
+class ReadAllSerializer(UnreadCountSerializer):
+    marked = serializers.IntegerField(help_text="How many messages this request marked read.")
+
+
+@extend_schema(tags=["inbox"])
 class InboxUnreadCountView(APIView):
     """How many of the patient's messages are unread (the badge)."""
 
     permission_classes = [IsPatient]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="me_inbox_unread_count_retrieve", responses=UnreadCountSerializer)
     def get(self, request):
         return Response({"unread": _unread(patient_of(request.user))})
 
 
+@extend_schema(tags=["inbox"])
 class InboxReadView(APIView):
     """Mark one message read. Another patient's message does not exist here (404)."""
 
     permission_classes = [IsPatient]
 
-    @extend_schema(request=None, responses=InboxMessageSerializer)
+    @extend_schema(operation_id="me_inbox_read", request=None, responses=InboxMessageSerializer)
     def post(self, request, pk: int):
         patient = patient_of(request.user)
         try:
             message = services.inbox_mark_read(patient=patient, message_id=pk)
-        except InboxMessage.DoesNotExist:
-            return Response({"detail": "No such message."}, status=404)
+        except InboxMessage.DoesNotExist as exc:
+            raise NotFound("No such message.") from exc
         return Response(InboxMessageSerializer(message).data)
 
 
+@extend_schema(tags=["inbox"])
 class InboxReadAllView(APIView):
     """Mark every message read."""
 
     permission_classes = [IsPatient]
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(operation_id="me_inbox_read_all", request=None, responses=ReadAllSerializer)
     def post(self, request):
         patient = patient_of(request.user)
         marked = services.inbox_mark_all_read(patient=patient)
@@ -106,7 +127,7 @@ def _b64url(value: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
-class PushKeysSerializer(serializers.Serializer):
+class PushKeysSerializer(StrictInputMixin, serializers.Serializer):
     p256dh = serializers.CharField(max_length=200)
     auth = serializers.CharField(max_length=100)
 
@@ -128,9 +149,13 @@ class PushKeysSerializer(serializers.Serializer):
         return value
 
 
-class PushSubscriptionSerializer(serializers.ModelSerializer):
+class PushSubscriptionSerializer(StrictInputMixin, serializers.ModelSerializer):
     """The shape of the browser's `PushSubscription.toJSON()`, plus an optional user agent."""
 
+    id = serializers.IntegerField(
+        read_only=True, allow_null=True,
+        help_text="Null when the endpoint could not be recorded for this patient (the answer is otherwise the same).",
+    )
     keys = PushKeysSerializer(write_only=True)
     expirationTime = serializers.IntegerField(required=False, allow_null=True, write_only=True)  # noqa: N815
 
@@ -148,6 +173,18 @@ class PushSubscriptionSerializer(serializers.ModelSerializer):
         return value
 
 
+class PushUnsubscribeSerializer(StrictInputMixin, serializers.Serializer):
+    endpoint = serializers.CharField(help_text="The endpoint of the subscription to forget.")
+
+
+@extend_schema(tags=["push"])
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="me_push_subscriptions_create",
+        responses={201: PushSubscriptionSerializer, 200: PushSubscriptionSerializer},
+        description="Subscribe this browser: 201 with a new subscription, 200 when the endpoint was known (updated).",
+    )
+)
 class PushSubscriptionListView(generics.ListCreateAPIView):
     """The patient's push subscriptions. POST is idempotent on the endpoint (201 new, 200 updated).
 
@@ -172,21 +209,31 @@ class PushSubscriptionListView(generics.ListCreateAPIView):
             auth=data["keys"]["auth"],
             user_agent=data.get("user_agent") or request.headers.get("User-Agent", ""),
         )
+        if subscription is None:
+            # The endpoint is another patient's: nothing changes, and the answer looks like a
+            # new subscription's, so it tells the caller nothing about whose endpoint it is.
+            subscription = PushSubscription(
+                endpoint=data["endpoint"], user_agent=(data.get("user_agent") or "")[:300], created_at=timezone.now()
+            )
         return Response(
             self.get_serializer(subscription).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
-    @extend_schema(request={"application/json": {"type": "object", "properties": {"endpoint": {"type": "string"}}}},
-                   responses={204: None})
+    @extend_schema(
+        operation_id="me_push_subscriptions_destroy_by_endpoint",
+        request=PushUnsubscribeSerializer,
+        responses={204: None, 404: error_response("The patient has no subscription with this endpoint.")},
+        description="Forget the subscription with the endpoint given in the body.",
+    )
     def delete(self, request):
-        endpoint = request.data.get("endpoint") if isinstance(request.data, dict) else None
-        if not endpoint:
-            return Response({"endpoint": ["This field is required."]}, status=400)
-        if not services.push_unsubscribe(patient=patient_of(request.user), endpoint=endpoint):
-            return Response({"detail": "No such subscription."}, status=404)
+        data = PushUnsubscribeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not services.push_unsubscribe(patient=patient_of(request.user), endpoint=data.validated_data["endpoint"]):
+            raise NotFound("No such subscription.")
         return Response(status=204)
 
 
+@extend_schema(tags=["push"])
 class PushSubscriptionDetailView(generics.RetrieveDestroyAPIView):
     """One of the patient's push subscriptions; another patient's does not exist here (404)."""
 
@@ -200,35 +247,75 @@ class PushSubscriptionDetailView(generics.RetrieveDestroyAPIView):
         services.push_unsubscribe(patient=patient_of(self.request.user), subscription_id=instance.id)
 
 
+class PushPublicKeySerializer(serializers.Serializer):
+    public_key = serializers.CharField(help_text="The VAPID public key, base64url: the applicationServerKey.")
+
+
+@extend_schema(tags=["push"])
 class PushPublicKeyView(APIView):
     """The VAPID public key the browser subscribes with; 404 when Web Push is not configured."""
 
-    @extend_schema(responses={200: dict, 404: dict})
+    @extend_schema(
+        operation_id="me_push_public_key_retrieve",
+        responses={200: PushPublicKeySerializer, 404: error_response("Web Push is not configured.")},
+    )
     def get(self, request):
         if not (settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY):
-            return Response({"detail": "Web Push is not configured.", "public_key": ""}, status=404)
-        return Response({"public_key": settings.VAPID_PUBLIC_KEY})
+            raise NotFound("Web Push is not configured.")
+        return Response(PushPublicKeySerializer({"public_key": settings.VAPID_PUBLIC_KEY}).data)
 
 
 # --- Staff: delivery log ------------------------------------------------------------------
 
 
+class DeliveredReminderSerializer(serializers.ModelSerializer):
+    """The reminder an attempt delivered (or tried to)."""
+
+    task_title = serializers.CharField(source="task.definition.title")
+
+    class Meta:
+        model = Reminder
+        fields = ["id", "task", "task_title", "rule", "anchor_date", "send_at", "status", "attempts", "last_error"]
+
+
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
-    reminder = serializers.SerializerMethodField()
+    reminder = DeliveredReminderSerializer(read_only=True)
 
     class Meta:
         model = DeliveryAttempt
         fields = ["id", "at", "channel", "outcome", "detail", "reminder"]
 
-    def get_reminder(self, attempt) -> dict:
-        r = attempt.reminder
-        return {
-            "id": r.id, "task": r.task_id, "task_title": r.task.definition.title, "rule": r.rule,
-            "anchor_date": r.anchor_date, "send_at": r.send_at, "status": r.status, "attempts": r.attempts,
-            "last_error": r.last_error,
-        }
+
+class DeliveryLogPatientSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", "full_name"]
 
 
+class ReminderCountsSerializer(serializers.Serializer):
+    """How many of the patient's reminders are in each status (one field per Reminder.Status)."""
+
+    pending = serializers.IntegerField()
+    sending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+
+
+@extend_schema_serializer(many=False)
+class DeliveryLogSerializer(serializers.Serializer):
+    """One page of the delivery log, with the patient it is about and their reminders counted by status."""
+
+    patient = DeliveryLogPatientSerializer()
+    reminders = ReminderCountsSerializer()
+    count = serializers.IntegerField(help_text="Delivery attempts in all pages.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DeliveryAttemptSerializer(many=True)
+
+
+@extend_schema(tags=["deliveries"])
 class PatientDeliveriesView(generics.ListAPIView):
     """One patient's delivery log, newest first, with the reminders counted by status.
 
@@ -252,17 +339,28 @@ class PatientDeliveriesView(generics.ListAPIView):
                 qs = qs.filter(**{name: value})
         return qs
 
-    @extend_schema(parameters=[OpenApiParameter("outcome", str, required=False), OpenApiParameter("channel", str, required=False)])
+    @extend_schema(
+        operation_id="patients_deliveries_list",
+        parameters=[
+            OpenApiParameter(
+                "outcome", str, enum=DeliveryAttempt.Outcome.values, description="Only attempts with this outcome."
+            ),
+            OpenApiParameter(
+                "channel", str, enum=Reminder.Channel.values, description="Only attempts on this channel."
+            ),
+        ],
+        responses=DeliveryLogSerializer,
+    )
     def get(self, request, *args, **kwargs):
         self.patient = self.get_patient()
-        audit_record(actor=request.user, patients=[self.patient.pk], action="read-deliveries",
+        audit_record(actor=request.user, patients=[self.patient.pk], action="read-deliveries", request=request,
                               path=request.get_full_path())
         response = self.list(request, *args, **kwargs)
         counts = dict(
             Reminder.objects.filter(patient=self.patient).values_list("status").annotate(n=Count("id")).order_by()
         )
         response.data = {
-            "patient": {"id": self.patient.id, "full_name": self.patient.full_name},
+            "patient": DeliveryLogPatientSerializer(self.patient).data,
             "reminders": {s: counts.get(s, 0) for s in Reminder.Status.values},
             **response.data,
         }

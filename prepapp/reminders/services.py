@@ -31,13 +31,18 @@ def inbox_mark_all_read(*, patient: Patient, now: datetime | None = None) -> int
 @transaction.atomic
 def push_subscribe(
     *, patient: Patient, endpoint: str, p256dh: str, auth: str, user_agent: str = ""
-) -> tuple[PushSubscription, bool]:
+) -> tuple[PushSubscription | None, bool]:
     """Record a browser's push subscription; subscribing the same endpoint again updates it.
 
-    An endpoint belongs to one browser. If another patient had it, that patient signed
-    out on this device and this patient signed in: the subscription moves, so reminders
-    never reach a phone its owner no longer uses.
+    Returns (subscription, created). An endpoint already registered to another patient is
+    left where it is and (None, True) comes back: the caller answers exactly as for a new
+    subscription, so nobody learns whose endpoint it is, and nobody can move another
+    patient's phone to themselves. (A phone whose patient changed signs out first, and
+    signing out forgets the subscription.)
     """
+    existing = PushSubscription.objects.select_for_update().filter(endpoint=endpoint).first()
+    if existing is not None and existing.patient_id != patient.pk:
+        return None, True
     defaults = {"patient": patient, "p256dh": p256dh, "auth": auth}
     if user_agent:
         defaults["user_agent"] = user_agent[:300]

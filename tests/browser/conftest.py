@@ -24,6 +24,26 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 360, "height": 740}
 
 
+class BrowserLettingTestScriptsIn:
+    """Chromium, whose new contexts let Playwright's own page scripts past the app's CSP.
+
+    The Content-Security-Policy runs no inline script and no eval, and Playwright's helpers
+    are just that: `add_script_tag` (how axe-core gets into a page) adds an inline script, and
+    `wait_for_function` polls with eval. So contexts bypass the policy unless a test asks for
+    it with bypass_csp=False, as test_csp.py does to open every page under the real policy.
+    """
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **options):
+        options.setdefault("bypass_csp", True)
+        return self._browser.new_context(**options)
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -39,7 +59,7 @@ def browser():
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
             ],
         )
-        yield browser
+        yield BrowserLettingTestScriptsIn(browser)
         browser.close()
 
 

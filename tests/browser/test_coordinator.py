@@ -5,13 +5,14 @@ the invitation, open the patient, move the surgery (the task dates follow), canc
 axe-core checks every screen; the tablet check also measures the tap targets.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
 from checklists.models import Task
-from prepapp.models import Patient, SurgeryCase
+from prepapp.models import Patient, SurgeryCase, invitation_code_digest
 from prepapp.reminders.models import DeliveryAttempt, Reminder
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
@@ -159,9 +160,14 @@ def test_the_coordinator_journey(desk, clinic, carol):
     assert_no_axe_violations(page, "the protocol step")
     page.get_by_role("button", name="Assign protocol").click()
     expect(page.get_by_role("heading", name="4. Invitation for the patient")).to_be_focused()
-    expect(page.locator("#step-invitation [data-invitation-code]")).to_have_text(nora.invitation_code)
+    # The code is shown this once (only its hash is stored): it is the one that signs Nora in.
+    shown = page.locator("#step-invitation [data-invitation-code]")
+    expect(shown).to_have_text(re.compile(r"^[A-Z2-9]{8}$"))
+    code = shown.text_content()
+    nora.refresh_from_db()
+    assert invitation_code_digest(code) == nora.invitation_code_hash
     join = page.locator("#step-invitation [data-join-link]")
-    expect(join).to_have_attribute("href", f"{page.url.split('/coordinator/')[0]}/join/{nora.invitation_code}")
+    expect(join).to_have_attribute("href", f"{page.url.split('/coordinator/')[0]}/join/{code}")
     assert Task.objects.filter(checklist__case=case).exists()
     assert_no_axe_violations(page, "the invitation step")
     screenshot(page, "coordinator-enrol-invitation")

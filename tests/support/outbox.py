@@ -7,8 +7,8 @@ from datetime import time, timedelta
 from django.utils import timezone
 
 from checklists.models import Task
-from prepapp.reminders import planning
 from prepapp.models import Patient
+from prepapp.reminders import planning
 from prepapp.reminders.models import Reminder
 
 

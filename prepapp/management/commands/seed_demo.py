@@ -3,6 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -10,12 +11,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from checklists.models import Protocol
-from prepapp.models import Organization, Patient, StaffMembership, SurgeryCase
+from prepapp.admin_scoping import clinical_lead_group
+from prepapp.models import Organization, Patient, StaffMembership, SurgeryCase, invitation_code_digest
 from prepapp.reminders.models import Reminder
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign, task_complete
 
-DEMO_PASSWORD = "prepare-demo-2026"  # demo only; printed by `make run`
+DEMO_PASSWORD = "prepare-demo-2026"  # nosec B105  # the demo's published password, printed by `make run`
+# Codes work once: each run of this command issues the demo codes again, valid for
+# INVITATION_CODE_TTL_DAYS, so `make run` always prints one that signs in.
 DEMO_PATIENT_CODE = "DEMO2345"
 # The demo patient's next reminder is brought forward to this long after the demo starts,
 # so whoever tries the demo sees one arrive (in the app's inbox and as a console email).
@@ -40,16 +44,23 @@ class Command(BaseCommand):
         call_command("load_protocols", stdout=self.stdout)
         User = get_user_model()
         org, _ = Organization.objects.get_or_create(slug="riverside-spine", defaults={"name": "Riverside Spine Center"})
-        for username, role, is_superuser in [
-            ("coordinator", StaffMembership.Role.COORDINATOR, False),
-            ("lead", StaffMembership.Role.CLINICAL_LEAD, True),
+        # The clinical lead uses the admin as staff, not as superuser: the group's model
+        # permissions, within her organization's rows. Superuser is the operator's alone.
+        lead_group = clinical_lead_group()
+        for username, role in [
+            ("coordinator", StaffMembership.Role.COORDINATOR),
+            ("lead", StaffMembership.Role.CLINICAL_LEAD),
         ]:
-            user, created = User.objects.get_or_create(
-                username=username, defaults={"is_staff": True, "is_superuser": is_superuser}
-            )
+            user, created = User.objects.get_or_create(username=username, defaults={"is_staff": True})
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save()
+            elif user.is_superuser:
+                # A demo database seeded before leads stopped being superusers.
+                user.is_superuser = False
+                user.save(update_fields=["is_superuser"])
+            if role == StaffMembership.Role.CLINICAL_LEAD:
+                user.groups.add(lead_group)
             StaffMembership.objects.get_or_create(user=user, organization=org, defaults={"role": role})
 
         protocol = Protocol.objects.get(key="mis-lumbar-fusion")
@@ -57,13 +68,13 @@ class Command(BaseCommand):
         coordinator = User.objects.get(username="coordinator")
         today = timezone.localdate()
         for name, code, days, zone, facts, done in PATIENTS:
-            if Patient.objects.filter(invitation_code=code).exists():
+            patient = demo_patient(org, code)
+            if patient is not None:
+                reissue_demo_code(patient, code)
                 continue
-            details = {"time_zone": zone, "contact_email": f"{code.lower()}@example.org", **facts}
+            details = {"time_zone": zone, "contact_email": demo_email(code), **facts}
             patient = patient_enrol(organization=org, full_name=name, **details)
-            Patient.objects.filter(pk=patient.pk).update(invitation_code=code)
-            patient.user.username = f"patient-{code.lower()}"
-            patient.user.save(update_fields=["username"])
+            reissue_demo_code(patient, code)
             case = case_book(
                 patient=patient,
                 procedure="Minimally invasive lumbar fusion (L4-L5)",
@@ -73,22 +84,46 @@ class Command(BaseCommand):
             checklist = checklist_assign(case=case, protocol_version=version, assigned_by=coordinator)
             for task in checklist.tasks.order_by("due_date")[:done]:
                 task_complete(task=task, by=patient.user)
-        first = bring_next_reminder_forward(code=DEMO_PATIENT_CODE, at=timezone.now() + FIRST_REMINDER_AFTER)
+        first = bring_next_reminder_forward(
+            patient=demo_patient(org, DEMO_PATIENT_CODE), at=timezone.now() + FIRST_REMINDER_AFTER
+        )
         if first:
             self.stdout.write(f"The demo patient's next reminder ({first}) is due in about a minute.")
         self.stdout.write(
             f"Demo ready: staff 'coordinator' and 'lead' (password {DEMO_PASSWORD}); "
-            f"patient invitation code {DEMO_PATIENT_CODE}. Cases: {SurgeryCase.objects.filter(patient__organization=org).count()}"
+            f"patient invitation code {DEMO_PATIENT_CODE} (works once; run this again for another go). Cases: {SurgeryCase.objects.filter(patient__organization=org).count()}"
         )
 
 
-def bring_next_reminder_forward(*, code: str, at) -> str | None:
+def demo_email(code: str) -> str:
+    return f"{code.lower()}@example.org"
+
+
+def demo_patient(org: Organization, code: str) -> Patient | None:
+    """A demo patient is known by the email address made from their code (the code itself is not stored)."""
+    return Patient.objects.filter(organization=org, contact_email=demo_email(code)).first()
+
+
+def reissue_demo_code(patient: Patient, code: str) -> None:
+    """Give the demo patient their well-known code again, unspent and valid for the usual time.
+
+    Demo only: real codes are random (prepapp.services issues them) and never chosen.
+    """
+    Patient.objects.filter(invitation_code_hash=invitation_code_digest(code)).exclude(pk=patient.pk).update(
+        invitation_code_hash=None, invitation_expires_at=None
+    )
+    Patient.objects.filter(pk=patient.pk).update(
+        invitation_code_hash=invitation_code_digest(code),
+        invitation_expires_at=timezone.now() + timedelta(days=settings.INVITATION_CODE_TTL_DAYS),
+    )
+
+
+def bring_next_reminder_forward(*, patient: Patient | None, at) -> str | None:
     """Move the patient's next planned reminder (every channel of it) to `at`; return its rule.
 
     Only its send time changes: the row is the one the plan made, so delivery's checks
     (task open, surgery scheduled, same date) pass as they would on the day.
     """
-    patient = Patient.objects.filter(invitation_code=code).first()
     if patient is None:
         return None
     pending = Reminder.objects.filter(patient=patient, status=Reminder.Status.PENDING)

@@ -267,6 +267,30 @@ const actions = {
     advance("step-protocol", "step-invitation", summary);
   },
 
+  /** A fresh invitation code: shown here once (the server keeps only its hash). */
+  async "issue-invitation"(form) {
+    const result = await api("POST", `patients/${form.dataset.patientId}/invitation/`);
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    const issued = result.data;
+    const box = document.querySelector("[data-issued-invitation]");
+    box.querySelector("[data-invitation-code]").textContent = issued.invitation_code;
+    const link = box.querySelector("[data-join-link]");
+    link.href = issued.join_url;
+    link.textContent = issued.join_url;
+    box.querySelector("[data-invitation-expires]").textContent = formatInstant(issued.expires_at);
+    box.hidden = false;
+    const state = document.querySelector("[data-invitation-state]");
+    state.textContent = fill(state.dataset.issuedText, { date: formatInstant(issued.expires_at) });
+    box.focus();
+  },
+
+  /** End every session and API token of the signed-in member of staff, then sign in again. */
+  async "signout-everywhere"(form) {
+    const result = await api("POST", "auth/signout-everywhere/");
+    if (!result.ok && result.status !== 401 && result.status !== 403) return showErrors(form, result.status, result.data);
+    window.location.assign(form.dataset.next);
+  },
+
   async reschedule(form) {
     const result = await api("POST", `cases/${form.dataset.caseId}/reschedule/`, reschedulePayload(form));
     if (!result.ok) return showErrors(form, result.status, result.data);

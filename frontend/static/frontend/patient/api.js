@@ -5,9 +5,13 @@ export class OfflineError extends Error {}
 
 export class ApiError extends Error {
   constructor(status, data) {
-    super((data && (data.detail || JSON.stringify(data))) || `HTTP ${status}`);
+    // Errors come as {"field": ["message", …]}, with messages about no single field under "detail".
+    const detail = data && data.detail ? [].concat(data.detail).join(" ") : "";
+    super(detail || (data && JSON.stringify(data)) || `HTTP ${status}`);
     this.status = status;
     this.data = data;
+    // 401: nobody is signed in (no session, or it ended); 403: not a patient's session.
+    this.signedOut = status === 401 || status === 403;
   }
 }
 

@@ -5,7 +5,7 @@ import { api, ApiError, OfflineError, csrfToken } from "./api.js";
 import { announce, h } from "./dom.js";
 import { daysBetween, fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
-import { shareWithWorker } from "./push.js";
+import { shareWithWorker, unsubscribe } from "./push.js";
 import * as screens from "./screens.js";
 
 const ROUTES = [
@@ -13,7 +13,9 @@ const ROUTES = [
   [/^\/tasks\/(\d+)\/?$/, "task"],
   [/^\/inbox\/?$/, "inbox"],
   [/^\/settings\/?$/, "settings"],
+  [/^\/access\/?$/, "access"],
   [/^\/join\/([^/]+)\/?$/, "join"],
+  [/^\/signin\/([^/]+)\/?$/, "signin"],
 ];
 
 const state = { me: null, checklist: null, caseData: null };
@@ -82,7 +84,7 @@ const ctx = {
         announce(fmt(done
           ? gettext("Marked as done: %(title)s. This change will be sent when you are back online.")
           : gettext("Marked as not done: %(title)s. This change will be sent when you are back online."), { title }));
-      } else if (error instanceof ApiError && error.status === 403) {
+      } else if (error instanceof ApiError && error.signedOut) {
         return ctx.signedOut();
       } else {
         announce(gettext("Something went wrong. Please try again."));
@@ -112,13 +114,7 @@ const ctx = {
   async signIn(code) {
     try {
       const { data } = await api("auth/invitation/", { method: "POST", body: { code: code.trim() } });
-      signedIn(data.patient);
-      if (data.patient.language !== document.documentElement.lang) {
-        // The shell is drawn on the server in the patient's language.
-        location.replace("/");
-        return;
-      }
-      await ctx.go("/", { replace: true });
+      await enter(data.patient);
     } catch (error) {
       let text = gettext("This code is not valid. Please check it with your care team.");
       if (error instanceof OfflineError) text = gettext("You need an internet connection to sign in.");
@@ -128,7 +124,60 @@ const ctx = {
     }
   },
 
+  /** Open an emailed sign-in link: its token is exchanged for a session, once. */
+  async redeemLink(token) {
+    // The token leaves the address bar and the history, whatever happens next.
+    history.replaceState({}, "", "/");
+    ctx.route = match("/");
+    try {
+      const { data } = await api("auth/sign-in-link/redeem/", { method: "POST", body: { token } });
+      await enter(data.patient);
+    } catch (error) {
+      let text = gettext("This sign-in link has expired or has already been used. You can ask for a new one here.");
+      if (error instanceof OfflineError) text = gettext("You need an internet connection to sign in.");
+      else if (error instanceof ApiError && error.status === 429) text = gettext("Too many tries. Please wait a minute and try again.");
+      ctx.signedOut({ linkError: text });
+      document.getElementById("email").focus();
+    }
+  },
+
+  /** Ask for a sign-in link by email: {sent, text}. The answer is the same for any address. */
+  async requestLink(email) {
+    try {
+      const { data } = await api("auth/sign-in-link/", { method: "POST", body: { email } });
+      const text = fmt(gettext("If %(email)s is the address your care team has, a sign-in link is on its way. Open it on this phone within %(minutes)s minutes."),
+        { email: data.email, minutes: data.expires_in_minutes });
+      return { sent: true, text };
+    } catch (error) {
+      let text = gettext("Something went wrong. Please try again.");
+      if (error instanceof OfflineError) text = gettext("You need an internet connection to sign in.");
+      else if (error instanceof ApiError && error.status === 429) text = gettext("Too many requests. Please try again later.");
+      else if (error instanceof ApiError && error.status === 400) text = gettext("Please enter a valid email address.");
+      return { sent: false, text };
+    }
+  },
+
+  /** End every session of the patient, on every device; only a failure comes back (as text). */
+  async signOutEverywhere() {
+    if (!navigator.onLine) return gettext("You need an internet connection to do this.");
+    await unsubscribe().catch(() => {});
+    try {
+      await api("auth/signout-everywhere/", { method: "POST" });
+    } catch (error) {
+      if (error instanceof OfflineError) return gettext("You need an internet connection to do this.");
+      // Signed out already: nothing is left to end from this phone.
+      if (!(error instanceof ApiError && error.signedOut)) return gettext("Something went wrong. Please try again.");
+    }
+    outbox.clear();
+    if ("caches" in window) await Promise.all([caches.delete("prep-data"), caches.delete("prep-state")]);
+    location.replace("/");
+    return "";
+  },
+
   async signOut() {
+    // Free this phone's push subscription first: the next person to sign in here gets it,
+    // and the server never hands one patient's phone to another.
+    await unsubscribe().catch(() => {});
     await api("auth/signout/", { method: "POST" }).catch(() => {});
     outbox.clear();
     // The saved checklist and the worker's note of the session are personal: leave nothing behind.
@@ -136,10 +185,10 @@ const ctx = {
     location.replace("/");
   },
 
-  signedOut() {
+  signedOut(problems = {}) {
     state.me = state.checklist = state.caseData = null;
     document.body.classList.add("signed-out");
-    screens.signIn(ctx);
+    screens.signIn(ctx, problems);
   },
 
   async refreshBadge() {
@@ -161,10 +210,12 @@ const ctx = {
     const route = ctx.route;
     markNav(route.name);
     if (route.name === "join") return ctx.signIn(decodeURIComponent(route.param));
+    if (route.name === "signin") return ctx.redeemLink(decodeURIComponent(route.param));
     const code = new URLSearchParams(location.search).get("code");
     if (code) return ctx.signIn(code);
     if (!state.me && !(await loadMe())) return;
     if (route.name === "settings") await screens.settings(ctx);
+    else if (route.name === "access") await screens.accessLog(ctx);
     else if (route.name === "inbox") await screens.inbox(ctx);
     else {
       if (!state.checklist && !(await loadChecklist())) return;
@@ -185,6 +236,17 @@ function signedIn(patient) {
   state.me = patient;
   document.body.classList.remove("signed-out");
   shareWithWorker({ csrf: csrfToken() }).catch(() => {});
+}
+
+/** Just signed in, with a code or a link: on to the home screen. */
+async function enter(patient) {
+  signedIn(patient);
+  if (patient.language !== document.documentElement.lang) {
+    // The shell is drawn on the server in the patient's language.
+    location.replace("/");
+    return;
+  }
+  await ctx.go("/", { replace: true });
 }
 
 function replaceTask(fresh) {
@@ -234,7 +296,7 @@ async function loadChecklist() {
       screens.home(ctx);
       return false;
     }
-    if (error instanceof ApiError && error.status === 403) ctx.signedOut();
+    if (error instanceof ApiError && error.signedOut) ctx.signedOut();
     else screens.notSaved();
     return false;
   }
@@ -242,7 +304,9 @@ async function loadChecklist() {
 
 function markNav(name) {
   for (const link of document.querySelectorAll(".tabs a")) {
-    if (link.dataset.route === name || (name === "task" && link.dataset.route === "home")) link.setAttribute("aria-current", "page");
+    // A step belongs to the home tab, the access log to settings (where its link is).
+    const parent = { task: "home", access: "settings" }[name];
+    if (link.dataset.route === name || link.dataset.route === parent) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
 }

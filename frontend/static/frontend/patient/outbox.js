@@ -93,7 +93,7 @@ export function flush() {
           sent += 1;
         } catch (error) {
           if (error instanceof OfflineError) break;
-          if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 403) {
+          if (error instanceof ApiError && error.status >= 400 && error.status < 500 && !error.signedOut) {
             refused.push(op);
           } else break;
         }

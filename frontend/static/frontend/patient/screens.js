@@ -35,7 +35,7 @@ function link(href, text, attrs = {}) {
 
 // --- Sign-in ------------------------------------------------------------------------------
 
-export function signIn(ctx, { code = "", error = "" } = {}) {
+export function signIn(ctx, { code = "", error = "", linkError = "" } = {}) {
   const errorBox = h("p", { id: "code-error", class: "field-error", role: "alert" }, error);
   const input = h("input", {
     id: "code", name: "code", value: code, autocomplete: "one-time-code", autocapitalize: "characters",
@@ -54,7 +54,41 @@ export function signIn(ctx, { code = "", error = "" } = {}) {
     heading(gettext("Welcome")),
     h("p", { class: "lead" }, gettext("Enter the code from your care team's invitation. You only need to do this once on this phone.")),
     form,
+    linkSection(ctx, linkError),
   );
+}
+
+/** A new phone, or a code already used: a single-use sign-in link sent to the patient's email. */
+function linkSection(ctx, error) {
+  const errorBox = h("p", { id: "email-error", class: "field-error", role: "alert" }, error);
+  const status = h("p", { class: "save-status", role: "status" });
+  const input = h("input", {
+    id: "email", name: "email", type: "email", autocomplete: "email", spellcheck: "false", required: true,
+    maxlength: "254", "aria-describedby": "email-help email-error",
+  });
+  const button = h("button", { class: "secondary", type: "submit" }, gettext("Email me a sign-in link"));
+  const form = h(
+    "form", {
+      class: "stack", novalidate: true, onsubmit: async (event) => {
+        event.preventDefault();
+        button.disabled = true;
+        errorBox.textContent = status.textContent = "";
+        const { sent, text } = await ctx.requestLink(input.value.trim());
+        (sent ? status : errorBox).textContent = text;
+        button.disabled = false;
+        if (!sent) input.focus();
+      },
+    },
+    h("label", { for: "email" }, gettext("Your email address")),
+    h("p", { id: "email-help", class: "help" }, gettext("If your care team has your email address, we send you a link that signs you in on this phone.")),
+    input,
+    errorBox,
+    button,
+    status,
+  );
+  return h("section", { class: "card", "aria-labelledby": "h-link" },
+    h("h2", { id: "h-link" }, gettext("No code, or a new phone?")),
+    form);
 }
 
 export function notSaved() {
@@ -302,7 +336,7 @@ export async function inbox(ctx) {
     items = Array.isArray(data) ? data : (data && data.results) || [];
   } catch (error) {
     if (error instanceof OfflineError) unavailable = "offline";
-    else if (error instanceof ApiError && error.status === 403) return ctx.signedOut();
+    else if (error instanceof ApiError && error.signedOut) return ctx.signedOut();
     else unavailable = "missing";
   }
   if (ctx.route.name !== "inbox") return;
@@ -475,15 +509,91 @@ export async function settings(ctx) {
     }
   }
 
-  screen(gettext("Settings"), heading(gettext("Settings")), form, h("p", { class: "help" }, gettext("Loading…")));
+  const accessCard = h("section", { class: "card", "aria-labelledby": "h-access" },
+    h("h2", { id: "h-access" }, gettext("Your record")),
+    h("p", { class: "help" }, gettext("See who in your care team has opened or changed your record, and when.")),
+    h("p", {}, link("/access/", gettext("Who has looked at my record"), { class: "button secondary", id: "access-log-link" })));
+  screen(gettext("Settings"), heading(gettext("Settings")), form, accessCard, h("p", { class: "help" }, gettext("Loading…")));
   const pushBox = await pushSection(ctx);
   if (ctx.route.name !== "settings") return;
   main().lastElementChild.replaceWith(pushBox);
+  const everywhereStatus = h("p", { class: "save-status", role: "status" });
+  const everywhere = h("button", {
+    type: "button", class: "secondary", onclick: async () => {
+      everywhere.disabled = true;
+      // Only a failure comes back: on success the app starts again, signed out.
+      everywhereStatus.textContent = await ctx.signOutEverywhere();
+      everywhere.disabled = false;
+    },
+  }, gettext("Sign out on all my devices"));
   main().append(
     h("section", { class: "card", "aria-labelledby": "h-signout" },
       h("h2", { id: "h-signout" }, gettext("Sign out")),
-      h("p", { class: "help" }, gettext("You will need your code from the care team to sign in again.")),
-      h("button", { type: "button", class: "secondary", onclick: () => ctx.signOut() }, gettext("Sign out of this phone"))),
+      h("p", { class: "help" }, gettext("To sign in again, ask your care team for a new code, or ask for a sign-in link by email.")),
+      h("button", { type: "button", class: "secondary", onclick: () => ctx.signOut() }, gettext("Sign out of this phone")),
+      h("p", { class: "help" }, gettext("Lost a phone, or signed in on a computer that is not yours? This signs you out everywhere, on this phone too.")),
+      everywhere,
+      everywhereStatus),
   );
 }
 
+// --- Who has looked at my record ----------------------------------------------------------
+
+function accessItem(entry, timeZone) {
+  const team = [entry.who.role, entry.who.organization].filter(Boolean).join(", ");
+  return h("li", { class: "msg access-entry" },
+    h("h2", {}, entry.who.name),
+    team ? h("p", { class: "help" }, team) : null,
+    h("p", {}, entry.what),
+    h("p", { class: "help" }, h("time", { datetime: entry.at }, dateTime(entry.at, timeZone))));
+}
+
+/** The care team's reads and changes of the patient's record, newest first, a page at a time. */
+export async function accessLog(ctx) {
+  const title = gettext("Who has looked at my record");
+  const back = () => h("p", { class: "back" },
+    link("/settings/", [h("span", { "aria-hidden": "true" }, "‹ "), gettext("Settings")]));
+  screen(title, back(), heading(title), h("p", { class: "loading" }, gettext("Loading…")));
+  let page;
+  try {
+    page = (await api("me/access-log/")).data;
+  } catch (error) {
+    if (error instanceof ApiError && error.signedOut) return ctx.signedOut();
+    if (ctx.route.name !== "access") return;
+    screen(title, back(), heading(title), message(error instanceof OfflineError
+      ? gettext("This list cannot be loaded while you are offline.")
+      : gettext("This list could not be loaded. Please try again later.")));
+    return;
+  }
+  if (ctx.route.name !== "access") return;
+  const timeZone = ctx.state.me.time_zone;
+  const list = h("ul", { class: "messages", role: "list", id: "access-log" },
+    page.results.map((entry) => accessItem(entry, timeZone)));
+  let next = page.next;
+  const more = h("button", {
+    type: "button", class: "secondary", id: "access-log-more", onclick: async () => {
+      more.disabled = true;
+      try {
+        const { data } = await api(`me/access-log/${new URL(next, location.origin).search}`);
+        list.append(...data.results.map((entry) => accessItem(entry, timeZone)));
+        next = data.next;
+        announce(gettext("Earlier entries added to the list."));
+      } catch {
+        announce(gettext("Something went wrong. Please try again."));
+      }
+      more.disabled = false;
+      more.hidden = !next;
+    },
+  }, gettext("Show earlier entries"));
+  more.hidden = !next;
+  screen(
+    title,
+    back(),
+    heading(title),
+    h("p", { class: "help" }, gettext("Each time someone in your care team opens or changes your record, it is noted here.")),
+    page.results.length
+      ? list
+      : h("p", { class: "empty" }, gettext("No one in your care team has looked at your record yet.")),
+    more,
+  );
+}

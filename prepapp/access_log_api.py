@@ -1,0 +1,95 @@
+"""GET /api/v1/me/access-log/: the patient sees who in their care team looked at or changed their record, and when.
+
+Read from the audit trail (prepapp.audit), newest first. It names the staff member, their
+role and organization, and what they did in the patient's language; the client's address
+and the path stay in the trail for the operator.
+"""
+
+from __future__ import annotations
+
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.pagination import PageNumberPagination
+
+from .models import AuditEntry, StaffMembership
+from .permissions import IsPatient, patient_of
+
+# What each audited action means to the patient whose record it was.
+ACTION_LABELS = {
+    "read": _("Opened your record"),
+    "read-deliveries": _("Looked at the reminders sent to you"),
+    "update": _("Changed your details"),
+    "reschedule": _("Moved your surgery date"),
+    "cancel": _("Cancelled your surgery"),
+    "assign": _("Gave you your preparation checklist"),
+    "issue-invitation": _("Gave you a new sign-in code"),
+    "admin-list": _("Saw your name in a list"),
+    "admin-read": _("Opened your record"),
+    "admin-add": _("Added your record"),
+    "admin-change": _("Changed your record"),
+    "admin-delete": _("Removed part of your record"),
+}
+OTHER_ACTION = _("Looked at your record")
+
+
+class AccessorSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The staff member's full name, or their username when it is not set.")
+    role = serializers.CharField(allow_blank=True, help_text="Their role in the care team, e.g. “Care coordinator”.")
+    organization = serializers.CharField(allow_blank=True, help_text="The organization they work for.")
+
+
+class AccessLogEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField(help_text="When it happened.")
+    action = serializers.CharField(help_text="What was done, as a code: read, update, admin-list, …")
+    what = serializers.CharField(help_text="What was done, in the patient's language.")
+    who = AccessorSerializer()
+
+
+class AccessLogPagination(PageNumberPagination):
+    page_size = 50
+
+
+@extend_schema(tags=["me"])
+class MyAccessLogView(generics.ListAPIView):
+    """Who in the care team looked at or changed my record, and when; newest first."""
+
+    permission_classes = [IsPatient]
+    serializer_class = AccessLogEntrySerializer
+    pagination_class = AccessLogPagination
+
+    def get_queryset(self):
+        patient = patient_of(self.request.user)
+        return AuditEntry.objects.filter(patient=patient).select_related("actor", "organization").order_by("-at", "-id")
+
+    @extend_schema(operation_id="me_access_log_list")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        roles = {
+            (m.user_id, m.organization_id): m
+            for m in StaffMembership.objects.filter(user_id__in={e.actor_id for e in page})
+        }
+        # Labels in the patient's own language, as the app around them is drawn.
+        with translation.override(patient_of(request.user).language):
+            rows = [self.row(entry, roles.get((entry.actor_id, entry.organization_id))) for entry in page]
+            return self.get_paginated_response(AccessLogEntrySerializer(rows, many=True).data)
+
+    @staticmethod
+    def row(entry: AuditEntry, membership: StaffMembership | None) -> dict:
+        actor = entry.actor
+        return {
+            "id": entry.id,
+            "at": entry.at,
+            "action": entry.action,
+            "what": ACTION_LABELS.get(entry.action, OTHER_ACTION),
+            "who": {
+                "name": actor.get_full_name() or actor.get_username(),
+                "role": membership.get_role_display() if membership else "",
+                "organization": entry.organization.name if entry.organization else "",
+            },
+        }

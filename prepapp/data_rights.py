@@ -1,0 +1,95 @@
+"""A patient's rights over their data: a copy of all of it, and erasure.
+
+Both span every layer (the care record, checklists, reminders, the audit trail), so this
+module sits with the workflows on top.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from checklists.models import Task
+
+from .audit import audit_record
+from .models import AuditEntry, Patient
+from .reminders import planning
+from .reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from .services import PATIENT_FIELDS, PREFERENCE_FIELDS
+
+User = get_user_model()
+
+
+def patient_export(*, patient: Patient) -> dict:
+    """Everything the service holds about a patient, as plain JSON-ready data."""
+    profile = {name: getattr(patient, name) for name in ("id", *PATIENT_FIELDS, *PREFERENCE_FIELDS)}
+    profile.update(
+        organization=patient.organization.name,
+        created_at=patient.created_at,
+        invitation_accepted_at=patient.invitation_accepted_at,
+    )
+    cases = []
+    for case in patient.cases.order_by("surgery_date", "id"):
+        checklist = getattr(case, "checklist", None)
+        tasks = []
+        if checklist is not None:
+            for task in Task.objects.filter(checklist=checklist).select_related("definition").order_by("due_date", "id"):
+                tasks.append({
+                    "id": task.id, "key": task.definition.key, "title": task.definition.title,
+                    "due_date": task.due_date, "window_start": task.window_start, "window_end": task.window_end,
+                    "status": task.status, "completed_at": task.completed_at, "note": task.note, "answers": task.answers,
+                })
+        cases.append({
+            "id": case.id, "procedure": case.procedure, "surgeon": case.surgeon, "surgery_date": case.surgery_date,
+            "surgery_time": case.surgery_time, "status": case.status, "created_at": case.created_at,
+            "checklist": None if checklist is None else {
+                "protocol": str(checklist.protocol_version), "assigned_at": checklist.assigned_at, "tasks": tasks,
+            },
+        })
+    return {
+        "exported_at": timezone.now(),
+        "patient": profile,
+        "surgeries": cases,
+        "reminders": list(
+            Reminder.objects.filter(patient=patient).order_by("send_at", "id").values(
+                "id", "task_id", "rule", "channel", "anchor_date", "send_at", "status", "sent_at"
+            )
+        ),
+        "delivery_log": list(
+            DeliveryAttempt.objects.filter(patient=patient).order_by("at", "id").values(
+                "reminder_id", "channel", "outcome", "at"
+            )
+        ),
+        "inbox": list(
+            InboxMessage.objects.filter(patient=patient).order_by("created_at", "id").values(
+                "id", "title", "body", "task_id", "created_at", "read_at"
+            )
+        ),
+        "push_subscriptions": list(
+            PushSubscription.objects.filter(patient=patient).order_by("id").values(
+                "id", "endpoint", "user_agent", "created_at", "last_success_at"
+            )
+        ),
+        "record_access": [
+            {"at": entry.at, "by": entry.actor.get_full_name() or entry.actor.get_username(), "action": entry.action}
+            for entry in AuditEntry.objects.filter(patient=patient).select_related("actor").order_by("at", "id")
+        ],
+    }
+
+
+@transaction.atomic
+def patient_erase(*, patient: Patient, by, request=None) -> int:
+    """Erase a patient: reminders not yet sent are cancelled, then the record and the login are deleted.
+
+    The audit trail stays, pointing at the patient's pseudonymous reference instead of the
+    record. Returns the erased patient's id (the reference's number).
+    """
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    patient_id, user_id = patient.pk, patient.user_id
+    planning.cancel_pending(patient=patient, reason="patient erased")
+    audit_record(actor=by, patients=[patient], action="erase", path=request.get_full_path() if request else "")
+    patient.delete()
+    if user_id:
+        User.objects.filter(pk=user_id).delete()
+    return patient_id

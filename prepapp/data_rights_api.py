@@ -1,0 +1,170 @@
+"""Endpoints for a patient's data rights: download everything as JSON; staff erase a patient."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import data_rights
+from .api_errors import StrictInputMixin
+from .models import Patient
+from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+
+
+# What the export contains, for the schema (the view writes the file itself, as a download).
+class ExportedTaskSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    title = serializers.CharField()
+    due_date = serializers.DateField()
+    window_start = serializers.DateField(allow_null=True)
+    window_end = serializers.DateField(allow_null=True)
+    status = serializers.CharField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    answers = serializers.DictField(child=serializers.CharField(allow_blank=True))
+
+
+class ExportedChecklistSerializer(serializers.Serializer):
+    protocol = serializers.CharField()
+    assigned_at = serializers.DateTimeField()
+    tasks = ExportedTaskSerializer(many=True)
+
+
+class ExportedSurgerySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    procedure = serializers.CharField()
+    surgeon = serializers.CharField(allow_blank=True)
+    surgery_date = serializers.DateField()
+    surgery_time = serializers.CharField(allow_null=True, help_text="HH:MM:SS, the patient's wall-clock time.")
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    checklist = ExportedChecklistSerializer(allow_null=True)
+
+
+class ExportedReminderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    task_id = serializers.IntegerField()
+    rule = serializers.CharField()
+    channel = serializers.CharField()
+    anchor_date = serializers.DateField()
+    send_at = serializers.DateTimeField()
+    status = serializers.CharField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExportedDeliverySerializer(serializers.Serializer):
+    reminder_id = serializers.IntegerField()
+    channel = serializers.CharField()
+    outcome = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class ExportedMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    body = serializers.CharField()
+    task_id = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExportedSubscriptionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    endpoint = serializers.CharField()
+    user_agent = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    last_success_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExportedAccessSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    by = serializers.CharField()
+    action = serializers.CharField()
+
+
+class ExportedProfileSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    organization = serializers.CharField()
+    full_name = serializers.CharField()
+    contact_email = serializers.CharField(allow_blank=True)
+    time_zone = serializers.CharField()
+    language = serializers.CharField()
+    weight_kg = serializers.CharField(allow_null=True, help_text="Kilograms, as a decimal string.")
+    smoker = serializers.BooleanField(allow_null=True)
+    diabetic = serializers.BooleanField(allow_null=True)
+    on_blood_thinners = serializers.BooleanField(allow_null=True)
+    takes_nsaids = serializers.BooleanField(allow_null=True)
+    reminder_time = serializers.CharField(help_text="HH:MM:SS, the patient's wall-clock time.")
+    quiet_hours_start = serializers.CharField()
+    quiet_hours_end = serializers.CharField()
+    push_enabled = serializers.BooleanField()
+    email_enabled = serializers.BooleanField()
+    inapp_enabled = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    invitation_accepted_at = serializers.DateTimeField(allow_null=True)
+
+
+class DataExportSerializer(serializers.Serializer):
+    exported_at = serializers.DateTimeField()
+    patient = ExportedProfileSerializer()
+    surgeries = ExportedSurgerySerializer(many=True)
+    reminders = ExportedReminderSerializer(many=True)
+    delivery_log = ExportedDeliverySerializer(many=True)
+    inbox = ExportedMessageSerializer(many=True)
+    push_subscriptions = ExportedSubscriptionSerializer(many=True)
+    record_access = ExportedAccessSerializer(many=True)
+
+
+class MyDataExportView(APIView):
+    """All of the signed-in patient's data, as a JSON file to keep."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(DataExportSerializer, description="Every record held, as a file download.")},
+        tags=["me"], operation_id="me_export_retrieve",
+    )
+    def get(self, request):
+        patient = patient_of(request.user)
+        body = json.dumps(data_rights.patient_export(patient=patient), cls=DjangoJSONEncoder, indent=2,
+                          ensure_ascii=False)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="my-surgery-preparation-data.json"'
+        return response
+
+
+class EraseSerializer(StrictInputMixin, serializers.Serializer):
+    confirm_full_name = serializers.CharField(
+        max_length=200, help_text="The patient's full name, typed again: erasure cannot be undone."
+    )
+
+
+class PatientEraseView(APIView):
+    """Erase a patient of the caller's organization: record and login deleted, audit trail kept."""
+
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        request=EraseSerializer,
+        responses={200: inline_serializer("Erased", {"erased": serializers.BooleanField(),
+                                                      "reference": serializers.CharField()})},
+        tags=["patients"], operation_id="patients_erase_create",
+    )
+    def post(self, request, pk: int):
+        patient = get_object_or_404(
+            Patient.objects.filter(organization_id__in=staff_organization_ids(request.user)), pk=pk
+        )
+        data = EraseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["confirm_full_name"].strip() != patient.full_name:
+            raise serializers.ValidationError({"confirm_full_name": ["This is not the patient's full name."]})
+        erased_id = data_rights.patient_erase(patient=patient, by=request.user, request=request)
+        return Response({"erased": True, "reference": f"patient-{erased_id}"})

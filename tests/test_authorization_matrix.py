@@ -1,0 +1,227 @@
+"""Every route × every role × another organization's objects, generated from the URL resolver.
+
+A new endpoint, coordinator page or admin model is covered here without anyone remembering:
+the routes come from the resolver, and a route whose parameter this test cannot fill makes it
+fail until the route is added to `object_for`. For each route and each caller who is not on
+Elsewhere's care team (or is not Eve herself):
+
+- nothing answers 5xx;
+- a route naming one of Elsewhere's objects never succeeds (401, 403, 404, 405, or a redirect
+  to a sign-in page or the admin index);
+- no answer, lists included, contains Eve's name, email address or notes;
+- afterwards Eve's record is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from checklists.models import Protocol, ProtocolVersion, Task
+from prepapp.audit import audit_record
+from prepapp.models import AuditEntry, Patient, StaffMembership, SurgeryCase
+from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, checklist_assign
+
+from .factories import StaffFactory, UserFactory, days_from_today
+
+EVE_MARKERS = ("Eve Elsewhere", "eve@elsewhere.example", "EVE-SECRET-NOTE", "EVE-INBOX-TITLE")
+METHODS = ("get", "post", "put", "patch", "delete")
+REFUSED = {401, 403, 404, 405}
+# Routes that serve no one's data whatever the caller (sign-in pages, static shells, the schema).
+PUBLIC_SHELLS = re.compile(r"^(api/schema/|api/docs/|api/redoc/|jsi18n/|sw\.js|manifest\.webmanifest|app-i18n/|healthz)")
+
+
+def walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern)
+
+
+def route_templates() -> list[str]:
+    """Every route as a template with <name> placeholders (format-suffix variants left out)."""
+    templates = set()
+    for route in walk(get_resolver().url_patterns):
+        if "format" in route or route.endswith("(?P<url>.*)$"):
+            continue
+        route = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", route)
+        route = re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", route)
+        templates.add("/" + route.replace("^", "").replace("$", "").replace("\\", ""))
+    return sorted(templates)
+
+
+@pytest.fixture
+def elsewhere_world(elsewhere, protocol_version):
+    """Eve, a patient of Elsewhere, with a record touching every kind of object; and Elsewhere's team."""
+    eve = patient_enrol(organization=elsewhere, full_name="Eve Elsewhere", contact_email="eve@elsewhere.example",
+                        time_zone="Europe/Madrid")
+    case = case_book(patient=eve, procedure="Minimally invasive lumbar fusion", surgery_date=days_from_today(30))
+    olga_lead = StaffFactory(user=UserFactory(username="elsa"), organization=elsewhere,
+                             role=StaffMembership.Role.CLINICAL_LEAD).user
+    checklist = checklist_assign(case=case, protocol_version=protocol_version, assigned_by=olga_lead)
+    task = checklist.tasks.first()
+    Task.objects.filter(pk=task.pk).update(note="EVE-SECRET-NOTE")
+    reminder = Reminder.objects.filter(patient=eve).first()
+    message = InboxMessage.objects.create(patient=eve, reminder=reminder, task=task, title="EVE-INBOX-TITLE", body="b")
+    subscription = PushSubscription.objects.create(
+        patient=eve, endpoint="https://fcm.googleapis.com/fcm/send/eve", p256dh="k", auth="a"
+    )
+    attempt = DeliveryAttempt.objects.create(reminder=reminder, patient=eve, channel=reminder.channel,
+                                             outcome=DeliveryAttempt.Outcome.SENT, detail="")
+    audit_record(actor=olga_lead, patients=[eve], action="read", path="/")
+    own_protocol = Protocol.objects.create(key="elsewhere-only", name="Elsewhere's own", procedure="Fusion",
+                                           organization=elsewhere)
+    own_version = ProtocolVersion.objects.create(protocol=own_protocol, number=1, published_at=timezone.now())
+    return {
+        "patient": eve, "case": case, "checklist": checklist, "task": task, "reminder": reminder,
+        "message": message, "subscription": subscription, "attempt": attempt, "protocol": own_protocol,
+        "version": own_version, "audit": AuditEntry.objects.filter(patient=eve).first(),
+        "definition": task.definition, "organization": elsewhere,
+        "membership": StaffMembership.objects.get(user=olga_lead), "user": eve.user,
+    }
+
+
+def object_for(template: str, name: str, world: dict) -> str | None:
+    """The value of one route parameter: always one of Elsewhere's objects."""
+    if template.startswith("/admin/r/"):  # "view on site": /admin/r/<content_type_id>/<object_id>/
+        return str(ContentType.objects.get_for_model(Patient).pk if name == "content_type_id" else world["patient"].pk)
+    if name == "object_id":  # the admin: /admin/<app>/<model>/<object_id>/...
+        app_label, model_name = template.strip("/").split("/")[1:3]
+        model = apps.get_model(app_label, model_name)
+        for candidate in world.values():
+            if isinstance(candidate, model):
+                return str(candidate.pk)
+        return None  # nothing of Elsewhere's in this model (e.g. the users of the auth admin)
+    by_route = [
+        ("patients/<pk>", world["patient"].pk), ("cases/<pk>", world["case"].pk), ("me/tasks/<pk>", world["task"].pk),
+        ("me/inbox/<pk>", world["message"].pk), ("me/push-subscriptions/<pk>", world["subscription"].pk),
+        ("coordinator/patients/<pk>", world["patient"].pk), ("tasks/<task_id>", world["task"].pk),
+    ]
+    for fragment, value in by_route:
+        if fragment in template and f"<{name}>" in fragment:
+            return str(value)
+    if name == "id" and template.startswith("/admin/auth/user/"):
+        return str(world["user"].pk)
+    if name == "key":
+        return world["protocol"].key
+    if name == "number":
+        return str(world["version"].number)
+    if name == "code":
+        return "ELSEWHERE"
+    if name == "lang":
+        return "en"
+    if name == "app_label":
+        return "prepapp"
+    if name == "token":
+        return "not-a-real-token"
+    raise AssertionError(f"{template}: no object for <{name}>; add this route to object_for()")
+
+
+def fill(template: str, world: dict) -> str | None:
+    url = template
+    for name in re.findall(r"<(\w+)>", template):
+        value = object_for(template, name, world)
+        if value is None:
+            return None
+        url = url.replace(f"<{name}>", value, 1)
+    return url
+
+
+@pytest.fixture
+def callers(pat, carol, lee, olga, django_user_model):
+    """Everyone who must not reach Eve's record, signed in with a session."""
+    lee.is_staff = True  # the admin is open to clinical leads
+    lee.save()
+    stray = django_user_model.objects.create_user("stray", password="x-not-used-2026", is_staff=True)
+    people = {"anonymous": None, "pat (patient)": pat.user, "carol (coordinator)": carol,
+              "lee (clinical lead)": lee, "stray (staff, no organization)": stray}
+    clients = {}
+    for label, user in people.items():
+        client = Client(HTTP_ORIGIN="http://testserver")
+        if user is not None:
+            client.force_login(user)
+        clients[label] = client
+    return clients
+
+
+def snapshot(world: dict) -> dict:
+    eve = world["patient"]
+    return {
+        "patient": Patient.objects.filter(pk=eve.pk).values().first(),
+        "user": get_user_model().objects.filter(pk=eve.user_id).values("username", "is_active").first(),
+        "cases": list(SurgeryCase.objects.filter(patient=eve).values("id", "status", "surgery_date")),
+        "tasks": list(Task.objects.filter(checklist__case__patient=eve).values("id", "status", "note", "due_date")),
+        "reminders": list(Reminder.objects.filter(patient=eve).values("id", "status", "send_at")),
+        "inbox": list(InboxMessage.objects.filter(patient=eve).values("id", "read_at")),
+        "subscriptions": list(PushSubscription.objects.filter(patient=eve).values("id", "endpoint")),
+        "protocol": list(ProtocolVersion.objects.filter(protocol=world["protocol"]).values("id", "published_at")),
+    }
+
+
+@pytest.mark.django_db
+def test_no_one_outside_elsewhere_reaches_its_records(elsewhere_world, callers):
+    before = snapshot(elsewhere_world)
+    templates = route_templates()
+    assert any("/admin/prepapp/patient/<object_id>/change/" == t for t in templates)
+    problems, checked = [], 0
+    for template in templates:
+        if PUBLIC_SHELLS.match(template.lstrip("/")):
+            continue
+        url = fill(template, elsewhere_world)
+        if url is None:
+            continue
+        names_elsewhere_object = bool(re.search(r"<\w+>", template))
+        for label, client in callers.items():
+            for method in METHODS:
+                if template.startswith("/admin/") and method not in ("get", "post"):
+                    continue
+                response = getattr(client, method)(url, {} if method == "get" else "{}",
+                                                   **({} if method == "get" else {"content_type": "application/json"}))
+                checked += 1
+                status = response.status_code
+                body = b"" if getattr(response, "streaming", False) else response.content
+                if status >= 500:
+                    problems.append(f"{label} {method.upper()} {url}: {status}")
+                leaked = [m for m in EVE_MARKERS if m.encode() in body]
+                if leaked:
+                    problems.append(f"{label} {method.upper()} {url}: {status} shows {leaked}")
+                if names_elsewhere_object and status not in REFUSED:
+                    location = response.get("Location", "")
+                    # A sign-in page, the admin index, or the admin's old-style object URL sending
+                    # on to its change page (which is itself one of the routes checked here).
+                    harmless_redirect = status == 302 and (
+                        "/login/" in location or location.rstrip("/") in ("/admin", "") or "next=" in location
+                        or (location == f"{url}change/" and url.startswith("/admin/"))
+                    )
+                    if not harmless_redirect:
+                        problems.append(f"{label} {method.upper()} {url}: {status} (expected refusal)")
+    assert checked > 500, checked
+    assert problems == []
+    assert snapshot(elsewhere_world) == before
+
+
+@pytest.mark.django_db
+def test_elsewheres_own_team_does_reach_it(elsewhere_world, olga):
+    """The other side of the matrix: the refusals above are about organizations, not broken routes."""
+    client = Client()
+    client.force_login(olga)
+    eve = elsewhere_world["patient"]
+    assert client.get(f"/api/v1/patients/{eve.pk}/").status_code == 200
+    assert client.get(f"/coordinator/patients/{eve.pk}/").status_code == 200
+    assert b"Eve Elsewhere" in client.get("/api/v1/roster/").content
+
+
+def test_the_route_list_is_complete_enough():
+    templates = route_templates()
+    for expected in ("/api/v1/patients/<pk>/", "/api/v1/me/tasks/<pk>/complete/", "/coordinator/patients/<pk>/",
+                     "/api/v1/cases/<pk>/reschedule/", "/admin/reminders/reminder/<object_id>/change/"):
+        assert expected in templates

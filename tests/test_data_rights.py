@@ -1,0 +1,71 @@
+"""A patient's data rights: a full copy for the patient, erasure by the care team with the audit trail kept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from prepapp.models import AuditEntry, Patient
+from prepapp.reminders.models import Reminder
+
+
+@pytest.mark.django_db
+def test_a_patient_downloads_all_of_their_data(as_pat, pat_checklist, paul):
+    task = pat_checklist.tasks.first()
+    as_pat.patch(f"/api/v1/me/tasks/{task.id}/", {"note": "Ask about the brace"}, format="json")
+    response = as_pat.get("/api/v1/me/export/")
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    data = json.loads(response.content)
+    assert data["patient"]["full_name"] == "Pat Example" and data["patient"]["contact_email"] == "pat@example.org"
+    [surgery] = data["surgeries"]
+    assert len(surgery["checklist"]["tasks"]) == pat_checklist.tasks.count()
+    assert "Ask about the brace" in {t["note"] for t in surgery["checklist"]["tasks"]}
+    assert len(data["reminders"]) == Reminder.objects.filter(patient=pat_checklist.case.patient).count() > 0
+    assert "Paul Other" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_only_patients_download_their_own_copy(as_carol, client):
+    assert as_carol.get("/api/v1/me/export/").status_code == 403
+    assert client.get("/api/v1/me/export/").status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_staff_erase_a_patient_and_the_audit_trail_stays(as_carol, carol, pat_checklist, client):
+    pat = pat_checklist.case.patient
+    user_id = pat.user_id
+    client.force_login(pat.user)  # the patient's phone, signed in
+    assert client.get("/api/v1/me/").status_code == 200
+    as_carol.get(f"/api/v1/patients/{pat.id}/")  # an audited read before the erasure
+    pending = Reminder.objects.filter(patient=pat, status=Reminder.Status.PENDING).count()
+    assert pending > 0
+
+    wrong = as_carol.post(f"/api/v1/patients/{pat.id}/erase/", {"confirm_full_name": "Someone Else"}, format="json")
+    assert wrong.status_code == 400 and "confirm_full_name" in wrong.json()
+    assert Patient.objects.filter(pk=pat.id).exists()
+
+    response = as_carol.post(f"/api/v1/patients/{pat.id}/erase/", {"confirm_full_name": "Pat Example"}, format="json")
+    assert response.status_code == 200 and response.json()["reference"] == f"patient-{pat.id}"
+    assert not Patient.objects.filter(pk=pat.id).exists()
+    assert not get_user_model().objects.filter(pk=user_id).exists()
+    assert not Reminder.objects.filter(patient_id=pat.id).exists()
+    kept = AuditEntry.objects.filter(actor=carol, patient__isnull=True)
+    assert {"read", "erase"} <= set(kept.values_list("action", flat=True))
+    assert client.get("/api/v1/me/").status_code == 401  # the phone's session ended with the login
+
+
+@pytest.mark.django_db
+def test_an_outsider_cannot_erase(as_olga, pat):
+    response = as_olga.post(f"/api/v1/patients/{pat.id}/erase/", {"confirm_full_name": "Pat Example"}, format="json")
+    assert response.status_code == 404
+    assert Patient.objects.filter(pk=pat.id).exists()
+
+
+@pytest.mark.django_db
+def test_deleting_a_patient_any_way_removes_their_login(pat):
+    user_id = pat.user_id
+    Patient.objects.filter(pk=pat.pk).delete()
+    assert not get_user_model().objects.filter(pk=user_id).exists()
