@@ -15,18 +15,20 @@ from django.middleware.csrf import get_token
 from django.utils.http import is_same_domain
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from . import services
 from .api import MeSerializer
+from .api_errors import StrictInputMixin
 from .api_schema import error_response
 from .audit import client_ip
 from .models import Patient
 from .permissions import IsStaffMember, staff_organization_ids
+from .throttling import InvitationGuessThrottle, ScopedAddressThrottle, SignInLinkAccountThrottle
 
 # Signing in puts a session on the phone, so it is done by the patient app itself.
 PATIENT_SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -35,11 +37,11 @@ PATIENT_SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # --- Request and response shapes ---------------------------------------------------------
 
 
-class InvitationSerializer(serializers.Serializer):
+class InvitationSerializer(StrictInputMixin, serializers.Serializer):
     code = serializers.CharField(max_length=32, help_text="The invitation code; case, spaces and dashes do not matter.")
 
 
-class SignInLinkRequestSerializer(serializers.Serializer):
+class SignInLinkRequestSerializer(StrictInputMixin, serializers.Serializer):
     email = serializers.EmailField(max_length=254)
 
 
@@ -48,7 +50,7 @@ class SignInLinkRequestedSerializer(serializers.Serializer):
     expires_in_minutes = serializers.IntegerField(help_text="How long a link sent to it works.")
 
 
-class SignInLinkRedeemSerializer(serializers.Serializer):
+class SignInLinkRedeemSerializer(StrictInputMixin, serializers.Serializer):
     token = serializers.CharField(max_length=200, help_text="The last part of the emailed link, /signin/<token>/.")
 
 
@@ -134,7 +136,8 @@ class InvitationSignInView(APIView):
     permission_classes = [FromThisSite]
     authentication_classes = []
     # Codes are short enough to read aloud, so guessing is slowed down per client address.
-    throttle_classes = [ScopedRateThrottle]
+    # Per client address, and over every address together (codes cannot be guessed per account).
+    throttle_classes = [ScopedAddressThrottle, InvitationGuessThrottle]
     throttle_scope = "invitation"
 
     @extend_schema(
@@ -162,7 +165,8 @@ class SignInLinkRequestView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    # Per client address, and per email address asked for.
+    throttle_classes = [ScopedAddressThrottle, SignInLinkAccountThrottle]
     throttle_scope = "sign_in_link"
 
     @extend_schema(
@@ -186,7 +190,7 @@ class SignInLinkRedeemView(APIView):
 
     permission_classes = [FromThisSite]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedAddressThrottle, InvitationGuessThrottle]
     # A sign-in attempt like a code's; the token itself is far too long to guess.
     throttle_scope = "invitation"
 
@@ -215,6 +219,9 @@ class SignOutView(APIView):
 
     @extend_schema(request=None, responses={204: None}, tags=["auth"], operation_id="auth_signout_create")
     def post(self, request):
+        # Signing out with an API token revokes that token; with a session, ends the session.
+        if isinstance(request.auth, Token):
+            request.auth.delete()
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
