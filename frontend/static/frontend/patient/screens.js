@@ -512,7 +512,10 @@ export async function settings(ctx) {
   const accessCard = h("section", { class: "card", "aria-labelledby": "h-access" },
     h("h2", { id: "h-access" }, gettext("Your record")),
     h("p", { class: "help" }, gettext("See who in your care team has opened or changed your record, and when.")),
-    h("p", {}, link("/access/", gettext("Who has looked at my record"), { class: "button secondary", id: "access-log-link" })));
+    h("p", {}, link("/access/", gettext("Who has looked at my record"), { class: "button secondary", id: "access-log-link" })),
+    h("p", { class: "help" }, gettext("You can also keep a copy of everything this service holds about you, as a file.")),
+    h("p", {}, h("a", { href: "/api/v1/me/export/", download: "", class: "button secondary", id: "export-link" },
+      gettext("Download all my data"))));
   screen(gettext("Settings"), heading(gettext("Settings")), form, accessCard, h("p", { class: "help" }, gettext("Loading…")));
   const pushBox = await pushSection(ctx);
   if (ctx.route.name !== "settings") return;
