@@ -71,6 +71,7 @@ class TaskDefinition(models.Model):
 
     Negative offsets are before surgery. `window_start_days`..`window_end_days` is the span
     in which the step should happen; `offset_days` is its due day (usually the window's end).
+    The step's phase is not stored: it follows from the sign of `offset_days` (see `phase`).
     """
 
     version = models.ForeignKey(ProtocolVersion, on_delete=models.CASCADE, related_name="definitions")
@@ -94,6 +95,9 @@ class TaskDefinition(models.Model):
     reminder_rules = models.JSONField(default=list, blank=True)
     # {"es": {"title": ..., "instructions": ..., "why": ..., "sub_items": {key: text}}}
     translations = models.JSONField(default=dict, blank=True)
+    # Days before surgery the step must be done by for its effect to be there on the day
+    # (e.g. 42 for six weeks smoke-free). Only on preparation steps; empty when none applies.
+    min_lead_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["version", "position", "id"]
@@ -102,11 +106,18 @@ class TaskDefinition(models.Model):
     def __str__(self):
         return self.title
 
+    @property
+    def phase(self) -> str:
+        """"preparation" for steps due on or before the surgery day, "recovery" for steps after it."""
+        return "recovery" if self.offset_days > 0 else "preparation"
+
     def clean(self):
         if (self.window_start_days is None) != (self.window_end_days is None):
             raise ValidationError(_("A window needs both a start and an end."))
         if self.window_start_days is not None and self.window_start_days > self.window_end_days:
             raise ValidationError({"window_start_days": _("The window cannot start after it ends.")})
+        if self.min_lead_days is not None and self.offset_days is not None and self.offset_days >= 0:
+            raise ValidationError({"min_lead_days": _("Only steps due before surgery can have a minimum lead time.")})
 
     def localized(self, language: str) -> dict:
         """Title, instructions, why and sub-item texts in the language, falling back to the base text."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -18,9 +19,13 @@ from .schedule import FACT_NAMES
 
 PROTOCOLS_DIR = Path(__file__).resolve().parent / "protocols"
 
-TOP_KEYS = {"key", "name", "procedure", "source", "tasks"}
+TOP_KEYS = {"key", "name", "procedure", "source", "preparation_weeks", "summary", "translations", "tasks"}
+TOP_TRANSLATION_KEYS = {"summary"}
 TASK_REQUIRED = {"key", "category", "title", "instructions", "offset_days"}
-TASK_OPTIONAL = {"why", "source_section", "window", "applies_if", "sub_items", "targets", "reminders", "translations"}
+TASK_OPTIONAL = {
+    "why", "source_section", "window", "applies_if", "sub_items", "targets", "reminders", "translations",
+    "min_lead_days",
+}
 TRANSLATION_KEYS = {"title", "instructions", "why", "sub_items", "targets"}
 TARGET_KINDS = {"per_kg_range": {"key", "kind", "min", "max", "unit", "label"}, "fixed": {"key", "kind", "value", "unit", "label"}}
 REMINDER_ANCHORS = {"window_start", "due"}
@@ -31,6 +36,15 @@ DEFAULT_REMINDER_RULES = [
     {"key": "day-before", "anchor": "due", "offset_days": -1},
     {"key": "due-day", "anchor": "due", "offset_days": 0},
 ]
+
+
+# A step's phase is not stored: it follows from the sign of its due day. Steps due on or
+# before the surgery day prepare for it; steps due after it belong to the recovery.
+PREPARATION, RECOVERY = "preparation", "recovery"
+
+
+def phase_of(offset_days: int) -> str:
+    return RECOVERY if offset_days > 0 else PREPARATION
 
 
 class ProtocolFileError(ValueError):
@@ -86,6 +100,21 @@ def validate_task(task, where: str) -> dict:
             _fail(f"{where}.window", f"start ({window_start}) is after end ({window_end})")
         if not window_start <= task["offset_days"] <= window_end:
             _fail(f"{where}.offset_days", f"{task['offset_days']} lies outside the window {window_start}..{window_end}")
+        if phase_of(task["offset_days"]) == RECOVERY and window_start < 1:
+            _fail(f"{where}.window", f"a recovery step's window must open after the surgery day, not on day {window_start}")
+
+    min_lead_days = task.get("min_lead_days")
+    if "min_lead_days" in task:
+        # How long before surgery the step must be done for its effect to be there on the day
+        # (six weeks smoke-free, seven days off NSAIDs). Only preparation steps have one.
+        m_where = f"{where}.min_lead_days"
+        if not isinstance(min_lead_days, int) or isinstance(min_lead_days, bool) or min_lead_days < 0:
+            _fail(m_where, f"must be a whole number of days, zero or more, not {min_lead_days!r}")
+        if task["offset_days"] >= 0:
+            _fail(m_where, "only steps due before the surgery day can have a minimum lead time")
+        earliest = -(window_start if window_start is not None else task["offset_days"])
+        if min_lead_days > earliest:
+            _fail(m_where, f"{min_lead_days} days cannot be met: the step starts only {earliest} days before surgery")
 
     applies_if = task.get("applies_if", {}) or {}
     if not isinstance(applies_if, dict):
@@ -126,13 +155,19 @@ def validate_task(task, where: str) -> dict:
         target_keys.append(target["key"])
 
     reminders = task.get("reminders", DEFAULT_REMINDER_RULES)
+    if not isinstance(reminders, list) or not reminders:
+        _fail(f"{where}.reminders", "must be a non-empty list")
     for i, rule in enumerate(reminders):
         r_where = f"{where}.reminders[{i}]"
         if not isinstance(rule, dict) or set(rule) != {"key", "anchor", "offset_days"}:
             _fail(r_where, "needs exactly the keys anchor, key, offset_days")
+        _require_str(rule["key"], f"{r_where}.key", max_length=40)
         if rule["anchor"] not in REMINDER_ANCHORS:
             _fail(f"{r_where}.anchor", f"must be one of {', '.join(sorted(REMINDER_ANCHORS))}")
         _require_int(rule["offset_days"], f"{r_where}.offset_days")
+    rule_keys = [rule["key"] for rule in reminders]
+    if len(set(rule_keys)) != len(rule_keys):
+        _fail(f"{where}.reminders", "keys must be unique")
 
     translations = task.get("translations", {}) or {}
     for language, texts in translations.items():
@@ -162,7 +197,53 @@ def validate_task(task, where: str) -> dict:
         "targets": targets,
         "reminder_rules": reminders,
         "translations": translations,
+        "min_lead_days": min_lead_days,
     }
+
+
+def validate_preparation_weeks(data: dict, tasks: list[dict], name: str) -> dict | None:
+    """The protocol's overall preparation span, e.g. {min: 4, max: 8} weeks before surgery.
+
+    Every preparation step's window must open within the longest span, so the file cannot
+    ask a patient to start earlier than the protocol says preparing takes.
+    """
+    if "preparation_weeks" not in data:
+        return None
+    span, where = data["preparation_weeks"], f"{name}.preparation_weeks"
+    if not isinstance(span, dict) or set(span) != {"min", "max"}:
+        _fail(where, "must have exactly 'min' and 'max'")
+    for bound in ("min", "max"):
+        value = span[bound]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(f"{where}.{bound}", f"must be a whole number of weeks, one or more, not {value!r}")
+    if span["min"] > span["max"]:
+        _fail(where, f"min ({span['min']}) is above max ({span['max']})")
+    earliest = -7 * span["max"]
+    for task in tasks:
+        if phase_of(task["offset_days"]) != PREPARATION:
+            continue
+        opens = task["window_start_days"] if task["window_start_days"] is not None else task["offset_days"]
+        if opens < earliest:
+            _fail(where, f"step {task['key']} opens on day {opens}, before the {span['max']} weeks of preparation")
+    return {"min": span["min"], "max": span["max"]}
+
+
+def validate_summary(data: dict, name: str) -> tuple[str, dict]:
+    summary = data.get("summary", "")
+    if "summary" in data:
+        _require_str(summary, f"{name}.summary", max_length=300)
+    translations = data.get("translations", {}) or {}
+    if not isinstance(translations, dict):
+        _fail(f"{name}.translations", "must be a mapping of language: texts")
+    for language, texts in translations.items():
+        t_where = f"{name}.translations.{language}"
+        if not isinstance(texts, dict):
+            _fail(t_where, "must be a mapping")
+        _unknown(texts.keys(), TOP_TRANSLATION_KEYS, t_where)
+        if not summary:
+            _fail(t_where, "translates a summary the protocol does not have")
+        _require_str(texts.get("summary"), f"{t_where}.summary", max_length=300)
+    return summary.strip(), translations
 
 
 def parse_protocol(data, *, name: str = "protocol") -> dict:
@@ -182,17 +263,27 @@ def parse_protocol(data, *, name: str = "protocol") -> dict:
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
         _fail(f"{name}.tasks", f"duplicate task key(s) {', '.join(duplicates)}")
+    preparation_weeks = validate_preparation_weeks(data, tasks, name)
+    summary, translations = validate_summary(data, name)
+    # preparation_weeks, summary and translations are read and checked but not stored:
+    # Protocol and ProtocolVersion have no field for them (nor are they in content_hash).
     return {
         "key": data["key"],
         "name": data["name"],
         "procedure": data["procedure"],
         "source": data.get("source", ""),
+        "preparation_weeks": preparation_weeks,
+        "summary": summary,
+        "translations": translations,
         "tasks": tasks,
     }
 
 
 def content_hash(parsed: dict) -> str:
-    """A stable fingerprint of the content: a new version is made only when it changes."""
+    """A stable fingerprint of the content: a new version is made only when it changes.
+
+    Every stored field of every step counts, min_lead_days included.
+    """
     canonical = json.dumps({k: parsed[k] for k in ("name", "procedure", "tasks")}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -207,3 +298,24 @@ def read_protocol_file(path: Path) -> dict:
 
 def shipped_protocol_files() -> list[Path]:
     return sorted(PROTOCOLS_DIR.glob("*.yaml"))
+
+
+# Guide fingerprints: how the tests prove that no protocol text copies the guide's sentences
+# without the guide's text being kept in the repository. A text's fingerprints are the
+# truncated sha256 of each run of FINGERPRINT_WORDS consecutive words, after normalising.
+FINGERPRINT_WORDS = 12
+_APOSTROPHES = re.compile(r"['\u2019\u2018\u02bc]")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def text_words(text: str) -> list[str]:
+    """Lower-case words (runs of letters or digits), apostrophes dropped: "don't" is "dont"."""
+    return _WORD.findall(_APOSTROPHES.sub("", text.lower()))
+
+
+def fingerprints(text: str, size: int = FINGERPRINT_WORDS) -> set[str]:
+    words = text_words(text)
+    return {
+        hashlib.sha256(" ".join(words[i : i + size]).encode()).hexdigest()[:16]
+        for i in range(len(words) - size + 1)
+    }

@@ -43,6 +43,7 @@ class StaffMembershipInline(MembershipsByOperatorOnly, OrganizationScopedInline,
 class OrganizationAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     organization_path = "id"
     list_display = ["name", "slug", "created_at"]
+    ordering = ["name", "id"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
     inlines = [StaffMembershipInline]

@@ -135,8 +135,8 @@ class InvitationSignInView(APIView):
 
     permission_classes = [FromThisSite]
     authentication_classes = []
-    # Codes are short enough to read aloud, so guessing is slowed down per client address.
-    # Per client address, and over every address together (codes cannot be guessed per account).
+    # Codes are short enough to read aloud, so guessing is slowed down per client address and
+    # over every address together (a guesser tries many accounts' codes at once).
     throttle_classes = [ScopedAddressThrottle, InvitationGuessThrottle]
     throttle_scope = "invitation"
 

@@ -9,6 +9,7 @@ whose lockouts the admin lists; lockout_response is what a locked-out caller get
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from django.conf import settings
@@ -50,7 +51,9 @@ class SignInLinkAccountThrottle(ClientAddressMixin, SimpleRateThrottle):
         email = request.data.get("email") if hasattr(request, "data") and isinstance(request.data, dict) else None
         if not isinstance(email, str) or not email.strip():
             return None
-        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()}
+        # Hashed: the key stays short and printable whatever was typed, and holds no address.
+        ident = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:

@@ -315,3 +315,12 @@ def test_a_lead_retries_her_organizations_failed_reminders_only(client, lead_adm
     # Acting on a patient's reminders is a change of their record, and is in the trail.
     assert AuditEntry.objects.filter(action="admin-change", patient=two_clinics["pat"], actor=lead_admin).exists()
     assert not AuditEntry.objects.filter(patient=two_clinics["eve"], actor=lead_admin).exists()
+
+
+@pytest.mark.django_db
+def test_the_operator_creates_the_clinical_lead_group_with_one_command():
+    out = io.StringIO()
+    call_command("ensure_staff_groups", stdout=out)
+    group = Group.objects.get(name="Clinical lead")
+    assert group.permissions.filter(codename="view_patient").exists()
+    assert "permissions" in out.getvalue()

@@ -51,7 +51,7 @@ def test_enrol_book_assign_read_complete_move(as_carol, protocol_version):
     assert checklist["case"]["days_to_surgery"] in (34, 35, 36)  # the date in Tokyo may differ from the server's
     tasks = {t["key"]: t for group in checklist["groups"].values() for t in group}
     nsaids = tasks["stop-nsaids"]
-    assert nsaids["due_date"] == str(surgery - timedelta(days=7))
+    assert nsaids["due_date"] == str(surgery - timedelta(days=10))  # the guide's 7 to 10 days: due at 10
     assert tasks["protein-target"]["targets"][0]["text"] == "72–96 g/day"
 
     # Ticking a step off cancels its pending reminders; undo plans them again.
@@ -81,7 +81,7 @@ def test_enrol_book_assign_read_complete_move(as_carol, protocol_version):
     response = as_carol.post(f"/api/v1/cases/{case_id}/reschedule/", {"surgery_date": str(surgery + timedelta(days=14))}, format="json")
     assert response.status_code == 200, response.content
     moved = {t["key"]: t for group in hana.get("/api/v1/me/checklist/").json()["groups"].values() for t in group}
-    assert moved["stop-nsaids"]["due_date"] == str(surgery + timedelta(days=7))
+    assert moved["stop-nsaids"]["due_date"] == str(surgery + timedelta(days=14 - 10))
     assert moved["grab-bars"]["due_date"] == str(surgery + timedelta(days=7))
     new_send = planned(tasks["grab-bars"]["id"])
     assert set(new_send) == set(old_send) == {"window-opens", "day-before", "due-day"}

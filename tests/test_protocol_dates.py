@@ -22,6 +22,28 @@ def days(n):
     return SURGERY - timedelta(days=n)
 
 
+# After surgery. The guide's timeline counts in weeks and months after the operation:
+# "weeks 3 to 6" runs from the first day of the 3rd week to the last day of the 6th.
+def after(n):
+    return SURGERY + timedelta(days=n)
+
+
+def week_starts(n):
+    return after(7 * (n - 1) + 1)
+
+
+def week_ends(n):
+    return after(7 * n)
+
+
+def month_starts(n):  # a month counts 30 days
+    return after(30 * (n - 1) + 1)
+
+
+def month_ends(n):
+    return after(30 * n)
+
+
 def make_checklist(organization, protocol_version, **facts):
     patient = patient_enrol(organization=organization, full_name="Test Patient", time_zone="America/Chicago", **facts)
     # Booked directly: the service refuses past dates relative to the real clock, and this date is fixed.
@@ -41,7 +63,8 @@ def everything(riverside, protocol_version):
 # (key, window start, due date, window end) straight from the guide's preparation section.
 EXPECTED = [
     ("stop-smoking", weeks(6), weeks(4), weeks(4)),  # at least 4 to 6 weeks before
-    ("stop-nsaids", days(10), days(7), days(7)),  # at least 7 to 10 days before
+    # At least 7 to 10 days before: due at 10, so a slip still leaves time; 7 is the last day.
+    ("stop-nsaids", days(10), days(10), days(7)),
     ("prehab", weeks(8), weeks(6), days(1)),  # in the 4 to 8 weeks before
     ("protein-target", weeks(6), weeks(4), SURGERY),  # in the weeks before (and after)
     ("calcium-vitamin-d", weeks(6), weeks(4), SURGERY),
@@ -58,6 +81,23 @@ EXPECTED = [
     ("no-blt-practice", weeks(2), days(3), days(3)),
 ]
 
+# (key, window start, due date, window end) from the guide's week-by-week recovery timeline
+# and its section on helping the fusion heal.
+RECOVERY = [
+    ("first-walk", after(1), after(2), after(2)),  # walking within 1 to 2 days
+    ("no-blt-recovery", week_starts(1), week_ends(2), week_ends(2)),  # weeks 1 to 2: 30 degrees, 5 to 10 pounds
+    ("wound-checks", week_starts(1), week_ends(2), week_ends(2)),  # weeks 1 to 2: signs of infection
+    ("taper-opioids", week_starts(3), week_ends(6), week_ends(6)),  # weeks 3 to 6: to acetaminophen
+    ("start-physical-therapy", week_starts(3), week_ends(6), week_ends(6)),  # weeks 3 to 6: PT begins
+    ("driving-again", after(14), after(28), after(28)),  # no sooner than 2 to 4 weeks
+    ("return-to-desk-work", week_starts(3), week_ends(6), week_ends(6)),  # desk work within 3 to 6 weeks
+    ("first-followup-imaging", month_starts(2), month_ends(3), month_ends(3)),  # months 2 to 3
+    ("low-impact-exercise", month_starts(3), month_ends(6), month_ends(6)),  # months 3 to 6
+    ("fusion-ct", month_starts(6), month_ends(12), month_ends(12)),  # months 6 to 12: CT confirms fusion
+    ("nutrition-through-fusion", after(1), month_ends(12), month_ends(12)),  # through the 6 to 12 month fusion
+    ("avoid-nsaids-after-surgery", after(1), after(90), after(180)),  # at least 3 to 6 months after
+]
+
 
 @pytest.mark.parametrize("key, window_start, due, window_end", EXPECTED, ids=[e[0] for e in EXPECTED])
 def test_each_step_falls_on_the_guide_dates(everything, key, window_start, due, window_end):
@@ -66,8 +106,32 @@ def test_each_step_falls_on_the_guide_dates(everything, key, window_start, due, 
     assert task.late is False
 
 
+@pytest.mark.parametrize("key, window_start, due, window_end", RECOVERY, ids=[e[0] for e in RECOVERY])
+def test_each_recovery_step_falls_on_the_guide_dates(everything, key, window_start, due, window_end):
+    task = everything[key]
+    assert (task.window_start, task.due_date, task.window_end) == (window_start, due, window_end)
+    assert task.late is False and task.definition.phase == "recovery"
+    assert window_start > SURGERY
+
+
+def test_the_recovery_timeline_in_plain_dates(everything):
+    # The same figures as calendar dates for a surgery on Monday 15 March 2027.
+    assert everything["first-walk"].due_date == date(2027, 3, 17)
+    assert everything["taper-opioids"].window_start == date(2027, 3, 30)  # week 3 begins on day 15
+    assert everything["driving-again"].window_start == date(2027, 3, 29)  # 2 weeks
+    assert everything["avoid-nsaids-after-surgery"].due_date == date(2027, 6, 13)  # 90 days
+    assert everything["fusion-ct"].due_date == date(2028, 3, 9)  # 360 days
+
+
 def test_every_shipped_step_is_covered_by_the_table(everything):
-    assert set(everything) == {e[0] for e in EXPECTED}
+    assert set(everything) == {e[0] for e in EXPECTED + RECOVERY}
+
+
+def test_recovery_steps_reach_patients_with_no_risk_facts(riverside, protocol_version):
+    tasks = make_checklist(riverside, protocol_version)
+    assert {e[0] for e in RECOVERY} <= set(tasks)
+    # NSAIDs after surgery concern every fusion patient, not only those taking them before.
+    assert "avoid-nsaids-after-surgery" in tasks and "stop-nsaids" not in tasks
 
 
 def test_tailoring_leaves_out_what_does_not_apply(riverside, protocol_version):
@@ -85,6 +149,12 @@ def test_guide_figures_reach_the_patient(everything):
     assert calcium == {"calcium": "1,200 mg/day", "vitamin-d": "2,000 IU/day"}
     assert len(tasks["surgeon-questions"]["sub_items"]) == 10
     assert "7 to 10 days" in tasks["stop-nsaids"]["instructions"]
+    assert "7 days before surgery is the last day" in tasks["stop-nsaids"]["instructions"]
+    assert "3 to 6 months" in tasks["avoid-nsaids-after-surgery"]["instructions"]
+    assert "30 degrees" in tasks["no-blt-recovery"]["instructions"]
+    assert "5 to 10 pounds" in tasks["no-blt-recovery"]["instructions"]
+    assert "1 to 2 days" in tasks["first-walk"]["instructions"]
+    assert "months 6 to 12" in tasks["fusion-ct"]["instructions"]
     assert "4 to 6 weeks" in tasks["stop-smoking"]["instructions"]
     assert "2 to 4 weeks" in tasks["driving-plan"]["instructions"]
     for key in ("fish oil", "vitamin E", "garlic"):

@@ -35,7 +35,7 @@ def test_a_draft_copies_every_step_and_is_not_assigned(protocol_version, pat_cas
 
 def test_publishing_makes_it_the_default_and_leaves_old_checklists_alone(protocol_version, pat_checklist, paul, as_carol):
     draft = protocol_version_draft(version=protocol_version)
-    draft.definitions.filter(key="stop-nsaids").update(window_start_days=-14, offset_days=-10, title="Stop NSAIDs two weeks ahead")
+    draft.definitions.filter(key="stop-nsaids").update(window_start_days=-14, offset_days=-14, title="Stop NSAIDs two weeks ahead")
     published = protocol_version_publish(version=draft)
     assert protocol_version.protocol.latest_version() == draft
     assert len(published.content_hash) == 64 and published.published_at is not None
@@ -43,7 +43,7 @@ def test_publishing_makes_it_the_default_and_leaves_old_checklists_alone(protoco
     # pat's checklist was built from v1 and keeps its dates and words.
     nsaids = pat_checklist.tasks.select_related("definition").get(definition__key="stop-nsaids")
     assert nsaids.definition.version == protocol_version
-    assert nsaids.due_date == pat_checklist.case.surgery_date - timedelta(days=7)
+    assert nsaids.due_date == pat_checklist.case.surgery_date - timedelta(days=10)
 
     # A new case gets v2.
     case = as_carol.post("/api/v1/cases/", {"patient": paul.pk, "procedure": "x", "surgery_date": str(days_from_today(60))}, format="json").json()

@@ -10,7 +10,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from checklists.models import Protocol, ProtocolVersion, TaskDefinition
-from checklists.protocol_files import ProtocolFileError, parse_protocol, read_protocol_file, shipped_protocol_files
+from checklists.protocol_files import (
+    ProtocolFileError,
+    content_hash,
+    parse_protocol,
+    phase_of,
+    read_protocol_file,
+    shipped_protocol_files,
+)
 
 SHIPPED = shipped_protocol_files()
 
@@ -22,10 +29,38 @@ def shipped_data():
 def test_the_shipped_protocol_is_valid():
     parsed = read_protocol_file(SHIPPED[0])
     assert parsed["key"] == "mis-lumbar-fusion"
-    assert len(parsed["tasks"]) >= 16
+    # 16 preparation steps (the guide's 4 to 8 weeks before) and 12 recovery steps (its
+    # week-by-week timeline and the section on helping the fusion heal).
+    assert len(parsed["tasks"]) == 28
+    phases = [phase_of(task["offset_days"]) for task in parsed["tasks"]]
+    assert (phases.count("preparation"), phases.count("recovery")) == (16, 12)
     for task in parsed["tasks"]:
         assert task["source_section"], f"{task['key']} names no section of the guide"
         assert "es" in task["translations"], f"{task['key']} has no Spanish text"
+
+
+def test_the_protocol_carries_the_guide_preparation_span():
+    parsed = read_protocol_file(SHIPPED[0])
+    assert parsed["preparation_weeks"] == {"min": 4, "max": 8}  # "the 4 to 8 weeks before"
+    assert "4 to 8 weeks" in parsed["summary"]
+    assert "4 a 8 semanas" in parsed["translations"]["es"]["summary"]
+
+
+def test_minimum_lead_times_come_from_the_guide():
+    tasks = {t["key"]: t for t in read_protocol_file(SHIPPED[0])["tasks"]}
+    assert tasks["stop-smoking"]["min_lead_days"] == 42  # smoke-free for (at least 4 to) 6 weeks
+    assert tasks["stop-nsaids"]["min_lead_days"] == 7  # off NSAIDs at least 7 to 10 days
+    assert {k for k, t in tasks.items() if t["min_lead_days"] is not None} == {"stop-smoking", "stop-nsaids"}
+
+
+def test_recovery_steps_apply_to_everyone_and_remind_on_their_own_rules():
+    tasks = [t for t in read_protocol_file(SHIPPED[0])["tasks"] if phase_of(t["offset_days"]) == "recovery"]
+    for task in tasks:
+        assert task["window_start_days"] >= 1, task["key"]
+        assert task["applies_if"] == {}, f"{task['key']} must reach every fusion patient"
+        assert task["reminder_rules"], task["key"]
+    nsaids = next(t for t in tasks if t["key"] == "avoid-nsaids-after-surgery")
+    assert (nsaids["offset_days"], nsaids["window_end_days"]) == (90, 180)  # at least 3 to 6 months
 
 
 @pytest.mark.parametrize(
@@ -40,6 +75,21 @@ def test_the_shipped_protocol_is_valid():
         (lambda d: d["tasks"][0].update(colour="red"), "tasks[0]: unknown key(s) colour"),
         (lambda d: d["tasks"][1].update(key=d["tasks"][0]["key"]), "duplicate task key(s)"),
         (lambda d: d.update(tasks=[]), "tasks: must be a non-empty list"),
+        (lambda d: d["tasks"][0].update(min_lead_days=-1), "tasks[0].min_lead_days: must be a whole number of days, zero or more"),
+        (lambda d: d["tasks"][0].update(min_lead_days="six weeks"), "tasks[0].min_lead_days: must be a whole number"),
+        (lambda d: d["tasks"][0].update(min_lead_days=True), "tasks[0].min_lead_days: must be a whole number"),
+        (lambda d: d["tasks"][0].update(min_lead_days=43), "tasks[0].min_lead_days: 43 days cannot be met"),
+        (lambda d: d["tasks"][-1].update(min_lead_days=7), "tasks[27].min_lead_days: only steps due before the surgery day"),
+        (lambda d: d["tasks"][-1].update(window={"start": -3, "end": 180}), "tasks[27].window: a recovery step's window must open after"),
+        (lambda d: d["tasks"][-1]["reminders"].append({"key": "due-day", "anchor": "due", "offset_days": 1}), "tasks[27].reminders: keys must be unique"),
+        (lambda d: d["tasks"][-1].update(reminders=[]), "tasks[27].reminders: must be a non-empty list"),
+        (lambda d: d["tasks"][-1].update(phase="recovery"), "tasks[27]: unknown key(s) phase"),
+        (lambda d: d.update(preparation_weeks={"min": 8, "max": 4}), "preparation_weeks: min (8) is above max (4)"),
+        (lambda d: d.update(preparation_weeks={"min": 4}), "preparation_weeks: must have exactly 'min' and 'max'"),
+        (lambda d: d.update(preparation_weeks={"min": 0, "max": 8}), "preparation_weeks.min: must be a whole number of weeks"),
+        (lambda d: d.update(preparation_weeks={"min": 4, "max": 6}), "preparation_weeks: step prehab opens on day -56"),
+        (lambda d: d["translations"]["es"].update(name="x"), "translations.es: unknown key(s) name"),
+        (lambda d: d["translations"]["es"].pop("summary"), "translations.es.summary: must be non-empty text"),
     ],
 )
 def test_invalid_files_name_the_exact_place(mutate, message):
@@ -49,6 +99,29 @@ def test_invalid_files_name_the_exact_place(mutate, message):
         parse_protocol(data, name="broken.yaml")
     assert message in str(excinfo.value)
     assert str(excinfo.value).startswith("broken.yaml")
+
+
+def test_phase_follows_the_sign_of_the_due_day():
+    assert [phase_of(days) for days in (-42, -1, 0, 1, 360)] == ["preparation"] * 3 + ["recovery"] * 2
+
+
+def test_the_minimum_lead_time_is_stored_and_counts_in_the_fingerprint(db, tmp_path):
+    call_command("load_protocols", stdout=io.StringIO())
+    v1 = Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
+    stored = dict(v1.definitions.values_list("key", "min_lead_days"))
+    assert stored["stop-smoking"] == 42 and stored["stop-nsaids"] == 7 and stored["prehab"] is None
+    assert v1.definitions.get(key="avoid-nsaids-after-surgery").phase == "recovery"
+    assert v1.definitions.get(key="stop-nsaids").phase == "preparation"
+
+    data = shipped_data()
+    before = content_hash(parse_protocol(copy.deepcopy(data)))
+    next(t for t in data["tasks"] if t["key"] == "stop-smoking")["min_lead_days"] = 28
+    assert content_hash(parse_protocol(data)) != before
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(data, allow_unicode=True))
+    call_command("load_protocols", str(changed), stdout=io.StringIO())
+    latest = Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
+    assert latest.number == 2 and latest.definitions.get(key="stop-smoking").min_lead_days == 28
 
 
 def test_a_missing_translation_of_a_question_is_refused():
