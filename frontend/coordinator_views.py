@@ -13,14 +13,15 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from checklists.models import Checklist
 from prepapp import roster
@@ -107,15 +108,17 @@ def _sort_headers(current: str) -> dict:
 
 @staff_required
 def roster_page(request):
-    """Who is behind: the roster, sortable by column. A list, so no audit entry per row."""
+    """Who is behind: the roster, sortable by column. Each patient shown gets a "list" audit entry."""
     ordering = request.GET.get("ordering") or roster.DEFAULT_ORDERING
     try:
         rows = roster.roster_rows(user=request.user, ordering=ordering)
     except roster.UnknownOrdering:
         ordering = roster.DEFAULT_ORDERING
         rows = roster.roster_rows(user=request.user, ordering=ordering)
-    page = Paginator(rows, ROSTER_PAGE_SIZE).get_page(request.GET.get("page"))
-    payloads = [roster.row_payload(row) for row in page.object_list]
+    with transaction.atomic():
+        page = Paginator(rows, ROSTER_PAGE_SIZE).get_page(request.GET.get("page"))
+        payloads = [roster.row_payload(row) for row in page.object_list]
+        audit_record(actor=request.user, patients=page.object_list, action="list", request=request)
     behind = roster.roster_summary(rows)
     return render(
         request,

@@ -5,6 +5,7 @@ and reminders together.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import (
@@ -50,7 +51,11 @@ def _validate_tz(value):
 
 
 class AuditedRetrieveMixin:
-    """Staff reads of one patient's record leave an audit entry."""
+    """Staff reads of patients' records leave audit entries: one record read, or a list's page.
+
+    A list shows patients' data too, so every patient on the page returned gets a "list"
+    entry, written in the same transaction as the read.
+    """
 
     audit_action = "read"
 
@@ -58,6 +63,18 @@ class AuditedRetrieveMixin:
         audit_record(
             actor=self.request.user, patients=patient_ids, action=self.audit_action, request=self.request
         )
+
+    def patients_shown(self, rows) -> list[int]:
+        raise NotImplementedError
+
+    def list(self, request, *args, **kwargs):
+        with transaction.atomic():
+            page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+            rows = page if page is not None else list(self.filter_queryset(self.get_queryset()))
+            audit_record(actor=request.user, patients=sorted(set(self.patients_shown(rows))), action="list",
+                         request=request)
+            data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
 
 # --- Staff: patients ---------------------------------------------------------------------
@@ -95,6 +112,9 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
             "organization"
         )
 
+    def patients_shown(self, rows):
+        return [patient.pk for patient in rows]
+
     def retrieve(self, request, *args, **kwargs):
         patient = self.get_object()
         self.audit([patient.pk])
@@ -104,7 +124,10 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
         organizations = list(staff_organizations(self.request.user)[:2])
         if len(organizations) != 1:
             raise serializers.ValidationError({"organization": "You belong to several organizations; use the admin."})
-        serializer.instance = services.patient_enrol(organization=organizations[0], **serializer.validated_data)
+        with transaction.atomic():
+            serializer.instance = services.patient_enrol(organization=organizations[0], **serializer.validated_data)
+            self.audit_action = "enrol"
+            self.audit([serializer.instance.pk])
 
     def perform_update(self, serializer):
         serializer.instance = workflows.patient_update(patient=serializer.instance, **serializer.validated_data)
@@ -172,6 +195,9 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
             SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(self.request.user))
             .select_related("patient", "checklist")
         )
+
+    def patients_shown(self, rows):
+        return [case.patient_id for case in rows]
 
     def retrieve(self, request, *args, **kwargs):
         case = self.get_object()

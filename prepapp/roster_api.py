@@ -1,5 +1,6 @@
 """REST endpoint of the coordinator's roster: who is behind, one row per patient."""
 
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -7,6 +8,7 @@ from rest_framework.generics import ListAPIView
 
 from . import roster
 from .api_schema import error_response
+from .audit import audit_record
 from .models import SurgeryCase
 from .permissions import IsStaffMember
 
@@ -41,8 +43,8 @@ class RosterRowSerializer(serializers.Serializer):
 class RosterView(ListAPIView):
     """The patients of the caller's organizations with their figures, sortable with `?ordering=`.
 
-    A list is not a read of anyone's record, so it leaves no audit entry per row;
-    opening a patient (GET /patients/<id>/, /cases/<id>/, the checklist) does.
+    The roster shows each patient's figures, so every patient on the page returned gets a
+    "list" audit entry, in the same transaction as the read.
     """
 
     permission_classes = [IsStaffMember]
@@ -73,6 +75,8 @@ class RosterView(ListAPIView):
         return self.list(request, *args, **kwargs)
 
     def list(self, request, *args, **kwargs):
-        rows = self.paginate_queryset(self.get_queryset())
-        data = self.get_serializer([roster.row_payload(row) for row in rows], many=True).data
+        with transaction.atomic():
+            rows = self.paginate_queryset(self.get_queryset())
+            audit_record(actor=request.user, patients=rows, action="list", request=request)
+            data = self.get_serializer([roster.row_payload(row) for row in rows], many=True).data
         return self.get_paginated_response(data)

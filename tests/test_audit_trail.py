@@ -239,3 +239,17 @@ def test_the_access_log_is_described_in_the_schema():
     listed = schema["components"]["schemas"]["PaginatedAccessLogEntryList"]["properties"]["results"]
     assert listed["items"] == {"$ref": "#/components/schemas/AccessLogEntry"}
     assert "ip_address" not in schema["components"]["schemas"]["AccessLogEntry"]["properties"]
+
+
+def test_lists_and_enrolment_are_audited_for_every_patient_shown(as_carol, carol, pat, paul, pat_checklist):
+    as_carol.get("/api/v1/patients/")
+    assert set(AuditEntry.objects.filter(actor=carol, action="list").values_list("patient", flat=True)) == {
+        pat.pk, paul.pk
+    }
+    before = AuditEntry.objects.filter(action="list").count()
+    as_carol.get("/api/v1/cases/")
+    assert AuditEntry.objects.filter(action="list").count() == before + 1  # pat's one case
+    created = as_carol.post("/api/v1/patients/", {"full_name": "Nina New"}, format="json")
+    assert AuditEntry.objects.filter(actor=carol, action="enrol", patient_id=created.json()["id"]).exists()
+    entry = AuditEntry.objects.filter(action="enrol").get()
+    assert entry.ip_address and entry.path == "/api/v1/patients/"
