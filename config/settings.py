@@ -285,6 +285,11 @@ CELERY_RESULT_SERIALIZER = "json"
 # delivery records its outcome in the database, so a redelivered message sends nothing twice.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# When the worker loses the broker, a running acks_late task can no longer be acknowledged
+# and its message goes back to the queue: cancel it rather than let it run on beside the
+# redelivered copy (the claim token makes the copy safe; the reclaim marks a possible
+# duplicate). Celery 6 makes True the default; set explicitly, the worker does not warn.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)

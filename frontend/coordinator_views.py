@@ -162,6 +162,7 @@ def _labels() -> dict:
         "channel": _("Channel"),
         "outcome": _("Outcome"),
         "detail": _("Detail"),
+        "possible_duplicate": _("possibly sent twice"),
         "saving": _("Saving…"),
         "network_error": _("The server could not be reached. Check the connection and try again."),
         "server_error": _("Something went wrong on the server (%(status)s). Please try again."),

@@ -21,6 +21,8 @@ def test_reliability_settings_reach_the_app():
     assert conf.task_serializer == "json" and conf.result_serializer == "json"
     assert 0 < conf.task_soft_time_limit < conf.task_time_limit
     assert conf.broker_connection_retry_on_startup is True
+    # acks_late tasks are cancelled when the broker connection drops (their message is redelivered).
+    assert conf.worker_cancel_long_running_tasks_on_connection_loss is True
     assert conf.timezone == "UTC"
 
 
@@ -46,12 +48,28 @@ def test_beat_sweeps_at_least_once_a_minute_and_the_task_exists():
 
 
 def test_no_task_is_scheduled_far_ahead():
-    """The broker carries nothing the database does not hold: no eta/countdown in the reminder code."""
+    """The broker carries nothing the database does not hold: no eta/countdown in the reminder code.
+
+    The one exception: a task retrying itself after a lost connection, a few seconds ahead
+    (retry_delay, capped well inside the lease).
+    """
     from pathlib import Path
+
+    from prepapp.reminders import tasks
 
     engine = Path(__file__).resolve().parents[1] / "prepapp" / "reminders"
     modules = sorted(engine.rglob("*.py"))
     assert {"tasks.py", "outbox.py", "delivery.py"} <= {m.name for m in modules}
     for module in modules:
         text = module.read_text()
-        assert "countdown=" not in text and "eta=" not in text, module.name
+        assert "eta=" not in text, module.name
+        if module.name == "tasks.py" and module.parent == engine:
+            assert text.count("countdown=") == text.count("countdown=retry_delay(") == 1, module.name
+        else:
+            assert "countdown=" not in text, module.name
+    assert tasks.RETRY_DELAY_CAP_SECONDS <= 30
+    assert tasks.MAX_CONNECTION_RETRIES <= 5
+    worst = [tasks.retry_delay(n) for n in range(tasks.MAX_CONNECTION_RETRIES + 3) for _ in range(50)]
+    assert 0 < min(worst) and max(worst) <= tasks.RETRY_DELAY_CAP_SECONDS
+    total = sum(tasks.RETRY_DELAY_CAP_SECONDS for _ in range(tasks.MAX_CONNECTION_RETRIES))
+    assert total < settings.REMINDER_LEASE_SECONDS

@@ -136,6 +136,9 @@ def test_expired_lease_puts_rows_back_and_they_are_claimed_again(due, settings, 
     later = timezone.now() + timedelta(seconds=61)
     assert outbox.reclaim_expired(now=later) == (3, 0)
     assert set(Reminder.objects.filter(id__in=claimed).values_list("status", flat=True)) == {"pending"}
+    # The lost claim is counted: a later send on email or push is marked "possibly sent twice".
+    assert set(Reminder.objects.filter(id__in=claimed).values_list("lost_claims", flat=True)) == {1}
+    assert set(Reminder.objects.exclude(id__in=claimed).values_list("lost_claims", flat=True)) <= {0}
     again = Captured()
     with django_capture_on_commit_callbacks(execute=True):
         outbox.claim_due(limit=1000, now=later, enqueue=again)

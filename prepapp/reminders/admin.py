@@ -12,7 +12,7 @@ class DeliveryAttemptInline(OrganizationScopedInline, admin.TabularInline):
     model = DeliveryAttempt
     organization_path = "patient__organization"
     extra = 0
-    fields = ["at", "channel", "outcome", "detail"]
+    fields = ["at", "channel", "outcome", "possible_duplicate", "detail"]
     readonly_fields = fields
     can_delete = False
     ordering = ["-at", "-id"]
@@ -29,7 +29,7 @@ class ReminderAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     list_filter = ["status", "channel", "rule", "patient__organization"]
     search_fields = ["patient__full_name", "=id"]
     raw_id_fields = ["task", "patient"]
-    readonly_fields = ["claimed_at", "sent_at", "attempts", "last_error", "created_at", "updated_at"]
+    readonly_fields = ["claimed_at", "sent_at", "attempts", "lost_claims", "last_error", "created_at", "updated_at"]
     list_select_related = ["patient"]
     date_hierarchy = "send_at"
     inlines = [DeliveryAttemptInline]
@@ -48,8 +48,8 @@ class DeliveryAttemptAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     organization_path = "patient__organization"
     patient_path = "patient"
 
-    list_display = ["at", "patient", "channel", "outcome", "reminder", "detail"]
-    list_filter = ["outcome", "channel", "patient__organization"]
+    list_display = ["at", "patient", "channel", "outcome", "possible_duplicate", "reminder", "detail"]
+    list_filter = ["outcome", "possible_duplicate", "channel", "patient__organization"]
     search_fields = ["patient__full_name", "=reminder__id"]
     raw_id_fields = ["reminder", "patient"]
     list_select_related = ["patient", "reminder"]

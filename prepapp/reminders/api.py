@@ -283,7 +283,13 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DeliveryAttempt
-        fields = ["id", "at", "channel", "outcome", "detail", "reminder"]
+        fields = ["id", "at", "channel", "outcome", "detail", "possible_duplicate", "reminder"]
+        extra_kwargs = {
+            "possible_duplicate": {
+                "help_text": "Sent after an earlier attempt was lost with its worker: "
+                "the patient may have received this reminder twice."
+            }
+        }
 
 
 class DeliveryLogPatientSerializer(serializers.ModelSerializer):

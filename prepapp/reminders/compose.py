@@ -59,5 +59,13 @@ def compose(reminder: Reminder, now: datetime | None = None) -> Message:
             body = _("This step was due on %(date)s. Tick it off in the app when it is done.") % {
                 "date": day_text(task.due_date)
             }
-    # One tag per task: a newer reminder for the same step replaces the older notification.
-    return Message(title=title[:200], body=body, url=task_path(task.id), tag=f"task-{task.id}", reminder=reminder.id)
+    # One tag per reminder: if this reminder is ever delivered again (a lost worker's attempt
+    # went out too), the repeat replaces the notification instead of adding a second one.
+    return Message(
+        title=title[:200], body=body, url=task_path(task.id), tag=reminder_tag(reminder.id), reminder=reminder.id
+    )
+
+
+def reminder_tag(reminder_id: int) -> str:
+    """The stable identity of one reminder's notification (also its Web Push Topic)."""
+    return f"reminder-{reminder_id}"

@@ -14,7 +14,14 @@ The steps, for a batch of ids that a sweeper claimed with a given token:
 3. Record (one short transaction): sent, retry later (the row goes back to pending with
    a later send_at: the database, not the broker, holds the retry), failed after the
    last attempt, or skipped; a push that cannot reach the patient falls back to email.
-   Every status change is a compare-and-set on the token taken in step 1.
+   Every status change is a compare-and-set on the token taken in step 1, so when the
+   database connection drops during this step it is simply tried again (a few times,
+   shortly apart, on a fresh connection): a repeat cannot record anything twice.
+
+A reminder sent on an external channel (email, push) after an earlier claim of it was
+lost (its lease ran out: the worker may have handed it over before it vanished) gets a log
+entry marked `possible_duplicate`. Email carries a stable Message-ID and push a stable
+Topic and tag per reminder, so a repeat replaces rather than adds where the far side can.
 """
 
 from __future__ import annotations
@@ -22,12 +29,12 @@ from __future__ import annotations
 import logging
 import random
 import time as monotonic_time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import Case, DateTimeField, F, TextField, Value, When
 from django.utils import timezone
 
@@ -42,6 +49,10 @@ from .models import DeliveryAttempt, Reminder
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = timedelta(hours=6)
+# Pauses before trying the record step again after the database connection failed (seconds).
+RECORD_RETRY_DELAYS = (0.5, 1.0, 2.0)
+POSSIBLE_DUPLICATE_NOTE = "sent; an earlier attempt may also have been delivered (worker lost)"
+EXTERNAL_CHANNELS = frozenset({Reminder.Channel.EMAIL, Reminder.Channel.PUSH})
 
 
 @dataclass
@@ -243,6 +254,7 @@ def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime
         return Reminder.objects.filter(id__in=list(ids), status=Reminder.Status.SENDING, claimed_at=taken_at)
 
     sent: list[int] = []
+    duplicate_notes: dict[int, str] = {}  # sent rows an earlier, lost claim may also have delivered
     released: list[int] = []  # never handed to the channel (time budget spent)
     retry_at: dict[int, datetime] = {}
     errors: dict[int, str] = {}
@@ -256,8 +268,13 @@ def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime
             continue
         detail = result.detail[:2000]
         outcome = DeliveryAttempt.Outcome.SENT
+        possible_duplicate = False
         if result.outcome == Outcome.SENT:
             sent.append(reminder.id)
+            if reminder.lost_claims and reminder.channel in EXTERNAL_CHANNELS:
+                possible_duplicate = True
+                detail = f"{POSSIBLE_DUPLICATE_NOTE}; {detail}" if detail else POSSIBLE_DUPLICATE_NOTE
+                duplicate_notes[reminder.id] = detail
         elif result.outcome == Outcome.RETRY and reminder.attempts < max_attempts:
             when = next_attempt_at(
                 attempts=reminder.attempts, now=now, patient=reminder.patient, retry_after=result.retry_after
@@ -275,10 +292,16 @@ def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime
             unavailable.append(reminder.id)
             errors[reminder.id] = detail
             outcome = DeliveryAttempt.Outcome.SKIPPED
-        entries.append(DeliveryAttempt.for_reminder(reminder, outcome=outcome, detail=detail, at=now))
+        entries.append(
+            DeliveryAttempt.for_reminder(
+                reminder, outcome=outcome, detail=detail, at=now, possible_duplicate=possible_duplicate
+            )
+        )
 
     if sent:
-        changed = mine(sent).update(status=Reminder.Status.SENT, sent_at=now, last_error="", updated_at=now)
+        # A possible duplicate keeps its note in last_error; a clean send clears it.
+        last_error = _per_row({i: duplicate_notes.get(i, "") for i in sent}, TextField()) if duplicate_notes else ""
+        changed = mine(sent).update(status=Reminder.Status.SENT, sent_at=now, last_error=last_error, updated_at=now)
         report.sent += changed
         if changed != len(sent):
             # The lease ran out while sending and another delivery took some of these rows:
@@ -342,9 +365,42 @@ def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
         return report
     budget = settings.CELERY_TASK_SOFT_TIME_LIMIT * 0.6
     results = _send(transport, items, budget)
-    with transaction.atomic():
-        _record(ready, results, taken_at, report)
+    _record_with_retries(ready, results, taken_at, report)
     return report
+
+
+def reset_broken_connection() -> None:
+    """Drop a database connection that failed, so the next query opens a fresh one.
+
+    Never inside a transaction someone else opened (the caller owns that connection).
+    """
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def _record_with_retries(rows: list[Reminder], results: dict[int, Result], taken_at: datetime, report: BatchReport):
+    """Step 3 in its own transaction, tried again when the database connection fails.
+
+    The messages are already out, so giving up at the first dropped connection would leave
+    the rows "sending" until their lease runs out and send them again. Every write is a
+    compare-and-set on the claim token, so a repeat after a failure that did commit changes
+    nothing.
+    """
+    for pause in (*RECORD_RETRY_DELAYS, None):
+        attempt = replace(report)  # counts of a rolled-back attempt must not stick
+        try:
+            with transaction.atomic():
+                _record(rows, results, taken_at, attempt)
+        except (OperationalError, InterfaceError) as exc:
+            if pause is None:
+                raise
+            log.warning("recording a %s batch failed (%r); trying again in %s s", rows[0].channel, exc, pause)
+            monotonic_time.sleep(pause)
+            reset_broken_connection()
+            continue
+        for name, value in vars(attempt).items():
+            setattr(report, name, value)
+        return
 
 
 def more_due(now: datetime | None = None) -> bool:

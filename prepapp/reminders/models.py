@@ -54,6 +54,9 @@ class Reminder(models.Model):
     send_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Claims whose lease ran out (the worker vanished, maybe after the channel had the
+    # message): a later send on an external channel may then be the second one.
+    lost_claims = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -96,6 +99,9 @@ class DeliveryAttempt(models.Model):
     channel = models.CharField(max_length=10, choices=Reminder.Channel.choices)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     detail = models.TextField(blank=True)
+    # Sent on an external channel after an earlier claim of the reminder was lost: the
+    # lost attempt may have been delivered too, so the patient may have it twice.
+    possible_duplicate = models.BooleanField(default=False)
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -104,11 +110,13 @@ class DeliveryAttempt(models.Model):
         indexes = [models.Index(fields=["patient", "-at"], name="delivery_patient_at_idx")]
 
     @classmethod
-    def for_reminder(cls, reminder: "Reminder", *, outcome: str, detail: str, at) -> "DeliveryAttempt":
+    def for_reminder(
+        cls, reminder: "Reminder", *, outcome: str, detail: str, at, possible_duplicate: bool = False
+    ) -> "DeliveryAttempt":
         """The log entry for one reminder's outcome (unsaved: callers write entries in bulk)."""
         return cls(
             reminder_id=reminder.id, patient_id=reminder.patient_id, channel=reminder.channel,
-            outcome=outcome, detail=detail[:2000], at=at,
+            outcome=outcome, detail=detail[:2000], at=at, possible_duplicate=possible_duplicate,
         )
 
 

@@ -100,7 +100,9 @@ def reclaim_expired(*, now: datetime | None = None) -> tuple[int, int]:
             reason = "worker lost while sending, attempts used up"
             failed = Reminder.objects.filter(
                 id__in=[r.id for r in exhausted], status=Reminder.Status.SENDING, claimed_at__lt=cutoff
-            ).update(status=Reminder.Status.FAILED, last_error=reason, updated_at=now)
+            ).update(
+                status=Reminder.Status.FAILED, last_error=reason, lost_claims=F("lost_claims") + 1, updated_at=now
+            )
             DeliveryAttempt.objects.bulk_create(
                 DeliveryAttempt.for_reminder(r, outcome=DeliveryAttempt.Outcome.FAILED, detail=reason, at=now)
                 for r in exhausted
@@ -109,7 +111,8 @@ def reclaim_expired(*, now: datetime | None = None) -> tuple[int, int]:
             if push_ids:
                 fallback_to_email(reminder_ids=push_ids, now=now)
         reclaimed = lost.filter(attempts__lt=max_attempts).update(
-            status=Reminder.Status.PENDING, claimed_at=None, last_error="lease expired: worker lost", updated_at=now
+            status=Reminder.Status.PENDING, claimed_at=None, last_error="lease expired: worker lost",
+            lost_claims=F("lost_claims") + 1, updated_at=now,
         )
     if reclaimed or failed:
         log.warning("reclaimed %s reminders whose lease expired; %s failed for good", reclaimed, failed)

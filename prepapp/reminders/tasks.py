@@ -3,15 +3,43 @@
 The broker only ever carries "look now" (a sweep) and "deliver these ids": every fact about
 what must be sent lives in the database, so a flushed or restarted Redis loses nothing.
 The task names are those the beat schedule and queued messages already use.
+
+When the database or the broker connection drops, a task tries itself again a few times,
+seconds apart (well inside the reminders' lease): a delivery repeated with the same claim
+token takes nothing that another run already took, so a repeat never sends twice.
 """
 
 import logging
+import random
 
 from celery import shared_task
+from django.db import InterfaceError
+from django.db import OperationalError as DatabaseError
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import delivery, outbox
 
 log = logging.getLogger(__name__)
+
+# Connection failures worth another try: the database's and the broker's.
+CONNECTION_ERRORS = (DatabaseError, InterfaceError, BrokerError, RedisConnectionError)
+MAX_CONNECTION_RETRIES = 5
+RETRY_DELAY_CAP_SECONDS = 30  # never more: nothing is scheduled far ahead in the broker
+
+
+def retry_delay(retries: int) -> float:
+    """1, 2, 4, 8, 16 s (± 25 % jitter), never more than RETRY_DELAY_CAP_SECONDS."""
+    # Jitter spreads the retries of many workers out; nothing here needs to be unpredictable (bandit B311).
+    delay = (2 ** max(0, retries)) * random.uniform(0.75, 1.25)  # nosec B311
+    return min(delay, RETRY_DELAY_CAP_SECONDS)
+
+
+def _retry_on_connection_loss(task, exc):
+    """Close the broken database connection and queue this task again shortly (raises Retry)."""
+    delivery.reset_broken_connection()
+    log.warning("%s lost a connection (%r); retry %s of %s", task.name, exc, task.request.retries + 1, task.max_retries)
+    raise task.retry(exc=exc, countdown=retry_delay(task.request.retries))
 
 
 def queue_delivery(channel: str, ids: list[int], token: str) -> None:
@@ -19,18 +47,26 @@ def queue_delivery(channel: str, ids: list[int], token: str) -> None:
     deliver_reminders.delay(ids, token, channel)
 
 
-@shared_task(name="prepapp.tasks.sweep_due_reminders", ignore_result=True)
-def sweep_due_reminders():
+@shared_task(name="prepapp.tasks.sweep_due_reminders", ignore_result=True, bind=True,
+             max_retries=MAX_CONNECTION_RETRIES)
+def sweep_due_reminders(self):
     """Claim due reminders and queue their delivery (beat runs this at least once a minute)."""
-    report = outbox.sweep(enqueue=queue_delivery)
+    try:
+        report = outbox.sweep(enqueue=queue_delivery)
+    except CONNECTION_ERRORS as exc:
+        _retry_on_connection_loss(self, exc)
     if report.claimed or report.reclaimed:
         log.info("sweep: claimed %s %s, reclaimed %s", report.claimed, report.batches, report.reclaimed)
 
 
-@shared_task(name="prepapp.tasks.deliver_reminders", ignore_result=True)
-def deliver_reminders(ids, token, channel):
+@shared_task(name="prepapp.tasks.deliver_reminders", ignore_result=True, bind=True,
+             max_retries=MAX_CONNECTION_RETRIES)
+def deliver_reminders(self, ids, token, channel):
     """Deliver one claimed batch; when more reminders are due, ask for another sweep right away."""
-    report = delivery.deliver_batch(ids=ids, token=token, channel=channel)
-    log.info("delivered %s batch: %s", channel, report)
-    if report.fallbacks or delivery.more_due():
-        sweep_due_reminders.delay()
+    try:
+        report = delivery.deliver_batch(ids=ids, token=token, channel=channel)
+        log.info("delivered %s batch: %s", channel, report)
+        if report.fallbacks or delivery.more_due():
+            sweep_due_reminders.delay()
+    except CONNECTION_ERRORS as exc:
+        _retry_on_connection_loss(self, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import string
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Iterator
@@ -15,7 +16,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
 from ..models import PushSubscription, Reminder
-from ..compose import Message
+from ..compose import Message, reminder_tag
 from .base import Outcome, Outgoing, Result, Transport
 
 PUSH_PAYLOAD_LIMIT = 3000  # bytes of JSON before encryption; push services accept about 4 KB
@@ -49,6 +50,20 @@ def push_payload(message: Message) -> str:
         data["body"] = data["body"][: max(0, len(data["body"]) - 200)].rstrip() + "…"
         encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return encoded
+
+
+TOPIC_ALPHABET = frozenset(string.ascii_letters + string.digits + "-_")
+TOPIC_MAX_LENGTH = 32
+
+
+def push_topic(reminder_id: int) -> str:
+    """The RFC 8030 Topic of one reminder: a message the push service still holds for the
+    same Topic is replaced, so a repeat of this reminder is never shown twice. At most 32
+    characters of the URL-safe base64 alphabet ("reminder-" and up to 23 digits)."""
+    topic = reminder_tag(reminder_id)
+    if len(topic) > TOPIC_MAX_LENGTH or not set(topic) <= TOPIC_ALPHABET:
+        raise ValueError(f"not a valid Web Push Topic: {topic!r}")
+    return topic
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -109,7 +124,7 @@ class WebPushTransport(Transport):
                             vapid_private_key=vapid,
                             vapid_claims={"sub": settings.VAPID_SUBJECT},
                             ttl=ttl,
-                            headers={"Urgency": "normal", "Topic": f"task-{item.reminder.task_id}"},
+                            headers={"Urgency": "normal", "Topic": push_topic(item.reminder.id)},
                             timeout=settings.WEBPUSH_TIMEOUT_SECONDS,
                             requests_session=session,
                         )

@@ -427,7 +427,15 @@ function deliveryRow(item) {
     el("td", {}, formatInstant(item.at)),
     el("td", {}, L.channels[item.channel] || item.channel),
     el("td", {}, reminder.task_title || "—"),
-    el("td", {}, failed ? el("span", { className: "badge badge--warning", text: outcome }) : outcome),
+    el(
+      "td",
+      {},
+      failed ? el("span", { className: "badge badge--warning", text: outcome }) : outcome,
+      // Sent after an earlier attempt was lost with its worker: the patient may have it twice.
+      ...(item.possible_duplicate
+        ? [" ", el("span", { className: "badge badge--outline", "data-possible-duplicate": "", text: L.possible_duplicate || "possibly sent twice" })]
+        : []),
+    ),
     el("td", {}, item.detail || ""),
   );
 }
