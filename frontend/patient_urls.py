@@ -9,7 +9,7 @@ urlpatterns = [
     # Screens the app draws itself; a reload or a link from a reminder lands on the same shell.
     path("join/<str:code>/", views.patient_app, name="patient-join"),
     # An emailed sign-in link; the app posts its token and takes it out of the address bar.
-    path("signin/<str:token>/", views.patient_app, name="patient-sign-in-link"),
+    path("signin/", views.patient_app, name="patient-sign-in-link"),
     path("tasks/<int:task_id>/", views.patient_app, name="patient-task"),
     path("inbox/", views.patient_app, name="patient-inbox"),
     path("settings/", views.patient_app, name="patient-settings"),

@@ -36,7 +36,7 @@ EVE_MARKERS = ("Eve Elsewhere", "eve@elsewhere.example", "EVE-SECRET-NOTE", "EVE
 METHODS = ("get", "post", "put", "patch", "delete")
 REFUSED = {401, 403, 404, 405}
 # Routes that serve no one's data whatever the caller (sign-in pages, static shells, the schema).
-# The patient app's own screens (/join/<code>/, /tasks/<id>/, /signin/<token>/ …) are one static
+# The patient app's own screens (/join/<code>/, /tasks/<id>/, /signin/ …) are one static
 # shell for everyone: the data behind them comes from the API, which is checked here.
 PUBLIC_SHELLS = re.compile(
     r"^(api/schema/|api/docs/|api/redoc/|jsi18n/|sw\.js|manifest\.webmanifest|app-i18n/|healthz"

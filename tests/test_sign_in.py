@@ -209,7 +209,7 @@ def ask_for_link(client, email, capture):
 
 
 def token_in(message) -> str:
-    found = re.search(r"http://127\.0\.0\.1:8000/signin/([A-Za-z0-9_-]+)/", message.get_content())
+    found = re.search(r"http://127\.0\.0\.1:8000/signin/#([A-Za-z0-9_-]+)\s", message.get_content())
     assert found, message.get_content()
     return found.group(1)
 

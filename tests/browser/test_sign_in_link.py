@@ -36,7 +36,7 @@ def link_in_mail(sink, timeout: float = 15.0) -> str:
     while not sink.received() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert sink.received(), "no email arrived"
-    found = re.search(r"(http://\S+/signin/[A-Za-z0-9_-]+/)", sink.received()[0].get_content())
+    found = re.search(r"(http://\S+/signin/#[A-Za-z0-9_-]+)\s", sink.received()[0].get_content())
     assert found
     return found.group(1)
 

@@ -15,7 +15,7 @@ const ROUTES = [
   [/^\/settings\/?$/, "settings"],
   [/^\/access\/?$/, "access"],
   [/^\/join\/([^/]+)\/?$/, "join"],
-  [/^\/signin\/([^/]+)\/?$/, "signin"],
+  [/^\/signin\/?$/, "signin"],
 ];
 
 const state = { me: null, checklist: null, caseData: null };
@@ -210,7 +210,8 @@ const ctx = {
     const route = ctx.route;
     markNav(route.name);
     if (route.name === "join") return ctx.signIn(decodeURIComponent(route.param));
-    if (route.name === "signin") return ctx.redeemLink(decodeURIComponent(route.param));
+    // The link's token is in the fragment ("/signin/#token"), which never reaches a server.
+    if (route.name === "signin") return ctx.redeemLink(decodeURIComponent(location.hash.slice(1)));
     const code = new URLSearchParams(location.search).get("code");
     if (code) return ctx.signIn(code);
     if (!state.me && !(await loadMe())) return;
