@@ -10,12 +10,12 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test bench migrate demo clean-var
+.PHONY: install run test bench migrate demo schema clean-var
 
 # The settings default to production (DEBUG off: a real SECRET_KEY, EMAIL_URL and SITE_URL
 # required, https enforced). These development commands turn DEBUG on for themselves unless
 # DEBUG is already set; the test suite does the same in pyproject.toml (pytest-env).
-migrate demo run bench: export DEBUG ?= true
+migrate demo run bench schema: export DEBUG ?= true
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,8 @@ test: install
 bench: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(BIN)/python -m bench.reminders $(BENCH_ARGS)
+
+# The OpenAPI schema as a file, validated, with no warning allowed (as tests/test_api_schema.py checks).
+schema: install
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
+
