@@ -188,7 +188,11 @@ class TaskSerializer(serializers.Serializer):
     window_end = serializers.DateField(allow_null=True)
     days_until_due = serializers.IntegerField(help_text="Negative once the due day has passed.")
     weeks_until_due = serializers.IntegerField(help_text="Whole weeks from today to the due day; 0 is this week.")
-    late = serializers.BooleanField(help_text="Its time had already passed when it was assigned or moved.")
+    late = serializers.BooleanField(help_text="Its window had already closed when it was assigned or moved.")
+    start_now = serializers.BooleanField(
+        help_text="Its planned day had passed when it was assigned or moved, but its window is open: "
+        "it is due within a few days instead. False once done or once that new due day has passed."
+    )
     group = serializers.ChoiceField(choices=schedule.GROUPS, help_text="The section of the home screen it is in.")
     status = serializers.ChoiceField(choices=Task.Status.choices)
     completed_at = serializers.DateTimeField(allow_null=True)
@@ -263,6 +267,10 @@ def task_payload(task: Task, *, language: str, weight_kg, today) -> dict:
         "days_until_due": (task.due_date - today).days,
         "weeks_until_due": schedule.week_label_start(task.due_date, today),
         "late": task.late,
+        "start_now": schedule.is_start_now(
+            status=task.status, due_date=task.due_date, window_start=task.window_start,
+            offset_days=definition.offset_days, window_start_days=definition.window_start_days, today=today,
+        ),
         "group": group,
         "status": task.status,
         "completed_at": task.completed_at,

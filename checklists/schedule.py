@@ -6,7 +6,7 @@ date in the patient's own time zone, so the same inputs always give the same dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping, Sequence
@@ -49,6 +49,56 @@ def task_dates(
 def is_late(dates: TaskDates, today: date) -> bool:
     """A step is late when its last on-time day is already behind the patient."""
     return dates.last_day < today
+
+
+# A step whose planned day has passed when it is assigned (or when the surgery moves), but
+# whose window is still open, is not late: the patient is asked to start it now, within a few days.
+START_NOW_GRACE_DAYS = 3
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A step's dates as given to the patient, and how they came to be."""
+
+    dates: TaskDates
+    late: bool
+    start_now: bool
+
+
+def place(dates: TaskDates, today: date, *, surgery_date: date, offset_days: int) -> Placement:
+    """Where a step lands when it is assigned or moved, seen from the patient's today.
+
+    - due today or later: as planned;
+    - due day passed, window still open: "start now", due today + START_NOW_GRACE_DAYS, never
+      after the window's end nor, for a step before surgery, after the surgery day;
+    - due day passed and window closed (or no window): late, dates as planned.
+    """
+    if dates.due_date >= today:
+        return Placement(dates, late=False, start_now=False)
+    if dates.window_end is None or dates.window_end < today:
+        return Placement(dates, late=True, start_now=False)
+    latest = dates.window_end
+    if offset_days <= 0:
+        latest = min(latest, surgery_date)
+    due = min(today + timedelta(days=START_NOW_GRACE_DAYS), latest)
+    if due < today:  # a pre-operative step after the surgery day: nothing to start any more
+        return Placement(dates, late=True, start_now=False)
+    return Placement(replace(dates, due_date=due), late=False, start_now=True)
+
+
+def is_start_now(
+    *, status: str, due_date: date, window_start: date | None, offset_days: int,
+    window_start_days: int | None, today: date,
+) -> bool:
+    """True for an open step that was given "start now" dates (see `place`) whose new due day has not passed.
+
+    Not stored: the planned due day follows from the window's start and the step's offsets,
+    so a due day later than that one was moved forward by `place`.
+    """
+    if status != "open" or window_start is None or window_start_days is None or due_date < today:
+        return False
+    planned = window_start + timedelta(days=offset_days - window_start_days)
+    return due_date > planned
 
 
 def days_between(today: date, surgery_date: date) -> int:

@@ -109,15 +109,18 @@ def _tasks_for(checklist: Checklist, definitions, patient, today) -> list[Task]:
             window_start_days=definition.window_start_days,
             window_end_days=definition.window_end_days,
         )
+        placed = schedule.place(
+            dates, today, surgery_date=checklist.case.surgery_date, offset_days=definition.offset_days
+        )
         tasks.append(
             Task(
                 checklist=checklist,
                 definition=definition,
                 position=definition.position,
-                due_date=dates.due_date,
-                window_start=dates.window_start,
-                window_end=dates.window_end,
-                late=schedule.is_late(dates, today),
+                due_date=placed.dates.due_date,
+                window_start=placed.dates.window_start,
+                window_end=placed.dates.window_end,
+                late=placed.late,
             )
         )
     return tasks
@@ -129,7 +132,8 @@ def checklist_build(
 ) -> Checklist:
     """Copy a protocol version's steps, tailored to the patient, into the case's checklist.
 
-    Steps whose time has already passed are kept and marked late. Assigning again
+    Steps whose window has already closed are kept and marked late; steps whose planned day
+    has passed but whose window is still open are due in a few days ("start now"). Assigning again
     replaces a checklist on which nothing has been done yet; once the patient has
     started, the checklist stays (assigning twice by mistake must not erase work).
     """
@@ -173,8 +177,11 @@ def checklist_recompute_dates(*, checklist: Checklist, now: datetime | None = No
             window_start_days=d.window_start_days,
             window_end_days=d.window_end_days,
         )
-        task.due_date, task.window_start, task.window_end = dates.due_date, dates.window_start, dates.window_end
-        task.late = schedule.is_late(dates, today)
+        placed = schedule.place(dates, today, surgery_date=case.surgery_date, offset_days=d.offset_days)
+        task.due_date, task.window_start, task.window_end = (
+            placed.dates.due_date, placed.dates.window_start, placed.dates.window_end
+        )
+        task.late = placed.late
         changed.append(task)
     Task.objects.bulk_update(changed, ["due_date", "window_start", "window_end", "late", "updated_at"])
     return tasks

@@ -88,7 +88,9 @@ def test_done_task_cancelled_surgery_and_moved_dates_send_nothing(due_pat, pat_c
     # While the rows were claimed (in flight, so the services did not touch them):
     done_task = rows[0].task
     task_complete(task=done_task, by=due_pat.user)
-    case_reschedule(case=pat_checklist.case, surgery_date=pat_checklist.case.surgery_date + timedelta(days=3))
+    # Two weeks later, so that every open step's dates move: with a smaller move, prehab (planned
+    # 42 days before, "start now" at 35 days) would stay due in START_NOW_GRACE_DAYS, reminders valid.
+    case_reschedule(case=pat_checklist.case, surgery_date=pat_checklist.case.surgery_date + timedelta(days=14))
     for channel, ids, token in calls:
         report = delivery.deliver_batch(ids=ids, token=token, channel=channel)
         assert report.sent == 0

@@ -111,3 +111,78 @@ def test_fixed_targets_and_translated_labels():
     spec = [{"key": "calcium", "kind": "fixed", "value": 1200, "unit": "mg/day", "label": "Calcium"}]
     (target,) = schedule.compute_targets(spec, None, {"calcium": "Calcio"})
     assert (target.label, target.text) == ("Calcio", "1,200 mg/day")
+
+
+# --- "Start now": a passed due day inside an open window ---------------------------------
+
+def _place(today, *, offset, start=None, end=None, surgery=SURGERY):
+    dates = schedule.task_dates(surgery, offset_days=offset, window_start_days=start, window_end_days=end)
+    return schedule.place(dates, today, surgery_date=surgery, offset_days=offset)
+
+
+def test_a_step_not_yet_due_keeps_its_dates():
+    placed = _place(date(2027, 2, 1), offset=-28, start=-42, end=-28)
+    assert (placed.late, placed.start_now, placed.dates.due_date) == (False, False, date(2027, 2, 15))
+
+
+def test_a_step_due_today_is_neither_late_nor_moved():
+    placed = _place(date(2027, 2, 15), offset=-28, start=-42, end=-28)
+    assert (placed.late, placed.start_now, placed.dates.due_date) == (False, False, date(2027, 2, 15))
+
+
+def test_a_passed_due_day_in_an_open_window_becomes_start_now_with_a_grace():
+    today = date(2027, 2, 13)  # 30 days before surgery; prehab was due 42 days before, open until the day before
+    placed = _place(today, offset=-42, start=-56, end=-1)
+    assert placed.late is False and placed.start_now is True
+    assert placed.dates.due_date == date(2027, 2, 13 + schedule.START_NOW_GRACE_DAYS)
+    assert (placed.dates.window_start, placed.dates.window_end) == (date(2027, 1, 18), date(2027, 3, 14))
+
+
+def test_start_now_never_goes_past_the_windows_end():
+    placed = _place(date(2027, 3, 13), offset=-42, start=-56, end=-1)  # window ends tomorrow
+    assert placed.start_now is True and placed.dates.due_date == date(2027, 3, 14)
+
+
+def test_start_now_on_the_windows_last_day_is_due_today():
+    placed = _place(date(2027, 3, 14), offset=-42, start=-56, end=-1)
+    assert placed.start_now is True and placed.dates.due_date == date(2027, 3, 14)
+
+
+def test_start_now_of_a_step_before_surgery_never_goes_past_the_surgery_day():
+    # A (hand-made) window that runs past the surgery day: the step is still due by the surgery.
+    placed = _place(date(2027, 3, 14), offset=-5, start=-10, end=5)
+    assert placed.start_now is True and placed.dates.due_date == SURGERY
+    after = _place(date(2027, 3, 17), offset=-5, start=-10, end=5)
+    assert after.late is True and after.start_now is False
+
+
+def test_a_recovery_step_may_start_now_after_the_surgery():
+    placed = _place(date(2027, 4, 5), offset=14, start=1, end=30)
+    assert placed.start_now is True and placed.dates.due_date == date(2027, 4, 8)
+
+
+def test_a_closed_window_stays_late_with_its_dates():
+    placed = _place(date(2027, 2, 23), offset=-28, start=-42, end=-28)
+    assert (placed.late, placed.start_now, placed.dates.due_date) == (True, False, date(2027, 2, 15))
+
+
+def test_a_passed_step_without_a_window_is_late():
+    placed = _place(date(2027, 3, 14), offset=-3)
+    assert (placed.late, placed.start_now, placed.dates.due_date) == (True, False, date(2027, 3, 12))
+
+
+def test_is_start_now_reads_the_moved_due_day_back():
+    today = date(2027, 2, 13)
+    placed = _place(today, offset=-42, start=-56, end=-1)
+    kwargs = dict(window_start=placed.dates.window_start, offset_days=-42, window_start_days=-56)
+    assert schedule.is_start_now(status="open", due_date=placed.dates.due_date, today=today, **kwargs)
+    assert not schedule.is_start_now(status="done", due_date=placed.dates.due_date, today=today, **kwargs)
+    # Once the grace has passed it is simply overdue.
+    later = date(2027, 2, 20)
+    assert not schedule.is_start_now(status="open", due_date=placed.dates.due_date, today=later, **kwargs)
+    # A step on its planned dates is not.
+    planned = _place(date(2027, 1, 1), offset=-42, start=-56, end=-1)
+    assert not schedule.is_start_now(status="open", due_date=planned.dates.due_date, today=date(2027, 1, 1), **kwargs)
+    assert not schedule.is_start_now(
+        status="open", due_date=date(2027, 3, 12), window_start=None, offset_days=-3, window_start_days=None, today=today
+    )

@@ -118,6 +118,12 @@ function dueText(task, today, timeZone) {
   }
   if (task.due_date < today) return fmt(gettext("Planned for %(date)s"), { date: longDate(task.due_date, today) });
   if (task.late) return gettext("Do this as soon as you can");
+  // Its planned day had passed when it was given, but there is still time: no blame, a start.
+  if (task.start_now) {
+    return task.due_date === today
+      ? gettext("Start now: please do this today")
+      : fmt(gettext("Start now, by %(date)s"), { date: longDate(task.due_date, today) });
+  }
   if (task.due_date === today) return gettext("By today");
   return fmt(gettext("By %(date)s"), { date: longDate(task.due_date, today) });
 }
@@ -142,6 +148,34 @@ function taskList(tasks, checklist) {
   return h("ul", { class: "tasks", role: "list" }, tasks.map((t) => taskItem(t, checklist)));
 }
 
+// How long the preparation takes, from each protocol file's `preparation_weeks` (not stored
+// in the database; mis_lumbar_fusion.yaml says 4 to 8 weeks).
+const PREPARATION_WEEKS = { "mis-lumbar-fusion": { min: 4, max: 8 } };
+
+/** "7:30" from the API's "07:30:00" (a time of day where the patient lives, 24-hour clock). */
+function timeOfDay(value) {
+  const [hours, minutes] = value.split(":");
+  return { hour: Number(hours), text: `${Number(hours)}:${minutes}` };
+}
+
+function surgeryWhen(caseData, today) {
+  const date = longDate(caseData.surgery_date, today);
+  if (!caseData.surgery_time) return fmt(gettext("Surgery on %(date)s"), { date });
+  const { hour, text } = timeOfDay(caseData.surgery_time);
+  // Spanish says "a la 1:30" but "a las 7:30": one o'clock has a message of its own.
+  const words = hour === 1 && typeof pgettext === "function"
+    ? pgettext("one o'clock", "Surgery on %(date)s at %(time)s")
+    : gettext("Surgery on %(date)s at %(time)s");
+  return fmt(words, { date, time: text });
+}
+
+function preparationSpan(checklist) {
+  const span = PREPARATION_WEEKS[checklist.protocol?.key];
+  if (!span || checklist.case.status !== "scheduled" || checklist.case.days_to_surgery <= 0) return null;
+  return h("p", { class: "preparation-span" },
+    fmt(gettext("Most of the preparation happens in the %(min)s to %(max)s weeks before surgery."), span));
+}
+
 function countdown(caseData, today) {
   if (caseData.status === "cancelled") {
     return h("section", { class: "countdown", "aria-live": "polite" },
@@ -152,7 +186,7 @@ function countdown(caseData, today) {
   return h(
     "section", { class: "countdown", "aria-live": "polite", "aria-atomic": "true" },
     heading(countdownText(days)),
-    h("p", { class: "surgery-date" }, fmt(gettext("Surgery on %(date)s"), { date: longDate(caseData.surgery_date, today) })),
+    h("p", { class: "surgery-date" }, surgeryWhen(caseData, today)),
     h("p", { class: "procedure" }, caseData.procedure,
       caseData.surgeon ? h("span", {}, " · ", fmt(gettext("with %(surgeon)s"), { surgeon: caseData.surgeon })) : null),
   );
@@ -186,6 +220,7 @@ export function home(ctx) {
   screen(
     gettext("Home"),
     countdown(checklist.case, today),
+    preparationSpan(checklist),
     h("div", { class: "progress" },
       h("p", { id: "progress-label" }, progressLabel),
       h("progress", { max: String(total), value: String(doneCount), "aria-labelledby": "progress-label" })),
