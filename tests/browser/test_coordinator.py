@@ -199,7 +199,12 @@ def test_the_coordinator_journey(desk, clinic, carol):
     expect(page.locator("[data-announcer]")).to_contain_text("The surgery was moved")
     expect(page.locator('[data-case] [data-field="surgery_date"]')).to_have_attribute("datetime", moved_to.isoformat())
     expect(page.locator('[data-case] [data-field="days_to_surgery"]')).to_have_text(str((moved_to - today).days))
-    assert shown_due_dates() == {key: (due + timedelta(days=7)).isoformat() for key, due in open_tasks.items()}
+    # Every step moves a week with the surgery, but for one given "start now" dates at enrolment
+    # (prehab: its planned day, six weeks before, had passed): it goes back to its planned day.
+    start_now = {"prehab": moved_to - timedelta(days=42)}
+    expected = {key: start_now.get(key, due + timedelta(days=7)).isoformat() for key, due in open_tasks.items()}
+    assert open_tasks["prehab"] == today + timedelta(days=3) and start_now["prehab"] > today
+    assert shown_due_dates() == expected
     case.refresh_from_db()
     assert case.surgery_date == moved_to
     assert_no_axe_violations(page, "the patient page after the move")
