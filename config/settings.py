@@ -246,12 +246,24 @@ WEBPUSH_ALLOW_HTTP = env.bool("WEBPUSH_ALLOW_HTTP", default=False)
 # --- Reminders -------------------------------------------------------------
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=200)
 REMINDER_SWEEP_SECONDS = env.float("REMINDER_SWEEP_SECONDS", default=30.0)
-# A row left in "sending" this long is assumed lost with its worker and is claimed again.
-REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=300)
+# A claim's lease. A worker sending a batch renews it every third of this (a heartbeat), so
+# only a claim that no running batch holds runs out: a batch whose worker died goes back to
+# pending, one whose "deliver these ids" message was lost is queued again. With the sweep
+# interval, this bounds how long a fault can hold a reminder back.
+REMINDER_LEASE_SECONDS = env.int("REMINDER_LEASE_SECONDS", default=30)
+# Where each worker process notes what it handed to email or push before recording it in the
+# database (an append-only file per process, fsync'ed before the record step, replayed when
+# a worker starts, when a delivery task starts and before any lease is reclaimed). Keep it on
+# the worker host's own disk, across restarts of the worker.
+REMINDER_JOURNAL_DIR = Path(env.str("REMINDER_JOURNAL_DIR", default=str(VAR_DIR / "journal")))
 # A reminder found this late is skipped rather than sent at an odd hour.
 REMINDER_MAX_LATENESS_HOURS = env.int("REMINDER_MAX_LATENESS_HOURS", default=12)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
 REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)
+# No retry waits longer than this (unless the far side asked for longer with Retry-After).
+# Rows that failed because the channel was down are retried at once when a send on the same
+# channel succeeds again, so this only bounds the wait for the first send after an outage.
+REMINDER_RETRY_MAX_SECONDS = env.int("REMINDER_RETRY_MAX_SECONDS", default=300)
 # Back-pressure: the sweeper stops claiming while this many rows are already in flight.
 REMINDER_MAX_IN_FLIGHT = env.int("REMINDER_MAX_IN_FLIGHT", default=4000)
 
@@ -286,10 +298,12 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # When the worker loses the broker, a running acks_late task can no longer be acknowledged
-# and its message goes back to the queue: cancel it rather than let it run on beside the
-# redelivered copy (the claim token makes the copy safe; the reclaim marks a possible
-# duplicate). Celery 6 makes True the default; set explicitly, the worker does not warn.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# and its message may come back. Let it finish: cancelling it would kill a batch in the
+# middle of sending, and the message it was sending when killed could go out twice. The
+# redelivered copy is harmless: the batch's rows carry the running task's token, so the copy
+# takes nothing. (Celery 6 will make True the default; set explicitly, it stays False. Celery
+# notes that at each loss of the broker connection, never at start.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)

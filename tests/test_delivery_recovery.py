@@ -38,7 +38,9 @@ def deliver_all(capture):
 def lose_the_claim(rows, capture):
     """A sweep claims the rows, its worker vanishes, the lease runs out and a sweep puts them back."""
     claim_all(capture)
-    Reminder.objects.filter(id__in=[r.id for r in rows]).update(claimed_at=timezone.now() - timedelta(hours=1))
+    Reminder.objects.filter(id__in=[r.id for r in rows]).update(
+        lease_until=timezone.now() - timedelta(hours=1), holder="gone-host:4242"
+    )
     assert outbox.reclaim_expired() == (len(rows), 0)
 
 

@@ -130,7 +130,9 @@ def test_expired_lease_puts_rows_back_and_they_are_claimed_again(due, settings, 
     with django_capture_on_commit_callbacks(execute=True):
         outbox.claim_due(limit=3, enqueue=sent)
     claimed = sent.ids
-    # The worker died: nobody records anything. Within the lease nothing happens...
+    # A worker took them and died: nobody renews the lease or records anything.
+    Reminder.objects.filter(id__in=claimed).update(holder="gone-host:4242")
+    # Within the lease nothing happens...
     assert outbox.reclaim_expired(now=timezone.now() + timedelta(seconds=30)) == (0, 0)
     # ...after it, the rows are pending again and the next sweep claims them with a new token.
     later = timezone.now() + timedelta(seconds=61)
@@ -152,7 +154,8 @@ def test_a_row_that_keeps_losing_its_worker_fails_for_good(due, settings):
     settings.REMINDER_MAX_ATTEMPTS = 3
     row = due[0]
     Reminder.objects.filter(pk=row.pk).update(
-        status="sending", attempts=3, claimed_at=timezone.now() - timedelta(minutes=5)
+        status="sending", attempts=3, claimed_at=timezone.now() - timedelta(minutes=5),
+        lease_until=timezone.now() - timedelta(minutes=4), holder="gone-host:4242",
     )
     assert outbox.reclaim_expired() == (0, 1)
     row.refresh_from_db()

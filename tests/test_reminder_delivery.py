@@ -70,7 +70,9 @@ def test_a_stale_message_after_reclaim_sends_nothing(due_pat, settings, django_c
     rows = make_due(due_pat, channels=[INAPP], limit=3)
     old = claim_all(django_capture_on_commit_callbacks)
     # The worker that got `old` died; the lease ran out and a sweep claimed the rows again.
-    Reminder.objects.filter(id__in=[r.id for r in rows]).update(claimed_at=timezone.now() - timedelta(hours=1))
+    Reminder.objects.filter(id__in=[r.id for r in rows]).update(
+        lease_until=timezone.now() - timedelta(hours=1), holder="gone-host:4242"
+    )
     outbox.reclaim_expired()
     new = claim_all(django_capture_on_commit_callbacks)
     # The first message turns up late: its token is gone, it takes nothing.
@@ -159,6 +161,7 @@ def test_late_into_quiet_hours_past_the_cutoff_is_skipped(due_pat, settings, dja
 
 def test_backoff_grows_with_jitter_and_avoids_quiet_hours(pat, settings):
     settings.REMINDER_RETRY_BASE_SECONDS = 60
+    settings.REMINDER_RETRY_MAX_SECONDS = 3600  # the cap has its own test (test_delivery_recovery)
     no_quiet_hours(pat)
     now = timezone.now()
     for attempts, base in [(1, 60), (2, 120), (3, 240), (5, 960)]:

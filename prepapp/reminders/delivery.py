@@ -41,7 +41,7 @@ from django.utils import timezone
 from checklists.models import Task, TaskDefinition
 from prepapp.models import Patient, SurgeryCase
 
-from . import channels, outbox, planning
+from . import channels, journal, outbox, planning
 from .channels import Outcome, Outgoing, Result, Transport
 from .compose import compose
 from .models import DeliveryAttempt, Reminder
@@ -67,6 +67,7 @@ class BatchReport:
     released: int = 0
     fallbacks: int = 0
     lost: int = 0  # sent, but the row had been taken away meanwhile (lease ran out)
+    brought_forward: int = 0  # rows that waited for this channel, due now that a send got through
 
 
 # --- Time rules --------------------------------------------------------------------------
@@ -90,10 +91,12 @@ def is_quiet(patient: Patient, moment: datetime) -> bool:
 
 
 def next_attempt_at(*, attempts: int, now: datetime, patient: Patient, retry_after: float | None = None) -> datetime:
-    """Exponential backoff with jitter, at least what the far side asked for, never in quiet hours."""
-    delay = timedelta(seconds=settings.REMINDER_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    """Exponential backoff with jitter, capped, at least what the far side asked for, never in quiet hours."""
+    delay = timedelta(seconds=settings.REMINDER_RETRY_BASE_SECONDS * 2 ** max(0, min(attempts - 1, 20)))
     # Jitter spreads retries out; nothing here needs to be unpredictable (bandit B311).
     delay = min(delay, MAX_RETRY_DELAY) * random.uniform(0.5, 1.5)  # nosec B311
+    # The cap holds after the jitter: after an outage no row waits longer than this for its turn.
+    delay = min(delay, timedelta(seconds=settings.REMINDER_RETRY_MAX_SECONDS))
     if retry_after:
         delay = max(delay, timedelta(seconds=retry_after))
     when = now + delay
@@ -134,8 +137,10 @@ def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Remind
     taken_at = timezone.now()
     if taken_at <= claim:
         taken_at = claim + timedelta(microseconds=1)
-    # The fresh token also renews the lease: it now counts from the start of this delivery.
-    base.update(claimed_at=taken_at, updated_at=taken_at)
+    # The fresh token also renews the lease, and names the worker that now holds the rows.
+    base.update(
+        claimed_at=taken_at, updated_at=taken_at, lease_until=outbox.lease_end(taken_at), holder=journal.worker_id()
+    )
     rows = list(
         Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
         .select_related("patient", "task__checklist__case")
@@ -363,9 +368,7 @@ def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
             return report
     if not items:
         return report
-    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT * 0.6
-    results = _send(transport, items, budget)
-    _record_with_retries(ready, results, taken_at, report)
+    _send_and_record(transport, ready, items, taken_at, report)
     return report
 
 
@@ -391,6 +394,8 @@ def _record_with_retries(rows: list[Reminder], results: dict[int, Result], taken
         try:
             with transaction.atomic():
                 _record(rows, results, taken_at, attempt)
+                if rows[0].channel in EXTERNAL_CHANNELS:
+                    attempt.brought_forward = _note_channel_state(rows[0].channel, results, timezone.now())
         except (OperationalError, InterfaceError) as exc:
             if pause is None:
                 raise
@@ -401,6 +406,113 @@ def _record_with_retries(rows: list[Reminder], results: dict[int, Result], taken
         for name, value in vars(attempt).items():
             setattr(report, name, value)
         return
+
+
+# --- Riding out faults: the journal, the heartbeat, the channel coming back ---------------
+
+
+class _Journaled(Transport):
+    """A transport whose every accepted message is noted in this process's journal as it goes."""
+
+    def __init__(self, inner: Transport, token: datetime):
+        self.inner, self.token, self.channel = inner, token, inner.channel
+
+    def send(self, items: list[Outgoing]):
+        own = journal.current()
+        stream = self.inner.send(items)
+        try:
+            for result in stream:
+                if result.outcome == Outcome.SENT:
+                    entry = journal.Entry(result.reminder_id, self.token, self.channel, timezone.now(), result.detail)
+                    try:
+                        own.write(entry)
+                    except OSError:
+                        # The message is out already; recording it below is still the normal path.
+                        log.exception("could not note reminder %s in the journal", result.reminder_id)
+                yield result
+        finally:
+            stream.close()
+
+
+def _send_and_record(transport: Transport, ready: list[Reminder], items: list[Outgoing], taken_at: datetime,
+                     report: BatchReport) -> None:
+    """Steps 2 and 3 for an external channel, under a heartbeat, with each send noted in the journal.
+
+    The journal is fsync'ed before the record step. When recording fails for good (the
+    database stays unreachable past the record step's retries) the journal keeps the sends:
+    the next replay records them, and no lease that runs out meanwhile sends them again.
+    """
+    own = journal.current()
+    own.open()  # before anything goes out: a send that could not be noted would not be safe
+    had_lines = own.lines
+    budget = settings.CELERY_TASK_SOFT_TIME_LIMIT * 0.6
+    with outbox.LeaseKeeper(ids=[r.id for r in ready], token=taken_at):
+        results = _send(_Journaled(transport, taken_at), items, budget)
+        own.sync()
+        _record_with_retries(ready, results, taken_at, report)
+    if had_lines or report.lost:
+        # Earlier lines from a batch that could not record, or sends whose rows a reclaim took
+        # away meanwhile (pending again: the journal marks them sent before they go twice).
+        journal.replay()
+    else:
+        own.clear()
+
+
+def _trailing_transient_failures(results: dict[int, Result]) -> list[int]:
+    """The rows that failed for a passing reason with no success after them in the batch.
+
+    Results come in sending order: when the channel goes down, every send from then on fails,
+    while a recipient's own trouble is followed by successes. Rows where the far side asked
+    for a pause (Retry-After) are not among them: that pause is respected.
+    """
+    trailing: list[int] = []
+    for result in results.values():
+        if result.outcome == Outcome.SENT:
+            trailing = []
+        elif result.outcome == Outcome.RETRY and not result.retry_after:
+            trailing.append(result.reminder_id)
+    return trailing
+
+
+def _note_channel_state(channel: str, results: dict[int, Result], now: datetime) -> int:
+    """Inside the record step's transaction: mark the rows that waited for the channel, and when a
+    send got through, bring every row still waiting for this channel forward to now.
+
+    Returns how many waiting rows were brought forward.
+    """
+    waiting = _trailing_transient_failures(results)
+    if waiting:
+        Reminder.objects.filter(id__in=waiting, status=Reminder.Status.PENDING).update(waiting_for_channel=True)
+    if any(r.outcome == Outcome.SENT for r in results.values()):
+        return retry_waiting_for_channel(channel=channel, now=now)
+    return 0
+
+
+def retry_waiting_for_channel(*, channel: str, now: datetime | None = None) -> int:
+    """The channel works again: every row that waited for it is due now (or when the patient's quiet hours end).
+
+    A row is brought forward at most once per failure (the mark is cleared here and set
+    again only by another failure), so a flapping channel cannot spin.
+    """
+    now = now or timezone.now()
+    waiting = list(
+        Reminder.objects.filter(status=Reminder.Status.PENDING, waiting_for_channel=True, channel=channel, send_at__gt=now)
+        .select_related("patient")
+        .only("id", "send_at", "patient__time_zone", "patient__quiet_hours_start", "patient__quiet_hours_end")
+    )
+    by_time: dict[datetime, list[int]] = {}
+    for row in waiting:
+        when = quiet_hours_end_after(row.patient, now) if is_quiet(row.patient, now) else now
+        if when < row.send_at:
+            by_time.setdefault(when, []).append(row.id)
+    moved = 0
+    for when, ids in by_time.items():
+        moved += Reminder.objects.filter(id__in=ids, status=Reminder.Status.PENDING, waiting_for_channel=True).update(
+            send_at=when, waiting_for_channel=False, updated_at=now
+        )
+    if moved:
+        log.info("%s channel works again: %s waiting reminders brought forward", channel, moved)
+    return moved
 
 
 def more_due(now: datetime | None = None) -> bool:

@@ -57,7 +57,18 @@ class Reminder(models.Model):
     # Claims whose lease ran out (the worker vanished, maybe after the channel had the
     # message): a later send on an external channel may then be the second one.
     lost_claims = models.PositiveSmallIntegerField(default=0)
+    # The current claim's token: set by the sweeper's claim, replaced when a worker takes the
+    # batch. Every status change a delivery makes is a compare-and-set on it.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # While "sending": when the claim runs out unless renewed. A worker renews it while it
+    # sends (a heartbeat); the sweeper acts on claims past it.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The worker process ("host:pid") that took the row to send it; empty while the claimed
+    # batch only waits in the broker (nothing can have been sent yet).
+    holder = models.CharField(max_length=120, blank=True)
+    # Its last attempt failed while the channel seemed down (no send after it in its batch):
+    # retried at once when a send on the same channel succeeds again.
+    waiting_for_channel = models.BooleanField(default=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -75,8 +86,13 @@ class Reminder(models.Model):
             # The sweeper's query: status='pending' AND send_at <= now ORDER BY send_at.
             # Partial, so its size follows the pending rows, not the whole history.
             models.Index(fields=["send_at"], condition=Q(status="pending"), name="reminder_pending_due_idx"),
-            # Reclaiming rows whose worker died: status='sending' AND claimed_at < lease.
-            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="reminder_sending_claimed_idx"),
+            # Claims past their lease: status='sending' AND lease_until < now.
+            models.Index(fields=["lease_until"], condition=Q(status="sending"), name="reminder_sending_lease_idx"),
+            # Retrying what waited for a channel to come back: status='pending' AND waiting AND channel=?.
+            models.Index(
+                fields=["channel"], condition=Q(status="pending", waiting_for_channel=True),
+                name="reminder_waiting_channel_idx",
+            ),
             # The delivery log's counts and the roster's failed deliveries: patient_id=? AND status=?.
             models.Index(fields=["patient", "status"], name="reminder_patient_status_idx"),
         ]

@@ -2,23 +2,37 @@
 
 The database is the truth. A row moves pending -> sending when a sweeper claims it (in a
 short transaction, `SKIP LOCKED` so any number of sweepers can run at once), and the ids
-go to the broker only after that transaction commits. A row whose worker vanished stays
-in "sending" until its lease runs out; the next sweep puts it back to pending. Nothing is
-ever scheduled far ahead in the broker, so flushing Redis loses nothing.
+go to the broker only after that transaction commits. Nothing is ever scheduled far ahead
+in the broker, so flushing Redis loses nothing.
+
+Every claim has a lease (REMINDER_LEASE_SECONDS, 30 s by default). While the batch waits
+in the broker, nobody holds it; when a worker takes it, the worker's id goes on the rows and
+a heartbeat renews the lease every third of it until the outcome is recorded. A sweep finds
+the claims past their lease, so within a lease plus a sweep interval of any fault:
+
+- a batch nobody took (its message was lost with a flushed broker, or sits with a worker that
+  died before starting it) is queued again under the same token: whichever copy of the
+  message comes first takes the rows, the other finds nothing. Nothing can have been sent.
+- a batch a worker took and stopped renewing (the worker died or hung) goes back to pending,
+  after the host's send journal has been replayed (`journal.replay`): whatever the journal
+  says went out is recorded as sent, and only the rest is tried again, marked as a lost
+  claim (a later send on email or push is flagged "possibly sent twice").
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from . import journal
 from .models import DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
@@ -41,8 +55,21 @@ def parse_token(token: str) -> datetime:
 class SweepReport:
     reclaimed: int = 0
     failed_lost: int = 0
+    requeued: int = 0
     claimed: int = 0
     batches: dict[str, int] = field(default_factory=dict)
+
+
+def lease_end(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+
+
+def _past_lease(now: datetime):
+    """Rows in flight whose lease ran out (rows from before leases: their claim is too old)."""
+    legacy_cutoff = now - timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    return Reminder.objects.filter(status=Reminder.Status.SENDING).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, claimed_at__lt=legacy_cutoff)
+    )
 
 
 def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> dict[str, list[int]]:
@@ -62,7 +89,8 @@ def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> d
             return {}
         ids = [row_id for row_id, _ in rows]
         count = Reminder.objects.filter(id__in=ids, status=Reminder.Status.PENDING).update(
-            status=Reminder.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+            status=Reminder.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now,
+            lease_until=lease_end(now), holder="", waiting_for_channel=False,
         )
         if count != len(ids):
             # Someone else changed some rows between our read and our write (possible only
@@ -83,24 +111,24 @@ def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> d
 
 
 def reclaim_expired(*, now: datetime | None = None) -> tuple[int, int]:
-    """Put rows whose lease ran out (their worker died or their message was lost) back to pending.
+    """Put rows whose worker stopped renewing their lease back to pending (see the module docstring).
 
-    A row that has used all its attempts this way is marked failed instead: something
-    about it kills workers, and trying forever would only repeat that.
+    The host's send journal is replayed first, so a row that went out but was never recorded
+    is recorded as sent instead of being sent again. A row that has used all its attempts
+    this way is marked failed: something about it kills workers, and trying forever would
+    only repeat that. Batches that no worker took are not touched here (`requeue_untaken`).
     Returns (reclaimed, failed).
     """
+    journal.replay()
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
     max_attempts = settings.REMINDER_MAX_ATTEMPTS
     with transaction.atomic():
-        lost = Reminder.objects.filter(status=Reminder.Status.SENDING, claimed_at__lt=cutoff)
+        lost = _past_lease(now).exclude(holder="")
         exhausted = list(lost.filter(attempts__gte=max_attempts).only("id", "patient_id", "channel"))
         failed = 0
         if exhausted:
             reason = "worker lost while sending, attempts used up"
-            failed = Reminder.objects.filter(
-                id__in=[r.id for r in exhausted], status=Reminder.Status.SENDING, claimed_at__lt=cutoff
-            ).update(
+            failed = lost.filter(id__in=[r.id for r in exhausted]).update(
                 status=Reminder.Status.FAILED, last_error=reason, lost_claims=F("lost_claims") + 1, updated_at=now
             )
             DeliveryAttempt.objects.bulk_create(
@@ -111,12 +139,83 @@ def reclaim_expired(*, now: datetime | None = None) -> tuple[int, int]:
             if push_ids:
                 fallback_to_email(reminder_ids=push_ids, now=now)
         reclaimed = lost.filter(attempts__lt=max_attempts).update(
-            status=Reminder.Status.PENDING, claimed_at=None, last_error="lease expired: worker lost",
+            status=Reminder.Status.PENDING, claimed_at=None, lease_until=None, last_error="lease expired: worker lost",
             lost_claims=F("lost_claims") + 1, updated_at=now,
         )
     if reclaimed or failed:
         log.warning("reclaimed %s reminders whose lease expired; %s failed for good", reclaimed, failed)
     return reclaimed, failed
+
+
+def requeue_untaken(*, enqueue: Enqueue, now: datetime | None = None) -> int:
+    """Queue again the claimed batches that no worker took within their lease; return how many batches.
+
+    Their message was lost (a flushed or restarted broker) or is stuck with a worker that died
+    before starting it, or is merely still waiting behind others. In every case a second copy
+    under the same token is safe: the first copy to reach a worker takes the rows, the other
+    finds nothing. No attempt is counted and no claim is lost: nothing can have been sent.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        stalled = _past_lease(now).filter(holder="")
+        if connection.features.has_select_for_update_skip_locked:
+            stalled = stalled.select_for_update(skip_locked=True)
+        rows = list(stalled.values_list("id", "channel", "claimed_at"))
+        if not rows:
+            return 0
+        batches: dict[tuple[str, datetime], list[int]] = {}
+        for row_id, channel, claimed_at in rows:
+            batches.setdefault((channel, claimed_at), []).append(row_id)
+        Reminder.objects.filter(id__in=[r[0] for r in rows], status=Reminder.Status.SENDING, holder="").update(
+            lease_until=lease_end(now), updated_at=now
+        )
+        for (channel, claimed_at), ids in batches.items():
+            token = claim_token(claimed_at)
+            transaction.on_commit(lambda c=channel, i=ids, t=token: enqueue(c, i, t))
+    log.warning("queued %s batches again (%s reminders) that no worker took within their lease", len(batches), len(rows))
+    return len(batches)
+
+
+class LeaseKeeper:
+    """The heartbeat of a batch being sent: renews its rows' lease every third of it, from a thread.
+
+    A thread, so a message that hangs on the network (up to its timeout) does not stop the
+    renewals; with a connection of its own, closed when the batch is done. When the database
+    is unreachable a renewal is simply skipped: the lease is three renewals long.
+    """
+
+    def __init__(self, *, ids: list[int], token: datetime):
+        self.ids, self.token = list(ids), token
+        self.interval = settings.REMINDER_LEASE_SECONDS / 3
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="reminder-lease", daemon=True)
+        self.renewals = 0
+
+    def renew(self) -> int:
+        now = timezone.now()
+        return Reminder.objects.filter(id__in=self.ids, status=Reminder.Status.SENDING, claimed_at=self.token).update(
+            lease_until=lease_end(now)
+        )
+
+    def _run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                try:
+                    self.renew()
+                    self.renewals += 1
+                except DatabaseError as exc:
+                    log.warning("could not renew the lease of %s reminders: %r", len(self.ids), exc)
+                    connection.close()
+        finally:
+            connection.close()
+
+    def __enter__(self) -> "LeaseKeeper":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.thread.join()
 
 
 def in_flight() -> int:
@@ -132,6 +231,7 @@ def sweep(*, enqueue: Enqueue, now: datetime | None = None) -> SweepReport:
     """
     report = SweepReport()
     report.reclaimed, report.failed_lost = reclaim_expired(now=now)
+    report.requeued = requeue_untaken(enqueue=enqueue, now=now)
     room = settings.REMINDER_MAX_IN_FLIGHT - in_flight()
     batch_size = settings.REMINDER_BATCH_SIZE
     while room > 0:

@@ -5,20 +5,24 @@ what must be sent lives in the database, so a flushed or restarted Redis loses n
 The task names are those the beat schedule and queued messages already use.
 
 When the database or the broker connection drops, a task tries itself again a few times,
-seconds apart (well inside the reminders' lease): a delivery repeated with the same claim
-token takes nothing that another run already took, so a repeat never sends twice.
+seconds apart: a delivery repeated with the same claim token takes nothing that another run
+already took, so a repeat never sends twice. Every delivery task, and every worker as it
+starts, first replays the host's send journal (`journal`): what went out but could not be
+recorded is recorded then.
 """
 
 import logging
 import random
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.db import connections
 from django.db import InterfaceError
 from django.db import OperationalError as DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from . import delivery, outbox
+from . import delivery, journal, outbox
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +59,9 @@ def sweep_due_reminders(self):
         report = outbox.sweep(enqueue=queue_delivery)
     except CONNECTION_ERRORS as exc:
         _retry_on_connection_loss(self, exc)
-    if report.claimed or report.reclaimed:
-        log.info("sweep: claimed %s %s, reclaimed %s", report.claimed, report.batches, report.reclaimed)
+    if report.claimed or report.reclaimed or report.requeued:
+        log.info("sweep: claimed %s %s, reclaimed %s, queued again %s batches", report.claimed, report.batches,
+                 report.reclaimed, report.requeued)
 
 
 @shared_task(name="prepapp.tasks.deliver_reminders", ignore_result=True, bind=True,
@@ -64,9 +69,26 @@ def sweep_due_reminders(self):
 def deliver_reminders(self, ids, token, channel):
     """Deliver one claimed batch; when more reminders are due, ask for another sweep right away."""
     try:
+        journal.replay()
         report = delivery.deliver_batch(ids=ids, token=token, channel=channel)
         log.info("delivered %s batch: %s", channel, report)
         if report.fallbacks or delivery.more_due():
             sweep_due_reminders.delay()
     except CONNECTION_ERRORS as exc:
         _retry_on_connection_loss(self, exc)
+
+
+@worker_ready.connect
+def replay_journal_at_start(sender=None, **kwargs):
+    """A worker starting (again) records what its dead predecessors on this host sent but never recorded."""
+    try:
+        journal.current().directory.mkdir(parents=True, exist_ok=True)
+        recorded = journal.replay()
+    except CONNECTION_ERRORS as exc:
+        # Delivery tasks and the sweeper replay it too, once the database answers.
+        log.warning("could not replay the send journal at start (%r); it is replayed again before any delivery", exc)
+        return
+    finally:
+        connections.close_all()
+    if recorded:
+        log.warning("recorded %s reminders from the send journal at start", recorded)

@@ -10,6 +10,13 @@ from .push_service import PushService, vapid_key_pair
 from .smtp import SmtpSink
 
 
+@pytest.fixture(autouse=True)
+def journal_dir(settings, tmp_path):
+    """Each test's send journal in its own folder (the worker processes it starts get it too)."""
+    settings.REMINDER_JOURNAL_DIR = tmp_path / "journal"
+    return settings.REMINDER_JOURNAL_DIR
+
+
 @pytest.fixture
 def smtp_sink():
     sink = SmtpSink().start()

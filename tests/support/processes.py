@@ -189,6 +189,13 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait(5)
 
+    def kill9_and_restart(self):
+        """The broker dies (kill -9) and comes back empty on the same port: every message it held is gone."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.start()
+
     def flush_and_restart(self):
         """Lose everything the broker held, then come back empty on the same port."""
         self.client().flushall()

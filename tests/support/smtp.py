@@ -23,6 +23,7 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.sink.lock:
             self.sink.messages.append(message)
+            self.sink.times.append(time.time())
         return "250 OK"
 
 
@@ -31,16 +32,35 @@ class SmtpSink:
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
         self.latency = latency
         self.messages: list = []
+        self.times: list[float] = []  # when each message was accepted (time.time())
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.running = False
 
     def start(self) -> "SmtpSink":
         self.controller.start()
+        self.running = True
         return self
 
     def stop(self):
-        self.controller.stop()
+        if self.running:
+            self.controller.stop()
+            self.running = False
+
+    def go_down(self):
+        """An outage: the server stops listening (connections are refused) until `come_back`."""
+        self.stop()
+
+    def come_back(self):
+        """The same server on the same port again, keeping what it had received."""
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.start()
+
+    def arrivals(self) -> list[tuple[int, float]]:
+        """(reminder id, time accepted) of every message, in order."""
+        with self.lock:
+            return [(int(m["X-Reminder-Id"]), t) for m, t in zip(self.messages, self.times) if m.get("X-Reminder-Id")]
 
     @property
     def url(self) -> str:

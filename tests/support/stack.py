@@ -14,6 +14,8 @@ class Stack:
     def __init__(self, workdir: Path, *, redis_url: str, smtp=None, push=None, vapid_keys=None, **settings):
         extra = {
             "REMINDER_SWEEP_SECONDS": 1,
+            # Every worker of the stack on one host, sharing one journal folder.
+            "REMINDER_JOURNAL_DIR": str(workdir / "journal"),
             "SITE_URL": "http://testserver",
         }
         if smtp is not None:
