@@ -1,5 +1,6 @@
 """The Celery settings as the loaded app sees them: a misspelled setting would be silently ignored."""
 
+import pytest
 from celery.app.defaults import DEFAULTS
 from django.conf import settings
 
@@ -83,3 +84,20 @@ def test_no_task_is_scheduled_far_ahead():
     assert 0 < min(worst) and max(worst) <= tasks.RETRY_DELAY_CAP_SECONDS
     # The per-row backoff is capped too, so a retry is never scheduled far ahead in the table either.
     assert 0 < settings.REMINDER_RETRY_MAX_SECONDS <= 600
+
+
+@pytest.mark.integration
+def test_worker_and_beat_start_without_a_deprecation_warning(transactional_db, tmp_path):
+    """Every setting Celery would warn about (one it will rename, or whose default will change) is set."""
+    from .support.stack import Stack, redis_url_from_env
+
+    stack = Stack(tmp_path, redis_url=redis_url_from_env())
+    try:
+        started = [stack.worker(concurrency=1), stack.beat()]
+    finally:
+        stack.stop()
+    for proc in started:
+        text = proc.output()
+        assert " ready." in text or "beat: Starting" in text
+        assert "CPendingDeprecationWarning" not in text and "CDeprecationWarning" not in text, proc.tail()
+        assert "deprecat" not in text.lower(), proc.tail()

@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
-from prepapp.reminders import delivery, outbox, tasks
+from prepapp.reminders import delivery, journal, outbox, tasks
 from prepapp.reminders.channels import webpush
 from prepapp.reminders.models import DeliveryAttempt, Reminder
 
@@ -216,5 +216,213 @@ def test_the_record_step_gives_up_after_its_retries(due_pat, email_to_sink, monk
     monkeypatch.setattr(delivery, "_record", broken)
     with pytest.raises(OperationalError):
         deliver_all(django_capture_on_commit_callbacks)
-    # Left "sending": the lease will bring it back, and the repeat will be marked.
+    # Left "sending", but the journal knows it went out.
     assert Reminder.objects.get(pk=rows[0].pk).status == Reminder.Status.SENDING
+    assert journal.pending_lines() == 1
+
+
+# --- The send journal ------------------------------------------------------------------------
+
+
+def test_a_batch_that_sent_but_could_not_record_is_never_sent_again(
+    due_pat, email_to_sink, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The database stays down past the record step's retries; its lease runs out; nothing goes twice."""
+    rows = make_due(due_pat, channels=[EMAIL], limit=3)
+    monkeypatch.setattr(delivery, "RECORD_RETRY_DELAYS", (0,))
+    real = delivery._record
+
+    def down(*args):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(delivery, "_record", down)
+    with pytest.raises(OperationalError):
+        deliver_all(django_capture_on_commit_callbacks)
+    monkeypatch.setattr(delivery, "_record", real)
+    assert email_to_sink.count_by_reminder() == {r.id: 1 for r in rows}
+    held = Reminder.objects.filter(id__in=[r.id for r in rows])
+    assert {r.status for r in held} == {Reminder.Status.SENDING}
+    # The lease runs out while nobody records: the sweep consults the journal before reclaiming.
+    Reminder.objects.filter(id__in=[r.id for r in rows]).update(lease_until=timezone.now() - timedelta(seconds=1))
+    calls = []
+    with django_capture_on_commit_callbacks(execute=True):
+        report = outbox.sweep(enqueue=lambda c, i, t: calls.append((c, i, t)))
+    assert report.reclaimed == 0 and calls == []
+    assert {(r.status, r.lost_claims) for r in held.all()} == {(Reminder.Status.SENT, 0)}
+    entries = DeliveryAttempt.objects.filter(reminder__in=rows, outcome="sent")
+    assert entries.count() == 3 and not any(e.possible_duplicate for e in entries)
+    assert all("journal" in e.detail for e in entries)
+    assert journal.pending_lines() == 0
+    # Nothing left to send: the email went out once.
+    assert deliver_all(django_capture_on_commit_callbacks) == []
+    assert email_to_sink.count_by_reminder() == {r.id: 1 for r in rows}
+
+
+def test_a_dead_workers_journal_is_recorded_and_removed(due_pat, journal_dir, django_capture_on_commit_callbacks):
+    rows = make_due(due_pat, channels=[EMAIL], limit=2)
+    [(channel, ids, token)] = claim_all(django_capture_on_commit_callbacks)
+    claim = outbox.parse_token(token)
+    # A worker took the batch, sent the first one and was killed: its file has one line and no lock.
+    Reminder.objects.filter(id__in=ids).update(holder="gone-host:4242")
+    journal_dir.mkdir(parents=True, exist_ok=True)
+    dead = journal_dir / f"gone-host-4242-abcd{journal.SUFFIX}"
+    dead.write_bytes(journal.Entry(rows[0].id, claim, EMAIL, timezone.now()).line() + b'{"torn":')
+    assert journal.replay() == 1
+    assert not dead.exists()
+    assert Reminder.objects.get(pk=rows[0].pk).status == Reminder.Status.SENT
+    assert Reminder.objects.get(pk=rows[1].pk).status == Reminder.Status.SENDING
+    # Replaying again changes nothing.
+    assert journal.record([journal.Entry(rows[0].id, claim, EMAIL, timezone.now())]) == 0
+
+
+def test_a_live_workers_journal_is_read_only_for_the_rows_a_reclaim_takes(
+    due_pat, journal_dir, django_capture_on_commit_callbacks
+):
+    import fcntl
+    import os
+
+    rows = make_due(due_pat, channels=[EMAIL], limit=2)
+    [(channel, ids, token)] = claim_all(django_capture_on_commit_callbacks)
+    claim = outbox.parse_token(token)
+    Reminder.objects.filter(id__in=ids).update(holder="busy-host:77")
+    journal_dir.mkdir(parents=True, exist_ok=True)
+    live = journal_dir / f"busy-host-77-abcd{journal.SUFFIX}"
+    live.write_bytes(b"".join(journal.Entry(r.id, claim, EMAIL, timezone.now()).line() for r in rows))
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # its owner is alive and sending
+    try:
+        assert journal.replay() == 0  # it records its own batch itself
+        Reminder.objects.filter(pk=rows[0].pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        assert outbox.reclaim_expired() == (0, 0)  # the expiring row was in its journal: sent, not reclaimed
+        assert Reminder.objects.get(pk=rows[0].pk).status == Reminder.Status.SENT
+        assert Reminder.objects.get(pk=rows[1].pk).status == Reminder.Status.SENDING
+        assert live.exists()
+    finally:
+        os.close(fd)
+
+
+# --- Leases: the heartbeat, and batches nobody took ---------------------------------------------
+
+
+def test_a_batch_nobody_took_is_queued_again_under_the_same_token(
+    due_pat, settings, django_capture_on_commit_callbacks
+):
+    """Its message was lost with the broker: after the lease the sweep queues it again; nothing was sent."""
+    rows = make_due(due_pat, channels=[INAPP], limit=3)
+    [(channel, ids, token)] = claim_all(django_capture_on_commit_callbacks)
+    calls = []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.sweep(enqueue=lambda c, i, t: calls.append((c, i, t))).requeued == 0  # within the lease
+    later = timezone.now() + timedelta(seconds=settings.REMINDER_LEASE_SECONDS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = outbox.sweep(enqueue=lambda c, i, t: calls.append((c, i, t)), now=later)
+    assert report.requeued == 1 and report.reclaimed == 0
+    assert calls == [(channel, sorted(ids), token)] or calls == [(channel, ids, token)]
+    fresh = Reminder.objects.filter(id__in=ids)
+    assert {(r.status, r.attempts, r.lost_claims) for r in fresh} == {(Reminder.Status.SENDING, 1, 0)}
+    assert all(r.lease_until > later for r in fresh)
+    # Both copies of the message are harmless: the first takes the rows, the second nothing.
+    assert delivery.deliver_batch(ids=ids, token=token, channel=channel).sent == 3
+    assert delivery.deliver_batch(ids=ids, token=token, channel=channel).taken == 0
+
+
+def test_the_heartbeat_renews_the_lease_of_the_batch_it_holds(due_pat, settings, django_capture_on_commit_callbacks):
+    rows = make_due(due_pat, channels=[EMAIL], limit=2)
+    [(channel, ids, token)] = claim_all(django_capture_on_commit_callbacks)
+    claim = outbox.parse_token(token)
+    Reminder.objects.filter(id__in=ids).update(lease_until=timezone.now() - timedelta(seconds=5))
+    keeper = outbox.LeaseKeeper(ids=ids, token=claim)
+    assert keeper.interval == settings.REMINDER_LEASE_SECONDS / 3
+    assert keeper.renew() == 2
+    assert all(r.lease_until > timezone.now() for r in Reminder.objects.filter(id__in=ids))
+    # Another token's heartbeat (a stale worker) renews nothing.
+    assert outbox.LeaseKeeper(ids=ids, token=claim - timedelta(seconds=1)).renew() == 0
+
+
+def test_a_taken_row_names_its_worker_and_holds_a_short_lease(due_pat, email_to_sink, settings,
+                                                                django_capture_on_commit_callbacks):
+    rows = make_due(due_pat, channels=[EMAIL], limit=1)
+    [(channel, ids, token)] = claim_all(django_capture_on_commit_callbacks)
+    row = Reminder.objects.get(pk=rows[0].pk)
+    assert row.holder == "" and row.lease_until == row.claimed_at + timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    delivery.deliver_batch(ids=ids, token=token, channel=channel)
+    row.refresh_from_db()
+    assert row.status == Reminder.Status.SENT and row.holder == journal.worker_id()
+    assert journal.pending_lines() == 0  # recorded: the journal is empty again
+
+
+# --- Retrying after an outage ---------------------------------------------------------------
+
+
+def test_backoff_is_capped(pat, settings):
+    settings.REMINDER_RETRY_BASE_SECONDS = 60
+    settings.REMINDER_RETRY_MAX_SECONDS = 300
+    no_quiet_hours(pat)
+    now = timezone.now()
+    for attempts in (4, 5, 12, 40):
+        delay = delivery.next_attempt_at(attempts=attempts, now=now, patient=pat) - now
+        assert delay <= timedelta(seconds=300)
+    # What the far side asks for is still respected.
+    assert delivery.next_attempt_at(attempts=1, now=now, patient=pat, retry_after=900) - now >= timedelta(seconds=900)
+
+
+def test_rows_that_waited_for_the_channel_go_as_soon_as_it_works_again(
+    due_pat, email_to_sink, settings, django_capture_on_commit_callbacks
+):
+    settings.REMINDER_RETRY_BASE_SECONDS = 60
+    rows = make_due(due_pat, channels=[EMAIL], limit=4)
+    waiting, later_one = rows[:3], rows[3]
+    Reminder.objects.filter(pk=later_one.pk).update(send_at=timezone.now() + timedelta(hours=1))
+    email_to_sink.go_down()
+    [report] = deliver_all(django_capture_on_commit_callbacks)
+    assert report.retried == 3
+    now = timezone.now()
+    for row in Reminder.objects.filter(id__in=[r.id for r in waiting]):
+        assert row.status == Reminder.Status.PENDING and row.waiting_for_channel and row.send_at > now
+    # A recipient's own trouble, followed by a success in the same batch, is not a channel outage.
+    results = {1: delivery.Result(1, delivery.Outcome.RETRY), 2: delivery.Result(2, delivery.Outcome.SENT),
+               3: delivery.Result(3, delivery.Outcome.RETRY, retry_after=30.0),
+               4: delivery.Result(4, delivery.Outcome.RETRY)}
+    assert delivery._trailing_transient_failures(results) == [4]
+
+    email_to_sink.come_back()
+    Reminder.objects.filter(pk=later_one.pk).update(send_at=timezone.now() - timedelta(seconds=1))
+    [report] = deliver_all(django_capture_on_commit_callbacks)
+    assert report.sent == 1 and report.brought_forward == 3
+    assert all(r.send_at <= timezone.now() and not r.waiting_for_channel
+               for r in Reminder.objects.filter(id__in=[r.id for r in waiting]))
+    # The next sweep sends them: no waiting out the backoff.
+    deliver_all(django_capture_on_commit_callbacks)
+    assert email_to_sink.count_by_reminder() == {r.id: 1 for r in rows}
+
+
+def test_a_probe_tries_a_channel_that_went_down_once_per_sweep(
+    due_pat, email_to_sink, settings, django_capture_on_commit_callbacks
+):
+    """After an outage the first try comes with the next sweep, not when some backoff runs out."""
+    settings.REMINDER_RETRY_BASE_SECONDS = 60
+    rows = make_due(due_pat, channels=[EMAIL], limit=3)
+    email_to_sink.go_down()
+    deliver_all(django_capture_on_commit_callbacks)
+    waiting = Reminder.objects.filter(id__in=[r.id for r in rows])
+    assert {(r.waiting_for_channel, r.attempts) for r in waiting} == {(True, 1)}
+    assert deliver_all(django_capture_on_commit_callbacks) == []  # nothing due: all wait out their backoff
+
+    # Still down: each sweep's probe tries one row, and the probe uses up no attempt.
+    for _ in range(3):
+        assert delivery.probe_waiting_channels() == 1
+        assert delivery.probe_waiting_channels() == 0  # one is due already
+        [report] = deliver_all(django_capture_on_commit_callbacks)
+        assert report.taken == 1 and report.retried == 1
+    assert {r.attempts for r in waiting.all()} == {1}
+
+    # Back: the probe gets through and brings the others forward; the next sweep sends them.
+    email_to_sink.come_back()
+    assert delivery.probe_waiting_channels() == 1
+    [report] = deliver_all(django_capture_on_commit_callbacks)
+    assert report.sent == 1 and report.brought_forward == 2
+    [report] = deliver_all(django_capture_on_commit_callbacks)
+    assert report.sent == 2
+    assert email_to_sink.count_by_reminder() == {r.id: 1 for r in rows}
+    # The probe used no attempt of its own; the others one each for the outage and one to go out.
+    assert sorted(r.attempts for r in waiting.all()) == [1, 2, 2]

@@ -483,9 +483,36 @@ def _note_channel_state(channel: str, results: dict[int, Result], now: datetime)
     waiting = _trailing_transient_failures(results)
     if waiting:
         Reminder.objects.filter(id__in=waiting, status=Reminder.Status.PENDING).update(waiting_for_channel=True)
-    if any(r.outcome == Outcome.SENT for r in results.values()):
+    elif any(r.outcome == Outcome.SENT for r in results.values()):
+        # The channel works at the end of this batch (a success before an outage says nothing).
         return retry_waiting_for_channel(channel=channel, now=now)
     return 0
+
+
+def probe_waiting_channels(*, now: datetime | None = None) -> int:
+    """Once per sweep, for each channel with rows waiting for it and none of them due: bring the
+    earliest forward, as a probe. Returns how many probes were made.
+
+    Without it, the first try after an outage would wait for some row's backoff to run out
+    (up to REMINDER_RETRY_MAX_SECONDS); with it, it comes within a sweep interval, and its
+    success brings every waiting row forward. The probe's try is not counted against the
+    row's attempts: it tries the channel on everyone's behalf.
+    """
+    now = now or timezone.now()
+    probes = 0
+    for channel in sorted(EXTERNAL_CHANNELS):
+        waiting = Reminder.objects.filter(status=Reminder.Status.PENDING, waiting_for_channel=True, channel=channel)
+        if waiting.filter(send_at__lte=now).exists():
+            continue  # one is due already: the sweep is about to try the channel anyway
+        candidates = waiting.select_related("patient").order_by("send_at")[:20]
+        for row in candidates:
+            if is_quiet(row.patient, now):
+                continue
+            probes += Reminder.objects.filter(
+                id=row.id, status=Reminder.Status.PENDING, waiting_for_channel=True, attempts__gt=0
+            ).update(send_at=now, attempts=F("attempts") - 1, updated_at=now)
+            break
+    return probes
 
 
 def retry_waiting_for_channel(*, channel: str, now: datetime | None = None) -> int:

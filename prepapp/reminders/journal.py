@@ -18,8 +18,9 @@ claim token it was sent under (or on a row that a reclaim already put back to pe
 went out, so it must not go out again). A line whose row is already recorded changes
 nothing, so replaying twice, or two processes replaying the same file, is harmless. Files
 are replayed when a worker starts, when a delivery task starts, and before the sweeper
-reclaims any lease: the files of dead processes are then emptied and removed, those of
-live ones only read.
+reclaims any lease: the files of dead processes are then emptied and removed; those of live
+ones are only read, and only for the rows a reclaim is about to take away (a live process
+records its own batches).
 
 The journal is local to a host: a worker that dies after sending and is not started again
 on the same host (or with the same directory) before its lease runs out loses what its
@@ -208,8 +209,9 @@ def record(entries: list[Entry]) -> int:
     return changed
 
 
-def _replay_file(path: Path) -> int:
-    """Record one file of another process: emptied and removed when its owner is dead."""
+def _replay_file(path: Path, live_ids: set[int] | None) -> int:
+    """Record one file of another process: all of it, emptied and removed, when its owner is dead;
+    only the lines about `live_ids` while it lives (it records its own batches itself)."""
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
@@ -222,10 +224,15 @@ def _replay_file(path: Path) -> int:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
             owner_alive = True
+        if owner_alive and not live_ids:
+            return 0
         data = b""
         while chunk := os.read(fd, 1 << 20):
             data += chunk
-        changed = record(_entries(data))
+        entries = _entries(data)
+        if owner_alive:
+            entries = [e for e in entries if e.reminder_id in live_ids]
+        changed = record(entries)
         if not owner_alive:
             # Everything it held is in the database now: the file has no further use.
             os.ftruncate(fd, 0)
@@ -235,8 +242,10 @@ def _replay_file(path: Path) -> int:
         os.close(fd)
 
 
-def replay() -> int:
-    """Record everything any journal on this host holds; remove the files of dead processes.
+def replay(*, live_ids: set[int] | None = None) -> int:
+    """Record what this process's journal and those of dead processes on this host hold, and
+    remove the dead ones' files; from the files of live processes, only the lines about
+    `live_ids` (the rows a reclaim is about to take from their holders).
 
     Raises the database's error when it cannot be reached: nothing is emptied then.
     """
@@ -258,7 +267,7 @@ def replay() -> int:
                 continue
         except FileNotFoundError:
             continue
-        changed += _replay_file(path)
+        changed += _replay_file(path, live_ids)
     return changed
 
 

@@ -119,8 +119,9 @@ def reclaim_expired(*, now: datetime | None = None) -> tuple[int, int]:
     only repeat that. Batches that no worker took are not touched here (`requeue_untaken`).
     Returns (reclaimed, failed).
     """
-    journal.replay()
     now = now or timezone.now()
+    expiring = set(_past_lease(now).exclude(holder="").values_list("id", flat=True))
+    journal.replay(live_ids=expiring)
     max_attempts = settings.REMINDER_MAX_ATTEMPTS
     with transaction.atomic():
         lost = _past_lease(now).exclude(holder="")

@@ -56,6 +56,7 @@ def queue_delivery(channel: str, ids: list[int], token: str) -> None:
 def sweep_due_reminders(self):
     """Claim due reminders and queue their delivery (beat runs this at least once a minute)."""
     try:
+        delivery.probe_waiting_channels()
         report = outbox.sweep(enqueue=queue_delivery)
     except CONNECTION_ERRORS as exc:
         _retry_on_connection_loss(self, exc)

@@ -104,6 +104,7 @@ class FaultRig:
         self.ids: dict[str, list[int]] = {}
         self.faults: list[Fault] = []
         self.due_at: float | None = None
+        self.restarted = 0  # workers that exited on their own and were started again
 
     # --- setup ------------------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class FaultRig:
                 self.processes.append(fresh)
                 self.workers[index] = fresh
                 restarted += 1
+        self.restarted += restarted
         return restarted
 
     @staticmethod
