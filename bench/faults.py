@@ -47,8 +47,8 @@ PRODUCTION = dict(
 
 
 class ReleaseWatch:
-    """Times how long a set of claims stays held after a fault: until each row has left "sending"
-    or carries another token."""
+    """Times how long a set of claims stays orphaned after a fault: until each row has left
+    "sending", carries another token (a worker took it) or got a new lease (queued again)."""
 
     def __init__(self, rig: FaultRig, name: str, claims: dict[int, object]):
         self.rig, self.name, self.claims = rig, name, dict(claims)
@@ -63,9 +63,10 @@ class ReleaseWatch:
     def _run(self):
         while self.seconds is None and time.monotonic() - self.started < 900:
             ids = list(self.claims)
-            rows = self.rig.sql("SELECT id, claimed_at FROM reminders_reminder WHERE status = 'sending' AND id = ANY(%s)",
-                                [ids])
-            if not any(self.claims[i] == claimed for i, claimed in rows):
+            rows = self.rig.sql(
+                "SELECT id, claimed_at, lease_until FROM reminders_reminder WHERE status = 'sending' AND id = ANY(%s)",
+                [ids])
+            if not any(self.claims[i] == (claimed, lease) for i, claimed, lease in rows):
                 self.seconds = time.monotonic() - self.started
                 return
             time.sleep(0.5)
@@ -87,16 +88,18 @@ def _alive(pid: int) -> bool:
 def claims_of_dead_holders(rig: FaultRig) -> dict[int, object]:
     """Rows a worker process took and that process is gone (holder "host:pid")."""
     dead = {}
-    for row_id, holder, claimed in rig.sql(
-        "SELECT id, holder, claimed_at FROM reminders_reminder WHERE status = 'sending' AND holder <> ''"
+    for row_id, holder, claimed, lease in rig.sql(
+        "SELECT id, holder, claimed_at, lease_until FROM reminders_reminder WHERE status = 'sending' AND holder <> ''"
     ):
         if not _alive(int(holder.rsplit(":", 1)[-1])):
-            dead[row_id] = claimed
+            dead[row_id] = (claimed, lease)
     return dead
 
 
 def untaken_claims(rig: FaultRig) -> dict[int, object]:
-    return dict(rig.sql("SELECT id, claimed_at FROM reminders_reminder WHERE status = 'sending' AND holder = ''"))
+    """Rows claimed but not taken by any worker: their "deliver these ids" message was in the broker."""
+    return {row_id: (claimed, lease) for row_id, claimed, lease in rig.sql(
+        "SELECT id, claimed_at, lease_until FROM reminders_reminder WHERE status = 'sending' AND holder = ''")}
 
 
 def run_faults(pg: PostgresCluster, workdir: Path, keys, patients: int) -> list[str]:

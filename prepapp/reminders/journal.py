@@ -149,11 +149,6 @@ def current() -> Journal:
     return _journal
 
 
-def ensure_writable() -> None:
-    """Open this process's file now: a delivery must not send what it could not note."""
-    current().open()
-
-
 def _entries(data: bytes) -> list[Entry]:
     entries = []
     for line in data.splitlines():
