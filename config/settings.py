@@ -254,6 +254,12 @@ REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=5)
 REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)
 # Back-pressure: the sweeper stops claiming while this many rows are already in flight.
 REMINDER_MAX_IN_FLIGHT = env.int("REMINDER_MAX_IN_FLIGHT", default=4000)
+# A message's read-receipt link (email) and notification token count for this long.
+RECEIPT_TOKEN_MAX_AGE_DAYS = env.int("RECEIPT_TOKEN_MAX_AGE_DAYS", default=30)
+# Overdue critical steps: how often beat looks for them, and the hour (organization's clock)
+# from which each coordinator gets the day's one email of open alerts.
+ALERT_CHECK_SECONDS = env.float("ALERT_CHECK_SECONDS", default=600.0)
+ALERT_EMAIL_HOUR = env.int("ALERT_EMAIL_HOUR", default=8)
 
 # --- Celery ------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
@@ -300,6 +306,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-reminders": {
         "task": "prepapp.tasks.sweep_due_reminders",
         "schedule": REMINDER_SWEEP_SECONDS,
+    },
+    "escalate-overdue-critical-steps": {
+        "task": "prepapp.tasks.escalate_overdue_steps",
+        "schedule": ALERT_CHECK_SECONDS,
     },
 }
 
@@ -358,6 +368,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
     "invitation_all": env("INVITATION_GLOBAL_THROTTLE_RATE", default="300/hour"),
     # Sign-in links asked for one email address.
     "sign_in_link_account": env("SIGN_IN_LINK_ACCOUNT_THROTTLE_RATE", default="3/hour"),
+    # Read receipts posted by the service worker (signed tokens; the limit only stops floods).
+    "receipt": env("RECEIPT_THROTTLE_RATE", default="120/min"),
 })
 # DRF's own address logic, should any throttle use it, believes the same proxies.
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT

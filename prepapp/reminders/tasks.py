@@ -18,7 +18,7 @@ from django.db import OperationalError as DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from . import delivery, outbox
+from . import delivery, escalation, outbox
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +70,15 @@ def deliver_reminders(self, ids, token, channel):
             sweep_due_reminders.delay()
     except CONNECTION_ERRORS as exc:
         _retry_on_connection_loss(self, exc)
+
+
+@shared_task(name="prepapp.tasks.escalate_overdue_steps", ignore_result=True, bind=True,
+             max_retries=MAX_CONNECTION_RETRIES)
+def escalate_overdue_steps(self):
+    """Raise alerts about overdue critical steps and send the coordinators' morning emails (beat)."""
+    try:
+        raised, emails = escalation.escalate()
+    except CONNECTION_ERRORS as exc:
+        _retry_on_connection_loss(self, exc)
+    if raised or emails.sent or emails.failed:
+        log.info("escalation: %s alerts raised, %s emails sent, %s failed", raised, emails.sent, emails.failed)
