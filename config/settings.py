@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "protocols", "description": "Staff: the preparation protocols and their versions."},
         {"name": "roster", "description": "Staff: who is falling behind, one row per patient."},
         {"name": "deliveries", "description": "Staff: a patient's reminder delivery log."},
+        {"name": "alerts", "description": "Staff: critical steps overdue too long, and acknowledging them."},
         {"name": "me", "description": "Who is signed in; for a patient: profile, surgery, checklist, steps, calendar."},
         {"name": "inbox", "description": "The signed-in patient's in-app reminders."},
         {"name": "push", "description": "The signed-in patient's Web Push subscriptions."},

@@ -541,6 +541,7 @@ class AlertListView(generics.ListAPIView):
             OpenApiParameter("state", str, enum=["open", "all"], description="open (default) or all."),
             OpenApiParameter("patient", int, description="Only this patient's alerts."),
         ],
+        responses={200: AlertSerializer, 400: error_response("The state or the patient id is not valid.")},
     )
     def get(self, request, *args, **kwargs):
         response = self.list(request, *args, **kwargs)
