@@ -31,6 +31,7 @@ class DigestLine:
     url: str  # the step's screen in the app
     critical: bool = False
     alerted: bool = False
+    when: str = ""  # "Was due Tuesday 1 December", "Due tomorrow": under the title where a heading names the group
 
 
 @dataclass
@@ -105,17 +106,25 @@ def compose(reminder: Reminder, now: datetime | None = None) -> Message:
 def digest_line(item: digests.DigestItem, day: date, language: str) -> DigestLine:
     """One step of a digest in the patient's language (call inside translation.override)."""
     name = item.definition.localized(language)["title"]
+    date = day_text(item.due_date)
     if item.kind == digests.OVERDUE:
-        text = _("Not done yet: %(task)s (due %(date)s)") % {"task": name, "date": day_text(item.due_date)}
+        text = _("Not done yet: %(task)s (due %(date)s)") % {"task": name, "date": date}
+        when = _("Was due %(date)s") % {"date": date}
     elif item.kind == digests.STARTING:
-        text = _("You can start now: %(task)s (by %(date)s)") % {"task": name, "date": day_text(item.due_date)}
+        text = _("You can start now: %(task)s (by %(date)s)") % {"task": name, "date": date}
+        when = _("To do by %(date)s") % {"date": date}
     elif item.due_date == day:
         text = _("Due today: %(task)s") % {"task": name}
+        when = _("Due today")
     elif (item.due_date - day).days == 1:
         text = _("Due tomorrow: %(task)s") % {"task": name}
+        when = _("Due tomorrow")
     else:
-        text = _("Due on %(date)s: %(task)s") % {"task": name, "date": day_text(item.due_date)}
-    return DigestLine(item.task_id, item.kind, name, text, task_path(item.task_id), item.critical, item.alerted)
+        text = _("Due on %(date)s: %(task)s") % {"task": name, "date": date}
+        when = _("Due %(date)s") % {"date": date}
+    return DigestLine(
+        item.task_id, item.kind, name, text, task_path(item.task_id), item.critical, item.alerted, when=when
+    )
 
 
 def compose_digest(reminder: Reminder) -> Message:
