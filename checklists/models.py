@@ -98,6 +98,11 @@ class TaskDefinition(models.Model):
     # Days before surgery the step must be done by for its effect to be there on the day
     # (e.g. 42 for six weeks smoke-free). Only on preparation steps; empty when none applies.
     min_lead_days = models.PositiveIntegerField(null=True, blank=True)
+    # A step whose miss can harm (the NSAID stop day, the blood-thinner plan): its reminders
+    # go out on their own as well as in the daily digest, and once it is overdue by
+    # `escalate_after_days` days the care team gets an alert.
+    critical = models.BooleanField(default=False)
+    escalate_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["version", "position", "id"]
@@ -118,6 +123,8 @@ class TaskDefinition(models.Model):
             raise ValidationError({"window_start_days": _("The window cannot start after it ends.")})
         if self.min_lead_days is not None and self.offset_days is not None and self.offset_days >= 0:
             raise ValidationError({"min_lead_days": _("Only steps due before surgery can have a minimum lead time.")})
+        if self.escalate_after_days is not None and not self.critical:
+            raise ValidationError({"escalate_after_days": _("Only critical steps are escalated.")})
 
     def localized(self, language: str) -> dict:
         """Title, instructions, why and sub-item texts in the language, falling back to the base text."""

@@ -24,7 +24,7 @@ TOP_TRANSLATION_KEYS = {"summary"}
 TASK_REQUIRED = {"key", "category", "title", "instructions", "offset_days"}
 TASK_OPTIONAL = {
     "why", "source_section", "window", "applies_if", "sub_items", "targets", "reminders", "translations",
-    "min_lead_days",
+    "min_lead_days", "critical", "escalate_after_days",
 }
 TRANSLATION_KEYS = {"title", "instructions", "why", "sub_items", "targets"}
 TARGET_KINDS = {"per_kg_range": {"key", "kind", "min", "max", "unit", "label"}, "fixed": {"key", "kind", "value", "unit", "label"}}
@@ -116,6 +116,18 @@ def validate_task(task, where: str) -> dict:
         if min_lead_days > earliest:
             _fail(m_where, f"{min_lead_days} days cannot be met: the step starts only {earliest} days before surgery")
 
+    critical = task.get("critical", False)
+    if not isinstance(critical, bool):
+        _fail(f"{where}.critical", f"must be true or false, not {critical!r}")
+    escalate_after_days = task.get("escalate_after_days")
+    if "escalate_after_days" in task:
+        # Days a critical step may stay overdue before the care team is alerted.
+        e_where = f"{where}.escalate_after_days"
+        if not critical:
+            _fail(e_where, "only a step marked critical: true can be escalated")
+        if not isinstance(escalate_after_days, int) or isinstance(escalate_after_days, bool) or escalate_after_days < 0:
+            _fail(e_where, f"must be a whole number of days, zero or more, not {escalate_after_days!r}")
+
     applies_if = task.get("applies_if", {}) or {}
     if not isinstance(applies_if, dict):
         _fail(f"{where}.applies_if", "must be a mapping of fact: true/false")
@@ -198,6 +210,8 @@ def validate_task(task, where: str) -> dict:
         "reminder_rules": reminders,
         "translations": translations,
         "min_lead_days": min_lead_days,
+        "critical": critical,
+        "escalate_after_days": escalate_after_days,
     }
 
 

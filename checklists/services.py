@@ -21,7 +21,7 @@ from .protocol_files import content_hash
 DEFINITION_FIELDS = (
     "key", "category", "title", "instructions", "why", "source_section", "offset_days",
     "window_start_days", "window_end_days", "applies_if", "sub_items", "targets",
-    "reminder_rules", "translations", "min_lead_days",
+    "reminder_rules", "translations", "min_lead_days", "critical", "escalate_after_days",
 )
 
 

@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "protocols", "description": "Staff: the preparation protocols and their versions."},
         {"name": "roster", "description": "Staff: who is falling behind, one row per patient."},
         {"name": "deliveries", "description": "Staff: a patient's reminder delivery log."},
+        {"name": "alerts", "description": "Staff: critical steps overdue too long, and acknowledging them."},
         {"name": "me", "description": "Who is signed in; for a patient: profile, surgery, checklist, steps, calendar."},
         {"name": "inbox", "description": "The signed-in patient's in-app reminders."},
         {"name": "push", "description": "The signed-in patient's Web Push subscriptions."},
@@ -266,6 +267,12 @@ REMINDER_RETRY_BASE_SECONDS = env.int("REMINDER_RETRY_BASE_SECONDS", default=60)
 REMINDER_RETRY_MAX_SECONDS = env.int("REMINDER_RETRY_MAX_SECONDS", default=300)
 # Back-pressure: the sweeper stops claiming while this many rows are already in flight.
 REMINDER_MAX_IN_FLIGHT = env.int("REMINDER_MAX_IN_FLIGHT", default=4000)
+# A message's read-receipt link (email) and notification token count for this long.
+RECEIPT_TOKEN_MAX_AGE_DAYS = env.int("RECEIPT_TOKEN_MAX_AGE_DAYS", default=30)
+# Overdue critical steps: how often beat looks for them, and the hour (organization's clock)
+# from which each coordinator gets the day's one email of open alerts.
+ALERT_CHECK_SECONDS = env.float("ALERT_CHECK_SECONDS", default=600.0)
+ALERT_EMAIL_HOUR = env.int("ALERT_EMAIL_HOUR", default=8)
 
 # --- Celery ------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
@@ -314,6 +321,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-reminders": {
         "task": "prepapp.tasks.sweep_due_reminders",
         "schedule": REMINDER_SWEEP_SECONDS,
+    },
+    "escalate-overdue-critical-steps": {
+        "task": "prepapp.tasks.escalate_overdue_steps",
+        "schedule": ALERT_CHECK_SECONDS,
     },
 }
 
@@ -372,6 +383,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
     "invitation_all": env("INVITATION_GLOBAL_THROTTLE_RATE", default="300/hour"),
     # Sign-in links asked for one email address.
     "sign_in_link_account": env("SIGN_IN_LINK_ACCOUNT_THROTTLE_RATE", default="3/hour"),
+    # Read receipts posted by the service worker (signed tokens; the limit only stops floods).
+    "receipt": env("RECEIPT_THROTTLE_RATE", default="120/min"),
 })
 # DRF's own address logic, should any throttle use it, believes the same proxies.
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT

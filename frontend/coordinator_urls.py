@@ -13,4 +13,5 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(next_page="coordinator:login"), name="logout"),
     path("enrol/", views.enrol_page, name="enrol"),
     path("patients/<int:pk>/", views.patient_page, name="patient"),
+    path("patients/<int:pk>/alerts/<int:alert_id>/acknowledge/", views.acknowledge_alert, name="acknowledge-alert"),
 ]

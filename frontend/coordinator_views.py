@@ -15,7 +15,8 @@ from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,7 +29,8 @@ from prepapp import roster
 from prepapp.audit import audit_record
 from prepapp.models import Patient, StaffMembership, SurgeryCase
 from prepapp.permissions import staff_organization_ids, staff_organizations
-from prepapp.reminders.models import DeliveryAttempt, Reminder
+from prepapp.reminders import escalation
+from prepapp.reminders.models import Alert, DeliveryAttempt, Reminder
 from prepapp.selectors import cases_current_first
 
 ROSTER_PAGE_SIZE = 100
@@ -163,6 +165,7 @@ def _labels() -> dict:
         "outcome": _("Outcome"),
         "detail": _("Detail"),
         "possible_duplicate": _("possibly sent twice"),
+        "opened": _("opened %(when)s"),
         "saving": _("Saving…"),
         "network_error": _("The server could not be reached. Check the connection and try again."),
         "server_error": _("Something went wrong on the server (%(status)s). Please try again."),
@@ -199,9 +202,7 @@ def enrol_page(request):
     )
 
 
-@staff_required
-def patient_page(request, pk: int):
-    """One patient: details, surgery, checklist and delivery log. Opening it is an audited read."""
+def _staff_patient(request, pk: int) -> Patient:
     patient = (
         Patient.objects.filter(pk=pk, organization_id__in=staff_organization_ids(request.user))
         .select_related("organization")
@@ -209,6 +210,13 @@ def patient_page(request, pk: int):
     )
     if patient is None:
         raise Http404(_("No such patient."))
+    return patient
+
+
+@staff_required
+def patient_page(request, pk: int, *, alert_errors: dict | None = None, status: int = 200):
+    """One patient: details, alerts, surgery, checklist and delivery log. Opening it is an audited read."""
+    patient = _staff_patient(request, pk)
     audit_record(actor=request.user, patients=[patient], action="read", request=request)
     cases = list(cases_current_first(patient))
     current = cases[0] if cases else None
@@ -227,5 +235,26 @@ def patient_page(request, pk: int):
             earlier_cases=cases[1:],
             patient_today=today,
             labels=_labels(),
+            alerts=Alert.objects.filter(patient=patient).select_related("task__definition", "acknowledged_by")[:20],
+            alert_errors=alert_errors or {},
+            note_max_length=escalation.NOTE_MAX_LENGTH,
         ),
+        status=status,
     )
+
+
+@staff_required
+def acknowledge_alert(request, pk: int, alert_id: int):
+    """Acknowledge one of the patient's alerts with a note (POST from the patient's page); audited."""
+    if request.method != "POST":
+        return redirect(reverse("coordinator:patient", args=[pk]) + "#alerts")
+    patient = _staff_patient(request, pk)
+    alert = Alert.objects.filter(pk=alert_id, patient=patient).first()
+    if alert is None:
+        raise Http404(_("No such alert."))
+    try:
+        escalation.alert_acknowledge(alert=alert, by=request.user, note=request.POST.get("note", ""), request=request)
+    except ValidationError as exc:
+        errors = [str(m) for messages in exc.message_dict.values() for m in messages]
+        return patient_page(request, pk, alert_errors={alert.id: errors}, status=400)
+    return redirect(reverse("coordinator:patient", args=[pk]) + "#alerts")

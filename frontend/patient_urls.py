@@ -14,6 +14,8 @@ urlpatterns = [
     path("inbox/", views.patient_app, name="patient-inbox"),
     path("settings/", views.patient_app, name="patient-settings"),
     path("access/", views.patient_app, name="patient-access"),
+    # A link in a reminder email: marks the message read, then opens the step.
+    path("r/<str:token>/", views.open_message, name="patient-open-message"),
     path("sw.js", views.service_worker, name="patient-sw"),
     path("manifest.webmanifest", views.manifest, name="patient-manifest"),
     path("app-i18n/<str:lang>.js", views.patient_catalog, name="patient-catalog"),

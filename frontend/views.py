@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
@@ -23,7 +23,12 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 from django.views.i18n import JavaScriptCatalog
 
+
+from checklists.models import Task
 from prepapp.permissions import patient_of
+from prepapp.reminders import receipts
+from prepapp.reminders.compose import task_path
+from prepapp.reminders.models import Reminder
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
@@ -184,3 +189,26 @@ def manifest(request):
     response["Content-Type"] = "application/manifest+json"
     response["Cache-Control"] = "no-cache"
     return response
+
+
+@never_cache
+@require_GET
+def open_message(request, token: str):
+    """A link in a reminder email: note that the patient opened it, then show the step (or the app).
+
+    The signed token in the link names the message and its patient. A token that was changed
+    or is too old marks nothing and opens the app's home screen. Someone signed in as another
+    patient gets a 404 and marks nothing. `?to=` names a step of the same patient to open.
+    """
+    signed_in = patient_of(request.user) if request.user.is_authenticated else None
+    try:
+        opened = receipts.reminder_mark_opened(token=token, patient_id=signed_in.pk if signed_in else None)
+    except receipts.ReceiptError:
+        return redirect("/")
+    except Reminder.DoesNotExist as exc:
+        raise Http404(_("No such message.")) from exc
+    target = "/"
+    task_id = request.GET.get("to", "")
+    if task_id.isdigit() and Task.objects.filter(id=int(task_id), checklist__case__patient_id=opened.reminder.patient_id).exists():
+        target = task_path(int(task_id))
+    return redirect(target)

@@ -279,8 +279,19 @@ class MeSerializer(StrictInputMixin, LocalTimeModelSerializer):
         fields = [
             "id", "full_name", "contact_email", "time_zone", "language", "weight_kg",
             "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled", "inapp_enabled",
+            "reminder_style", "channel_policy",
         ]
         read_only_fields = ["id", "full_name", "contact_email", "weight_kg"]
+        extra_kwargs = {
+            "reminder_style": {
+                "help_text": "`digest`: one message a day listing what is due, starting and overdue (critical "
+                "steps also on their own); `per_step`: one message per step."
+            },
+            "channel_policy": {
+                "help_text": "`push_then_email`: push, and email only when push did not reach the patient; "
+                "`both`: push and email side by side."
+            },
+        }
 
 
 class MePatientSerializer(serializers.Serializer):

@@ -53,7 +53,7 @@ def patient_export(*, patient: Patient) -> dict:
         "surgeries": cases,
         "reminders": list(
             Reminder.objects.filter(patient=patient).order_by("send_at", "id").values(
-                "id", "task_id", "rule", "channel", "anchor_date", "send_at", "status", "sent_at"
+                "id", "task_id", "rule", "channel", "anchor_date", "send_at", "status", "sent_at", "read_at"
             )
         ),
         "delivery_log": list(

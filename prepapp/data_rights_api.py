@@ -51,13 +51,14 @@ class ExportedSurgerySerializer(serializers.Serializer):
 
 class ExportedReminderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    task_id = serializers.IntegerField()
+    task_id = serializers.IntegerField(allow_null=True, help_text="Null for a daily digest.")
     rule = serializers.CharField()
     channel = serializers.CharField()
     anchor_date = serializers.DateField()
     send_at = serializers.DateTimeField()
     status = serializers.CharField()
     sent_at = serializers.DateTimeField(allow_null=True)
+    read_at = serializers.DateTimeField(allow_null=True, help_text="When the patient opened it.")
 
 
 class ExportedDeliverySerializer(serializers.Serializer):
@@ -108,6 +109,8 @@ class ExportedProfileSerializer(serializers.Serializer):
     push_enabled = serializers.BooleanField()
     email_enabled = serializers.BooleanField()
     inapp_enabled = serializers.BooleanField()
+    reminder_style = serializers.CharField()
+    channel_policy = serializers.CharField()
     created_at = serializers.DateTimeField()
     invitation_accepted_at = serializers.DateTimeField(allow_null=True)
 

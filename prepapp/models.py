@@ -49,6 +49,9 @@ def invitation_code_digest(code: str) -> str:
 class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
+    # Where the care team works: the coordinators' morning alert email goes out at
+    # ALERT_EMAIL_HOUR on this zone's clock.
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -99,6 +102,19 @@ class Patient(models.Model):
     push_enabled = models.BooleanField(default=True)
     email_enabled = models.BooleanField(default=True)
     inapp_enabled = models.BooleanField(default=True)
+
+    class ReminderStyle(models.TextChoices):
+        DIGEST = "digest", _("One message a day listing what is due")
+        PER_STEP = "per_step", _("One message per step")
+
+    class ChannelPolicy(models.TextChoices):
+        PUSH_THEN_EMAIL = "push_then_email", _("Push, and email only when push did not reach me")
+        BOTH = "both", _("Both push and email")
+
+    reminder_style = models.CharField(max_length=10, choices=ReminderStyle.choices, default=ReminderStyle.DIGEST)
+    channel_policy = models.CharField(
+        max_length=20, choices=ChannelPolicy.choices, default=ChannelPolicy.PUSH_THEN_EMAIL
+    )
 
     # The unspent invitation code, as invitation_code_digest(code); empty once it is used or
     # replaced. The code itself is never stored: it is shown once, to whoever issued it.

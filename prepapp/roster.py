@@ -37,7 +37,7 @@ from checklists.models import Task
 
 from .models import Patient, SurgeryCase
 from .permissions import staff_organization_ids
-from .reminders.models import InboxMessage, Reminder
+from .reminders.models import Alert, InboxMessage, Reminder
 from .selectors import current_case_ordering
 
 # The public names of the orderings and the annotations they sort by. Missing figures
@@ -131,6 +131,8 @@ def roster_rows(*, user, ordering: str | None = None, now: datetime | None = Non
             failed_deliveries=_count(
                 Reminder.objects.filter(patient=OuterRef("pk"), status=Reminder.Status.FAILED)
             ),
+            # Critical steps overdue long enough to alert the care team, not yet acknowledged.
+            open_alerts=_count(Alert.objects.filter(patient=OuterRef("pk"), acknowledged_at__isnull=True)),
         )
         .annotate(
             # Days as a plain integer only exist on some databases; the difference of two dates
@@ -161,10 +163,12 @@ def roster_summary(rows: QuerySet) -> dict:
     figures = rows.order_by().annotate(
         is_overdue=flag(Q(overdue__gt=0)),
         has_failed=flag(Q(failed_deliveries__gt=0)),
+        has_alert=flag(Q(open_alerts__gt=0)),
         not_joined=flag(Q(invitation_accepted_at__isnull=True)),
     )
     totals = figures.aggregate(
-        total=Count("pk"), overdue=Sum("is_overdue"), failed=Sum("has_failed"), not_signed_in=Sum("not_joined")
+        total=Count("pk"), overdue=Sum("is_overdue"), failed=Sum("has_failed"), not_signed_in=Sum("not_joined"),
+        alerts=Sum("has_alert"),
     )
     return {name: value or 0 for name, value in totals.items()}
 
@@ -198,6 +202,7 @@ def row_payload(row: Patient) -> dict:
         "overdue": row.overdue,
         "unread": row.unread,
         "failed_deliveries": row.failed_deliveries,
+        "open_alerts": row.open_alerts,
         "invitation_accepted": row.invitation_accepted_at is not None,
         "invitation_accepted_at": row.invitation_accepted_at,
     }

@@ -36,6 +36,9 @@ class RosterRowSerializer(serializers.Serializer):
     overdue = serializers.IntegerField(help_text="Open tasks due before the patient's today (scheduled surgery only).")
     unread = serializers.IntegerField(help_text="In-app messages the patient has not read.")
     failed_deliveries = serializers.IntegerField(help_text="Reminders whose delivery failed.")
+    open_alerts = serializers.IntegerField(
+        help_text="Alerts about critical steps overdue too long that no one has acknowledged yet."
+    )
     invitation_accepted = serializers.BooleanField()
     invitation_accepted_at = serializers.DateTimeField(allow_null=True)
 

@@ -50,7 +50,7 @@ PATIENT_FIELDS = (
 # The patient's own choices about reminders and the app; staff may set them at enrolment too.
 PREFERENCE_FIELDS = (
     "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled",
-    "inapp_enabled", "language", "time_zone",
+    "inapp_enabled", "language", "time_zone", "reminder_style", "channel_policy",
 )
 
 

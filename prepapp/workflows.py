@@ -33,7 +33,7 @@ MAX_DAYS_AHEAD = 2 * 365
 # Changing any of these moves or changes the channels of the patient's future reminders.
 REPLANNING_FIELDS = {
     "reminder_time", "quiet_hours_start", "quiet_hours_end", "time_zone",
-    "push_enabled", "email_enabled", "inapp_enabled", "contact_email",
+    "push_enabled", "email_enabled", "inapp_enabled", "contact_email", "reminder_style", "channel_policy",
 }
 
 

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[1]
 HTTP_METHODS = {"get", "put", "patch", "post", "delete"}
-RESOURCE_TAGS = {"auth", "patients", "cases", "protocols", "roster", "deliveries", "me", "inbox", "push"}
+RESOURCE_TAGS = {"auth", "patients", "cases", "protocols", "roster", "deliveries", "alerts", "me", "inbox", "push"}
 SLUG_PATTERN = "^[-a-zA-Z0-9_]+$"
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from checklists.models import Protocol, ProtocolVersion, Task
 from prepapp.audit import audit_record
 from prepapp.models import AuditEntry, Patient, StaffMembership, SurgeryCase
-from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.reminders.models import Alert, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
 
@@ -86,7 +86,9 @@ def elsewhere_world(elsewhere, protocol_version):
     own_protocol = Protocol.objects.create(key="elsewhere-only", name="Elsewhere's own", procedure="Fusion",
                                            organization=elsewhere)
     own_version = ProtocolVersion.objects.create(protocol=own_protocol, number=1, published_at=timezone.now())
+    alert = Alert.objects.create(organization=elsewhere, patient=eve, task=task, due_date=task.due_date, days_overdue=3)
     return {
+        "alert": alert,
         "patient": eve, "case": case, "checklist": checklist, "task": task, "reminder": reminder,
         "message": message, "subscription": subscription, "attempt": attempt, "protocol": own_protocol,
         "version": own_version, "audit": AuditEntry.objects.filter(patient=eve).first(),
@@ -110,6 +112,7 @@ def object_for(template: str, name: str, world: dict) -> str | None:
         ("patients/<pk>", world["patient"].pk), ("cases/<pk>", world["case"].pk), ("me/tasks/<pk>", world["task"].pk),
         ("me/inbox/<pk>", world["message"].pk), ("me/push-subscriptions/<pk>", world["subscription"].pk),
         ("coordinator/patients/<pk>", world["patient"].pk), ("tasks/<task_id>", world["task"].pk),
+        ("alerts/<pk>", world["alert"].pk), ("alerts/<alert_id>", world["alert"].pk),
     ]
     for fragment, value in by_route:
         if fragment in template and f"<{name}>" in fragment:

@@ -73,21 +73,32 @@ def test_enrol_book_assign_read_complete_move(as_carol, protocol_version):
     assert response.json()["note"] == "Bring a pen"
 
     # The surgery moves two weeks later: every open date moves with it, reminders follow.
+    # The critical NSAID step keeps reminders of its own; the other steps are in daily digests.
     def planned(task_id):
         rows = Reminder.objects.filter(task_id=task_id, status="pending", channel="inapp")
         return dict(rows.values_list("rule", "send_at"))
 
-    old_send = planned(tasks["grab-bars"]["id"])
+    def digest_days(status="pending"):
+        rows = Reminder.objects.filter(patient_id=patient["id"], rule="digest", status=status, channel="inapp")
+        return set(rows.values_list("anchor_date", flat=True))
+
+    old_send, old_days = planned(nsaids["id"]), digest_days()
+    assert surgery - timedelta(days=7) in old_days  # grab-bars is due that day
     response = as_carol.post(f"/api/v1/cases/{case_id}/reschedule/", {"surgery_date": str(surgery + timedelta(days=14))}, format="json")
     assert response.status_code == 200, response.content
     moved = {t["key"]: t for group in hana.get("/api/v1/me/checklist/").json()["groups"].values() for t in group}
     assert moved["stop-nsaids"]["due_date"] == str(surgery + timedelta(days=14 - 10))
     assert moved["grab-bars"]["due_date"] == str(surgery + timedelta(days=7))
-    new_send = planned(tasks["grab-bars"]["id"])
-    assert set(new_send) == set(old_send) == {"window-opens", "day-before", "due-day"}
+    new_send = planned(nsaids["id"])
+    assert set(new_send) == set(old_send) == {"day-before", "due-day"}
     assert all(new_send[rule] - old_send[rule] == timedelta(days=14) for rule in new_send)
     # The rows planned for the old dates are cancelled, not left to fire.
-    assert Reminder.objects.filter(task_id=tasks["grab-bars"]["id"], status="cancelled", channel="inapp").count() == 3
+    assert Reminder.objects.filter(task_id=nsaids["id"], status="cancelled", channel="inapp").count() == 2
+    # The digest days moved with the steps (grab-bars is now due a week after the old date);
+    # the days left behind are cancelled.
+    new_days = digest_days()
+    assert surgery + timedelta(days=7) in new_days and new_days != old_days
+    assert old_days - new_days and old_days - new_days <= digest_days("cancelled")
 
     # Cancelling the surgery cancels every reminder not yet sent.
     assert as_carol.post(f"/api/v1/cases/{case_id}/cancel/").json()["status"] == "cancelled"

@@ -192,7 +192,8 @@ def test_email_goes_out_as_html_and_text_with_the_reminder_id(due_pat, email_to_
     assert message["Auto-Submitted"] == "auto-generated"
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
-    assert "/tasks/" in html and "/tasks/" in text and "/#/" not in html + text and "Pat Example" in text
+    # The link goes through the message's read receipt, then to the step.
+    assert "/r/" in html and "/r/" in text and "?to=" in text and "/#/" not in html + text and "Pat Example" in text
     assert "<a href=" in html
 
 
@@ -301,7 +302,14 @@ def test_fallback_needs_email_enabled_and_an_address(due_pat, settings, django_c
     assert not Reminder.objects.filter(channel=EMAIL).exists()
 
 
+def both_channels(patient):
+    """The "both" policy: push retries on its own, email goes beside it (no fallback at the first failure)."""
+    patient.channel_policy = "both"
+    patient.save(update_fields=["channel_policy"])
+
+
 def test_429_honours_retry_after(due_pat, push_configured, django_capture_on_commit_callbacks):
+    both_channels(due_pat)
     phone = subscribe(due_pat, push_configured)
     push_configured.answer(phone, 429, retry_after="900")
     rows = make_due(due_pat, channels=[PUSH], limit=1)
@@ -313,6 +321,7 @@ def test_429_honours_retry_after(due_pat, push_configured, django_capture_on_com
 
 
 def test_500_retries_then_fails_and_falls_back_to_email(due_pat, push_configured, settings, django_capture_on_commit_callbacks):
+    both_channels(due_pat)
     settings.REMINDER_MAX_ATTEMPTS = 3
     phone = subscribe(due_pat, push_configured)
     push_configured.answer(phone, 500)
@@ -323,7 +332,9 @@ def test_500_retries_then_fails_and_falls_back_to_email(due_pat, push_configured
         row = Reminder.objects.get(pk=rows[0].pk)
         assert row.attempts == attempt
     assert row.status == Reminder.Status.FAILED
-    assert [a.outcome for a in DeliveryAttempt.objects.filter(reminder=row).order_by("id")] == ["retry", "retry", "failed"]
+    assert [a.outcome for a in DeliveryAttempt.objects.filter(reminder=row).order_by("at", "id")] == [
+        "retry", "retry", "failed", "fallback"
+    ]
     assert Reminder.objects.filter(channel=EMAIL, task=row.task, rule=row.rule, status="pending").exists()
     assert PushSubscription.objects.filter(endpoint=phone.endpoint).exists()  # a 500 is not "gone"
 
@@ -336,6 +347,7 @@ def test_a_hanging_push_service_times_out_and_the_rest_of_the_batch_goes(
 
     from .factories import days_from_today
 
+    both_channels(due_pat)
     stuck = subscribe(due_pat, push_configured, "stuck phone")
     push_configured.hang(stuck, seconds=10)
     case = case_book(patient=paul, procedure="Fusion", surgery_date=days_from_today(40))

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from checklists.models import Task
 from prepapp.reminders import planning
-from prepapp.reminders.models import DeliveryAttempt, InboxMessage, Reminder
+from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 from prepapp.workflows import case_reschedule
 
 from .conftest import client_for
@@ -108,3 +108,46 @@ def test_reschedule_while_reminders_are_being_claimed_sends_nothing_for_the_old_
         assert set(emailed) <= {r.id for r in Reminder.objects.filter(status="sent", channel=EMAIL)}
     finally:
         slow_smtp.stop()
+
+
+def test_push_that_cannot_reach_the_patient_falls_back_to_email_through_the_worker(
+    pat, paul, pat_checklist, protocol_version, carol, smtp_sink, push_service, vapid_keys, stack_factory
+):
+    """Push answers 410 (gone) for pat's phone and 500 for paul's: both get the email in the same run."""
+    from prepapp.workflows import case_book, checklist_assign
+
+    from .factories import days_from_today
+
+    paul.contact_email = "paul@example.org"
+    paul.save(update_fields=["contact_email"])
+    case = case_book(patient=paul, procedure="Fusion", surgery_date=days_from_today(40))
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    no_quiet_hours(pat, paul)
+    gone, broken = subscribe(pat, push_service, "old phone"), subscribe(paul, push_service, "phone")
+    push_service.answer(gone, 410)
+    push_service.answer(broken, 500)
+    pushes = make_due(pat, channels=[PUSH], limit=2) + make_due(paul, channels=[PUSH], limit=1)
+    stack = stack_factory(smtp=smtp_sink, push=push_service, vapid_keys=vapid_keys)
+    stack.worker()
+    stack.beat()
+    try:
+        wait_until(lambda: len(smtp_sink.received()) == 3, timeout=45, what="three fallback emails")
+    except AssertionError:
+        print(stack.logs())
+        raise
+    emails = Reminder.objects.filter(channel=EMAIL)
+    assert emails.count() == 3 and all(e.fallback and e.status == "sent" for e in emails)
+    assert sorted(m["To"] for m in smtp_sink.received()) == ["pat@example.org", "pat@example.org", "paul@example.org"]
+    for push in pushes:
+        push.refresh_from_db()
+        assert push.status in ("failed", "skipped")
+        outcomes = list(DeliveryAttempt.objects.filter(reminder=push).order_by("at", "id").values_list("outcome", flat=True))
+        assert outcomes[-1] == "fallback", outcomes
+    # The coordinator's delivery log shows push gave way and the email went.
+    as_carol = client_for(carol)
+    log = as_carol.get(f"/api/v1/patients/{paul.id}/deliveries/").json()["results"]
+    assert [(e["channel"], e["outcome"]) for e in log][:3] == [("email", "sent"), ("push", "fallback"), ("push", "failed")]
+    assert not PushSubscription.objects.filter(endpoint=gone.endpoint).exists()  # gone: forgotten
+    assert PushSubscription.objects.filter(endpoint=broken.endpoint).exists()  # a 500 is not "gone"
+    clock.sleep(1)
+    assert len(smtp_sink.received()) == 3  # nothing more arrives

@@ -71,7 +71,7 @@ def test_carol_sees_her_patients_with_their_figures(as_carol, pat, pat_behind, p
     assert rows["Paul Other"] | {"id": None, "today": None} == {
         "id": None, "full_name": "Paul Other", "organization": "riverside", "time_zone": "Europe/Madrid",
         "today": None, "case": None, "days_to_surgery": None, "tasks_total": 0, "tasks_done": 0,
-        "share_done": None, "overdue": 0, "unread": 0, "failed_deliveries": 0,
+        "share_done": None, "overdue": 0, "unread": 0, "failed_deliveries": 0, "open_alerts": 0,
         "invitation_accepted": False, "invitation_accepted_at": None,
     }
 
@@ -244,4 +244,4 @@ def test_the_summary_counts_who_is_behind_over_the_whole_roster(carol, pat, pat_
 
     Patient = type(pat)
     Patient.objects.filter(pk=paul.pk).update(invitation_accepted_at=datetime.now(dt_timezone.utc))
-    assert roster_summary(roster_rows(user=carol)) == {"total": 2, "overdue": 1, "failed": 1, "not_signed_in": 1}
+    assert roster_summary(roster_rows(user=carol)) == {"total": 2, "overdue": 1, "failed": 1, "not_signed_in": 1, "alerts": 0}

@@ -13,6 +13,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,11 +22,12 @@ from prepapp.api_schema import error_response
 from prepapp.audit import audit_record
 from prepapp.models import Patient
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+from prepapp.throttling import ScopedAddressThrottle
 
-from . import services
+from . import escalation, receipts, services
 from .channels.webpush import push_endpoint_error
 from .compose import task_path
-from .models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from .models import Alert, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 # --- Patients: inbox -----------------------------------------------------------------------
 
@@ -39,7 +41,9 @@ class InboxMessageSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "body", "task", "url", "created_at", "read_at", "unread"]
 
     def get_url(self, message) -> str | None:
-        return task_path(message.task_id) if message.task_id else None
+        if message.task_id:
+            return task_path(message.task_id)
+        return "/" if message.reminder_id else None  # a daily digest opens the home screen
 
     def get_unread(self, message) -> bool:
         return message.read_at is None
@@ -271,11 +275,27 @@ class PushPublicKeyView(APIView):
 class DeliveredReminderSerializer(serializers.ModelSerializer):
     """The reminder an attempt delivered (or tried to)."""
 
-    task_title = serializers.CharField(source="task.definition.title")
+    task_title = serializers.SerializerMethodField(help_text="The step's title, or what a daily digest is.")
+    kind = serializers.SerializerMethodField(help_text="`digest` (one message listing the day's steps) or `step`.")
 
     class Meta:
         model = Reminder
-        fields = ["id", "task", "task_title", "rule", "anchor_date", "send_at", "status", "attempts", "last_error"]
+        fields = [
+            "id", "kind", "task", "task_title", "rule", "anchor_date", "send_at", "status", "attempts", "last_error",
+            "fallback", "read_at",
+        ]
+        extra_kwargs = {
+            "fallback": {"help_text": "An email sent because the push message did not reach the patient."},
+            "read_at": {"help_text": "When the patient opened it (notification, email link or inbox): the receipt."},
+        }
+
+    def get_task_title(self, reminder) -> str:
+        if reminder.task_id is None:
+            return f"Daily summary for {reminder.anchor_date:%Y-%m-%d}"
+        return reminder.task.definition.title
+
+    def get_kind(self, reminder) -> str:
+        return "digest" if reminder.task_id is None else "step"
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
@@ -371,3 +391,180 @@ class PatientDeliveriesView(generics.ListAPIView):
             **response.data,
         }
         return response
+
+
+# --- Read receipts ---------------------------------------------------------------------
+
+
+class ReceiptSerializer(StrictInputMixin, serializers.Serializer):
+    token = serializers.CharField(max_length=500, help_text="The `receipt` token the message carried.")
+
+
+class ReceiptResultSerializer(serializers.Serializer):
+    reminder = serializers.IntegerField()
+    read_at = serializers.DateTimeField()
+    first_time = serializers.BooleanField(help_text="False when the message had been marked read before.")
+
+
+@extend_schema(tags=["inbox"])
+class ReceiptView(APIView):
+    """A notification was opened: the service worker posts the message's receipt token.
+
+    The signed token is the credential, so no session is needed (the service worker sends
+    none). A signed-in patient may only confirm their own messages: another patient's token
+    is a 404. A tampered or expired token is a 400 naming `token`.
+    """
+
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedAddressThrottle]
+    throttle_scope = "receipt"
+
+    @extend_schema(
+        operation_id="receipts_create",
+        request=ReceiptSerializer,
+        responses={
+            200: ReceiptResultSerializer,
+            404: error_response("The token is another patient's, or its message is gone."),
+        },
+    )
+    def post(self, request):
+        data = ReceiptSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        signed_in = patient_of(request.user) if request.user.is_authenticated else None
+        if request.user.is_authenticated and signed_in is None:
+            raise NotFound("No such message.")  # staff do not open patients' messages
+        try:
+            opened = receipts.reminder_mark_opened(
+                token=data.validated_data["token"], patient_id=signed_in.pk if signed_in else None
+            )
+        except receipts.ReceiptError as exc:
+            raise serializers.ValidationError({"token": [str(exc)]}) from exc
+        except Reminder.DoesNotExist as exc:
+            raise NotFound("No such message.") from exc
+        return Response(
+            ReceiptResultSerializer(
+                {"reminder": opened.reminder.id, "read_at": opened.reminder.read_at, "first_time": opened.first_time}
+            ).data
+        )
+
+
+# --- Patients: what was sent to me ----------------------------------------------------
+
+
+@extend_schema_serializer(many=False)
+class MyDeliveriesSerializer(serializers.Serializer):
+    """One page of the signed-in patient's own delivery log."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DeliveryAttemptSerializer(many=True)
+
+
+@extend_schema(tags=["inbox"])
+class MyDeliveriesView(generics.ListAPIView):
+    """What was sent to the signed-in patient, on which channel, and what happened (newest first)."""
+
+    serializer_class = DeliveryAttemptSerializer
+    permission_classes = [IsPatient]
+
+    def get_queryset(self):
+        return DeliveryAttempt.objects.filter(patient=patient_of(self.request.user)).select_related(
+            "reminder__task__definition"
+        )
+
+    @extend_schema(operation_id="me_deliveries_list", responses=MyDeliveriesSerializer)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+# --- Staff: alerts about missed critical steps ------------------------------------------
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    patient_name = serializers.CharField(source="patient.full_name")
+    task_title = serializers.CharField(source="task.definition.title")
+    acknowledged_by = serializers.SerializerMethodField()
+    open = serializers.BooleanField(source="is_open")
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id", "patient", "patient_name", "task", "task_title", "due_date", "days_overdue", "raised_at", "open",
+            "acknowledged_at", "acknowledged_by", "note",
+        ]
+
+    def get_acknowledged_by(self, alert) -> str | None:
+        return alert.acknowledged_by.get_username() if alert.acknowledged_by_id else None
+
+
+class AcknowledgeSerializer(StrictInputMixin, serializers.Serializer):
+    note = serializers.CharField(
+        max_length=escalation.NOTE_MAX_LENGTH, help_text="What was done: who was called, what they said."
+    )
+
+
+def staff_alerts(user):
+    return Alert.objects.filter(organization_id__in=staff_organization_ids(user)).select_related(
+        "patient", "task__definition", "acknowledged_by"
+    )
+
+
+@extend_schema(tags=["alerts"])
+class AlertListView(generics.ListAPIView):
+    """Alerts about critical steps overdue too long, in the caller's organizations (open first, then newest).
+
+    `?state=open` (the default) or `all`; `?patient=<id>` for one patient. Reading it leaves
+    an audit entry per patient listed.
+    """
+
+    serializer_class = AlertSerializer
+    permission_classes = [IsStaffMember]
+
+    def get_queryset(self):
+        qs = staff_alerts(self.request.user).order_by("-raised_at", "-id")
+        state = self.request.query_params.get("state", "open")
+        if state not in ("open", "all"):
+            raise serializers.ValidationError({"state": ["Use open or all."]})
+        if state == "open":
+            qs = qs.filter(acknowledged_at__isnull=True)
+        patient = self.request.query_params.get("patient")
+        if patient:
+            if not patient.isdigit():
+                raise serializers.ValidationError({"patient": ["A patient id is a number."]})
+            qs = qs.filter(patient_id=int(patient))
+        return qs
+
+    @extend_schema(
+        operation_id="alerts_list",
+        parameters=[
+            OpenApiParameter("state", str, enum=["open", "all"], description="open (default) or all."),
+            OpenApiParameter("patient", int, description="Only this patient's alerts."),
+        ],
+        responses={200: AlertSerializer, 400: error_response("The state or the patient id is not valid.")},
+    )
+    def get(self, request, *args, **kwargs):
+        response = self.list(request, *args, **kwargs)
+        patients = {item["patient"] for item in response.data["results"]}
+        audit_record(actor=request.user, patients=sorted(patients), action="list-alerts", request=request)
+        return response
+
+
+@extend_schema(tags=["alerts"])
+class AlertAcknowledgeView(APIView):
+    """Acknowledge an alert with a note saying what was done (audited). Another organization's is a 404."""
+
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        operation_id="alerts_acknowledge",
+        request=AcknowledgeSerializer,
+        responses={200: AlertSerializer, 404: error_response("No such alert in your organizations.")},
+    )
+    def post(self, request, pk: int):
+        alert = get_object_or_404(staff_alerts(request.user), pk=pk)
+        data = AcknowledgeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        alert = escalation.alert_acknowledge(alert=alert, by=request.user, note=data.validated_data["note"],
+                                             request=request)
+        return Response(AlertSerializer(staff_alerts(request.user).get(pk=alert.pk)).data)

@@ -1,15 +1,37 @@
-"""A reminder's words: title, body and link, in the patient's language, from where the patient stands today."""
+"""A reminder's words: title, body and link, in the patient's language, from where the patient stands today.
+
+A step's reminder speaks of that step; a daily digest lists the day's steps (see digest.py
+for what it lists). Every message carries its own receipt token: its links mark it read.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from . import digest as digests
+from . import receipts
 from .models import Reminder
+
+HOME_PATH = "/"
+
+
+@dataclass
+class DigestLine:
+    """One step in a digest, as the patient reads it."""
+
+    task_id: int
+    kind: str
+    title: str
+    text: str  # "Due today: …", "Not done yet: …"
+    url: str  # the step's screen in the app
+    critical: bool = False
+    alerted: bool = False
+    when: str = ""  # "Was due Tuesday 1 December", "Due tomorrow": under the title where a heading names the group
 
 
 @dataclass
@@ -19,6 +41,18 @@ class Message:
     url: str  # a path inside the patient app
     tag: str
     reminder: int | None = None
+    receipt: str = ""  # the signed token that marks this message read when a link of it is opened
+    # A digest's lines, grouped as the email shows them: {"overdue": [...], "due": [...], "starting": [...]}.
+    digest: dict[str, list[DigestLine]] | None = None
+    intro: str = ""  # a digest's opening sentence (the care team was told, …)
+    more: str = ""  # "…and 3 more steps not done yet"
+    lines: list[DigestLine] = field(default_factory=list)
+
+    def link(self, task_id: int | None = None) -> str:
+        """The path a link of this message opens: through the receipt when there is one."""
+        if self.receipt:
+            return receipts.link(self.receipt, task_id)
+        return task_path(task_id) if task_id else self.url
 
 
 def task_path(task_id: int) -> str:
@@ -33,6 +67,8 @@ def day_text(value: date) -> str:
 
 def compose(reminder: Reminder, now: datetime | None = None) -> Message:
     """The reminder's title and body in the patient's language, worded from where the patient stands today."""
+    if reminder.is_digest:
+        return compose_digest(reminder)
     task = reminder.task
     patient = reminder.patient
     today = patient.local_today(now)
@@ -62,7 +98,66 @@ def compose(reminder: Reminder, now: datetime | None = None) -> Message:
     # One tag per reminder: if this reminder is ever delivered again (a lost worker's attempt
     # went out too), the repeat replaces the notification instead of adding a second one.
     return Message(
-        title=title[:200], body=body, url=task_path(task.id), tag=reminder_tag(reminder.id), reminder=reminder.id
+        title=title[:200], body=body, url=task_path(task.id), tag=reminder_tag(reminder.id), reminder=reminder.id,
+        receipt=receipts.token_for(reminder) if reminder.id else "",
+    )
+
+
+def digest_line(item: digests.DigestItem, day: date, language: str) -> DigestLine:
+    """One step of a digest in the patient's language (call inside translation.override)."""
+    name = item.definition.localized(language)["title"]
+    date = day_text(item.due_date)
+    if item.kind == digests.OVERDUE:
+        text = _("Not done yet: %(task)s (due %(date)s)") % {"task": name, "date": date}
+        when = _("Was due %(date)s") % {"date": date}
+    elif item.kind == digests.STARTING:
+        text = _("You can start now: %(task)s (by %(date)s)") % {"task": name, "date": date}
+        when = _("To do by %(date)s") % {"date": date}
+    elif item.due_date == day:
+        text = _("Due today: %(task)s") % {"task": name}
+        when = _("Due today")
+    elif (item.due_date - day).days == 1:
+        text = _("Due tomorrow: %(task)s") % {"task": name}
+        when = _("Due tomorrow")
+    else:
+        text = _("Due on %(date)s: %(task)s") % {"task": name, "date": date}
+        when = _("Due %(date)s") % {"date": date}
+    return DigestLine(
+        item.task_id, item.kind, name, text, task_path(item.task_id), item.critical, item.alerted, when=when
+    )
+
+
+def compose_digest(reminder: Reminder) -> Message:
+    """A digest's title, lines and links in the patient's language, from the steps as they are now."""
+    patient = reminder.patient
+    content = digests.content_of(reminder)
+    with translation.override(patient.language):
+        groups = {
+            kind: [digest_line(item, content.day, patient.language) for item in getattr(content, kind)]
+            for kind in (digests.OVERDUE, digests.DUE, digests.STARTING)
+        }
+        lines = [*groups[digests.OVERDUE], *groups[digests.DUE], *groups[digests.STARTING]]
+        missing = [line for line in lines if line.alerted]
+        count = len(lines) + content.overdue_not_listed
+        if missing:
+            title = _("Still not done: %(task)s") % {"task": missing[0].title}
+            intro = _("This step matters for your surgery. Your care team knows and may contact you.")
+        else:
+            title = ngettext(
+                "Your preparation: %(count)d step", "Your preparation: %(count)d steps", count
+            ) % {"count": count}
+            intro = ""
+        more = ""
+        if content.overdue_not_listed:
+            more = ngettext(
+                "…and %(count)d more step not done yet.", "…and %(count)d more steps not done yet.",
+                content.overdue_not_listed,
+            ) % {"count": content.overdue_not_listed}
+        body = "\n".join(part for part in [intro, *(line.text for line in lines), more] if part)
+    return Message(
+        title=title[:200], body=body, url=HOME_PATH, tag=reminder_tag(reminder.id), reminder=reminder.id,
+        receipt=receipts.token_for(reminder) if reminder.id else "", digest=groups, intro=intro, more=more,
+        lines=lines,
     )
 
 

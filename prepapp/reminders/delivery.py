@@ -41,7 +41,7 @@ from django.utils import timezone
 from checklists.models import Task, TaskDefinition
 from prepapp.models import Patient, SurgeryCase
 
-from . import channels, journal, outbox, planning
+from . import channels, digest, fallback, journal, outbox, planning
 from .channels import Outcome, Outgoing, Result, Transport
 from .compose import compose
 from .models import DeliveryAttempt, Reminder
@@ -130,10 +130,13 @@ def _lock_what_recheck_reads(task_ids: list[int]) -> None:
 def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Reminder]]:
     """Move the rows still carrying this claim to a fresh token; return the token and the rows."""
     base = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
-    task_ids = sorted(set(base.values_list("task_id", flat=True)))
-    if not task_ids:
+    found = list(base.values_list("task_id", "patient_id"))
+    if not found:
         return None, []
-    _lock_what_recheck_reads(task_ids)
+    task_ids = {task_id for task_id, _ in found if task_id is not None}
+    # A digest (no task) reads every open step of its patient: those are locked as well.
+    task_ids |= digest.open_task_ids({patient_id for task_id, patient_id in found if task_id is None})
+    _lock_what_recheck_reads(sorted(task_ids))
     taken_at = timezone.now()
     if taken_at <= claim:
         taken_at = claim + timedelta(microseconds=1)
@@ -148,9 +151,10 @@ def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Remind
     )
     # A batch shares a handful of task definitions (with their texts and translations):
     # load each once instead of once per row.
-    definitions = TaskDefinition.objects.in_bulk({r.task.definition_id for r in rows})
+    definitions = TaskDefinition.objects.in_bulk({r.task.definition_id for r in rows if r.task_id})
     for reminder in rows:
-        reminder.task.definition = definitions[reminder.task.definition_id]
+        if reminder.task_id:
+            reminder.task.definition = definitions[reminder.task.definition_id]
     return taken_at, rows
 
 
@@ -163,9 +167,14 @@ class Verdict:
 
 def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
     """Whether this reminder should still go out now: None if yes, else what to do with it."""
+    if reminder.is_digest:
+        # A digest: rebuilt from the steps as they are now (digest.py), then the same checks of channel and time.
+        problem = digest.recheck(reminder, now)
+        if problem:
+            return Verdict(*problem)
+        return _channel_and_time_verdict(reminder, now)
     task = reminder.task
     case = task.checklist.case
-    patient = reminder.patient
     if case.status != SurgeryCase.Status.SCHEDULED:
         return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
     if task.status != Task.Status.OPEN:
@@ -173,7 +182,13 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
     rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
     if rule is None or planning.anchor_date_for(task, rule) != reminder.anchor_date:
         return Verdict(Reminder.Status.CANCELLED, "plan changed: the task's dates moved")
-    if reminder.channel not in planning.channels_for(patient):
+    return _channel_and_time_verdict(reminder, now)
+
+
+def _channel_and_time_verdict(reminder: Reminder, now: datetime) -> Verdict | None:
+    """The checks every row gets: the channel still wanted, not too late, not in quiet hours."""
+    patient = reminder.patient
+    if not planning.channel_wanted(reminder, patient):
         return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
     max_late = timedelta(hours=settings.REMINDER_MAX_LATENESS_HOURS)
     lateness = now - reminder.send_at
@@ -449,6 +464,9 @@ def _send_and_record(transport: Transport, ready: list[Reminder], items: list[Ou
     with outbox.LeaseKeeper(ids=[r.id for r in ready], token=taken_at):
         results = _send(_Journaled(transport, taken_at), items, budget)
         own.sync()
+        if ready[0].channel == Reminder.Channel.PUSH:
+            # Under "push, then email", a push that did not get through gives way to email now.
+            results = fallback.settle_push_results(ready, results)
         _record_with_retries(ready, results, taken_at, report)
     if had_lines or report.lost:
         # Earlier lines from a batch that could not record, or sends whose rows a reclaim took

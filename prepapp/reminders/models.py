@@ -1,11 +1,15 @@
 """The reminder engine's records: the outbox, the delivery log, the in-app inbox, push subscriptions."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from prepapp.models import Patient
+from prepapp.models import Organization, Patient
+
+# The rule of a daily digest row: one message per patient, channel and day, no task.
+DIGEST_RULE = "digest"
 
 
 class PushSubscription(models.Model):
@@ -27,7 +31,8 @@ class Reminder(models.Model):
     """One planned message: the outbox row for one (task, rule, channel, anchor date).
 
     The anchor date is part of the key: a reminder is sent at most once per task, rule,
-    channel and date, whatever the workers do.
+    channel and date, whatever the workers do. A daily digest is a row without a task
+    (rule "digest"), one per (patient, channel, digest day): its anchor date is the day.
     """
 
     class Channel(models.TextChoices):
@@ -43,7 +48,10 @@ class Reminder(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         SKIPPED = "skipped", _("Skipped")
 
-    task = models.ForeignKey("checklists.Task", on_delete=models.CASCADE, related_name="reminders")
+    # Empty for a digest, which is about the patient's whole day rather than one step.
+    task = models.ForeignKey(
+        "checklists.Task", on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
     rule = models.CharField(max_length=40)
     channel = models.CharField(max_length=10, choices=Channel.choices)
@@ -71,6 +79,11 @@ class Reminder(models.Model):
     waiting_for_channel = models.BooleanField(default=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # An email planned because the push message did not reach the patient (the "push,
+    # and email only when push did not reach me" policy): replanning leaves it alone.
+    fallback = models.BooleanField(default=False)
+    # When the patient opened it (a notification click, an email link, the inbox): the receipt.
+    read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -80,6 +93,12 @@ class Reminder(models.Model):
             # At most one message per (task, rule, channel, anchor date), whatever the workers do.
             models.UniqueConstraint(
                 fields=["task", "rule", "channel", "anchor_date"], name="unique_reminder_per_task_rule_channel_date"
+            ),
+            # At most one digest per (patient, channel, day): planning twice, or two plannings
+            # at once, cannot make a second one.
+            models.UniqueConstraint(
+                fields=["patient", "channel", "anchor_date"], condition=Q(rule=DIGEST_RULE, task__isnull=True),
+                name="unique_digest_per_patient_channel_day",
             ),
         ]
         indexes = [
@@ -98,7 +117,13 @@ class Reminder(models.Model):
         ]
 
     def __str__(self):
+        if self.is_digest:
+            return f"{self.get_channel_display()} digest for {self.anchor_date} at {self.send_at:%Y-%m-%d %H:%M}Z"
         return f"{self.get_channel_display()} reminder {self.rule} for task {self.task_id} at {self.send_at:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def is_digest(self) -> bool:
+        return self.task_id is None and self.rule == DIGEST_RULE
 
 
 class DeliveryAttempt(models.Model):
@@ -109,6 +134,8 @@ class DeliveryAttempt(models.Model):
         RETRY = "retry", _("Will retry")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
+        # Push did not reach the patient: an email was planned in its place.
+        FALLBACK = "fallback", _("Email sent instead")
 
     reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="delivery_attempts")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="delivery_attempts")
@@ -156,3 +183,70 @@ class InboxMessage(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class Alert(models.Model):
+    """A critical step overdue long enough that the care team must act: shown until acknowledged.
+
+    Raised at most once per task and due date (moving the surgery gives the step a new
+    due date, and a new alert if that one is missed too).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="alerts")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="alerts")
+    task = models.ForeignKey("checklists.Task", on_delete=models.CASCADE, related_name="alerts")
+    due_date = models.DateField(help_text="The step's due date when the alert was raised.")
+    days_overdue = models.PositiveSmallIntegerField()
+    raised_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["task", "due_date"], name="unique_alert_per_task_due_date")]
+        indexes = [
+            # The roster's and the morning email's open alerts: organization_id=? AND acknowledged_at IS NULL.
+            models.Index(fields=["organization"], condition=Q(acknowledged_at__isnull=True), name="alert_open_idx"),
+        ]
+
+    def __str__(self):
+        return f"alert: task {self.task_id} of {self.patient} overdue since {self.due_date}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None
+
+
+class AlertEmail(models.Model):
+    """One coordinator's morning email of open alerts for one organization and day.
+
+    The row is the idempotency key: any number of beat ticks or workers may try, the one
+    that moves it from pending to sending (compare-and-set) sends it, and it is sent once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The organization's calendar day the email is for.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    alerts = models.PositiveIntegerField(default=0, help_text="How many open alerts the email listed.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-day", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization", "day"], name="unique_alert_email_per_user_org_day")
+        ]
+
+    def __str__(self):
+        return f"alert email to {self.user} for {self.organization} on {self.day} ({self.status})"

@@ -32,7 +32,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import journal
+from . import fallback, journal
 from .models import DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
@@ -249,32 +249,8 @@ def sweep(*, enqueue: Enqueue, now: datetime | None = None) -> SweepReport:
 
 
 def fallback_to_email(*, reminder_ids, now: datetime | None = None) -> int:
-    """Plan an email for push reminders that could not be delivered, unless one exists.
-
-    Only for patients who want email and have an address. The unique key on
-    (task, rule, channel, anchor date) is what guarantees no second email for the same
-    reminder, whatever the status of the existing one.
-    """
-    now = now or timezone.now()
-    rows = Reminder.objects.filter(id__in=list(reminder_ids), channel=Reminder.Channel.PUSH).select_related("patient")
-    planned = [
-        Reminder(
-            task_id=row.task_id, patient_id=row.patient_id, rule=row.rule, channel=Reminder.Channel.EMAIL,
-            anchor_date=row.anchor_date, send_at=now,
-        )
-        for row in rows
-        if row.patient.email_enabled and row.patient.contact_email
-    ]
-    if not planned:
-        return 0
-    existing = set(
-        Reminder.objects.filter(
-            task_id__in={r.task_id for r in planned}, channel=Reminder.Channel.EMAIL
-        ).values_list("task_id", "rule", "anchor_date")
-    )
-    planned = [r for r in planned if (r.task_id, r.rule, r.anchor_date) not in existing]
-    Reminder.objects.bulk_create(planned, ignore_conflicts=True)
-    return len(planned)
+    """Plan an email for push reminders that could not be delivered, unless one exists (see fallback.py)."""
+    return fallback.plan_email_instead(reminder_ids=reminder_ids, now=now)
 
 
 def retry_now(*, reminder_ids, now: datetime | None = None) -> int:

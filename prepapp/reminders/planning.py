@@ -4,6 +4,16 @@ The local wall-clock rules (the patient's reminder time, quiet hours, time zone)
 resolved here, once, into a UTC instant per row. Callers run these inside their own
 transaction (assign, reschedule, cancel, complete), so the outbox always agrees with
 the checklist it was planned from.
+
+What is planned follows the patient's choices:
+
+- Reminder style. "digest" (the default): one message per channel on each day something
+  is due, starting or worth a nudge, listing it all (a row without a task, see digest.py);
+  critical steps are reminded on their own as well. "per_step": one message per step and
+  rule, as the protocol's rules say.
+- Channel policy. "push_then_email" (the default): with push on, email is not planned
+  next to it; it is planned only when a push message does not reach the patient (see
+  fallback.py). "both": push and email side by side.
 """
 
 from __future__ import annotations
@@ -14,9 +24,10 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from checklists.models import Task
+from checklists.selectors import tasks_open_for_patient
 from prepapp.models import Patient
 
-from .models import Reminder
+from .models import DIGEST_RULE, Alert, Reminder
 
 OPEN_STATES = (Reminder.Status.PENDING,)
 
@@ -48,15 +59,38 @@ def to_utc(day: date, wall_time: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, wall_time, tzinfo=zone).astimezone(ZoneInfo("UTC"))
 
 
+def email_reachable(patient: Patient) -> bool:
+    return bool(patient.email_enabled and patient.contact_email)
+
+
 def channels_for(patient: Patient) -> list[str]:
+    """The channels planned side by side for the patient (email waits behind push under the default policy)."""
     channels = []
     if patient.inapp_enabled:
         channels.append(Reminder.Channel.INAPP)
     if patient.push_enabled:
         channels.append(Reminder.Channel.PUSH)
-    if patient.email_enabled and patient.contact_email:
-        channels.append(Reminder.Channel.EMAIL)
+    if email_reachable(patient):
+        if not (patient.push_enabled and patient.channel_policy == Patient.ChannelPolicy.PUSH_THEN_EMAIL):
+            channels.append(Reminder.Channel.EMAIL)
     return channels
+
+
+def channel_wanted(reminder: Reminder, patient: Patient) -> bool:
+    """Whether the patient still has this row's channel on (checked again just before sending).
+
+    Email only needs to be on with an address: whether it waits behind push is decided when
+    planning (a policy change replans), so a fallback email, or one planned before the
+    change, still goes.
+    """
+    if reminder.channel == Reminder.Channel.EMAIL:
+        return email_reachable(patient)
+    return reminder.channel in channels_for(patient)
+
+
+def per_step_wanted(task, patient: Patient) -> bool:
+    """Whether a step gets reminders of its own: every step for "per_step", critical ones always."""
+    return patient.reminder_style == Patient.ReminderStyle.PER_STEP or bool(task.definition.critical)
 
 
 def anchor_date_for(task, rule: dict) -> date | None:
@@ -93,12 +127,108 @@ def planned_rows(task, patient: Patient, now: datetime) -> list[Reminder]:
     return rows
 
 
+def _per_step_rows(tasks, patient: Patient, now: datetime) -> list[Reminder]:
+    return [
+        row
+        for task in tasks
+        if task.status == Task.Status.OPEN and per_step_wanted(task, patient)
+        for row in planned_rows(task, patient, now)
+    ]
+
+
 def plan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) -> int:
-    """Create the pending reminders of open tasks; rows that already exist are left alone."""
+    """Create the pending reminders of open tasks, and the patient's digests; rows that already exist are left alone."""
     now = now or timezone.now()
-    rows = [row for task in tasks if task.status == Task.Status.OPEN for row in planned_rows(task, patient, now)]
+    rows = _per_step_rows(tasks, patient, now)
     Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    return len(rows)
+    return len(rows) + replan_digests(patient=patient, now=now)
+
+
+# --- Digests -------------------------------------------------------------------------------
+
+
+def next_send_day(patient: Patient, now: datetime) -> date:
+    """The first day whose reminder time is still ahead: today, or else tomorrow."""
+    zone = patient.zone
+    today = now.astimezone(zone).date()
+    return today if to_utc(today, local_send_time(patient), zone) > now else today + timedelta(days=1)
+
+
+def digest_days(*, tasks, patient: Patient, now: datetime) -> set[date]:
+    """The days a digest goes out: each day a rule of an open step falls on, from today on.
+
+    Steps reminded on their own (critical ones) do not add days: their own reminder covers
+    them, and a digest that day lists them anyway. While an alert about a missed critical
+    step is open, the next reminder time is a digest day too, so the next message names it.
+    """
+    today = now.astimezone(patient.zone).date()
+    days: set[date] = set()
+    if patient.reminder_style == Patient.ReminderStyle.DIGEST:
+        for task in tasks:
+            if task.status != Task.Status.OPEN or per_step_wanted(task, patient):
+                continue
+            for rule in task.definition.reminder_rules:
+                day = anchor_date_for(task, rule)
+                if day is not None and day >= today:
+                    days.add(day)
+    if Alert.objects.filter(patient=patient, acknowledged_at__isnull=True, task__status=Task.Status.OPEN).exists():
+        days.add(next_send_day(patient, now))
+    return days
+
+
+def planned_digest_rows(*, tasks, patient: Patient, now: datetime) -> list[Reminder]:
+    """One row per channel and digest day, at the patient's reminder time (outside quiet hours)."""
+    zone = patient.zone
+    wall = local_send_time(patient)
+    quiet_now = in_quiet_hours(now.astimezone(zone).time(), patient.quiet_hours_start, patient.quiet_hours_end)
+    rows = []
+    for day in sorted(digest_days(tasks=tasks, patient=patient, now=now)):
+        send_at = to_utc(day, wall, zone)
+        if send_at < now:
+            if quiet_now:
+                continue
+            send_at = now  # today's time has passed (just assigned or moved): now, as for steps
+        for channel in channels_for(patient):
+            rows.append(
+                Reminder(task=None, patient=patient, rule=DIGEST_RULE, channel=channel, anchor_date=day, send_at=send_at)
+            )
+    return rows
+
+
+def replan_digests(*, patient: Patient, now: datetime | None = None) -> int:
+    """Bring the patient's pending digests in line with their open steps and preferences.
+
+    Reads every open step of the scheduled surgery (a digest is about the whole day), locks
+    the patient's digest rows, cancels the days no longer wanted, moves the rest, and adds
+    the new ones. The unique key on (patient, channel, day) makes a concurrent planning's
+    rows and ours the same rows.
+    """
+    now = now or timezone.now()
+    tasks = list(tasks_open_for_patient(patient))
+    wanted = {(row.channel, row.anchor_date): row for row in planned_digest_rows(tasks=tasks, patient=patient, now=now)}
+    existing = Reminder.objects.select_for_update().filter(
+        patient=patient, task__isnull=True, rule=DIGEST_RULE, fallback=False,
+        status__in=[Reminder.Status.PENDING, Reminder.Status.CANCELLED],
+    )
+    today = now.astimezone(patient.zone).date()
+    to_cancel, to_update = [], []
+    for row in existing:
+        key = (row.channel, row.anchor_date)
+        if key in wanted:
+            new = wanted.pop(key)
+            if row.send_at != new.send_at or row.status != Reminder.Status.PENDING:
+                row.send_at, row.status, row.last_error = new.send_at, Reminder.Status.PENDING, ""
+                to_update.append(row)
+        elif row.status == Reminder.Status.PENDING and row.anchor_date >= today:
+            to_cancel.append(row.id)
+    if to_cancel:
+        Reminder.objects.filter(id__in=to_cancel, status=Reminder.Status.PENDING).update(
+            status=Reminder.Status.CANCELLED, last_error="plan changed", updated_at=now
+        )
+    if to_update:
+        Reminder.objects.bulk_update(to_update, ["send_at", "status", "last_error"], batch_size=500)
+    Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=500)
+    return len(wanted) + len(to_update)
 
 
 def cancel_pending(*, tasks=None, patient: Patient | None = None, reason: str = "") -> int:
@@ -108,7 +238,12 @@ def cancel_pending(*, tasks=None, patient: Patient | None = None, reason: str = 
         qs = qs.filter(task__in=tasks)
     if patient is not None:
         qs = qs.filter(patient=patient)
-    return qs.update(status=Reminder.Status.CANCELLED, last_error=reason, updated_at=timezone.now())
+    cancelled = qs.update(status=Reminder.Status.CANCELLED, last_error=reason, updated_at=timezone.now())
+    if tasks is not None and patient is None:
+        # A step done or a surgery cancelled may leave a digest day with nothing to say.
+        for owner in Patient.objects.filter(cases__checklist__tasks__in=tasks).distinct():
+            replan_digests(patient=owner)
+    return cancelled
 
 
 def replan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) -> int:
@@ -119,16 +254,15 @@ def replan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) ->
     """
     now = now or timezone.now()
     tasks = list(tasks)
+    # Under the digest style only critical steps keep rows of their own: replanning an
+    # older per-step plan cancels the other steps' pending rows, and the digests take over.
     wanted = {
-        (row.task_id, row.rule, row.channel, row.anchor_date): row
-        for task in tasks
-        if task.status == Task.Status.OPEN
-        for row in planned_rows(task, patient, now)
+        (row.task_id, row.rule, row.channel, row.anchor_date): row for row in _per_step_rows(tasks, patient, now)
     }
     # Cancelled rows are looked at too: a task reopened, or a date moved back, revives
-    # its row instead of colliding with it on the unique key.
+    # its row instead of colliding with it on the unique key. Fallback emails are left alone.
     existing = Reminder.objects.select_for_update().filter(
-        task__in=tasks, status__in=[Reminder.Status.PENDING, Reminder.Status.CANCELLED]
+        task__in=tasks, status__in=[Reminder.Status.PENDING, Reminder.Status.CANCELLED], fallback=False
     )
     to_cancel, to_update = [], []
     for row in existing:
@@ -149,4 +283,4 @@ def replan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) ->
     if to_update:
         Reminder.objects.bulk_update(to_update, ["send_at", "status", "last_error"], batch_size=500)
     Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=500)
-    return len(wanted) + len(to_update)
+    return len(wanted) + len(to_update) + replan_digests(patient=patient, now=now)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from prepapp.models import Patient
 
+from . import receipts
 from .models import InboxMessage, PushSubscription
 
 
@@ -19,6 +20,7 @@ def inbox_mark_read(*, patient: Patient, message_id: int, now: datetime | None =
     if message.read_at is None:
         message.read_at = now or timezone.now()
         message.save(update_fields=["read_at"])
+        receipts.note_inbox_read(message=message)
     return message
 
 

@@ -22,7 +22,7 @@ from django.db import OperationalError as DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from . import delivery, journal, outbox
+from . import delivery, escalation, journal, outbox
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +93,15 @@ def replay_journal_at_start(sender=None, **kwargs):
         connections.close_all()
     if recorded:
         log.warning("recorded %s reminders from the send journal at start", recorded)
+
+
+@shared_task(name="prepapp.tasks.escalate_overdue_steps", ignore_result=True, bind=True,
+             max_retries=MAX_CONNECTION_RETRIES)
+def escalate_overdue_steps(self):
+    """Raise alerts about overdue critical steps and send the coordinators' morning emails (beat)."""
+    try:
+        raised, emails = escalation.escalate()
+    except CONNECTION_ERRORS as exc:
+        _retry_on_connection_loss(self, exc)
+    if raised or emails.sent or emails.failed:
+        log.info("escalation: %s alerts raised, %s emails sent, %s failed", raised, emails.sent, emails.failed)

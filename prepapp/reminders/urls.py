@@ -13,4 +13,8 @@ urlpatterns = [
     path("me/push-subscriptions/<int:pk>/", views.PushSubscriptionDetailView.as_view(), name="push-subscription"),
     path("me/push/public-key/", views.PushPublicKeyView.as_view(), name="push-public-key"),
     path("patients/<int:pk>/deliveries/", views.PatientDeliveriesView.as_view(), name="patient-deliveries"),
+    path("me/deliveries/", views.MyDeliveriesView.as_view(), name="my-deliveries"),
+    path("receipts/", views.ReceiptView.as_view(), name="receipts"),
+    path("alerts/", views.AlertListView.as_view(), name="alerts"),
+    path("alerts/<int:pk>/acknowledge/", views.AlertAcknowledgeView.as_view(), name="alert-acknowledge"),
 ]

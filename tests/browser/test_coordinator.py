@@ -37,6 +37,7 @@ def clinic(carol, pat_checklist, paul, olga, elsewhere, protocol_version):
         time_zone="America/Chicago",
         diabetic=True,
         on_blood_thinners=True,
+        channel_policy="both",  # email planned beside push, so one email can fail below
     )
     # Ten days before surgery, the steps of the weeks before are already overdue.
     case = case_book(patient=walter, procedure="Minimally invasive lumbar fusion", surgery_date=days_from_today(10))

@@ -115,16 +115,34 @@ self.addEventListener("push", (event) => {
       icon: ICON_URL,
       badge: ICON_URL,
       tag: data.tag || (data.task_id || data.task ? `task-${data.task_id || data.task}` : undefined),
-      data: { url: taskUrl(data) },
+      data: { url: taskUrl(data), receipt: typeof data.receipt === "string" ? data.receipt : "" },
     }),
     // Open app windows refresh their unread badge.
     self.clients.matchAll({ type: "window" }).then((clients) => clients.forEach((c) => c.postMessage({ type: "inbox" }))),
   ]));
 });
 
+/** Tell the server the patient opened this message (its read receipt). The signed token is the
+ * credential, so no cookie goes with it; a failure only loses the receipt, never the click. */
+async function sendReceipt(token) {
+  if (!token) return;
+  try {
+    await fetch("/api/v1/receipts/", {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token }),
+    });
+  } catch {
+    // Offline: the message was still opened; the receipt is simply not recorded.
+  }
+}
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const url = (event.notification.data && event.notification.data.url) || "/";
+  const data = event.notification.data || {};
+  const url = data.url || "/";
+  event.waitUntil(sendReceipt(data.receipt));
   event.waitUntil((async () => {
     const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
     const open = windows.find((c) => new URL(c.url).origin === self.location.origin);

@@ -9,10 +9,32 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from ..compose import day_text
 from ..models import Reminder
 from .base import Outcome, Outgoing, Result, Transport
+
+
+def digest_context(patient, message) -> dict:
+    """What the digest templates show: the message's lines, grouped, each with its link through the receipt."""
+    sections = []
+    headings = {
+        "overdue": _("Not done yet"),
+        "due": _("Due soon"),
+        "starting": _("You can start now"),
+    }
+    for kind in ("overdue", "due", "starting"):
+        lines = message.digest.get(kind) or []
+        if lines:
+            sections.append({
+                "kind": kind, "heading": headings[kind],
+                "lines": [{"line": line, "link": settings.SITE_URL + message.link(line.task_id)} for line in lines],
+            })
+    return {
+        "patient": patient, "message": message, "sections": sections, "language": patient.language,
+        "link": settings.SITE_URL + message.link(), "settings_link": settings.SITE_URL + "/settings/",
+    }
 
 
 class EmailTransport(Transport):
@@ -24,16 +46,23 @@ class EmailTransport(Transport):
         reminder, message = item.reminder, item.message
         patient = reminder.patient
         with translation.override(patient.language):
-            texts = reminder.task.definition.localized(patient.language)
-            context = {
-                "patient": patient, "message": message, "task_title": texts["title"],
-                "instructions": texts["instructions"], "why": texts["why"],
-                "due_date": day_text(reminder.task.due_date), "link": settings.SITE_URL + message.url,
-                "settings_link": settings.SITE_URL + "/settings/",
-                "language": patient.language,
-            }
-            text = render_to_string("reminders/email/reminder.txt", context)
-            html = render_to_string("reminders/email/reminder.html", context)
+            if message.digest is not None:
+                context = digest_context(patient, message)
+                text = render_to_string("reminders/email/digest.txt", context)
+                html = render_to_string("reminders/email/digest.html", context)
+            else:
+                texts = reminder.task.definition.localized(patient.language)
+                context = {
+                    "patient": patient, "message": message, "task_title": texts["title"],
+                    "instructions": texts["instructions"], "why": texts["why"],
+                    "due_date": day_text(reminder.task.due_date),
+                    # Through the receipt: opening the link marks the reminder read.
+                    "link": settings.SITE_URL + message.link(reminder.task_id),
+                    "settings_link": settings.SITE_URL + "/settings/",
+                    "language": patient.language,
+                }
+                text = render_to_string("reminders/email/reminder.txt", context)
+                html = render_to_string("reminders/email/reminder.html", context)
         domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "localhost"
         email = EmailMultiAlternatives(
             subject=message.title,

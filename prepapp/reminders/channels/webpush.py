@@ -45,6 +45,9 @@ def push_payload(message: Message) -> str:
     """The JSON the service worker receives, trimmed to stay under the size push services accept."""
     data = {"title": message.title, "body": message.body, "url": message.url, "tag": message.tag,
             "reminder": message.reminder}
+    if message.receipt:
+        # The service worker posts it back when the notification is opened: the read receipt.
+        data["receipt"] = message.receipt
     encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     while len(encoded.encode()) > PUSH_PAYLOAD_LIMIT and data["body"]:
         data["body"] = data["body"][: max(0, len(data["body"]) - 200)].rstrip() + "…"

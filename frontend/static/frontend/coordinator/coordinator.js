@@ -435,6 +435,10 @@ function deliveryRow(item) {
       ...(item.possible_duplicate
         ? [" ", el("span", { className: "badge badge--outline", "data-possible-duplicate": "", text: L.possible_duplicate || "possibly sent twice" })]
         : []),
+      // The read receipt: when the patient opened the message (notification, email link or inbox).
+      ...(item.outcome === "sent" && reminder.read_at
+        ? [" ", el("span", { className: "badge badge--muted", "data-read-at": reminder.read_at, text: fill(L.opened || "opened %(when)s", { when: formatInstant(reminder.read_at) }) })]
+        : []),
     ),
     el("td", {}, item.detail || ""),
   );

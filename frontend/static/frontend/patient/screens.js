@@ -424,6 +424,19 @@ function checkbox(name, label, checked, help) {
     help ? h("p", { class: "help", id: `f-${name}-help` }, help) : null);
 }
 
+/** A group of radio buttons with its own legend; each choice may carry a help line. */
+function radioGroup(name, legend, current, choices) {
+  return h("fieldset", { class: "choices", id: `f-${name}` },
+    h("legend", {}, legend),
+    ...choices.map(([value, label, help]) => h("div", { class: "check" },
+      h("input", {
+        type: "radio", id: `f-${name}-${value}`, name, value, checked: current === value,
+        "aria-describedby": help ? `f-${name}-${value}-help` : null,
+      }),
+      h("label", { for: `f-${name}-${value}` }, label),
+      help ? h("p", { class: "help", id: `f-${name}-${value}-help` }, help) : null)));
+}
+
 function timeField(name, label, value) {
   return h("div", { class: "field" },
     h("label", { for: `f-${name}` }, label),
@@ -500,7 +513,17 @@ export async function settings(ctx) {
       h("legend", {}, gettext("How to remind me")),
       checkbox("push_enabled", gettext("Notifications on this phone"), me.push_enabled),
       checkbox("email_enabled", gettext("Email"), me.email_enabled, me.contact_email || null),
-      checkbox("inapp_enabled", gettext("Messages in this app"), me.inapp_enabled)),
+      checkbox("inapp_enabled", gettext("Messages in this app"), me.inapp_enabled),
+      radioGroup("channel_policy", gettext("Notifications and email"), me.channel_policy || "push_then_email", [
+        ["push_then_email", gettext("Notifications, and email only when a notification did not reach me"),
+          gettext("If a notification cannot be delivered to this phone, the same message comes by email within minutes.")],
+        ["both", gettext("Both notifications and email"), null],
+      ]),
+      radioGroup("reminder_style", gettext("How many messages"), me.reminder_style || "digest", [
+        ["digest", gettext("One message a day with everything that is due"),
+          gettext("Important steps, like stopping certain medicines, are also sent on their own.")],
+        ["per_step", gettext("One message for each step"), null],
+      ])),
     h("fieldset", {},
       h("legend", {}, gettext("Language and time zone")),
       h("div", { class: "field" },
@@ -525,6 +548,8 @@ export async function settings(ctx) {
       push_enabled: data.has("push_enabled"),
       email_enabled: data.has("email_enabled"),
       inapp_enabled: data.has("inapp_enabled"),
+      channel_policy: data.get("channel_policy") || "push_then_email",
+      reminder_style: data.get("reminder_style") || "digest",
       language: data.get("language"),
     };
     if (data.has("use_device_zone")) body.time_zone = deviceZone;

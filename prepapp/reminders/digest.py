@@ -1,0 +1,134 @@
+"""The daily digest: what one message a day tells a patient, read from the checklist at send time.
+
+A digest row (rule "digest", no task) is planned for each day something of the patient's
+falls due, opens or needs a nudge (planning.digest_days). Its content is not stored: it is
+built here when the row is delivered, from the steps as they are then, so a step ticked
+off after planning is not listed, and a digest with nothing left to say is not sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from checklists.models import Task
+from checklists.selectors import tasks_open_for_patient
+from prepapp.models import Patient, SurgeryCase
+
+from .models import Alert, Reminder
+
+# A digest lists at most this many overdue steps by name (critical and alerted ones first).
+OVERDUE_LISTED = 8
+
+OVERDUE, DUE, STARTING = "overdue", "due", "starting"
+
+
+@dataclass
+class DigestItem:
+    task_id: int
+    kind: str  # overdue, due or starting
+    definition: object  # the step's TaskDefinition (texts in every language)
+    due_date: date
+    critical: bool = False
+    alerted: bool = False  # an open alert about it: the care team has been told
+
+
+@dataclass
+class Digest:
+    day: date
+    overdue: list[DigestItem] = field(default_factory=list)
+    due: list[DigestItem] = field(default_factory=list)
+    starting: list[DigestItem] = field(default_factory=list)
+    overdue_not_listed: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.overdue or self.due or self.starting)
+
+    @property
+    def items(self) -> list[DigestItem]:
+        return [*self.overdue, *self.due, *self.starting]
+
+    @property
+    def missing(self) -> list[DigestItem]:
+        """The critical steps the care team was alerted about: named first in the message."""
+        return [item for item in self.overdue if item.alerted]
+
+
+def _due_rule_on(task: Task, day: date) -> bool:
+    """Whether one of the step's due-anchored rules falls on this day (the day before, a week left…)."""
+    return any(
+        rule.get("anchor") == "due" and task.due_date + timedelta(days=rule["offset_days"]) == day
+        for rule in task.definition.reminder_rules
+    )
+
+
+def build(patient: Patient, day: date, tasks=None) -> Digest:
+    """The digest of one patient's day: overdue steps, steps due (today, tomorrow, soon), steps opening."""
+    tasks = list(tasks if tasks is not None else tasks_open_for_patient(patient))
+    alerted = set(
+        Alert.objects.filter(patient=patient, acknowledged_at__isnull=True, task__in=[t.id for t in tasks]).values_list(
+            "task_id", flat=True
+        )
+    )
+    digest = Digest(day=day)
+    for task in tasks:
+        if task.status != Task.Status.OPEN:
+            continue
+        critical = bool(task.definition.critical)
+        if task.due_date < day:
+            kind = OVERDUE
+        elif task.due_date == day or _due_rule_on(task, day):
+            kind = DUE
+        elif task.window_start == day and task.window_start != task.due_date:
+            kind = STARTING
+        else:
+            continue
+        getattr(digest, kind).append(
+            DigestItem(task.id, kind, task.definition, task.due_date, critical=critical, alerted=task.id in alerted)
+        )
+    digest.overdue.sort(key=lambda i: (not i.alerted, not i.critical, i.due_date, i.task_id))
+    digest.due.sort(key=lambda i: (i.due_date, not i.critical, i.task_id))
+    digest.starting.sort(key=lambda i: (i.due_date, i.task_id))
+    if len(digest.overdue) > OVERDUE_LISTED:
+        digest.overdue_not_listed = len(digest.overdue) - OVERDUE_LISTED
+        digest.overdue = digest.overdue[:OVERDUE_LISTED]
+    return digest
+
+
+def open_task_ids(patient_ids) -> set[int]:
+    """The open steps a delivery of these patients' digests reads (locked while it rechecks)."""
+    if not patient_ids:
+        return set()
+    return set(
+        Task.objects.filter(
+            checklist__case__patient_id__in=patient_ids,
+            checklist__case__status=SurgeryCase.Status.SCHEDULED,
+            status=Task.Status.OPEN,
+        ).values_list("id", flat=True)
+    )
+
+
+def recheck(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
+    """Whether a digest should still go out: None if yes, else (status, reason).
+
+    Builds the content from the steps as they are now and keeps it on the row for
+    composing, so what is sent is what was checked.
+    """
+    patient = reminder.patient
+    if not SurgeryCase.objects.filter(patient=patient, status=SurgeryCase.Status.SCHEDULED).exists():
+        return Reminder.Status.CANCELLED, "no scheduled surgery"
+    tasks = list(tasks_open_for_patient(patient))
+    content = build(patient, reminder.anchor_date, tasks)
+    if patient.reminder_style != Patient.ReminderStyle.DIGEST and not content.missing:
+        return Reminder.Status.CANCELLED, "the patient chose one message per step"
+    if content.empty:
+        return Reminder.Status.CANCELLED, "nothing left to tell: the steps it would list are done"
+    reminder.digest = content
+    return None
+
+
+def content_of(reminder: Reminder) -> Digest:
+    """The content checked at delivery, or (outside delivery, e.g. a preview) built now."""
+    content = getattr(reminder, "digest", None)
+    return content if content is not None else build(reminder.patient, reminder.anchor_date)
