@@ -25,7 +25,7 @@ from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_orga
 from . import services
 from .channels.webpush import push_endpoint_error
 from .compose import task_path
-from .models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from .models import Announcement, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 # --- Patients: inbox -----------------------------------------------------------------------
 
@@ -271,11 +271,20 @@ class PushPublicKeyView(APIView):
 class DeliveredReminderSerializer(serializers.ModelSerializer):
     """The reminder an attempt delivered (or tried to)."""
 
-    task_title = serializers.CharField(source="task.definition.title")
+    task_title = serializers.SerializerMethodField(
+        help_text="The step's title; for an announcement (no task), what it announced."
+    )
 
     class Meta:
         model = Reminder
-        fields = ["id", "task", "task_title", "rule", "anchor_date", "send_at", "status", "attempts", "last_error"]
+        fields = [
+            "id", "kind", "task", "task_title", "rule", "anchor_date", "send_at", "status", "attempts", "last_error",
+        ]
+
+    def get_task_title(self, reminder) -> str:
+        if reminder.task_id is None:
+            return str(Announcement.Event(reminder.announcement.event).label) if reminder.announcement_id else ""
+        return reminder.task.definition.title
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
@@ -338,7 +347,7 @@ class PatientDeliveriesView(generics.ListAPIView):
         )
 
     def get_queryset(self):
-        qs = DeliveryAttempt.objects.filter(patient=self.patient).select_related("reminder__task__definition")
+        qs = DeliveryAttempt.objects.filter(patient=self.patient).select_related("reminder__task__definition", "reminder__announcement")
         for name in ("outcome", "channel"):
             value = self.request.query_params.get(name)
             if value:

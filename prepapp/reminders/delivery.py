@@ -130,10 +130,12 @@ def _lock_what_recheck_reads(task_ids: list[int]) -> None:
 def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Reminder]]:
     """Move the rows still carrying this claim to a fresh token; return the token and the rows."""
     base = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
-    task_ids = sorted(set(base.values_list("task_id", flat=True)))
-    if not task_ids:
+    subjects = list(base.values_list("task_id", flat=True))
+    if not subjects:
         return None, []
-    _lock_what_recheck_reads(task_ids)
+    task_ids = sorted({task_id for task_id in subjects if task_id is not None})  # announcements have none
+    if task_ids:
+        _lock_what_recheck_reads(task_ids)
     taken_at = timezone.now()
     if taken_at <= claim:
         taken_at = claim + timedelta(microseconds=1)
@@ -143,14 +145,15 @@ def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Remind
     )
     rows = list(
         Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
-        .select_related("patient", "task__checklist__case")
+        .select_related("patient", "task__checklist__case", "announcement")
         .order_by("id")
     )
     # A batch shares a handful of task definitions (with their texts and translations):
     # load each once instead of once per row.
-    definitions = TaskDefinition.objects.in_bulk({r.task.definition_id for r in rows})
+    definitions = TaskDefinition.objects.in_bulk({r.task.definition_id for r in rows if r.task_id})
     for reminder in rows:
-        reminder.task.definition = definitions[reminder.task.definition_id]
+        if reminder.task_id:
+            reminder.task.definition = definitions[reminder.task.definition_id]
     return taken_at, rows
 
 
@@ -164,17 +167,23 @@ class Verdict:
 def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
     """Whether this reminder should still go out now: None if yes, else what to do with it."""
     task = reminder.task
-    case = task.checklist.case
     patient = reminder.patient
-    if case.status != SurgeryCase.Status.SCHEDULED:
-        return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
-    if task.status != Task.Status.OPEN:
-        return Verdict(Reminder.Status.CANCELLED, "task done")
-    rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
-    if rule is None or planning.anchor_date_for(task, rule) != reminder.anchor_date:
-        return Verdict(Reminder.Status.CANCELLED, "plan changed: the task's dates moved")
-    if reminder.channel not in planning.channels_for(patient):
-        return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
+    if task is None:
+        # An announcement: news of its moment, with no step or rule to recheck. Only the
+        # patient's channels count (the in-app copy always stays).
+        if reminder.channel != Reminder.Channel.INAPP and reminder.channel not in planning.channels_for(patient):
+            return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
+    else:
+        case = task.checklist.case
+        if case.status != SurgeryCase.Status.SCHEDULED:
+            return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
+        if task.status != Task.Status.OPEN:
+            return Verdict(Reminder.Status.CANCELLED, "task done")
+        rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
+        if rule is None or planning.anchor_date_for(task, rule) != reminder.anchor_date:
+            return Verdict(Reminder.Status.CANCELLED, "plan changed: the task's dates moved")
+        if reminder.channel not in planning.channels_for(patient):
+            return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
     max_late = timedelta(hours=settings.REMINDER_MAX_LATENESS_HOURS)
     lateness = now - reminder.send_at
     if lateness > max_late:

@@ -259,8 +259,8 @@ def fallback_to_email(*, reminder_ids, now: datetime | None = None) -> int:
     rows = Reminder.objects.filter(id__in=list(reminder_ids), channel=Reminder.Channel.PUSH).select_related("patient")
     planned = [
         Reminder(
-            task_id=row.task_id, patient_id=row.patient_id, rule=row.rule, channel=Reminder.Channel.EMAIL,
-            anchor_date=row.anchor_date, send_at=now,
+            kind=row.kind, task_id=row.task_id, announcement_id=row.announcement_id, patient_id=row.patient_id,
+            rule=row.rule, channel=Reminder.Channel.EMAIL, anchor_date=row.anchor_date, send_at=now,
         )
         for row in rows
         if row.patient.email_enabled and row.patient.contact_email
@@ -272,7 +272,19 @@ def fallback_to_email(*, reminder_ids, now: datetime | None = None) -> int:
             task_id__in={r.task_id for r in planned}, channel=Reminder.Channel.EMAIL
         ).values_list("task_id", "rule", "anchor_date")
     )
-    planned = [r for r in planned if (r.task_id, r.rule, r.anchor_date) not in existing]
+    # An announcement has one email at most (its own unique key: announcement and channel).
+    announced = set(
+        Reminder.objects.filter(
+            announcement_id__in={r.announcement_id for r in planned if r.announcement_id}, channel=Reminder.Channel.EMAIL
+        ).values_list("announcement_id", flat=True)
+    )
+
+    def still_needed(r: Reminder) -> bool:
+        if r.task_id is None:
+            return r.announcement_id not in announced
+        return (r.task_id, r.rule, r.anchor_date) not in existing
+
+    planned = [r for r in planned if still_needed(r)]
     Reminder.objects.bulk_create(planned, ignore_conflicts=True)
     return len(planned)
 

@@ -126,7 +126,7 @@ def bring_next_reminder_forward(*, patient: Patient | None, at) -> str | None:
     """
     if patient is None:
         return None
-    pending = Reminder.objects.filter(patient=patient, status=Reminder.Status.PENDING)
+    pending = Reminder.objects.filter(patient=patient, status=Reminder.Status.PENDING, task__isnull=False)
     nxt = pending.order_by("send_at", "id").first()
     if nxt is None:
         return None

@@ -24,11 +24,15 @@ class EmailTransport(Transport):
         reminder, message = item.reminder, item.message
         patient = reminder.patient
         with translation.override(patient.language):
-            texts = reminder.task.definition.localized(patient.language)
+            if reminder.task_id is None:  # an announcement: its message says it all
+                texts, due_date = {"title": message.title, "instructions": "", "why": ""}, ""
+            else:
+                texts = reminder.task.definition.localized(patient.language)
+                due_date = day_text(reminder.task.due_date)
             context = {
                 "patient": patient, "message": message, "task_title": texts["title"],
                 "instructions": texts["instructions"], "why": texts["why"],
-                "due_date": day_text(reminder.task.due_date), "link": settings.SITE_URL + message.url,
+                "due_date": due_date, "link": settings.SITE_URL + message.url,
                 "settings_link": settings.SITE_URL + "/settings/",
                 "language": patient.language,
             }
