@@ -28,7 +28,7 @@ from .audit import audit_record
 from .models import FACTS, Patient, SurgeryCase
 from .reminders import planning
 from .reminders.announcements import announce
-from .reminders.models import Announcement, InboxMessage
+from .reminders.models import Announcement, InboxMessage, Reminder
 from .services import PATIENT_FIELDS, PREFERENCE_FIELDS, full_clean
 
 User = get_user_model()
@@ -267,6 +267,10 @@ def case_cancel(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryCas
     case.status = SurgeryCase.Status.CANCELLED
     case.save(update_fields=["status", "updated_at"])
     planning.cancel_pending(tasks=Task.objects.filter(checklist__case=case), reason="surgery cancelled")
+    # News of this surgery not yet sent (booked, moved) is overtaken: only the cancellation goes.
+    Reminder.objects.filter(announcement__case=case, status=Reminder.Status.PENDING).update(
+        status=Reminder.Status.CANCELLED, last_error="surgery cancelled", updated_at=timezone.now()
+    )
     announce(patient=case.patient, event=Announcement.Event.CANCELLED, case=case, old_date=case.surgery_date,
              old_time=case.surgery_time, now=now)
     return case

@@ -81,7 +81,8 @@ def reminder_tag(reminder_id: int) -> str:
 def _when_text(day: date, at: time | None) -> str:
     if at is None:
         return day_text(day)
-    return _("%(date)s at %(time)s") % {"date": day_text(day), "time": formats.time_format(at)}
+    # The 24-hour clock without a leading zero ("7:30", "14:30"), as the app shows the surgery time.
+    return _("%(date)s at %(time)s") % {"date": day_text(day), "time": formats.time_format(at, "G:i")}
 
 
 def _step_titles(announcement: Announcement, language: str) -> dict[int, str]:
