@@ -14,6 +14,7 @@ urlpatterns = [
     path("inbox/", views.patient_app, name="patient-inbox"),
     path("settings/", views.patient_app, name="patient-settings"),
     path("access/", views.patient_app, name="patient-access"),
+    path("health-check/", views.patient_app, name="patient-health-check"),
     path("sw.js", views.service_worker, name="patient-sw"),
     path("manifest.webmanifest", views.manifest, name="patient-manifest"),
     path("app-i18n/<str:lang>.js", views.patient_catalog, name="patient-catalog"),

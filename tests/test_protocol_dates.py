@@ -157,8 +157,8 @@ def test_facts_not_known_yet_keep_their_steps_marked_conditional(riverside, prot
     assert CONDITIONAL_STEPS <= set(tasks)
     payload = checklist_payload(tasks["stop-smoking"].checklist, language="en")
     flags = {t["key"]: (t["conditional"], t["conditional_on"]) for group in payload["groups"].values() for t in group}
-    assert flags["stop-smoking"] == (True, ["smoker"])
-    assert flags["medical-clearance"] == (True, ["heart_or_lung_condition"])
+    assert flags["stop-smoking"] == (True, [{"fact": "smoker", "applies_when": True}])
+    assert flags["medical-clearance"] == (True, [{"fact": "heart_or_lung_condition", "applies_when": True}])
     assert flags["protein-target"] == (False, [])
 
 

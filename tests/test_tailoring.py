@@ -57,11 +57,13 @@ def test_unknown_facts_keep_their_steps_flagged_in_the_api(pat_checklist, as_pat
     assert CONDITIONAL <= set(tasks)
     # Known to apply: plain steps. Not known yet: "if this applies to you", naming the fact.
     assert (tasks["stop-smoking"]["conditional"], tasks["stop-smoking"]["conditional_on"]) == (False, [])
-    assert (tasks["glucose-control"]["conditional"], tasks["glucose-control"]["conditional_on"]) == (True, ["diabetic"])
-    assert tasks["dexa-scan"]["conditional_on"] == ["bone_density_concern"]
+    glucose = tasks["glucose-control"]
+    assert (glucose["conditional"], glucose["conditional_on"]) == (True, [{"fact": "diabetic", "applies_when": True}])
+    assert tasks["dexa-scan"]["conditional_on"] == [{"fact": "bone_density_concern", "applies_when": True}]
     assert tasks["protein-target"]["conditional"] is False
     one = as_pat.get(f"/api/v1/me/tasks/{tasks['medical-clearance']['id']}/").json()
-    assert (one["conditional"], one["conditional_on"]) == (True, ["heart_or_lung_condition"])
+    assert one["conditional"] is True
+    assert one["conditional_on"] == [{"fact": "heart_or_lung_condition", "applies_when": True}]
 
 
 # --- The care team changes a fact ----------------------------------------------------------------
@@ -148,7 +150,7 @@ def test_a_fact_back_to_not_known_brings_the_step_back_flagged(pat, pat_checklis
     response = as_carol.patch(f"/api/v1/patients/{pat.id}/facts/", {"smoker": None}, format="json")
     added = response.json()["added"]
     assert [(s["key"], s["conditional"]) for s in added] == [("stop-smoking", True)]
-    assert payload_tasks(as_pat)["stop-smoking"]["conditional_on"] == ["smoker"]
+    assert payload_tasks(as_pat)["stop-smoking"]["conditional_on"] == [{"fact": "smoker", "applies_when": True}]
     latest = InboxMessage.objects.filter(patient=pat).first()
     assert "Stop smoking and all nicotine (if this applies to you)" in latest.body
 
@@ -241,7 +243,7 @@ def test_answering_the_health_check_re_tailors_and_explains(pat, pat_checklist, 
     left = steps(pat)
     assert not {"stop-smoking", "blood-thinner-plan"} & set(left) and "stop-nsaids" in left
     assert left["glucose-control"].id == glucose.id  # not sure: it stays, flagged
-    assert payload_tasks(as_pat)["glucose-control"]["conditional_on"] == ["diabetic"]
+    assert payload_tasks(as_pat)["glucose-control"]["conditional_on"] == [{"fact": "diabetic", "applies_when": True}]
     assert InboxMessage.objects.get(patient=pat).id == body["message"]["id"]
     entry = AuditEntry.objects.get(patient=pat, action="health-check")
     assert entry.actor == pat.user
