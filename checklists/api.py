@@ -172,6 +172,13 @@ class TaskTargetSerializer(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
 
 
+class TaskConditionSerializer(serializers.Serializer):
+    """One condition of a step that reads a fact not known yet for the patient."""
+
+    fact = serializers.ChoiceField(choices=schedule.FACT_NAMES)
+    applies_when = serializers.BooleanField(help_text="The step applies when the fact turns out to be this.")
+
+
 class TaskSerializer(serializers.Serializer):
     """One step as the phone shows it (task_payload): texts in the patient's language, personal figures."""
 
@@ -203,9 +210,10 @@ class TaskSerializer(serializers.Serializer):
         help_text="On the list because a fact its condition reads is not known yet: show it as "
         "“if this applies to you”."
     )
-    conditional_on = serializers.ListField(
-        child=serializers.ChoiceField(choices=schedule.FACT_NAMES),
-        help_text="The facts not known yet that the step depends on, e.g. [\"smoker\"] (empty when not conditional).",
+    conditional_on = TaskConditionSerializer(
+        many=True,
+        help_text="The conditions waiting on a fact not known yet, e.g. [{\"fact\": \"smoker\", \"applies_when\": true}] "
+        "(“if you smoke”); empty when not conditional.",
     )
 
 
@@ -294,7 +302,7 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> 
             for t in schedule.compute_targets(definition.targets, weight_kg, target_labels)
         ],
         "conditional": bool(unknown),
-        "conditional_on": unknown,
+        "conditional_on": [{"fact": name, "applies_when": bool(definition.applies_if[name])} for name in unknown],
     }
 
 
