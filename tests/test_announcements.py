@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone, translation
 
 from checklists.models import Task
-from prepapp.reminders import delivery, outbox
+from prepapp.reminders import announcements, delivery, outbox
 from prepapp.reminders.announcements import send_at_for
 from prepapp.reminders.compose import announcement_texts, day_text
 from prepapp.reminders.models import Announcement, InboxMessage, Reminder
@@ -213,3 +213,25 @@ def test_a_time_of_day_is_written_the_patients_way(pat_checklist):
     assert title == "The time of your surgery has changed"
     assert body.startswith(f"It was planned for {day_text(moved.old_date)}. It is now on {day_text(moved.new_date)} at 14:30.")
     assert "None of your open steps has a new date." in body
+
+
+def test_the_sweeper_is_asked_to_look_once_the_move_commits(pat_checklist, monkeypatch, django_capture_on_commit_callbacks):
+    asked = []
+    monkeypatch.setattr(announcements.sweep_due_reminders, "delay", lambda: asked.append("sweep"))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        case_reschedule(case=pat_checklist.case, surgery_date=pat_checklist.case.surgery_date + timedelta(days=1))
+    assert asked == []  # nothing is queued before the commit
+    for callback in callbacks:
+        callback()
+    assert asked == ["sweep"]
+
+
+def test_a_broker_that_is_down_loses_no_announcement(pat_checklist, monkeypatch, django_capture_on_commit_callbacks):
+    def down():
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(announcements.sweep_due_reminders, "delay", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        case_reschedule(case=pat_checklist.case, surgery_date=pat_checklist.case.surgery_date + timedelta(days=1))
+    # The rows are in the table: beat's next sweep sends them.
+    assert Reminder.objects.filter(announcement__event="moved", status=Reminder.Status.PENDING).exists()
