@@ -20,6 +20,7 @@ from prepapp.workflows import case_book, checklist_assign
 
 from ..factories import days_from_today
 from .a11y import assert_no_axe_violations, tap_targets_smaller_than
+from .conftest import screenshot
 from .test_coordinator import sign_in
 from .test_patient_app import phone_screenshot, wait_for_worker
 
@@ -142,3 +143,5 @@ def test_the_coordinator_sets_a_fact_and_the_checklist_follows(desk, lucia, caro
     lucia.refresh_from_db()
     assert (lucia.smoker, lucia.heart_or_lung_condition) == (False, True)
     assert_no_axe_violations(page, "the patient page after setting facts")
+    page.locator("#facts-title").scroll_into_view_if_needed()
+    screenshot(page, "coordinator-patient-facts")
