@@ -8,11 +8,14 @@ coordinator elsewhere, and Paul, another patient, must not reach Pat's record.
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from checklists import schedule
 from checklists import services as checklist_services
 from checklists.models import Task
 from prepapp.models import FACTS, AuditEntry, Patient
+from prepapp.reminders import planning
+from prepapp.reminders.compose import compose
 from prepapp.reminders.models import InboxMessage, Reminder
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, case_cancel, checklist_assign, patient_update_facts, task_complete
@@ -172,8 +175,6 @@ def test_a_cancelled_surgery_keeps_its_checklist_as_it_was(pat, pat_checklist, a
 
 def test_all_of_it_happens_in_one_transaction(pat, pat_checklist, carol, monkeypatch):
     """A failure while planning reminders leaves the facts, the steps and the inbox as they were."""
-    from prepapp.reminders import planning
-
     def broken(**kwargs):
         raise RuntimeError("planning failed")
 
@@ -213,8 +214,6 @@ def test_bad_facts_are_a_400_naming_the_field(pat, pat_checklist, as_carol, body
 
 
 def test_the_service_refuses_unknown_facts_and_values(pat, carol):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError) as excinfo:
         patient_update_facts(patient=pat, facts={"smoker": "yes", "vegan": True}, by=carol)
     assert set(excinfo.value.message_dict) == {"smoker", "vegan"}
@@ -285,3 +284,11 @@ def test_the_health_check_is_for_patients_and_only_about_themselves(pat, paul, p
     answers = {"smoker": "no", "takes_nsaids": "no", "on_blood_thinners": "no", "diabetic": "no"}
     assert as_paul.put("/api/v1/me/health-check/", answers, format="json").status_code == 200
     assert Patient.objects.get(pk=pat.pk).smoker is True and "stop-smoking" in steps(pat)
+
+
+def test_reminders_of_a_step_waiting_on_a_fact_say_if_it_applies(pat, pat_checklist):
+    glucose, smoking = steps(pat)["glucose-control"], steps(pat)["stop-smoking"]
+    waiting = Reminder.objects.filter(task=glucose).first()
+    assert compose(waiting).body.startswith("If this applies to you: ")
+    # Known to apply: a plain reminder.
+    assert not compose(Reminder.objects.filter(task=smoking).first()).body.startswith("If this applies")

@@ -9,6 +9,7 @@ from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from checklists import schedule
 from checklists.models import TaskDefinition
 
 from .models import Announcement, Reminder
@@ -63,6 +64,9 @@ def compose(reminder: Reminder, now: datetime | None = None) -> Message:
             body = _("This step was due on %(date)s. Tick it off in the app when it is done.") % {
                 "date": day_text(task.due_date)
             }
+        if schedule.unknown_facts(task.definition.applies_if, patient.facts):
+            # On the list in case it applies (a fact it depends on is not known yet): say so.
+            body = _("If this applies to you: %(text)s") % {"text": body}
     # One tag per reminder: if this reminder is ever delivered again (a lost worker's attempt
     # went out too), the repeat replaces the notification instead of adding a second one.
     return Message(
