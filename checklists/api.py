@@ -172,6 +172,13 @@ class TaskTargetSerializer(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
 
 
+class TaskConditionSerializer(serializers.Serializer):
+    """One condition of a step that reads a fact not known yet for the patient."""
+
+    fact = serializers.ChoiceField(choices=schedule.FACT_NAMES)
+    applies_when = serializers.BooleanField(help_text="The step applies when the fact turns out to be this.")
+
+
 class TaskSerializer(serializers.Serializer):
     """One step as the phone shows it (task_payload): texts in the patient's language, personal figures."""
 
@@ -199,6 +206,15 @@ class TaskSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
     sub_items = TaskSubItemSerializer(many=True)
     targets = TaskTargetSerializer(many=True)
+    conditional = serializers.BooleanField(
+        help_text="On the list because a fact its condition reads is not known yet: show it as "
+        "“if this applies to you”."
+    )
+    conditional_on = TaskConditionSerializer(
+        many=True,
+        help_text="The conditions waiting on a fact not known yet, e.g. [{\"fact\": \"smoker\", \"applies_when\": true}] "
+        "(“if you smoke”); empty when not conditional.",
+    )
 
 
 class CaseSummarySerializer(serializers.Serializer):
@@ -245,9 +261,14 @@ class ChecklistSerializer(serializers.Serializer):
     groups = ChecklistGroupsSerializer()
 
 
-def task_payload(task: Task, *, language: str, weight_kg, today) -> dict:
-    """A task as the phone shows it: texts in the patient's language, personal figures, its section."""
+def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> dict:
+    """A task as the phone shows it: texts in the patient's language, personal figures, its section.
+
+    `facts` are the patient's (read from the task's case when not given): a step whose
+    condition reads a fact not known yet is marked conditional.
+    """
     definition = task.definition
+    unknown = schedule.unknown_facts(definition.applies_if, task.checklist.case.patient.facts if facts is None else facts)
     texts = definition.localized(language)
     answers = task.answers or {}
     target_labels = definition.translations.get(language, {}).get("targets", {})
@@ -280,6 +301,8 @@ def task_payload(task: Task, *, language: str, weight_kg, today) -> dict:
             {"key": t.key, "label": t.label, "text": t.text, "unit": t.unit, "min": t.min, "max": t.max, "value": t.value}
             for t in schedule.compute_targets(definition.targets, weight_kg, target_labels)
         ],
+        "conditional": bool(unknown),
+        "conditional_on": [{"fact": name, "applies_when": bool(definition.applies_if[name])} for name in unknown],
     }
 
 
@@ -306,7 +329,8 @@ def checklist_payload(checklist: Checklist, *, language: str) -> dict:
     tasks = list(checklist.tasks.select_related("definition"))
     grouped = schedule.group_tasks(tasks, today)
     payload = {
-        name: [task_payload(t, language=language, weight_kg=patient.weight_kg, today=today) for t in items]
+        name: [task_payload(t, language=language, weight_kg=patient.weight_kg, today=today, facts=patient.facts)
+               for t in items]
         for name, items in grouped.items()
     }
     return {

@@ -11,7 +11,10 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping, Sequence
 
-FACT_NAMES = ("smoker", "diabetic", "on_blood_thinners", "takes_nsaids")
+# The patient facts a step's `applies_if` may read (prepapp.models.FACTS names the same).
+FACT_NAMES = (
+    "smoker", "diabetic", "on_blood_thinners", "takes_nsaids", "bone_density_concern", "heart_or_lung_condition",
+)
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,19 @@ class TaskDates:
         return max(self.due_date, self.window_end) if self.window_end else self.due_date
 
 
-def applies(conditions: Mapping[str, bool], facts: Mapping[str, bool]) -> bool:
-    """True when every condition matches the patient's facts (no conditions: applies to everyone)."""
-    return all(bool(facts.get(name)) == bool(wanted) for name, wanted in conditions.items())
+def unknown_facts(conditions: Mapping[str, bool], facts: Mapping[str, bool | None]) -> list[str]:
+    """The facts a step's conditions read that are not yet known for the patient (None or absent), in order."""
+    return [name for name in conditions if facts.get(name) is None]
+
+
+def applies(conditions: Mapping[str, bool], facts: Mapping[str, bool | None]) -> bool:
+    """Whether a step belongs on the patient's checklist (no conditions: it applies to everyone).
+
+    Facts are tri-state: yes, no, or not yet known (None). A known fact that contradicts a
+    condition leaves the step out. A fact not yet known leans to safety: the step is kept,
+    and `unknown_facts` tells which facts it waits on ("if this applies to you").
+    """
+    return all(facts.get(name) is None or facts[name] == bool(wanted) for name, wanted in conditions.items())
 
 
 def task_dates(

@@ -6,6 +6,7 @@ checklist, ticking a step off, moving a surgery) call these from prepapp.workflo
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -98,32 +99,30 @@ def protocol_version_publish(*, version: ProtocolVersion, now: datetime | None =
     return version
 
 
+def _task_for(checklist: Checklist, definition: TaskDefinition, today) -> Task:
+    """An unsaved task for one step, its dates placed from the case's surgery date and the patient's today."""
+    surgery_date = checklist.case.surgery_date
+    dates = schedule.task_dates(
+        surgery_date,
+        offset_days=definition.offset_days,
+        window_start_days=definition.window_start_days,
+        window_end_days=definition.window_end_days,
+    )
+    placed = schedule.place(dates, today, surgery_date=surgery_date, offset_days=definition.offset_days)
+    return Task(
+        checklist=checklist,
+        definition=definition,
+        position=definition.position,
+        due_date=placed.dates.due_date,
+        window_start=placed.dates.window_start,
+        window_end=placed.dates.window_end,
+        late=placed.late,
+    )
+
+
 def _tasks_for(checklist: Checklist, definitions, patient, today) -> list[Task]:
-    tasks = []
-    for definition in definitions:
-        if not schedule.applies(definition.applies_if, patient.facts):
-            continue
-        dates = schedule.task_dates(
-            checklist.case.surgery_date,
-            offset_days=definition.offset_days,
-            window_start_days=definition.window_start_days,
-            window_end_days=definition.window_end_days,
-        )
-        placed = schedule.place(
-            dates, today, surgery_date=checklist.case.surgery_date, offset_days=definition.offset_days
-        )
-        tasks.append(
-            Task(
-                checklist=checklist,
-                definition=definition,
-                position=definition.position,
-                due_date=placed.dates.due_date,
-                window_start=placed.dates.window_start,
-                window_end=placed.dates.window_end,
-                late=placed.late,
-            )
-        )
-    return tasks
+    facts = patient.facts
+    return [_task_for(checklist, d, today) for d in definitions if schedule.applies(d.applies_if, facts)]
 
 
 @transaction.atomic
@@ -155,6 +154,61 @@ def checklist_build(
     definitions = list(protocol_version.definitions.order_by("position"))
     Task.objects.bulk_create(_tasks_for(checklist, definitions, patient, patient.local_today(now)))
     return checklist
+
+
+@dataclass
+class Retailoring:
+    """What re-tailoring a checklist to the patient's facts did."""
+
+    added: list[Task] = field(default_factory=list)  # saved, open: their reminders are still to plan
+    removed: list[TaskDefinition] = field(default_factory=list)  # the steps of the open tasks taken off
+    # Open steps that no longer apply but carry the patient's notes or answers: left in place.
+    kept: list[Task] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+@transaction.atomic
+def checklist_retailor(*, checklist: Checklist, facts: dict, now: datetime | None = None) -> Retailoring:
+    """Bring a checklist in line with the patient's facts as they are now.
+
+    Steps that now apply (or wait on a fact not yet known) and are missing are added, with
+    dates placed as on assignment; open steps that no longer apply are removed, with their
+    reminders. Done steps are never touched, and an open step the patient has written
+    notes or answers in stays (it is reported as kept). Only the checklist of a scheduled
+    surgery changes. The caller plans the added steps' reminders in the same transaction.
+    """
+    now = now or timezone.now()
+    result = Retailoring()
+    case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=checklist.case_id)
+    if case.status != SurgeryCase.Status.SCHEDULED:
+        return result
+    checklist.case = case
+    tasks = {
+        t.definition_id: t
+        for t in checklist.tasks.select_related("definition").select_for_update(of=("self",))
+    }
+    today = case.patient.local_today(now)
+    to_add, to_remove = [], []
+    for definition in checklist.protocol_version.definitions.order_by("position"):
+        wanted = schedule.applies(definition.applies_if, facts)
+        task = tasks.get(definition.id)
+        if wanted and task is None:
+            to_add.append(_task_for(checklist, definition, today))
+        elif not wanted and task is not None and task.status == Task.Status.OPEN:
+            if task.note or task.answers:
+                result.kept.append(task)
+            else:
+                to_remove.append(task)
+    if to_remove:
+        # Their reminders go with them (the outbox rows belong to the task).
+        Task.objects.filter(pk__in=[t.pk for t in to_remove], status=Task.Status.OPEN).delete()
+        result.removed = [t.definition for t in to_remove]
+    if to_add:
+        result.added = Task.objects.bulk_create(to_add)
+    return result
 
 
 def checklist_recompute_dates(*, checklist: Checklist, now: datetime | None = None) -> list[Task]:

@@ -199,6 +199,8 @@ SPECTACULAR_SETTINGS = {
         "MePatientKindEnum": ["patient"],
         "MeStaffKindEnum": ["staff", "other"],
         "TargetSpecKindEnum": ["per_kg_range", "fixed"],
+        "PatientFactEnum": "checklists.schedule.FACT_NAMES",
+        "HealthCheckAnswerEnum": ["yes", "no", "not_sure"],
     },
     "TAGS": [
         {"name": "auth", "description": "Signing in and out: patients with their invitation code, staff for a token."},

@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 from checklists import api as checklists_api
 from config.security import csp_override
 from prepapp import api as prepapp_api
-from prepapp import auth_api, data_rights_api, token_api
+from prepapp import auth_api, data_rights_api, health_check_api, token_api
 from prepapp.api_errors import api_not_found
 from prepapp.access_log_api import MyAccessLogView
 from prepapp.health import healthz
@@ -32,6 +32,8 @@ api_v1 = [
     path("patients/<int:pk>/invitation/", auth_api.PatientInvitationView.as_view(), name="patient-invitation"),
     path("me/", prepapp_api.MeView.as_view(), name="me"),
     path("me/case/", prepapp_api.MyCaseView.as_view(), name="my-case"),
+    path("me/health-check/", health_check_api.MyHealthCheckView.as_view(), name="my-health-check"),
+    path("patients/<int:pk>/facts/", health_check_api.PatientFactsView.as_view(), name="patient-facts"),
     path("me/access-log/", MyAccessLogView.as_view(), name="my-access-log"),
     path("me/export/", data_rights_api.MyDataExportView.as_view(), name="my-data-export"),
     path("patients/<int:pk>/erase/", data_rights_api.PatientEraseView.as_view(), name="patient-erase"),

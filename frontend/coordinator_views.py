@@ -27,7 +27,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from checklists.models import Checklist
 from prepapp import roster
 from prepapp.audit import audit_record
-from prepapp.models import Patient, StaffMembership, SurgeryCase
+from prepapp.models import FACTS, Patient, StaffMembership, SurgeryCase
 from prepapp.permissions import staff_organization_ids, staff_organizations
 from prepapp.reminders import escalation
 from prepapp.reminders.models import Alert, DeliveryAttempt, Reminder
@@ -181,7 +181,25 @@ def _labels() -> dict:
         "reminders_summary": _("Reminders planned for this patient, by status:"),
         "show_more": _("Show older attempts"),
         "task_count": _("%(count)s tasks"),
+        "conditional": _("if it applies"),
+        "conditional_hint": _("Waiting on a fact not known yet: %(facts)s"),
+        "facts_saved": _("Health facts saved."),
+        "facts_unchanged": _("Nothing changed."),
+        "facts_added": _("Added to the checklist: %(steps)s."),
+        "facts_removed": _("Taken off the checklist: %(steps)s."),
+        "facts_kept": _("Kept, because the patient wrote notes in them: %(steps)s."),
+        "facts_same_steps": _("The checklist stays the same."),
+        "facts_messaged": _("The patient has a message in the app about it."),
+        "fact_labels": {name: str(label) for name, label in FACTS.items()},
     }
+
+
+def _facts(patient: Patient | None = None) -> list[dict]:
+    """The facts a coordinator sets (yes, no, not known yet), with the patient's values if any."""
+    return [
+        {"name": name, "label": label, "value": getattr(patient, name) if patient else None}
+        for name, label in FACTS.items()
+    ]
 
 
 @staff_required
@@ -197,6 +215,7 @@ def enrol_page(request):
             languages=Patient.Language.choices,
             today=timezone.localdate(),
             several_organizations=staff_organizations(request.user).count() > 1,
+            facts=_facts(),
             labels=_labels(),
         ),
     )
@@ -234,6 +253,7 @@ def patient_page(request, pk: int, *, alert_errors: dict | None = None, status: 
             checklist=checklist,
             earlier_cases=cases[1:],
             patient_today=today,
+            facts=_facts(patient),
             labels=_labels(),
             alerts=Alert.objects.filter(patient=patient).select_related("task__definition", "acknowledged_by")[:20],
             alert_errors=alert_errors or {},

@@ -16,6 +16,7 @@ urlpatterns = [
     path("access/", views.patient_app, name="patient-access"),
     # A link in a reminder email: marks the message read, then opens the step.
     path("r/<str:token>/", views.open_message, name="patient-open-message"),
+    path("health-check/", views.patient_app, name="patient-health-check"),
     path("sw.js", views.service_worker, name="patient-sw"),
     path("manifest.webmanifest", views.manifest, name="patient-manifest"),
     path("app-i18n/<str:lang>.js", views.patient_catalog, name="patient-catalog"),

@@ -42,6 +42,7 @@ SHELL_STATIC = [
     "frontend/patient/outbox.js",
     "frontend/patient/push.js",
     "frontend/patient/screens.js",
+    "frontend/patient/health_check.js",
     "frontend/patient/icons/icon-192.png",
 ]
 ICONS = [

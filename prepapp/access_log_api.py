@@ -25,6 +25,8 @@ ACTION_LABELS = {
     "cancel": _("Cancelled your surgery"),
     "assign": _("Gave you your preparation checklist"),
     "issue-invitation": _("Gave you a new sign-in code"),
+    "change-facts": _("Changed your health details"),
+    "health-check": _("You answered the health check"),
     "admin-list": _("Saw your name in a list"),
     "admin-read": _("Opened your record"),
     "admin-add": _("Added your record"),
@@ -76,20 +78,25 @@ class MyAccessLogView(generics.ListAPIView):
         }
         # Labels in the patient's own language, as the app around them is drawn.
         with translation.override(patient_of(request.user).language):
-            rows = [self.row(entry, roles.get((entry.actor_id, entry.organization_id))) for entry in page]
+            rows = [
+                self.row(entry, roles.get((entry.actor_id, entry.organization_id)), own=entry.actor_id == request.user.pk)
+                for entry in page
+            ]
             return self.get_paginated_response(AccessLogEntrySerializer(rows, many=True).data)
 
     @staticmethod
-    def row(entry: AuditEntry, membership: StaffMembership | None) -> dict:
+    def row(entry: AuditEntry, membership: StaffMembership | None, *, own: bool = False) -> dict:
         actor = entry.actor
+        # The patient's own changes (the health check) are in the trail too: shown as theirs.
+        who = {"name": str(_("You")), "role": "", "organization": ""} if own else {
+            "name": actor.get_full_name() or actor.get_username(),
+            "role": membership.get_role_display() if membership else "",
+            "organization": entry.organization.name if entry.organization else "",
+        }
         return {
             "id": entry.id,
             "at": entry.at,
             "action": entry.action,
             "what": ACTION_LABELS.get(entry.action, OTHER_ACTION),
-            "who": {
-                "name": actor.get_full_name() or actor.get_username(),
-                "role": membership.get_role_display() if membership else "",
-                "organization": entry.organization.name if entry.organization else "",
-            },
+            "who": who,
         }

@@ -15,7 +15,7 @@ from .admin_scoping import (
     OrganizationScopedInline,
     is_operator,
 )
-from .models import AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
+from .models import FACTS, AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
 
 User = get_user_model()
 
@@ -68,15 +68,25 @@ class SurgeryCaseInline(OrganizationScopedInline, admin.TabularInline):
 class PatientAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     patient_path = "pk"
     list_display = ["full_name", "organization", "time_zone", "language", "invitation_accepted_at"]
-    list_filter = ["organization", "language", "smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]
+    list_filter = ["organization", "language", *FACTS]
     search_fields = ["full_name", "contact_email"]
     readonly_fields = ["invitation_accepted_at", "created_at"]
     autocomplete_fields = ["user", "organization"]
     inlines = [SurgeryCaseInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Changing a fact must re-tailor the checklist (prepapp.workflows), which sits above the admin.
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, *FACTS] if obj is not None else readonly
+
     fieldsets = [
         (None, {"fields": ["organization", "user", "full_name", "contact_email", "time_zone", "language",
                            "weight_kg"]}),
-        ("Facts the protocol uses", {"fields": ["smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]}),
+        ("Facts the protocol uses", {
+            "fields": list(FACTS),
+            "description": "Yes, no or not known yet. Once the patient is enrolled, change them on the "
+            "coordinator pages or through the API: that re-tailors the checklist and tells the patient.",
+        }),
         ("Reminders", {"fields": ["reminder_time", "quiet_hours_start", "quiet_hours_end",
                                   "inapp_enabled", "push_enabled", "email_enabled"]}),
         ("Invitation", {"fields": ["invitation_accepted_at", "created_at"]}),

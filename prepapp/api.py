@@ -36,8 +36,9 @@ from checklists.models import Checklist, Protocol, Task
 from . import services, workflows
 from .api_errors import StrictInputMixin
 from .api_schema import LocalTimeField, LocalTimeModelSerializer, error_response
-from .audit import audit_record
-from .models import Patient, StaffMembership, SurgeryCase, validate_time_zone
+from .audit import audit_record, client_ip
+from .health_check_api import FACT_HELP
+from .models import FACTS, Patient, StaffMembership, SurgeryCase, validate_time_zone
 from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids, staff_organizations
 from .selectors import case_current
 
@@ -91,12 +92,16 @@ class PatientSerializer(StrictInputMixin, LocalTimeModelSerializer):
         model = Patient
         fields = [
             "id", "organization", "full_name", "contact_email", "time_zone", "language", "weight_kg",
-            "smoker", "diabetic", "on_blood_thinners", "takes_nsaids",
+            "smoker", "diabetic", "on_blood_thinners", "takes_nsaids", "bone_density_concern", "heart_or_lung_condition",
             "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled", "inapp_enabled",
             "invitation_code", "invitation_accepted_at", "created_at",
         ]
         read_only_fields = ["invitation_code", "invitation_accepted_at", "created_at"]
-        extra_kwargs = {"weight_kg": {"min_value": 20, "max_value": 400}}
+        extra_kwargs = {
+            "weight_kg": {"min_value": 20, "max_value": 400},
+            # Facts: true (yes), false (no) or null (not known yet, where a new patient starts).
+            **{name: {"help_text": f"{label}. {FACT_HELP}"} for name, label in FACTS.items()},
+        }
 
 
 class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -130,7 +135,11 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
             self.audit([serializer.instance.pk])
 
     def perform_update(self, serializer):
-        serializer.instance = workflows.patient_update(patient=serializer.instance, **serializer.validated_data)
+        # Facts among the changes re-tailor the checklist (workflows.patient_update_facts).
+        serializer.instance = workflows.patient_update(
+            patient=serializer.instance, by=self.request.user, path=self.request.get_full_path(),
+            ip=client_ip(self.request), **serializer.validated_data,
+        )
         self.audit_action = "update"
         self.audit([serializer.instance.pk])
 
@@ -412,7 +421,9 @@ class MyTaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         patient = patient_of(self.request.user)
         today = patient.local_today()
         language = self.request.query_params.get("lang") or patient.language
-        return Response(task_payload(task, language=language, weight_kg=patient.weight_kg, today=today))
+        return Response(
+            task_payload(task, language=language, weight_kg=patient.weight_kg, today=today, facts=patient.facts)
+        )
 
     def retrieve(self, request, pk=None):
         return self._respond(self.get_object())

@@ -52,6 +52,7 @@ class ExportedSurgerySerializer(serializers.Serializer):
 class ExportedReminderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     task_id = serializers.IntegerField(allow_null=True, help_text="Null for a daily digest.")
+    task_id = serializers.IntegerField(allow_null=True, help_text="Null for an announcement (surgery booked, moved, cancelled).")
     rule = serializers.CharField()
     channel = serializers.CharField()
     anchor_date = serializers.DateField()
@@ -103,6 +104,8 @@ class ExportedProfileSerializer(serializers.Serializer):
     diabetic = serializers.BooleanField(allow_null=True)
     on_blood_thinners = serializers.BooleanField(allow_null=True)
     takes_nsaids = serializers.BooleanField(allow_null=True)
+    bone_density_concern = serializers.BooleanField(allow_null=True)
+    heart_or_lung_condition = serializers.BooleanField(allow_null=True)
     reminder_time = serializers.CharField(help_text="HH:MM:SS, the patient's wall-clock time.")
     quiet_hours_start = serializers.CharField()
     quiet_hours_end = serializers.CharField()

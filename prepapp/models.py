@@ -74,6 +74,18 @@ class StaffMembership(models.Model):
         return f"{self.user} ({self.get_role_display()}, {self.organization})"
 
 
+# The facts a protocol step's `applies_if` may name, with how the care team reads them.
+# (checklists.schedule.FACT_NAMES lists the same names for the protocol files.)
+FACTS = {
+    "smoker": _("Smokes or uses nicotine"),
+    "takes_nsaids": _("Takes NSAIDs (ibuprofen, naproxen, aspirin for pain)"),
+    "on_blood_thinners": _("Takes blood thinners"),
+    "diabetic": _("Diabetic"),
+    "bone_density_concern": _("Bone density concern (osteoporosis)"),
+    "heart_or_lung_condition": _("Heart or lung condition"),
+}
+
+
 class Patient(models.Model):
     class Language(models.TextChoices):
         ENGLISH = "en", "English"
@@ -89,11 +101,19 @@ class Patient(models.Model):
     language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
 
-    # The facts the protocol's "applies if" conditions read.
-    smoker = models.BooleanField(default=False)
-    diabetic = models.BooleanField(default=False)
-    on_blood_thinners = models.BooleanField(default=False)
-    takes_nsaids = models.BooleanField(default=False)
+    # The facts the protocol's "applies if" conditions read: yes (True), no (False) or not yet
+    # known (None, where a new patient starts). A step whose condition reads a fact not yet
+    # known is given to the patient anyway, marked "if this applies to you" (see FACTS).
+    smoker = models.BooleanField(null=True, blank=True, default=None)
+    diabetic = models.BooleanField(null=True, blank=True, default=None)
+    on_blood_thinners = models.BooleanField(null=True, blank=True, default=None)
+    takes_nsaids = models.BooleanField(null=True, blank=True, default=None)
+    bone_density_concern = models.BooleanField(
+        null=True, blank=True, default=None, help_text="Weak bones (osteoporosis) are a concern: a DEXA scan is due."
+    )
+    heart_or_lung_condition = models.BooleanField(
+        null=True, blank=True, default=None, help_text="A heart or lung condition: medical clearance is due."
+    )
 
     # Reminder preferences, all in the patient's own wall-clock time.
     reminder_time = models.TimeField(default=time(9, 0))
@@ -150,12 +170,8 @@ class Patient(models.Model):
 
     @property
     def facts(self) -> dict:
-        return {
-            "smoker": self.smoker,
-            "diabetic": self.diabetic,
-            "on_blood_thinners": self.on_blood_thinners,
-            "takes_nsaids": self.takes_nsaids,
-        }
+        """{fact: True, False or None (not yet known)} for every fact the protocols may read."""
+        return {name: getattr(self, name) for name in FACTS}
 
 
 class SurgeryCase(models.Model):

@@ -45,7 +45,7 @@ SIGN_IN_LINKS_PER_EMAIL = 5
 
 PATIENT_FIELDS = (
     "full_name", "contact_email", "time_zone", "language", "weight_kg",
-    "smoker", "diabetic", "on_blood_thinners", "takes_nsaids",
+    "smoker", "diabetic", "on_blood_thinners", "takes_nsaids", "bone_density_concern", "heart_or_lung_condition",
 )
 # The patient's own choices about reminders and the app; staff may set them at enrolment too.
 PREFERENCE_FIELDS = (

@@ -9,19 +9,26 @@ transaction; views, admin actions and management commands call these.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from checklists import schedule
 from checklists import services as checklist_services
 from checklists.models import Checklist, ProtocolVersion, Task
-from checklists.selectors import tasks_open_for_patient
+from checklists.selectors import checklist_current, tasks_open_for_patient
 
-from .models import Patient, SurgeryCase
+from .audit import audit_record
+from .models import FACTS, Patient, SurgeryCase
 from .reminders import planning
+from .reminders.announcements import announce
+from .reminders.models import Announcement, InboxMessage, Reminder
 from .services import PATIENT_FIELDS, PREFERENCE_FIELDS, full_clean
 
 User = get_user_model()
@@ -38,12 +45,18 @@ REPLANNING_FIELDS = {
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, **changes) -> Patient:
-    """Change a patient's details or preferences; future reminders follow the new preferences."""
+def patient_update(*, patient: Patient, by=None, path: str = "", ip: str = "", **changes) -> Patient:
+    """Change a patient's details or preferences; future reminders follow the new preferences.
+
+    Facts among the changes go through patient_update_facts, which re-tailors the checklist.
+    """
     allowed = set(PATIENT_FIELDS) | set(PREFERENCE_FIELDS)
     unknown = set(changes) - allowed
     if unknown:
         raise TypeError(f"unknown patient fields: {', '.join(sorted(unknown))}")
+    facts = {name: changes.pop(name) for name in FACTS if name in changes}
+    if facts:
+        patient = patient_update_facts(patient=patient, facts=facts, by=by, path=path, ip=ip).patient
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     for name, value in changes.items():
         setattr(patient, name, value)
@@ -54,6 +67,121 @@ def patient_update(*, patient: Patient, **changes) -> Patient:
     if "contact_email" in changes and patient.user_id:
         User.objects.filter(pk=patient.user_id).update(email=patient.contact_email)
     return patient
+
+
+# --- Facts and tailoring ---------------------------------------------------------------------
+
+FACT_ANSWERS = {True: "yes", False: "no", None: "not_sure"}
+
+
+@dataclass
+class FactsUpdate:
+    """What changing a patient's facts did: the facts that changed, the steps added or removed, the message."""
+
+    patient: Patient
+    changed: dict = field(default_factory=dict)  # {fact: (before, after)}
+    retailoring: checklist_services.Retailoring = field(default_factory=checklist_services.Retailoring)
+    message: InboxMessage | None = None
+
+
+def _clean_facts(facts: dict) -> dict:
+    errors = {}
+    for name, value in facts.items():
+        if name not in FACTS:
+            errors[name] = f"Unknown fact; the known facts are {', '.join(FACTS)}."
+        elif value is not None and not isinstance(value, bool):
+            errors[name] = "Must be true (yes), false (no) or null (not known yet)."
+    if errors:
+        raise ValidationError(errors)
+    return dict(facts)
+
+
+@transaction.atomic
+def patient_update_facts(
+    *, patient: Patient, facts: dict, by=None, path: str = "", ip: str = "", now: datetime | None = None
+) -> FactsUpdate:
+    """Change what is known about a patient (yes, no or not known) and re-tailor their checklist at once.
+
+    In one transaction: the facts are saved; on the checklist of the scheduled surgery the
+    steps that now apply are added (their reminders planned) and open steps that no longer
+    apply are removed (their reminders with them), done steps untouched; the change is
+    audited (by the care team, or by the patient answering the health check); and the
+    patient finds a message in the app's inbox saying what changed and why. Facts given
+    with the value they already have change nothing and send no message.
+    """
+    now = now or timezone.now()
+    facts = _clean_facts(facts)
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    result = FactsUpdate(patient=patient)
+    for name, value in facts.items():
+        if getattr(patient, name) != value:
+            result.changed[name] = (getattr(patient, name), value)
+            setattr(patient, name, value)
+    if not result.changed:
+        return result
+    patient.save(update_fields=list(result.changed))
+    checklist = checklist_current(patient)
+    if checklist is not None:
+        result.retailoring = checklist_services.checklist_retailor(checklist=checklist, facts=patient.facts, now=now)
+        planning.plan_for_tasks(tasks=result.retailoring.added, patient=patient, now=now)
+    by_patient = by is not None and by.pk == patient.user_id
+    if by is not None:
+        audit_record(actor=by, patients=[patient], action="health-check" if by_patient else "change-facts",
+                     path=path, ip=ip)
+    title, body = facts_change_texts(result, by_patient=by_patient)
+    result.message = InboxMessage.objects.create(patient=patient, title=title, body=body, created_at=now)
+    return result
+
+
+def _answer_text(value) -> str:
+    return {True: _("yes"), False: _("no"), None: _("not known")}[value]
+
+
+# The facts as the patient reads them in a message.
+FACT_TOPICS = {
+    "smoker": gettext_lazy("Smoking or nicotine"),
+    "takes_nsaids": gettext_lazy("Anti-inflammatory painkillers"),
+    "on_blood_thinners": gettext_lazy("Blood thinners"),
+    "diabetic": gettext_lazy("Diabetes"),
+    "bone_density_concern": gettext_lazy("Bone density concern"),
+    "heart_or_lung_condition": gettext_lazy("Heart or lung condition"),
+}
+
+
+def facts_change_texts(result: FactsUpdate, *, by_patient: bool) -> tuple[str, str]:
+    """The inbox message about a change of facts, in the patient's language: what changed, and why."""
+    patient, tailoring = result.patient, result.retailoring
+    language = patient.language
+    facts = patient.facts
+
+    def step_title(definition) -> str:
+        title = definition.localized(language)["title"]
+        if schedule.unknown_facts(definition.applies_if, facts):
+            return _("%(step)s (if this applies to you)") % {"step": title}
+        return title
+
+    with translation.override(language):
+        title = _("Your steps have changed") if tailoring.changed else _("Your health details were updated")
+        lines = [_("You answered the health check:") if by_patient else _("Your care team updated your health details:")]
+        for name, (before, after) in result.changed.items():
+            lines.append("• " + _("%(topic)s: %(after)s (before: %(before)s)") % {
+                "topic": FACT_TOPICS[name], "after": _answer_text(after), "before": _answer_text(before),
+            })
+        if tailoring.added:
+            lines.append(_("New on your list, because they now apply to you or may do:"))
+            lines.extend("• " + step_title(task.definition) for task in tailoring.added)
+        if tailoring.removed:
+            lines.append(_("Taken off your list, because they no longer apply to you:"))
+            lines.extend("• " + definition.localized(language)["title"] for definition in tailoring.removed)
+        if tailoring.kept:
+            lines.append(_("Still on your list because you wrote notes in them; ask your care team if you still need them:"))
+            lines.extend("• " + task.definition.localized(language)["title"] for task in tailoring.kept)
+        if not (tailoring.changed or tailoring.kept):
+            lines.append(_("Your list of steps stays the same."))
+    return title, "\n".join(lines)
+
+
+# --- Surgeries --------------------------------------------------------------------------------
 
 
 def _check_surgery_date(patient: Patient, surgery_date: date, now: datetime | None):
@@ -76,7 +204,7 @@ def case_book(
     surgery_time: time | None = None,
     now: datetime | None = None,
 ) -> SurgeryCase:
-    """Book a surgery for a patient. A patient has at most one scheduled surgery at a time."""
+    """Book a surgery for a patient, who is told. A patient has at most one scheduled surgery at a time."""
     _check_surgery_date(patient, surgery_date, now)
     if SurgeryCase.objects.filter(patient=patient, status=SurgeryCase.Status.SCHEDULED).exists():
         raise ValidationError({"patient": "This patient already has a scheduled surgery; move or cancel that one."})
@@ -89,6 +217,8 @@ def case_book(
             case.save()
     except IntegrityError as exc:  # a concurrent booking won the race for the unique constraint
         raise ValidationError({"patient": "This patient already has a scheduled surgery."}) from exc
+    announce(patient=patient, event=Announcement.Event.BOOKED, case=case, new_date=case.surgery_date,
+             new_time=case.surgery_time, now=now)
     return case
 
 
@@ -96,25 +226,40 @@ def case_book(
 def case_reschedule(
     *, case: SurgeryCase, surgery_date: date, surgery_time: time | None = None, now: datetime | None = None
 ) -> SurgeryCase:
-    """Move a surgery: every open task's dates follow, and every pending reminder is re-planned."""
+    """Move a surgery: every open task's dates follow, and every pending reminder is re-planned.
+
+    The patient is told (in the app, and by push or email as they chose): the old and the
+    new date, and each open step whose due day moved (unless neither the date nor the time changed).
+    """
     now = now or timezone.now()
     case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=case.pk)
     if case.status != SurgeryCase.Status.SCHEDULED:
         raise ValidationError({"status": f"A {case.status} surgery cannot be moved."})
     _check_surgery_date(case.patient, surgery_date, now)
+    old_date, old_time = case.surgery_date, case.surgery_time
     case.surgery_date, case.surgery_time = surgery_date, surgery_time
     case.save(update_fields=["surgery_date", "surgery_time", "updated_at"])
     checklist = Checklist.objects.filter(case=case).select_related("case__patient").first()
+    steps = []
     if checklist:
+        due_before = dict(checklist.tasks.filter(status=Task.Status.OPEN).values_list("id", "due_date"))
         tasks = checklist_services.checklist_recompute_dates(checklist=checklist, now=now)
         planning.replan_for_tasks(tasks=tasks, patient=case.patient, now=now)
+        steps = [
+            {"definition": t.definition_id, "old_due": due_before[t.id].isoformat(), "new_due": t.due_date.isoformat()}
+            for t in sorted(tasks, key=lambda t: (t.due_date, t.position))
+            if t.id in due_before and due_before[t.id] != t.due_date
+        ]
+    if (old_date, old_time) != (surgery_date, surgery_time):
+        announce(patient=case.patient, event=Announcement.Event.MOVED, case=case, old_date=old_date,
+                 old_time=old_time, new_date=surgery_date, new_time=surgery_time, steps=steps, now=now)
     return case
 
 
 @transaction.atomic
 def case_cancel(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryCase:
-    """Cancel a surgery and every reminder not yet sent for it."""
-    case = SurgeryCase.objects.select_for_update().get(pk=case.pk)
+    """Cancel a surgery and every reminder not yet sent for it; the patient is told."""
+    case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=case.pk)
     if case.status == SurgeryCase.Status.CANCELLED:
         return case
     if case.status != SurgeryCase.Status.SCHEDULED:
@@ -122,6 +267,12 @@ def case_cancel(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryCas
     case.status = SurgeryCase.Status.CANCELLED
     case.save(update_fields=["status", "updated_at"])
     planning.cancel_pending(tasks=Task.objects.filter(checklist__case=case), reason="surgery cancelled")
+    # News of this surgery not yet sent (booked, moved) is overtaken: only the cancellation goes.
+    Reminder.objects.filter(announcement__case=case, status=Reminder.Status.PENDING).update(
+        status=Reminder.Status.CANCELLED, last_error="surgery cancelled", updated_at=timezone.now()
+    )
+    announce(patient=case.patient, event=Announcement.Event.CANCELLED, case=case, old_date=case.surgery_date,
+             old_time=case.surgery_time, now=now)
     return case
 
 

@@ -24,7 +24,7 @@ LAYERS = [
               "prepapp"]),
     ("checklists", ["checklists"]),
     ("reminders", ["prepapp.reminders"]),
-    ("workflows", ["prepapp.workflows", "prepapp.api", "prepapp.auth_api", "prepapp.data_rights",
+    ("workflows", ["prepapp.workflows", "prepapp.api", "prepapp.auth_api", "prepapp.health_check_api", "prepapp.data_rights",
                    "prepapp.data_rights_api", "prepapp.roster", "prepapp.roster_api", "prepapp.management"]),
     ("site", ["frontend", "config"]),
 ]

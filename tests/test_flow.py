@@ -100,9 +100,10 @@ def test_enrol_book_assign_read_complete_move(as_carol, protocol_version):
     assert surgery + timedelta(days=7) in new_days and new_days != old_days
     assert old_days - new_days and old_days - new_days <= digest_days("cancelled")
 
-    # Cancelling the surgery cancels every reminder not yet sent.
+    # Cancelling the surgery cancels every reminder not yet sent; only the news of it waits to go.
     assert as_carol.post(f"/api/v1/cases/{case_id}/cancel/").json()["status"] == "cancelled"
-    assert not Reminder.objects.filter(patient_id=patient["id"], status="pending").exists()
+    pending = Reminder.objects.filter(patient_id=patient["id"], status="pending")
+    assert set(pending.values_list("kind", "announcement__event")) == {("announcement", "cancelled")}
     response = as_carol.post(f"/api/v1/cases/{case_id}/reschedule/", {"surgery_date": str(surgery)}, format="json")
     assert response.status_code == 400 and "status" in response.json()
 

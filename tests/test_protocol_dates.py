@@ -56,7 +56,8 @@ def make_checklist(organization, protocol_version, **facts):
 def everything(riverside, protocol_version):
     return make_checklist(
         riverside, protocol_version, weight_kg=Decimal("80"),
-        smoker=True, diabetic=True, on_blood_thinners=True, takes_nsaids=True,
+        smoker=True, diabetic=True, on_blood_thinners=True, takes_nsaids=True, bone_density_concern=True,
+        heart_or_lung_condition=True,
     )
 
 
@@ -72,6 +73,8 @@ EXPECTED = [
     ("bleeding-supplements", weeks(4), weeks(2), weeks(2)),
     ("glucose-control", weeks(6), weeks(4), days(1)),
     ("preop-evaluation", weeks(6), weeks(2), weeks(2)),
+    ("dexa-scan", weeks(6), weeks(2), weeks(2)),  # with the pre-operative evaluation
+    ("medical-clearance", weeks(6), weeks(2), weeks(2)),
     ("surgeon-questions", weeks(6), weeks(2), weeks(2)),
     ("review-medicines", weeks(6), weeks(3), weeks(3)),
     ("sleeping-area", weeks(3), weeks(1), weeks(1)),
@@ -127,17 +130,36 @@ def test_every_shipped_step_is_covered_by_the_table(everything):
     assert set(everything) == {e[0] for e in EXPECTED + RECOVERY}
 
 
+NO_RISK_FACTS = {
+    "smoker": False, "diabetic": False, "on_blood_thinners": False, "takes_nsaids": False,
+    "bone_density_concern": False, "heart_or_lung_condition": False,
+}
+CONDITIONAL_STEPS = {"stop-smoking", "stop-nsaids", "blood-thinner-plan", "glucose-control", "dexa-scan",
+                     "medical-clearance"}
+
+
 def test_recovery_steps_reach_patients_with_no_risk_facts(riverside, protocol_version):
-    tasks = make_checklist(riverside, protocol_version)
+    tasks = make_checklist(riverside, protocol_version, **NO_RISK_FACTS)
     assert {e[0] for e in RECOVERY} <= set(tasks)
     # NSAIDs after surgery concern every fusion patient, not only those taking them before.
     assert "avoid-nsaids-after-surgery" in tasks and "stop-nsaids" not in tasks
 
 
 def test_tailoring_leaves_out_what_does_not_apply(riverside, protocol_version):
-    tasks = make_checklist(riverside, protocol_version)
-    assert not {"stop-smoking", "stop-nsaids", "blood-thinner-plan", "glucose-control"} & set(tasks)
+    tasks = make_checklist(riverside, protocol_version, **NO_RISK_FACTS)
+    assert not CONDITIONAL_STEPS & set(tasks)
     assert {"bleeding-supplements", "protein-target", "surgeon-questions", "preop-evaluation"} <= set(tasks)
+
+
+def test_facts_not_known_yet_keep_their_steps_marked_conditional(riverside, protocol_version):
+    # Nothing said about her facts: every step that depends on one is on her list, flagged.
+    tasks = make_checklist(riverside, protocol_version)
+    assert CONDITIONAL_STEPS <= set(tasks)
+    payload = checklist_payload(tasks["stop-smoking"].checklist, language="en")
+    flags = {t["key"]: (t["conditional"], t["conditional_on"]) for group in payload["groups"].values() for t in group}
+    assert flags["stop-smoking"] == (True, [{"fact": "smoker", "applies_when": True}])
+    assert flags["medical-clearance"] == (True, [{"fact": "heart_or_lung_condition", "applies_when": True}])
+    assert flags["protein-target"] == (False, [])
 
 
 def test_guide_figures_reach_the_patient(everything):
@@ -169,7 +191,9 @@ def test_spanish_texts_come_from_the_protocol(everything):
 
 
 def test_steps_already_past_when_assigned_are_kept_and_marked_late(riverside, protocol_version):
-    patient = patient_enrol(organization=riverside, full_name="Late Lara", time_zone="Europe/Madrid", smoker=True)
+    patient = patient_enrol(
+        organization=riverside, full_name="Late Lara", time_zone="Europe/Madrid", smoker=True, takes_nsaids=False
+    )
     case = SurgeryCase.objects.create(patient=patient, procedure="MIS lumbar fusion", surgery_date=SURGERY)
     # Assigned 20 days before surgery: the smoking window (ends 4 weeks before) is behind her.
     checklist = checklist_assign(case=case, protocol_version=protocol_version, now=datetime(2027, 2, 23, 12, tzinfo=dt_timezone.utc))

@@ -29,11 +29,11 @@ def shipped_data():
 def test_the_shipped_protocol_is_valid():
     parsed = read_protocol_file(SHIPPED[0])
     assert parsed["key"] == "mis-lumbar-fusion"
-    # 16 preparation steps (the guide's 4 to 8 weeks before) and 12 recovery steps (its
-    # week-by-week timeline and the section on helping the fusion heal).
-    assert len(parsed["tasks"]) == 28
+    # 18 preparation steps (the guide's 4 to 8 weeks before, and the pre-operative evaluation)
+    # and 12 recovery steps (its week-by-week timeline and the section on helping the fusion heal).
+    assert len(parsed["tasks"]) == 30
     phases = [phase_of(task["offset_days"]) for task in parsed["tasks"]]
-    assert (phases.count("preparation"), phases.count("recovery")) == (16, 12)
+    assert (phases.count("preparation"), phases.count("recovery")) == (18, 12)
     for task in parsed["tasks"]:
         assert task["source_section"], f"{task['key']} names no section of the guide"
         assert "es" in task["translations"], f"{task['key']} has no Spanish text"
@@ -51,6 +51,19 @@ def test_minimum_lead_times_come_from_the_guide():
     assert tasks["stop-smoking"]["min_lead_days"] == 42  # smoke-free for (at least 4 to) 6 weeks
     assert tasks["stop-nsaids"]["min_lead_days"] == 7  # off NSAIDs at least 7 to 10 days
     assert {k for k, t in tasks.items() if t["min_lead_days"] is not None} == {"stop-smoking", "stop-nsaids"}
+
+
+def test_the_bone_density_scan_and_the_medical_clearance_are_steps_of_their_own():
+    tasks = {t["key"]: t for t in read_protocol_file(SHIPPED[0])["tasks"]}
+    assert tasks["dexa-scan"]["applies_if"] == {"bone_density_concern": True}
+    assert tasks["medical-clearance"]["applies_if"] == {"heart_or_lung_condition": True}
+    for key in ("dexa-scan", "medical-clearance"):
+        # Part of the pre-operative evaluation, in the same weeks as the MRI and the CT.
+        assert (tasks[key]["window_start_days"], tasks[key]["offset_days"]) == (-42, -14)
+        assert "pre-operative evaluation" in tasks[key]["source_section"]
+    evaluation = tasks["preop-evaluation"]
+    assert [item["key"] for item in evaluation["sub_items"]] == ["mri", "ct"]
+    assert "DEXA" not in evaluation["instructions"] and "clear" not in evaluation["instructions"]
 
 
 def test_recovery_steps_apply_to_everyone_and_remind_on_their_own_rules():
@@ -79,11 +92,11 @@ def test_recovery_steps_apply_to_everyone_and_remind_on_their_own_rules():
         (lambda d: d["tasks"][0].update(min_lead_days="six weeks"), "tasks[0].min_lead_days: must be a whole number"),
         (lambda d: d["tasks"][0].update(min_lead_days=True), "tasks[0].min_lead_days: must be a whole number"),
         (lambda d: d["tasks"][0].update(min_lead_days=43), "tasks[0].min_lead_days: 43 days cannot be met"),
-        (lambda d: d["tasks"][-1].update(min_lead_days=7), "tasks[27].min_lead_days: only steps due before the surgery day"),
-        (lambda d: d["tasks"][-1].update(window={"start": -3, "end": 180}), "tasks[27].window: a recovery step's window must open after"),
-        (lambda d: d["tasks"][-1]["reminders"].append({"key": "due-day", "anchor": "due", "offset_days": 1}), "tasks[27].reminders: keys must be unique"),
-        (lambda d: d["tasks"][-1].update(reminders=[]), "tasks[27].reminders: must be a non-empty list"),
-        (lambda d: d["tasks"][-1].update(phase="recovery"), "tasks[27]: unknown key(s) phase"),
+        (lambda d: d["tasks"][-1].update(min_lead_days=7), "tasks[29].min_lead_days: only steps due before the surgery day"),
+        (lambda d: d["tasks"][-1].update(window={"start": -3, "end": 180}), "tasks[29].window: a recovery step's window must open after"),
+        (lambda d: d["tasks"][-1]["reminders"].append({"key": "due-day", "anchor": "due", "offset_days": 1}), "tasks[29].reminders: keys must be unique"),
+        (lambda d: d["tasks"][-1].update(reminders=[]), "tasks[29].reminders: must be a non-empty list"),
+        (lambda d: d["tasks"][-1].update(phase="recovery"), "tasks[29]: unknown key(s) phase"),
         (lambda d: d.update(preparation_weeks={"min": 8, "max": 4}), "preparation_weeks: min (8) is above max (4)"),
         (lambda d: d.update(preparation_weeks={"min": 4}), "preparation_weeks: must have exactly 'min' and 'max'"),
         (lambda d: d.update(preparation_weeks={"min": 0, "max": 8}), "preparation_weeks.min: must be a whole number of weeks"),

@@ -34,7 +34,11 @@ def test_offsets_cross_month_and_leap_day():
         ({}, {}, True),
         ({"smoker": True}, {"smoker": True}, True),
         ({"smoker": True}, {"smoker": False}, False),
-        ({"smoker": True}, {}, False),
+        # Not known yet (absent or None): kept, leaning to safety.
+        ({"smoker": True}, {}, True),
+        ({"smoker": True}, {"smoker": None}, True),
+        ({"smoker": False}, {"smoker": None}, True),
+        ({"smoker": True, "diabetic": True}, {"smoker": None, "diabetic": False}, False),
         ({"diabetic": False}, {"diabetic": False}, True),
         ({"smoker": True, "diabetic": True}, {"smoker": True, "diabetic": False}, False),
     ],

@@ -27,7 +27,7 @@ from prepapp.throttling import ScopedAddressThrottle
 from . import escalation, receipts, services
 from .channels.webpush import push_endpoint_error
 from .compose import task_path
-from .models import Alert, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from .models import Alert, Announcement, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 # --- Patients: inbox -----------------------------------------------------------------------
 
@@ -275,8 +275,12 @@ class PushPublicKeyView(APIView):
 class DeliveredReminderSerializer(serializers.ModelSerializer):
     """The reminder an attempt delivered (or tried to)."""
 
-    task_title = serializers.SerializerMethodField(help_text="The step's title, or what a daily digest is.")
-    kind = serializers.SerializerMethodField(help_text="`digest` (one message listing the day's steps) or `step`.")
+    task_title = serializers.SerializerMethodField(
+        help_text="The step's title, what a daily digest is, or for an announcement what it announced."
+    )
+    kind = serializers.SerializerMethodField(
+        help_text="`digest` (one message listing the day's steps), `step` or `announcement` (surgery booked, moved, cancelled)."
+    )
 
     class Meta:
         model = Reminder
@@ -290,11 +294,15 @@ class DeliveredReminderSerializer(serializers.ModelSerializer):
         }
 
     def get_task_title(self, reminder) -> str:
+        if reminder.announcement_id is not None:
+            return str(Announcement.Event(reminder.announcement.event).label)
         if reminder.task_id is None:
             return f"Daily summary for {reminder.anchor_date:%Y-%m-%d}"
         return reminder.task.definition.title
 
     def get_kind(self, reminder) -> str:
+        if reminder.announcement_id is not None:
+            return "announcement"
         return "digest" if reminder.task_id is None else "step"
 
 
@@ -358,7 +366,7 @@ class PatientDeliveriesView(generics.ListAPIView):
         )
 
     def get_queryset(self):
-        qs = DeliveryAttempt.objects.filter(patient=self.patient).select_related("reminder__task__definition")
+        qs = DeliveryAttempt.objects.filter(patient=self.patient).select_related("reminder__task__definition", "reminder__announcement")
         for name in ("outcome", "channel"):
             value = self.request.query_params.get(name)
             if value:

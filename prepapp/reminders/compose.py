@@ -7,15 +7,18 @@ for what it lists). Every message carries its own receipt token: its links mark 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from checklists import schedule
+from checklists.models import TaskDefinition
+
 from . import digest as digests
 from . import receipts
-from .models import Reminder
+from .models import Announcement, Reminder
 
 HOME_PATH = "/"
 
@@ -67,6 +70,8 @@ def day_text(value: date) -> str:
 
 def compose(reminder: Reminder, now: datetime | None = None) -> Message:
     """The reminder's title and body in the patient's language, worded from where the patient stands today."""
+    if reminder.announcement_id is not None:
+        return compose_announcement(reminder)
     if reminder.is_digest:
         return compose_digest(reminder)
     task = reminder.task
@@ -95,6 +100,9 @@ def compose(reminder: Reminder, now: datetime | None = None) -> Message:
             body = _("This step was due on %(date)s. Tick it off in the app when it is done.") % {
                 "date": day_text(task.due_date)
             }
+        if schedule.unknown_facts(task.definition.applies_if, patient.facts):
+            # On the list in case it applies (a fact it depends on is not known yet): say so.
+            body = _("If this applies to you: %(text)s") % {"text": body}
     # One tag per reminder: if this reminder is ever delivered again (a lost worker's attempt
     # went out too), the repeat replaces the notification instead of adding a second one.
     return Message(
@@ -164,3 +172,67 @@ def compose_digest(reminder: Reminder) -> Message:
 def reminder_tag(reminder_id: int) -> str:
     """The stable identity of one reminder's notification (also its Web Push Topic)."""
     return f"reminder-{reminder_id}"
+
+
+# --- Announcements: the surgery was booked, moved or cancelled ------------------------------
+
+
+def _when_text(day: date, at: time | None) -> str:
+    if at is None:
+        return day_text(day)
+    # The 24-hour clock without a leading zero ("7:30", "14:30"), as the app shows the surgery time.
+    return _("%(date)s at %(time)s") % {"date": day_text(day), "time": formats.time_format(at, "G:i")}
+
+
+def _step_titles(announcement: Announcement, language: str) -> dict[int, str]:
+    ids = {step["definition"] for step in announcement.steps}
+    definitions = TaskDefinition.objects.in_bulk(ids) if ids else {}
+    return {pk: d.localized(language)["title"] for pk, d in definitions.items()}
+
+
+def announcement_texts(announcement: Announcement, language: str) -> tuple[str, str]:
+    """An announcement's title and body in a language: the old and the new date, and the steps that moved."""
+    a = announcement
+    with translation.override(language):
+        if a.event == Announcement.Event.BOOKED:
+            when = _when_text(a.new_date, a.new_time)
+            title = _("Your surgery is booked for %(date)s") % {"date": day_text(a.new_date)}
+            lines = [_("Your care team has booked your surgery for %(when)s.") % {"when": when},
+                     _("Your preparation steps and their dates are in the app.")]
+        elif a.event == Announcement.Event.CANCELLED:
+            title = _("Your surgery on %(date)s has been cancelled") % {"date": day_text(a.old_date)}
+            lines = [_("Your care team has cancelled your surgery planned for %(when)s.")
+                     % {"when": _when_text(a.old_date, a.old_time)},
+                     _("Reminders about your preparation steps have stopped. "
+                       "Your care team will contact you about what happens next.")]
+        else:
+            old, new = _when_text(a.old_date, a.old_time), _when_text(a.new_date, a.new_time)
+            if a.old_date == a.new_date:
+                title = _("The time of your surgery has changed")
+            else:
+                title = _("Your surgery has moved to %(date)s") % {"date": day_text(a.new_date)}
+            lines = [_("It was planned for %(old)s. It is now on %(new)s.") % {"old": old, "new": new}]
+            titles = _step_titles(a, language)
+            steps = [s for s in a.steps if s["definition"] in titles]
+            if steps:
+                lines.append(ngettext(
+                    "%(count)d step has a new date:", "%(count)d steps have new dates:", len(steps)
+                ) % {"count": len(steps)})
+                for step in steps:
+                    lines.append("• " + _("%(step)s: now %(new)s (was %(old)s)") % {
+                        "step": titles[step["definition"]],
+                        "new": day_text(date.fromisoformat(step["new_due"])),
+                        "old": day_text(date.fromisoformat(step["old_due"])),
+                    })
+            else:
+                lines.append(_("None of your open steps has a new date."))
+    return title[:200], "\n".join(lines)
+
+
+def compose_announcement(reminder: Reminder) -> Message:
+    """An announcement's message, in the patient's language; it leads to the app's home screen."""
+    title, body = announcement_texts(reminder.announcement, reminder.patient.language)
+    return Message(
+        title=title, body=body, url="/", tag=reminder_tag(reminder.id), reminder=reminder.id,
+        receipt=receipts.token_for(reminder) if reminder.id else "",
+    )

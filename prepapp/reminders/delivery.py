@@ -44,7 +44,7 @@ from prepapp.models import Patient, SurgeryCase
 from . import channels, digest, fallback, journal, outbox, planning
 from .channels import Outcome, Outgoing, Result, Transport
 from .compose import compose
-from .models import DeliveryAttempt, Reminder
+from .models import DIGEST_RULE, DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +130,16 @@ def _lock_what_recheck_reads(task_ids: list[int]) -> None:
 def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Reminder]]:
     """Move the rows still carrying this claim to a fresh token; return the token and the rows."""
     base = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
-    found = list(base.values_list("task_id", "patient_id"))
+    found = list(base.values_list("task_id", "patient_id", "rule"))
     if not found:
         return None, []
-    task_ids = {task_id for task_id, _ in found if task_id is not None}
+    task_ids = {task_id for task_id, _, _ in found if task_id is not None}
     # A digest (no task) reads every open step of its patient: those are locked as well.
-    task_ids |= digest.open_task_ids({patient_id for task_id, patient_id in found if task_id is None})
-    _lock_what_recheck_reads(sorted(task_ids))
+    # Announcements have no task and read no step.
+    task_ids |= digest.open_task_ids({patient_id for task_id, patient_id, rule in found
+                                      if task_id is None and rule == DIGEST_RULE})
+    if task_ids:
+        _lock_what_recheck_reads(sorted(task_ids))
     taken_at = timezone.now()
     if taken_at <= claim:
         taken_at = claim + timedelta(microseconds=1)
@@ -146,7 +149,7 @@ def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Remind
     )
     rows = list(
         Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
-        .select_related("patient", "task__checklist__case")
+        .select_related("patient", "task__checklist__case", "announcement")
         .order_by("id")
     )
     # A batch shares a handful of task definitions (with their texts and translations):
@@ -174,6 +177,12 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
             return Verdict(*problem)
         return _channel_and_time_verdict(reminder, now)
     task = reminder.task
+    if task is None:
+        # An announcement: news of its moment, with no step or rule to recheck. Only the
+        # patient's channels count (the in-app copy always stays).
+        if reminder.channel != Reminder.Channel.INAPP and not planning.channel_wanted(reminder, reminder.patient):
+            return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
+        return _time_verdict(reminder, now)
     case = task.checklist.case
     if case.status != SurgeryCase.Status.SCHEDULED:
         return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
@@ -186,10 +195,15 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
 
 
 def _channel_and_time_verdict(reminder: Reminder, now: datetime) -> Verdict | None:
-    """The checks every row gets: the channel still wanted, not too late, not in quiet hours."""
-    patient = reminder.patient
-    if not planning.channel_wanted(reminder, patient):
+    """The checks every step and digest row gets: the channel still wanted, then `_time_verdict`."""
+    if not planning.channel_wanted(reminder, reminder.patient):
         return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
+    return _time_verdict(reminder, now)
+
+
+def _time_verdict(reminder: Reminder, now: datetime) -> Verdict | None:
+    """Not too late, and not going out inside quiet hours when its time was outside them."""
+    patient = reminder.patient
     max_late = timedelta(hours=settings.REMINDER_MAX_LATENESS_HOURS)
     lateness = now - reminder.send_at
     if lateness > max_late:

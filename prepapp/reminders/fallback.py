@@ -47,6 +47,8 @@ def settle_push_results(rows: list[Reminder], results: dict[int, Result]) -> dic
 
 
 def _email_key(row: Reminder) -> tuple:
+    if row.announcement_id is not None:
+        return ("announcement", row.announcement_id)
     if row.task_id is None:
         return ("digest", row.patient_id, row.rule, row.anchor_date)
     return ("task", row.task_id, row.rule, row.anchor_date)
@@ -73,7 +75,10 @@ def plan_email_instead(*, reminder_ids, now: datetime | None = None) -> int:
         return 0
     match = Q()
     for row in pushes:
-        if row.task_id is None:
+        if row.announcement_id is not None:
+            # One email at most per announcement (its own unique key: announcement and channel).
+            match |= Q(announcement_id=row.announcement_id)
+        elif row.task_id is None:
             match |= Q(task__isnull=True, patient_id=row.patient_id, rule=DIGEST_RULE, anchor_date=row.anchor_date)
         else:
             match |= Q(task_id=row.task_id, rule=row.rule, anchor_date=row.anchor_date)
@@ -84,7 +89,8 @@ def plan_email_instead(*, reminder_ids, now: datetime | None = None) -> int:
         if email is None:
             created.append(
                 Reminder(
-                    task_id=row.task_id, patient_id=row.patient_id, rule=row.rule, channel=Reminder.Channel.EMAIL,
+                    kind=row.kind, task_id=row.task_id, announcement_id=row.announcement_id,
+                    patient_id=row.patient_id, rule=row.rule, channel=Reminder.Channel.EMAIL,
                     anchor_date=row.anchor_date, send_at=now, fallback=True,
                 )
             )

@@ -27,13 +27,49 @@ class PushSubscription(models.Model):
         return f"push for {self.patient}"
 
 
+class Announcement(models.Model):
+    """News for the patient that is not about one step: their surgery was booked, moved or cancelled.
+
+    What happened is kept here, as facts (dates, the steps whose dates changed); the words
+    are composed in the patient's language when each channel's outbox row goes out.
+    """
+
+    class Event(models.TextChoices):
+        BOOKED = "booked", _("Surgery booked")
+        MOVED = "moved", _("Surgery moved")
+        CANCELLED = "cancelled", _("Surgery cancelled")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="announcements")
+    case = models.ForeignKey("prepapp.SurgeryCase", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    event = models.CharField(max_length=20, choices=Event.choices)
+    old_date = models.DateField(null=True, blank=True)
+    old_time = models.TimeField(null=True, blank=True)
+    new_date = models.DateField(null=True, blank=True)
+    new_time = models.TimeField(null=True, blank=True)
+    # [{"definition": id, "old_due": "YYYY-MM-DD", "new_due": "YYYY-MM-DD"}]: the open steps whose due day moved.
+    steps = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_event_display()} for {self.patient} ({self.old_date} -> {self.new_date})"
+
+
 class Reminder(models.Model):
     """One planned message: the outbox row for one (task, rule, channel, anchor date).
 
     The anchor date is part of the key: a reminder is sent at most once per task, rule,
     channel and date, whatever the workers do. A daily digest is a row without a task
     (rule "digest"), one per (patient, channel, digest day): its anchor date is the day.
+    An announcement's rows have no task either: they are sent at most once per
+    announcement and channel.
     """
+
+    class Kind(models.TextChoices):
+        TASK = "task", _("Step reminder")
+        ANNOUNCEMENT = "announcement", _("Announcement")
 
     class Channel(models.TextChoices):
         INAPP = "inapp", _("In the app")
@@ -48,9 +84,13 @@ class Reminder(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         SKIPPED = "skipped", _("Skipped")
 
-    # Empty for a digest, which is about the patient's whole day rather than one step.
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TASK)
+    # Empty for a digest (about the patient's whole day) and for an announcement.
     task = models.ForeignKey(
         "checklists.Task", on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
+    announcement = models.ForeignKey(
+        Announcement, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
     )
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
     rule = models.CharField(max_length=40)
@@ -100,6 +140,11 @@ class Reminder(models.Model):
                 fields=["patient", "channel", "anchor_date"], condition=Q(rule=DIGEST_RULE, task__isnull=True),
                 name="unique_digest_per_patient_channel_day",
             ),
+            # At most one message per announcement and channel.
+            models.UniqueConstraint(
+                fields=["announcement", "channel"], condition=Q(announcement__isnull=False),
+                name="unique_reminder_per_announcement_channel",
+            ),
         ]
         indexes = [
             # The sweeper's query: status='pending' AND send_at <= now ORDER BY send_at.
@@ -119,7 +164,8 @@ class Reminder(models.Model):
     def __str__(self):
         if self.is_digest:
             return f"{self.get_channel_display()} digest for {self.anchor_date} at {self.send_at:%Y-%m-%d %H:%M}Z"
-        return f"{self.get_channel_display()} reminder {self.rule} for task {self.task_id} at {self.send_at:%Y-%m-%d %H:%M}Z"
+        subject = f"task {self.task_id}" if self.task_id else f"announcement {self.announcement_id}"
+        return f"{self.get_channel_display()} reminder {self.rule} for {subject} at {self.send_at:%Y-%m-%d %H:%M}Z"
 
     @property
     def is_digest(self) -> bool:

@@ -120,7 +120,7 @@ def test_the_coordinator_journey(desk, clinic, carol):
     page.get_by_label("Time zone", exact=True).select_option(label="Other (type the zone name)")
     page.get_by_label("Other time zone").fill("Mars/Olympus_Mons")
     page.get_by_label("Weight (kg)").fill("68")
-    page.get_by_label("Smokes or uses nicotine").check()
+    page.get_by_label("Smokes or uses nicotine").select_option("yes")
     page.get_by_role("button", name="Enrol patient").click()
     error = page.locator("#enrol-time_zone-error")
     expect(error).to_be_visible()

@@ -51,11 +51,15 @@ class EmailTransport(Transport):
                 text = render_to_string("reminders/email/digest.txt", context)
                 html = render_to_string("reminders/email/digest.html", context)
             else:
-                texts = reminder.task.definition.localized(patient.language)
+                if reminder.task_id is None:  # an announcement: its message says it all
+                    texts, due_date = {"title": message.title, "instructions": "", "why": ""}, ""
+                else:
+                    texts = reminder.task.definition.localized(patient.language)
+                    due_date = day_text(reminder.task.due_date)
                 context = {
                     "patient": patient, "message": message, "task_title": texts["title"],
                     "instructions": texts["instructions"], "why": texts["why"],
-                    "due_date": day_text(reminder.task.due_date),
+                    "due_date": due_date,
                     # Through the receipt: opening the link marks the reminder read.
                     "link": settings.SITE_URL + message.link(reminder.task_id),
                     "settings_link": settings.SITE_URL + "/settings/",

@@ -185,10 +185,33 @@ function enrolPayload(form) {
     language: value("language"),
   };
   if (value("weight_kg")) payload.weight_kg = value("weight_kg");
-  for (const fact of ["smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]) {
-    payload[fact] = form.elements.namedItem(fact).checked;
+  // A fact left "not known yet" is not sent: a new patient starts with every fact not known.
+  for (const [fact, known] of Object.entries(factsPayload(form))) {
+    if (known !== null) payload[fact] = known;
   }
   return payload;
+}
+
+/** The form's fact selects as the API takes them: true (yes), false (no) or null (not known yet). */
+function factsPayload(form) {
+  const facts = {};
+  for (const select of form.querySelectorAll("select[data-fact]")) {
+    facts[select.name] = select.value === "yes" ? true : select.value === "no" ? false : null;
+  }
+  return facts;
+}
+
+/** What saving the facts did, in a sentence or three. */
+function factsSummary(result) {
+  if (!result.changed.length) return L.facts_unchanged;
+  const titles = (steps) => steps.map((s) => s.title).join(", ");
+  const parts = [L.facts_saved];
+  if (result.added.length) parts.push(fill(L.facts_added, { steps: titles(result.added) }));
+  if (result.removed.length) parts.push(fill(L.facts_removed, { steps: titles(result.removed) }));
+  if (result.kept.length) parts.push(fill(L.facts_kept, { steps: titles(result.kept) }));
+  if (!result.added.length && !result.removed.length) parts.push(L.facts_same_steps);
+  if (result.message) parts.push(L.facts_messaged);
+  return parts.join(" ");
 }
 
 function bookPayload(form) {
@@ -291,6 +314,14 @@ const actions = {
     window.location.assign(form.dataset.next);
   },
 
+  /** Save what is known about the patient: the checklist is re-tailored at once. */
+  async facts(form) {
+    const result = await api("PATCH", `patients/${form.dataset.patientId}/facts/`, factsPayload(form));
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    await loadChecklist();
+    announce(factsSummary(result.data));
+  },
+
   async reschedule(form) {
     const result = await api("POST", `cases/${form.dataset.caseId}/reschedule/`, reschedulePayload(form));
     if (!result.ok) return showErrors(form, result.status, result.data);
@@ -380,10 +411,18 @@ function taskRow(task) {
   }
   const state = el("td", {}, L.status[task.status] || task.status);
   if (task.late) state.append(" ", el("span", { className: "badge badge--outline", text: L.late }));
+  const title = el("th", { scope: "row" }, task.title);
+  if (task.conditional) {
+    // On the list because a fact it depends on is not known yet.
+    const facts = (task.conditional_on || []).map((c) => (L.fact_labels || {})[c.fact] || c.fact).join(", ");
+    title.append(" ", el("span", {
+      className: "badge badge--outline", "data-conditional": "", title: fill(L.conditional_hint, { facts }), text: L.conditional,
+    }));
+  }
   return el(
     "tr",
     { "data-task-key": task.key, "data-task-id": task.id },
-    el("th", { scope: "row" }, task.title),
+    title,
     el("td", {}, task.category_label),
     due,
     state,

@@ -7,6 +7,7 @@ import { daysBetween, fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { shareWithWorker, unsubscribe } from "./push.js";
 import * as screens from "./screens.js";
+import { healthCheck } from "./health_check.js";
 
 const ROUTES = [
   [/^\/$/, "home"],
@@ -14,6 +15,7 @@ const ROUTES = [
   [/^\/inbox\/?$/, "inbox"],
   [/^\/settings\/?$/, "settings"],
   [/^\/access\/?$/, "access"],
+  [/^\/health-check\/?$/, "health"],
   [/^\/join\/([^/]+)\/?$/, "join"],
   [/^\/signin\/?$/, "signin"],
 ];
@@ -217,6 +219,7 @@ const ctx = {
     if (!state.me && !(await loadMe())) return;
     if (route.name === "settings") await screens.settings(ctx);
     else if (route.name === "access") await screens.accessLog(ctx);
+    else if (route.name === "health") await healthCheck(ctx);
     else if (route.name === "inbox") await screens.inbox(ctx);
     else {
       if (!state.checklist && !(await loadChecklist())) return;
@@ -306,7 +309,7 @@ async function loadChecklist() {
 function markNav(name) {
   for (const link of document.querySelectorAll(".tabs a")) {
     // A step belongs to the home tab, the access log to settings (where its link is).
-    const parent = { task: "home", access: "settings" }[name];
+    const parent = { task: "home", access: "settings", health: "home" }[name];
     if (link.dataset.route === name || link.dataset.route === parent) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }

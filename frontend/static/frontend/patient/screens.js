@@ -7,6 +7,7 @@ import {
   countdownText, dateTime, fmt, lang, localDay, longDate, weekHeading,
 } from "./i18n.js";
 import * as push from "./push.js";
+import { conditionLine, conditionNote, healthCheckPrompt } from "./health_check.js";
 
 const main = () => document.getElementById("main");
 
@@ -135,6 +136,7 @@ function taskItem(task, checklist) {
     h(
       "a", { href: `/tasks/${task.id}/`, "data-link": true, class: `task${done ? " is-done" : ""}` },
       h("span", { class: `cat cat-${task.category}` }, task.category_label),
+      conditionLine(task),
       h("span", { class: "task-title" }, task.title),
       h("span", { class: "task-when" },
         done ? h("span", { class: "tick", "aria-hidden": "true" }, "✓ ") : null,
@@ -224,6 +226,7 @@ export function home(ctx) {
     h("div", { class: "progress" },
       h("p", { id: "progress-label" }, progressLabel),
       h("progress", { max: String(total), value: String(doneCount), "aria-labelledby": "progress-label" })),
+    healthCheckPrompt(ctx.tasks()),
     h("section", { class: "group group-week", "aria-labelledby": "h-week" },
       h("h2", { id: "h-week" }, gettext("To do this week")),
       groups.this_week.length
@@ -337,6 +340,7 @@ export function task(ctx, id) {
     h("p", { class: "back" }, link("/", [h("span", { "aria-hidden": "true" }, "‹ "), gettext("My checklist")])),
     h("p", { class: `cat cat-${item.category}` }, item.category_label),
     heading(item.title),
+    conditionNote(item),
     h("p", { class: "when" }, item.status === "done" ? gettext("Done") : dueText(item, ctx.state.checklist.today, ctx.state.checklist.time_zone)),
     h("section", { "aria-labelledby": "h-what" },
       h("h2", { id: "h-what" }, gettext("What to do")),
