@@ -55,6 +55,8 @@ def test_moving_the_surgery_tells_the_patient_in_the_app_and_by_email(
     quiet_pat, pat_checklist, as_carol, email_to_sink, django_capture_on_commit_callbacks
 ):
     pat = quiet_pat
+    # "Both": email planned beside push (the default, push then email, is checked below).
+    patient_update(patient=pat, channel_policy="both")
     case = pat_checklist.case
     old_date, new_date = case.surgery_date, case.surgery_date + timedelta(days=14)
     grab_bars = Task.objects.get(checklist=pat_checklist, definition__key="grab-bars")
@@ -72,7 +74,7 @@ def test_moving_the_surgery_tells_the_patient_in_the_app_and_by_email(
         "new_due": str(grab_bars.due_date + timedelta(days=14)),
     }
     assert done.definition_id not in moved  # done steps keep their dates
-    # One outbox row per channel: the app, push and email (Pat keeps all three on).
+    # One outbox row per channel: the app, push and email (Pat keeps all three on, both at once).
     rows = Reminder.objects.filter(announcement=announcement)
     assert {(r.kind, r.channel, r.status) for r in rows} == {
         ("announcement", channel, "pending") for channel in (INAPP, PUSH, EMAIL)
@@ -104,7 +106,7 @@ def test_moving_the_surgery_tells_the_patient_in_the_app_and_by_email(
 def test_a_spanish_patient_reads_it_in_spanish(
     paul, protocol_version, carol, email_to_sink, django_capture_on_commit_callbacks
 ):
-    patient_update(patient=paul, contact_email="paul@example.org")
+    patient_update(patient=paul, contact_email="paul@example.org", channel_policy="both")
     no_quiet_hours(paul)
     case = case_book(patient=paul, procedure="Fusión lumbar", surgery_date=days_from_today(40))
     checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
@@ -235,3 +237,24 @@ def test_a_broker_that_is_down_loses_no_announcement(pat_checklist, monkeypatch,
         case_reschedule(case=pat_checklist.case, surgery_date=pat_checklist.case.surgery_date + timedelta(days=1))
     # The rows are in the table: beat's next sweep sends them.
     assert Reminder.objects.filter(announcement__event="moved", status=Reminder.Status.PENDING).exists()
+
+
+def test_under_push_then_email_a_move_reaches_a_patient_without_push_by_email(
+    quiet_pat, pat_checklist, as_carol, email_to_sink, django_capture_on_commit_callbacks
+):
+    pat = quiet_pat  # the default policy: email only when push did not reach her
+    case = pat_checklist.case
+    new_date = case.surgery_date + timedelta(days=7)
+    response = as_carol.post(f"/api/v1/cases/{case.id}/reschedule/", {"surgery_date": str(new_date)}, format="json")
+    assert response.status_code == 200
+    announcement = Announcement.objects.get(patient=pat, event=Announcement.Event.MOVED)
+    assert {r.channel for r in Reminder.objects.filter(announcement=announcement)} == {INAPP, PUSH}
+
+    only_announcements_due(pat)
+    deliver_due(django_capture_on_commit_callbacks)
+    deliver_due(django_capture_on_commit_callbacks)  # the fallback email planned by the push that could not go
+
+    emails = [m for m in email_to_sink.received() if m["Subject"].startswith("Your surgery has moved")]
+    assert len(emails) == 1 and emails[0]["To"] == "pat@example.org"
+    email = Reminder.objects.get(announcement=announcement, channel=EMAIL)
+    assert email.status == Reminder.Status.SENT and email.fallback is True

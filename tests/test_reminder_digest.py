@@ -48,9 +48,11 @@ def test_digest_by_default_one_row_per_channel_and_day_critical_steps_also_on_th
     assert pat.reminder_style == Patient.ReminderStyle.DIGEST
     assert pat.channel_policy == Patient.ChannelPolicy.PUSH_THEN_EMAIL
     pending = Reminder.objects.filter(patient=pat, status="pending")
-    # Per-step rows only for the critical step that applies to pat (she takes NSAIDs).
+    # Per-step rows only for the critical steps on pat's list: she takes NSAIDs, and whether she
+    # takes blood thinners is not known yet, so that plan is on her list "if it applies".
+    assert pat.on_blood_thinners is None
     stepped = set(pending.filter(task__isnull=False).values_list("task__definition__key", flat=True))
-    assert stepped == {"stop-nsaids"}
+    assert stepped == {"stop-nsaids", "blood-thinner-plan"}
     # Email waits behind push: planned on in-app and push only.
     assert set(pending.values_list("channel", flat=True)) == {INAPP, PUSH}
     days = set(digests(pat).values_list("anchor_date", flat=True))
@@ -120,7 +122,8 @@ def test_switching_to_digest_replaces_pending_per_step_rows_of_non_critical_step
     assert per_step.exclude(task__definition__critical=True).exists()
     patient_update(patient=pat, reminder_style="digest")
     pending = Reminder.objects.filter(patient=pat, status="pending")
-    assert set(pending.filter(task__isnull=False).values_list("task__definition__key", flat=True)) == {"stop-nsaids"}
+    critical = {"stop-nsaids", "blood-thinner-plan"}  # blood thinners: not known yet, so on her list
+    assert set(pending.filter(task__isnull=False).values_list("task__definition__key", flat=True)) == critical
     cancelled = Reminder.objects.filter(patient=pat, status="cancelled", task__definition__critical=False)
     assert cancelled.exists() and set(cancelled.values_list("last_error", flat=True)) == {"plan changed"}
     assert digests(pat, status="pending").exists()

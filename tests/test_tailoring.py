@@ -18,7 +18,7 @@ from prepapp.reminders import planning
 from prepapp.reminders.compose import compose
 from prepapp.reminders.models import InboxMessage, Reminder
 from prepapp.services import patient_enrol
-from prepapp.workflows import case_book, case_cancel, checklist_assign, patient_update_facts, task_complete
+from prepapp.workflows import case_book, case_cancel, checklist_assign, patient_update, patient_update_facts, task_complete
 
 from .factories import days_from_today
 
@@ -73,6 +73,8 @@ def test_unknown_facts_keep_their_steps_flagged_in_the_api(pat_checklist, as_pat
 
 
 def test_coordinator_learns_a_fact_and_the_checklist_follows(pat, pat_checklist, as_carol, as_pat, carol):
+    # Reminders of each step of its own (not the daily digest), so the replanning shows per step.
+    patient_update(patient=pat, reminder_style="per_step")
     before = steps(pat)
     smoking = before["stop-smoking"]
     assert pending_reminders(smoking.id) > 0
@@ -287,6 +289,7 @@ def test_the_health_check_is_for_patients_and_only_about_themselves(pat, paul, p
 
 
 def test_reminders_of_a_step_waiting_on_a_fact_say_if_it_applies(pat, pat_checklist):
+    patient_update(patient=pat, reminder_style="per_step")  # step reminders, not the daily digest
     glucose, smoking = steps(pat)["glucose-control"], steps(pat)["stop-smoking"]
     waiting = Reminder.objects.filter(task=glucose).first()
     assert compose(waiting).body.startswith("If this applies to you: ")

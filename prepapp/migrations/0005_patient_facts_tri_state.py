@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prepapp', '0003_audit_trail'),
+        ('prepapp', '0004_reminder_style_channel_policy_org_time_zone'),
     ]
 
     operations = [

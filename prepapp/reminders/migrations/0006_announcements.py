@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('checklists', '0004_taskdefinition_min_lead_days'),
         ('prepapp', '0003_audit_trail'),
-        ('reminders', '0004_claim_leases_and_channel_waits'),
+        ('reminders', '0005_digests_fallback_receipts_alerts'),
     ]
 
     operations = [
