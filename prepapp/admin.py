@@ -67,15 +67,17 @@ class SurgeryCaseInline(OrganizationScopedInline, admin.TabularInline):
 @admin.register(Patient)
 class PatientAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     patient_path = "pk"
-    list_display = ["full_name", "organization", "time_zone", "language", "invitation_accepted_at"]
-    list_filter = ["organization", "language", "smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]
+    list_display = ["full_name", "organization", "status", "time_zone", "language", "invitation_accepted_at"]
+    list_filter = ["organization", "status", "language", "smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]
     search_fields = ["full_name", "contact_email"]
-    readonly_fields = ["invitation_accepted_at", "created_at"]
+    # The status changes through the coordinator pages or the API, which cancel and plan reminders with it.
+    readonly_fields = ["invitation_accepted_at", "created_at", "status", "status_changed_at", "status_reason"]
     autocomplete_fields = ["user", "organization"]
     inlines = [SurgeryCaseInline]
     fieldsets = [
-        (None, {"fields": ["organization", "user", "full_name", "contact_email", "time_zone", "language",
-                           "weight_kg"]}),
+        (None, {"fields": ["organization", "user", "full_name", "contact_email", "date_of_birth", "time_zone",
+                           "language", "weight_kg"]}),
+        ("Status", {"fields": ["status", "status_changed_at", "status_reason"]}),
         ("Facts the protocol uses", {"fields": ["smoker", "diabetic", "on_blood_thinners", "takes_nsaids"]}),
         ("Reminders", {"fields": ["reminder_time", "quiet_hours_start", "quiet_hours_end",
                                   "inapp_enabled", "push_enabled", "email_enabled"]}),

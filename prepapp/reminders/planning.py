@@ -49,6 +49,8 @@ def to_utc(day: date, wall_time: time, zone: ZoneInfo) -> datetime:
 
 
 def channels_for(patient: Patient) -> list[str]:
+    if not patient.is_followed:
+        return []  # discharged or archived: nothing is planned or sent
     channels = []
     if patient.inapp_enabled:
         channels.append(Reminder.Channel.INAPP)
