@@ -150,6 +150,7 @@ class RosterCsvView(APIView):
                 description="UTF-8 CSV with a header line: " + ", ".join(n for n, _ in roster.CSV_COLUMNS) + ".",
             ),
             400: BAD_QUERY,
+            404: error_response("?format= names a format this endpoint does not give (csv, or json for errors)."),
         },
     )
     def get(self, request):
