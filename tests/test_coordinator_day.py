@@ -144,6 +144,20 @@ def test_archiving_cancels_reminders_hides_the_patient_signs_them_out_and_keeps_
     assert AuditEntry.objects.filter(patient=pat, action="archive").count() == 1
 
 
+def test_an_archived_patient_gets_no_sign_in_link(as_carol, pat, email_to_sink, site_url, django_capture_on_commit_callbacks):
+    as_carol.post(f"/api/v1/patients/{pat.pk}/archive/")
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = APIClient().post("/api/v1/auth/sign-in-link/", {"email": "pat@example.org"}, format="json")
+    assert asked.status_code == 202  # the same answer as for anyone
+    time.sleep(0.3)
+    assert email_to_sink.received() == []
+    # Made active again, the link comes.
+    as_carol.post(f"/api/v1/patients/{pat.pk}/reactivate/")
+    with django_capture_on_commit_callbacks(execute=True):
+        APIClient().post("/api/v1/auth/sign-in-link/", {"email": "pat@example.org"}, format="json")
+    assert len(wait_for_mail(email_to_sink, 1)) == 1
+
+
 def test_an_archived_patient_gets_no_new_surgery_or_code(as_carol, carol, pat):
     as_carol.post(f"/api/v1/patients/{pat.pk}/archive/")
     booked = as_carol.post(
