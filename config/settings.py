@@ -167,6 +167,8 @@ REST_FRAMEWORK = {
 INVITATION_CODE_TTL_DAYS = env.int("INVITATION_CODE_TTL_DAYS", default=14)
 # A sign-in link emailed to a patient signs in once, within this many minutes.
 SIGN_IN_LINK_TTL_MINUTES = env.int("SIGN_IN_LINK_TTL_MINUTES", default=15)
+# The care team may email a patient a fresh invitation at most this often per hour.
+INVITATION_EMAILS_PER_HOUR = env.int("INVITATION_EMAILS_PER_HOUR", default=3)
 # Sessions end after this long unused (prepapp/session_policy.py): staff soon, patients on
 # their own phone much later. Each request moves the window on.
 STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
@@ -194,6 +196,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets that share a field name get names of their own.
     "ENUM_NAME_OVERRIDES": {
         "SurgeryCaseStatusEnum": "prepapp.models.SurgeryCase.Status",
+        "PatientStatusEnum": "prepapp.models.Patient.Status",
         "TaskStatusEnum": "checklists.models.Task.Status",
         "ReminderStatusEnum": "prepapp.reminders.models.Reminder.Status",
         "MePatientKindEnum": ["patient"],

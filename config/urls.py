@@ -13,7 +13,7 @@ from prepapp import auth_api, data_rights_api, health_check_api, token_api
 from prepapp.api_errors import api_not_found
 from prepapp.access_log_api import MyAccessLogView
 from prepapp.health import healthz
-from prepapp.roster_api import RosterView
+from prepapp.roster_api import RosterCsvView, RosterView
 
 router = DefaultRouter()
 router.register("patients", prepapp_api.PatientViewSet, basename="patient")
@@ -40,6 +40,7 @@ api_v1 = [
     path("me/checklist/", checklists_api.MyChecklistView.as_view(), name="my-checklist"),
     path("me/calendar.ics", checklists_api.MyCalendarView.as_view(), name="my-calendar"),
     path("roster/", RosterView.as_view(), name="roster"),
+    path("roster/csv/", RosterCsvView.as_view(), name="roster-csv"),
     path("", include("prepapp.reminders.urls")),
     path("", include(router.urls)),
     # Last: a path that names no endpoint (or an id that is not a number) gets JSON, not a page.

@@ -8,6 +8,7 @@ rules and error messages live in one place: the services behind the API.
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -108,25 +109,58 @@ def _sort_headers(current: str) -> dict:
     return headers
 
 
+def _surgeon_choices(user) -> list[str]:
+    """The surgeons named on the organization's surgeries, for the filter's suggestions."""
+    names = (
+        SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(user))
+        .exclude(surgeon="")
+        .order_by("surgeon")
+        .values_list("surgeon", flat=True)
+        .distinct()[:200]
+    )
+    return list(dict.fromkeys(name.strip() for name in names))
+
+
+STATUS_FILTER_CHOICES = [
+    ("active", gettext_lazy("Active")),
+    ("discharged", gettext_lazy("Discharged")),
+    ("archived", gettext_lazy("Archived")),
+    (roster.STATUS_ALL, gettext_lazy("All")),
+]
+
+
 @staff_required
 def roster_page(request):
-    """Who is behind: the roster, sortable by column. Each patient shown gets a "list" audit entry."""
+    """Who is behind: the roster, filtered and sortable by column. Each patient shown gets a "list" audit entry."""
     ordering = request.GET.get("ordering") or roster.DEFAULT_ORDERING
+    filter_errors = {}
     try:
-        rows = roster.roster_rows(user=request.user, ordering=ordering)
+        filters = roster.parse_filters(request.GET)
+    except roster.InvalidFilter as exc:
+        # The page still shows the roster (unfiltered), with each unreadable filter named.
+        filters, filter_errors = roster.RosterFilters(), exc.errors
+    try:
+        rows = roster.roster_rows(user=request.user, ordering=ordering, filters=filters)
     except roster.UnknownOrdering:
         ordering = roster.DEFAULT_ORDERING
-        rows = roster.roster_rows(user=request.user, ordering=ordering)
+        rows = roster.roster_rows(user=request.user, ordering=ordering, filters=filters)
     with transaction.atomic():
         page = Paginator(rows, ROSTER_PAGE_SIZE).get_page(request.GET.get("page"))
         payloads = [roster.row_payload(row) for row in page.object_list]
         audit_record(actor=request.user, patients=page.object_list, action="list", request=request)
     behind = roster.roster_summary(rows)
+    filter_query = urlencode(filters.query())
+    filtered = filters != roster.RosterFilters()
     return render(
         request,
         "frontend/coordinator/roster.html",
         _page_context(
-            request, nav="roster", rows=payloads, page=page, ordering=ordering, headers=_sort_headers(ordering), behind=behind
+            request, nav="roster", rows=payloads, page=page, ordering=ordering, headers=_sort_headers(ordering),
+            behind=behind, filters=filters, filtered=filtered, filter_errors=filter_errors,
+            filter_query=filter_query, status_choices=STATUS_FILTER_CHOICES, surgeons=_surgeon_choices(request.user),
+            csv_url=f"{reverse('roster-csv')}?{urlencode([('ordering', ordering), *filters.query()])}",
+            any_patients=bool(payloads)
+            or Patient.objects.filter(organization_id__in=staff_organization_ids(request.user)).exists(),
         ),
     )
 
@@ -191,6 +225,15 @@ def _labels() -> dict:
         "facts_same_steps": _("The checklist stays the same."),
         "facts_messaged": _("The patient has a message in the app about it."),
         "fact_labels": {name: str(label) for name, label in FACTS.items()},
+        "duplicate_same_email": _("same email"),
+        "duplicate_same_birth": _("same date of birth"),
+        "duplicate_born": _("born %(date)s"),
+        "duplicate_enrolled": _("enrolled %(date)s"),
+        "patient_statuses": {value: str(label) for value, label in Patient.Status.choices},
+        "invitation_emailed": _(
+            "A new invitation was emailed to %(email)s. It works until %(date)s; earlier codes no longer work."
+        ),
+        "too_many_emails": _("Too many invitations were emailed to this patient within the hour. Try again later."),
     }
 
 

@@ -67,10 +67,11 @@ class SurgeryCaseInline(OrganizationScopedInline, admin.TabularInline):
 @admin.register(Patient)
 class PatientAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     patient_path = "pk"
-    list_display = ["full_name", "organization", "time_zone", "language", "invitation_accepted_at"]
-    list_filter = ["organization", "language", *FACTS]
+    list_display = ["full_name", "organization", "status", "time_zone", "language", "invitation_accepted_at"]
+    list_filter = ["organization", "status", "language", *FACTS]
     search_fields = ["full_name", "contact_email"]
-    readonly_fields = ["invitation_accepted_at", "created_at"]
+    # The status changes through the coordinator pages or the API, which cancel and plan reminders with it.
+    readonly_fields = ["invitation_accepted_at", "created_at", "status", "status_changed_at", "status_reason"]
     autocomplete_fields = ["user", "organization"]
     inlines = [SurgeryCaseInline]
 
@@ -81,7 +82,8 @@ class PatientAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
     fieldsets = [
         (None, {"fields": ["organization", "user", "full_name", "contact_email", "time_zone", "language",
-                           "weight_kg"]}),
+                           "weight_kg", "date_of_birth"]}),
+        ("Status", {"fields": ["status", "status_changed_at", "status_reason"]}),
         ("Facts the protocol uses", {
             "fields": list(FACTS),
             "description": "Yes, no or not known yet. Once the patient is enrolled, change them on the "

@@ -97,6 +97,7 @@ class ExportedProfileSerializer(serializers.Serializer):
     organization = serializers.CharField()
     full_name = serializers.CharField()
     contact_email = serializers.CharField(allow_blank=True)
+    date_of_birth = serializers.DateField(allow_null=True)
     time_zone = serializers.CharField()
     language = serializers.CharField()
     weight_kg = serializers.CharField(allow_null=True, help_text="Kilograms, as a decimal string.")

@@ -5,7 +5,7 @@ The bottom layer: nothing here knows about checklists or reminders, which build 
 
 import secrets
 import zoneinfo
-from datetime import time
+from datetime import date, time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,6 +24,14 @@ def validate_time_zone(value: str) -> None:
     """Refuse anything that is not an IANA time zone name."""
     if not value or value not in zoneinfo.available_timezones():
         raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value}, code="invalid")
+
+
+def validate_date_of_birth(value: date) -> None:
+    """A date of birth is in the past and within a human lifetime."""
+    if value > timezone.localdate():
+        raise ValidationError(_("The date of birth cannot be in the future."), code="future")
+    if value.year < 1900:
+        raise ValidationError(_("The date of birth must be in 1900 or later."), code="too_early")
 
 
 def new_invitation_code() -> str:
@@ -91,12 +99,22 @@ class Patient(models.Model):
         ENGLISH = "en", "English"
         SPANISH = "es", "Español"
 
+    class Status(models.TextChoices):
+        # Followed by the care team: on the roster, reminders planned and sent.
+        ACTIVE = "active", _("Active")
+        # Care finished: off the roster by default, nothing sent; the patient can still sign in and read.
+        DISCHARGED = "discharged", _("Discharged")
+        # Entered by mistake or no longer followed: off the roster, nothing sent, the patient signed out.
+        ARCHIVED = "archived", _("Archived")
+
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="patients")
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="patient", null=True, blank=True
     )
     full_name = models.CharField(max_length=200)
     contact_email = models.EmailField(blank=True)
+    # Optional; with the name, it tells two patients of the same name apart at enrolment.
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
@@ -144,8 +162,14 @@ class Patient(models.Model):
     invitation_accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Whether the care team still follows the patient; changed only by prepapp.workflows.patient_set_status.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status_reason = models.CharField(max_length=200, blank=True, editable=False)
+
     class Meta:
         ordering = ["full_name", "id"]
+        indexes = [models.Index(fields=["organization", "status"], name="patient_org_status")]
 
     # The plain code, on the instance returned by the service that issued it and nowhere else
     # (not saved, not on a patient read back from the database): the enrolment response shows it once.
@@ -159,6 +183,11 @@ class Patient(models.Model):
         """An issued code is waiting to be used and has not expired."""
         expires_at = self.invitation_expires_at
         return bool(self.invitation_code_hash and expires_at and expires_at > timezone.now())
+
+    @property
+    def is_followed(self) -> bool:
+        """Followed by the care team: reminders are planned and sent only for these patients."""
+        return self.status == self.Status.ACTIVE
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

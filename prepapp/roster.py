@@ -10,8 +10,13 @@ into the query as a CASE over the patient's zone.
 
 from __future__ import annotations
 
+import csv
+import io
 import zoneinfo
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import reduce
+from operator import or_
 
 from django.db.models import (
     Case,
@@ -51,6 +56,119 @@ ORDERINGS = {
 }
 DEFAULT_ORDERING = "days_to_surgery"
 
+# What makes a patient need a look, each a condition over the roster's figures (annotations
+# of roster_rows). "Alerts only" keeps the patients with any of them; a new kind of alert is
+# one more entry here, next to the figure it reads.
+ALERTS: dict[str, Q] = {
+    "overdue": Q(overdue__gt=0),
+    "late": Q(late__gt=0),
+}
+
+# ?status= values: one patient status, several (repeated), or "all".
+STATUS_ALL = "all"
+STATUS_CHOICES = (*Patient.Status.values, STATUS_ALL)
+
+
+@dataclass(frozen=True)
+class RosterFilters:
+    """Which patients the roster shows. The default: the active ones, everything else open."""
+
+    statuses: tuple[str, ...] = (Patient.Status.ACTIVE,)
+    surgeon: str = ""
+    surgery_from: date | None = None
+    surgery_to: date | None = None
+    alerts_only: bool = False
+
+    def query(self) -> list[tuple[str, str]]:
+        """The filters as query parameters (those that differ from the default), for links that keep them."""
+        params = []
+        if self.statuses != RosterFilters.statuses:
+            all_statuses = set(self.statuses) == set(Patient.Status.values)
+            params += [("status", STATUS_ALL)] if all_statuses else [("status", s) for s in self.statuses]
+        if self.surgeon:
+            params.append(("surgeon", self.surgeon))
+        if self.surgery_from:
+            params.append(("surgery_from", self.surgery_from.isoformat()))
+        if self.surgery_to:
+            params.append(("surgery_to", self.surgery_to.isoformat()))
+        if self.alerts_only:
+            params.append(("alerts", "1"))
+        return params
+
+    @property
+    def status_choice(self) -> str:
+        """The one value a single-choice control shows: a status, or "all"."""
+        if set(self.statuses) == set(Patient.Status.values):
+            return STATUS_ALL
+        return self.statuses[0] if len(self.statuses) == 1 else ""
+
+
+class InvalidFilter(ValueError):
+    """Some filter parameters could not be read: {parameter: message}."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+FILTER_PARAMETERS = ("status", "surgeon", "surgery_from", "surgery_to", "alerts")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"", "0", "false", "no", "off"}
+
+
+def parse_filters(params) -> RosterFilters:
+    """Read the filters from query parameters (a QueryDict); InvalidFilter names each bad one."""
+    errors = {}
+    statuses = [value.strip() for value in params.getlist("status") if value.strip()]
+    unknown = [value for value in statuses if value not in STATUS_CHOICES]
+    if unknown:
+        errors["status"] = f"Unknown status “{unknown[0]}”. Use one of: {', '.join(STATUS_CHOICES)}."
+    if not statuses:
+        chosen = RosterFilters.statuses
+    elif STATUS_ALL in statuses:
+        chosen = tuple(Patient.Status.values)
+    else:
+        chosen = tuple(dict.fromkeys(statuses))
+
+    def day(name):
+        value = (params.get(name) or "").strip()
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            errors[name] = "Use a date as YYYY-MM-DD."
+            return None
+
+    surgery_from, surgery_to = day("surgery_from"), day("surgery_to")
+    if surgery_from and surgery_to and surgery_from > surgery_to:
+        errors["surgery_to"] = "The end of the range is before its start."
+    alerts = (params.get("alerts") or "").strip().lower()
+    if alerts not in TRUE_WORDS | FALSE_WORDS:
+        errors["alerts"] = "Use 1 (only patients with alerts) or 0."
+    surgeon = (params.get("surgeon") or "").strip()
+    if len(surgeon) > 200:
+        errors["surgeon"] = "At most 200 characters."
+    if errors:
+        raise InvalidFilter(errors)
+    return RosterFilters(
+        statuses=chosen, surgeon=surgeon, surgery_from=surgery_from, surgery_to=surgery_to,
+        alerts_only=alerts in TRUE_WORDS,
+    )
+
+
+def apply_filters(rows: QuerySet, filters: RosterFilters) -> QuerySet:
+    """Narrow roster_rows() to the filters (status is applied there, before the figures)."""
+    if filters.surgeon:
+        rows = rows.filter(case_surgeon__icontains=filters.surgeon)
+    if filters.surgery_from:
+        rows = rows.filter(case_date__gte=filters.surgery_from)
+    if filters.surgery_to:
+        rows = rows.filter(case_date__lte=filters.surgery_to)
+    if filters.alerts_only:
+        rows = rows.filter(reduce(or_, ALERTS.values()))
+    return rows
+
 
 class UnknownOrdering(ValueError):
     """The requested ordering is not one of ORDERINGS (with or without a leading "-")."""
@@ -86,8 +204,12 @@ def parse_ordering(value: str | None) -> list:
     return [primary, F("full_name").asc(), F("id").asc()]
 
 
-def roster_rows(*, user, ordering: str | None = None, now: datetime | None = None) -> QuerySet:
+def roster_rows(
+    *, user, ordering: str | None = None, now: datetime | None = None, filters: RosterFilters | None = None
+) -> QuerySet:
     """The patients of the user's organizations, annotated with the figures of their current surgery.
+
+    Only the patients the filters let through (by default: the active ones, see RosterFilters).
 
     The current surgery is the scheduled one, or else the latest (done or cancelled). Task
     figures count that surgery's checklist; overdue tasks are open tasks due before the
@@ -99,7 +221,8 @@ def roster_rows(*, user, ordering: str | None = None, now: datetime | None = Non
     """
     now = now or timezone.now()
     order_by = parse_ordering(ordering)
-    patients = Patient.objects.filter(organization_id__in=staff_organization_ids(user))
+    filters = filters or RosterFilters()
+    patients = Patient.objects.filter(organization_id__in=staff_organization_ids(user), status__in=filters.statuses)
     # One small query: the zones in use, so that "today" is each patient's own.
     zones = set(patients.order_by().values_list("time_zone", flat=True).distinct())
     local_today = _local_today(zones, now)
@@ -110,7 +233,8 @@ def roster_rows(*, user, ordering: str | None = None, now: datetime | None = Non
         return Subquery(current.values(name)[:1], output_field=field)
 
     tasks = Task.objects.filter(checklist__case_id=OuterRef("case_id"))
-    return (
+    open_while_scheduled = tasks.filter(status=Task.Status.OPEN, checklist__case__status=SurgeryCase.Status.SCHEDULED)
+    rows = (
         patients.annotate(
             organization_slug=F("organization__slug"),
             local_today=local_today,
@@ -118,15 +242,12 @@ def roster_rows(*, user, ordering: str | None = None, now: datetime | None = Non
             case_date=current_field("surgery_date", DateField()),
             case_status=current_field("status", SurgeryCase._meta.get_field("status")),
             case_procedure=current_field("procedure", SurgeryCase._meta.get_field("procedure")),
+            case_surgeon=current_field("surgeon", SurgeryCase._meta.get_field("surgeon")),
             tasks_total=_count(tasks),
             tasks_done=_count(tasks.filter(status=Task.Status.DONE)),
-            overdue=_count(
-                tasks.filter(
-                    status=Task.Status.OPEN,
-                    checklist__case__status=SurgeryCase.Status.SCHEDULED,
-                    due_date__lt=OuterRef("local_today"),
-                )
-            ),
+            overdue=_count(open_while_scheduled.filter(due_date__lt=OuterRef("local_today"))),
+            # Open steps whose time had already passed when they were assigned (or moved).
+            late=_count(open_while_scheduled.filter(late=True)),
             unread=_count(InboxMessage.objects.filter(patient=OuterRef("pk"), read_at__isnull=True)),
             failed_deliveries=_count(
                 Reminder.objects.filter(patient=OuterRef("pk"), status=Reminder.Status.FAILED)
@@ -151,6 +272,7 @@ def roster_rows(*, user, ordering: str | None = None, now: datetime | None = Non
         .select_related(None)
         .order_by(*order_by)
     )
+    return apply_filters(rows, filters)
 
 
 def roster_summary(rows: QuerySet) -> dict:
@@ -187,10 +309,12 @@ def row_payload(row: Patient) -> dict:
             "surgery_date": row.case_date,
             "status": row.case_status,
             "procedure": row.case_procedure,
+            "surgeon": row.case_surgeon,
         }
     return {
         "id": row.pk,
         "full_name": row.full_name,
+        "status": row.status,
         "organization": row.organization_slug,
         "time_zone": row.time_zone,
         "today": row.local_today,
@@ -200,6 +324,7 @@ def row_payload(row: Patient) -> dict:
         "tasks_done": row.tasks_done,
         "share_done": round(row.share_done, 4) if row.share_done is not None else None,
         "overdue": row.overdue,
+        "late": row.late,
         "unread": row.unread,
         "failed_deliveries": row.failed_deliveries,
         "open_alerts": row.open_alerts,
@@ -208,3 +333,56 @@ def row_payload(row: Patient) -> dict:
     }
 
 
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+# The export's columns: (heading, value from a row_payload). New roster figures add a column here.
+CSV_COLUMNS = [
+    ("patient_id", lambda r: r["id"]),
+    ("full_name", lambda r: r["full_name"]),
+    ("status", lambda r: r["status"]),
+    ("time_zone", lambda r: r["time_zone"]),
+    ("procedure", lambda r: r["case"]["procedure"] if r["case"] else None),
+    ("surgeon", lambda r: r["case"]["surgeon"] if r["case"] else None),
+    ("surgery_date", lambda r: r["case"]["surgery_date"] if r["case"] else None),
+    ("surgery_status", lambda r: r["case"]["status"] if r["case"] else None),
+    ("days_to_surgery", lambda r: r["days_to_surgery"]),
+    ("steps_done", lambda r: r["tasks_done"]),
+    ("steps_total", lambda r: r["tasks_total"]),
+    ("overdue", lambda r: r["overdue"]),
+    ("late", lambda r: r["late"]),
+    ("unread", lambda r: r["unread"]),
+    ("failed_deliveries", lambda r: r["failed_deliveries"]),
+    ("signed_in", lambda r: r["invitation_accepted"]),
+]
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str | int:
+    """One value as a CSV cell: text that a spreadsheet would run as a formula gets a leading quote.
+
+    Numbers the roster computes stay numbers; every text (names, procedures, surgeons, typed
+    by people) is checked.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return value
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def roster_csv(payloads) -> str:
+    """The roster rows (row_payload dicts) as CSV text, with a header line; UTF-8 with a BOM for spreadsheets."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([name for name, _ in CSV_COLUMNS])
+    for row in payloads:
+        writer.writerow([csv_cell(value(row)) for _, value in CSV_COLUMNS])
+    return out.getvalue()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from datetime import date
 
-from .models import Patient, SurgeryCase
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Lower, Trim
+
+from .models import Organization, Patient, SurgeryCase
 
 
 def current_case_ordering(prefix: str = "") -> list:
@@ -31,3 +34,33 @@ def cases_current_first(patient: Patient) -> QuerySet:
 def case_current(patient: Patient) -> SurgeryCase | None:
     """The patient's current surgery (see current_case_ordering), or None if none was ever booked."""
     return cases_current_first(patient).select_related("patient").first()
+
+
+def name_key(full_name: str) -> str:
+    """A name as compared for duplicates: trimmed, inner spaces collapsed, lower case."""
+    return " ".join((full_name or "").split()).lower()
+
+
+def patients_like(
+    *, organization: Organization, full_name: str, contact_email: str = "", date_of_birth: date | None = None
+) -> QuerySet:
+    """The organization's patients who may be this person: the same name and the same email or date of birth.
+
+    Names compare case-insensitively and trimmed; an empty email or a missing date of birth
+    matches nothing. Archived and discharged patients count: they are the same person. Only
+    this organization is searched, never another's.
+    """
+    same_contact = Q()
+    email = (contact_email or "").strip()
+    if email:
+        same_contact |= Q(contact_email__iexact=email)
+    if date_of_birth is not None:
+        same_contact |= Q(date_of_birth=date_of_birth)
+    if not same_contact:
+        return Patient.objects.none()
+    return (
+        Patient.objects.filter(organization=organization)
+        .annotate(name_key=Lower(Trim("full_name")))
+        .filter(same_contact, name_key=name_key(full_name))
+        .order_by("created_at", "id")
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 import threading
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from rest_framework.authtoken.models import Token
 
 from .audit import audit_record
 from .models import (
+    AuditEntry,
     Organization,
     Patient,
     SessionGeneration,
@@ -32,6 +34,7 @@ from .models import (
     invitation_code_digest,
     new_invitation_code,
 )
+from .selectors import patients_like
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -44,7 +47,7 @@ SIGN_IN_LINK_REFUSED = "This sign-in link has expired or has already been used. 
 SIGN_IN_LINKS_PER_EMAIL = 5
 
 PATIENT_FIELDS = (
-    "full_name", "contact_email", "time_zone", "language", "weight_kg",
+    "full_name", "contact_email", "date_of_birth", "time_zone", "language", "weight_kg",
     "smoker", "diabetic", "on_blood_thinners", "takes_nsaids", "bone_density_concern", "heart_or_lung_condition",
 )
 # The patient's own choices about reminders and the app; staff may set them at enrolment too.
@@ -58,18 +61,44 @@ def full_clean(obj, exclude=None):
     obj.full_clean(exclude=exclude, validate_unique=False)
 
 
+class PossibleDuplicate(Exception):
+    """The organization already has a patient with this name and the same email or date of birth."""
+
+    def __init__(self, patients: list[Patient]):
+        super().__init__(f"{len(patients)} possible duplicate(s)")
+        self.patients = patients
+
+
 @transaction.atomic
-def patient_enrol(*, organization: Organization, full_name: str, **details) -> Patient:
+def patient_enrol(
+    *, organization: Organization, full_name: str, confirm_duplicate: bool = False, **details
+) -> Patient:
     """Create a patient record with a login that only the invitation code (or an emailed link) opens.
 
-    The returned instance carries the first invitation code in `invitation_code`, for the
-    enrolment response to show once; only its hash is stored.
+    A patient with the same name and the same email or date of birth in the organization
+    (see selectors.patients_like) stops the enrolment with PossibleDuplicate, unless the
+    caller confirms that this is another person (`confirm_duplicate`). The returned instance
+    carries the first invitation code in `invitation_code`, for the enrolment response to
+    show once; only its hash is stored.
     """
     unknown = set(details) - set(PATIENT_FIELDS) - set(PREFERENCE_FIELDS)
     if unknown:
         raise TypeError(f"unknown patient fields: {', '.join(sorted(unknown))}")
+    full_name = " ".join((full_name or "").split())
     patient = Patient(organization=organization, full_name=full_name, **details)
     full_clean(patient, exclude=["user"])
+    if not confirm_duplicate:
+        # Enrolments in one organization take turns here, so two coordinators entering the
+        # same person at the same moment cannot both miss the other's record.
+        Organization.objects.select_for_update().filter(pk=organization.pk).first()
+        duplicates = list(
+            patients_like(
+                organization=organization, full_name=full_name,
+                contact_email=patient.contact_email, date_of_birth=patient.date_of_birth,
+            )
+        )
+        if duplicates:
+            raise PossibleDuplicate(duplicates)
     # The username names nobody and no code: it is only the login's handle.
     user = User(username=f"patient-{secrets.token_hex(8)}", email=patient.contact_email)
     user.set_unusable_password()
@@ -107,9 +136,89 @@ def patient_invitation_issue(
     The returned instance carries the code in `invitation_code`; nothing else ever shows it again.
     """
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    _refuse_archived(patient)
     _issue_invitation_code(patient, now=now or timezone.now())
     audit_record(actor=issued_by, patients=[patient], action="issue-invitation", path=path, ip=ip)
     return patient
+
+
+ARCHIVED_NO_INVITATION = "This patient is archived and cannot sign in; make the record active again first."
+NO_EMAIL_FOR_INVITATION = "This patient has no email address. Add one, or give them a code from this page."
+INVITATION_EMAIL_ACTION = "email-invitation"
+
+
+def _refuse_archived(patient: Patient) -> None:
+    if patient.status == Patient.Status.ARCHIVED:
+        raise ValidationError({"status": ARCHIVED_NO_INVITATION})
+
+
+class TooManyInvitationEmails(Exception):
+    """The patient was emailed INVITATION_EMAILS_PER_HOUR invitations within the last hour."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class InvitationEmailNotSent(Exception):
+    """The mail server did not take the invitation email; nothing was changed."""
+
+
+@transaction.atomic
+def patient_invitation_email(
+    *, patient: Patient, issued_by, path: str = "", ip: str = "", now: datetime | None = None
+) -> Patient:
+    """Email the patient a fresh invitation code and its link; any earlier unused code stops working.
+
+    At most INVITATION_EMAILS_PER_HOUR per patient within an hour, whoever sends them: the
+    audit trail is the count, so every process and every member of staff share it, and a
+    refused or failed attempt does not use it up. The email is handed to the mail server
+    before the transaction commits: if the server refuses it, nothing changes and the
+    earlier code still works (InvitationEmailNotSent). The code itself is only in the email.
+    """
+    now = now or timezone.now()
+    patient = Patient.objects.select_for_update().select_related("organization").get(pk=patient.pk)
+    _refuse_archived(patient)
+    if not patient.contact_email:
+        raise ValidationError({"contact_email": NO_EMAIL_FOR_INVITATION})
+    limit = settings.INVITATION_EMAILS_PER_HOUR
+    hour = timedelta(hours=1)
+    recent = list(
+        AuditEntry.objects.filter(patient=patient, action=INVITATION_EMAIL_ACTION, at__gt=now - hour)
+        .order_by("-at")
+        .values_list("at", flat=True)[:limit]
+    )
+    if len(recent) >= limit:
+        # The oldest of the last `limit` sends leaves the hour first.
+        raise TooManyInvitationEmails(max(1, math.ceil((recent[-1] + hour - now).total_seconds())))
+    _issue_invitation_code(patient, now=now)
+    message = _invitation_message(patient=patient, code=patient.invitation_code)
+    audit_record(actor=issued_by, patients=[patient], action=INVITATION_EMAIL_ACTION, path=path, ip=ip)
+    try:
+        message.send()
+    except OSError as exc:  # smtplib's errors are OSErrors too
+        # Never the message itself: it holds the code.
+        logger.warning("The invitation email for patient %s could not be sent (%s).", patient.pk,
+                       exc.__class__.__name__)
+        raise InvitationEmailNotSent() from exc
+    return patient
+
+
+def _invitation_message(*, patient: Patient, code: str) -> EmailMessage:
+    with translation.override(patient.language):
+        subject = _("Your invitation to get ready for your surgery")
+        body = render_to_string(
+            "prepapp/email/invitation.txt",
+            {
+                "patient": patient,
+                "code": code,
+                "url": f"{settings.SITE_URL}/join/{code}/",
+                "days": settings.INVITATION_CODE_TTL_DAYS,
+            },
+        )
+    return EmailMessage(
+        subject=subject, body=body, to=[patient.contact_email], headers={"Auto-Submitted": "auto-generated"}
+    )
 
 
 @transaction.atomic

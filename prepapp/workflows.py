@@ -29,7 +29,7 @@ from .models import FACTS, Patient, SurgeryCase
 from .reminders import planning
 from .reminders.announcements import announce
 from .reminders.models import Announcement, InboxMessage, Reminder
-from .services import PATIENT_FIELDS, PREFERENCE_FIELDS, full_clean
+from .services import PATIENT_FIELDS, PREFERENCE_FIELDS, full_clean, user_sign_out_everywhere
 
 User = get_user_model()
 
@@ -67,6 +67,14 @@ def patient_update(*, patient: Patient, by=None, path: str = "", ip: str = "", *
     if "contact_email" in changes and patient.user_id:
         User.objects.filter(pk=patient.user_id).update(email=patient.contact_email)
     return patient
+
+
+def _refuse_unless_followed(patient: Patient) -> None:
+    # Surgeries and checklists are planned only for patients the care team follows.
+    if not patient.is_followed:
+        raise ValidationError(
+            {"patient": f"This patient is {patient.status}; make the record active again first."}
+        )
 
 
 # --- Facts and tailoring ---------------------------------------------------------------------
@@ -205,6 +213,7 @@ def case_book(
     now: datetime | None = None,
 ) -> SurgeryCase:
     """Book a surgery for a patient, who is told. A patient has at most one scheduled surgery at a time."""
+    _refuse_unless_followed(patient)
     _check_surgery_date(patient, surgery_date, now)
     if SurgeryCase.objects.filter(patient=patient, status=SurgeryCase.Status.SCHEDULED).exists():
         raise ValidationError({"patient": "This patient already has a scheduled surgery; move or cancel that one."})
@@ -235,6 +244,7 @@ def case_reschedule(
     case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=case.pk)
     if case.status != SurgeryCase.Status.SCHEDULED:
         raise ValidationError({"status": f"A {case.status} surgery cannot be moved."})
+    _refuse_unless_followed(case.patient)
     _check_surgery_date(case.patient, surgery_date, now)
     old_date, old_time = case.surgery_date, case.surgery_time
     case.surgery_date, case.surgery_time = surgery_date, surgery_time
@@ -286,6 +296,7 @@ def checklist_assign(
     replaced; a replaced checklist's reminders go with its steps.
     """
     now = now or timezone.now()
+    _refuse_unless_followed(case.patient)
     checklist = checklist_services.checklist_build(
         case=case, protocol_version=protocol_version, assigned_by=assigned_by, now=now
     )
@@ -312,3 +323,51 @@ def task_reopen(*, task: Task, by, now: datetime | None = None) -> Task:
     if changed:
         planning.replan_for_tasks(tasks=[task], patient=task.checklist.case.patient, now=now)
     return task
+
+
+# What each status change is called in the audit trail.
+STATUS_ACTIONS = {
+    Patient.Status.ARCHIVED: "archive",
+    Patient.Status.DISCHARGED: "discharge",
+    Patient.Status.ACTIVE: "reactivate",
+}
+
+
+@transaction.atomic
+def patient_set_status(
+    *, patient: Patient, status: str, by, reason: str = "", request=None, now: datetime | None = None
+) -> Patient:
+    """Archive, discharge or reactivate a patient; the record itself is always kept.
+
+    - discharged (care finished): off the roster by default; reminders not yet sent are
+      cancelled; the patient keeps their sign-in and can still open their record.
+    - archived (entered by mistake, or no longer followed): the same, and the patient is
+      signed out everywhere and cannot sign in (codes and links are refused) until reactivated.
+    - active again: the login works again (a new invitation may be needed), and the open
+      steps' future reminders are planned again.
+
+    Setting the status the patient already has changes nothing and leaves no entry.
+    """
+    if status not in Patient.Status.values:
+        raise ValidationError({"status": f"Unknown status “{status}”."})
+    now = now or timezone.now()
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.status == status:
+        return patient
+    patient.status = status
+    patient.status_changed_at = now
+    patient.status_reason = (reason or "").strip()[:200] if status != Patient.Status.ACTIVE else ""
+    patient.save(update_fields=["status", "status_changed_at", "status_reason"])
+    if patient.user_id:
+        # Only an archived record locks its patient out.
+        User.objects.filter(pk=patient.user_id).update(is_active=status != Patient.Status.ARCHIVED)
+        if status == Patient.Status.ARCHIVED:
+            user_sign_out_everywhere(user=patient.user, now=now)
+            Patient.objects.filter(pk=patient.pk).update(invitation_code_hash=None, invitation_expires_at=None)
+            patient.invitation_code_hash = patient.invitation_expires_at = None
+    if status == Patient.Status.ACTIVE:
+        planning.replan_for_tasks(tasks=tasks_open_for_patient(patient), patient=patient, now=now)
+    else:
+        planning.cancel_pending(patient=patient, reason=f"patient {status}")
+    audit_record(actor=by, patients=[patient], action=STATUS_ACTIONS[status], request=request)
+    return patient

@@ -55,7 +55,10 @@ def test_carol_sees_her_patients_with_their_figures(as_carol, pat, pat_behind, p
         "surgery_date": pat_behind.surgery_date.isoformat(),
         "status": "scheduled",
         "procedure": "Minimally invasive lumbar fusion",
+        "surgeon": "",
     }
+    assert row["status"] == "active"
+    assert row["late"] == len([t for t in tasks if t.status == Task.Status.OPEN and t.late])
     assert row["days_to_surgery"] == (pat_behind.surgery_date - today).days
     assert row["today"] == today.isoformat()
     assert row["tasks_total"] == len(tasks)
@@ -69,9 +72,10 @@ def test_carol_sees_her_patients_with_their_figures(as_carol, pat, pat_behind, p
 
     # Paul has no surgery yet: the figures are there, empty, not missing.
     assert rows["Paul Other"] | {"id": None, "today": None} == {
-        "id": None, "full_name": "Paul Other", "organization": "riverside", "time_zone": "Europe/Madrid",
-        "today": None, "case": None, "days_to_surgery": None, "tasks_total": 0, "tasks_done": 0,
-        "share_done": None, "overdue": 0, "unread": 0, "failed_deliveries": 0, "open_alerts": 0,
+        "id": None, "full_name": "Paul Other", "status": "active", "organization": "riverside",
+        "time_zone": "Europe/Madrid", "today": None, "case": None, "days_to_surgery": None, "tasks_total": 0,
+        "tasks_done": 0, "share_done": None, "overdue": 0, "late": 0, "unread": 0, "failed_deliveries": 0,
+        "open_alerts": 0,
         "invitation_accepted": False, "invitation_accepted_at": None,
     }
 

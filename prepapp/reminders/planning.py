@@ -65,6 +65,8 @@ def email_reachable(patient: Patient) -> bool:
 
 def channels_for(patient: Patient) -> list[str]:
     """The channels planned side by side for the patient (email waits behind push under the default policy)."""
+    if not patient.is_followed:
+        return []  # discharged or archived: nothing is planned or sent
     channels = []
     if patient.inapp_enabled:
         channels.append(Reminder.Channel.INAPP)

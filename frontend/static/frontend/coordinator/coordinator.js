@@ -185,6 +185,7 @@ function enrolPayload(form) {
     language: value("language"),
   };
   if (value("weight_kg")) payload.weight_kg = value("weight_kg");
+  if (value("date_of_birth")) payload.date_of_birth = value("date_of_birth");
   // A fact left "not known yet" is not sent: a new patient starts with every fact not known.
   for (const [fact, known] of Object.entries(factsPayload(form))) {
     if (known !== null) payload[fact] = known;
@@ -255,10 +256,42 @@ function advance(fromId, toId, doneText) {
 
 const onEnrolPage = () => Boolean(document.getElementById("step-patient"));
 
+/** The records that may be this patient already (a 409 from enrolment), each linked, with what matches. */
+function showDuplicates(form, duplicates) {
+  const box = form.querySelector("[data-duplicates]");
+  const list = box.querySelector("[data-duplicate-list]");
+  list.replaceChildren(
+    ...duplicates.map((d) => {
+      const facts = [
+        d.contact_email || null,
+        d.date_of_birth ? fill(L.duplicate_born, { date: formatDate(d.date_of_birth) }) : null,
+        fill(L.duplicate_enrolled, { date: formatInstant(d.created_at) }),
+        d.same_email ? L.duplicate_same_email : null,
+        d.same_date_of_birth ? L.duplicate_same_birth : null,
+      ].filter(Boolean);
+      const status = d.status !== "active" ? el("span", { className: "badge badge--outline", text: L.patient_statuses[d.status] || d.status }) : null;
+      return el("li", { "data-duplicate-id": d.id }, el("a", { href: patientUrl(d.id), text: d.full_name }), " ", status, ` · ${facts.join(" · ")}`);
+    }),
+  );
+  box.hidden = false;
+  box.focus();
+}
+
+function hideDuplicates(form) {
+  const box = form.querySelector("[data-duplicates]");
+  if (box) box.hidden = true;
+}
+
 const actions = {
-  async enrol(form) {
-    const result = await api("POST", "patients/", enrolPayload(form));
+  async enrol(form, { confirmDuplicate = false } = {}) {
+    const payload = enrolPayload(form);
+    if (confirmDuplicate) payload.confirm_duplicate = true;
+    const result = await api("POST", "patients/", payload);
+    if (result.status === 409 && result.data && Array.isArray(result.data.duplicates)) {
+      return showDuplicates(form, result.data.duplicates);
+    }
     if (!result.ok) return showErrors(form, result.status, result.data);
+    hideDuplicates(form);
     const patient = result.data;
     document.getElementById("book-form").dataset.patientId = patient.id;
     const link = new URL(`/join/${patient.invitation_code}`, window.location.origin).href;
@@ -307,6 +340,28 @@ const actions = {
     box.focus();
   },
 
+  /** A fresh code by email: the server sends it and keeps only its hash; this page never shows it. */
+  async "email-invitation"(form) {
+    const result = await api("POST", `patients/${form.dataset.patientId}/invitation/email/`);
+    if (result.status === 429) return showErrors(form, 429, { detail: [L.too_many_emails] });
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    const sent = result.data;
+    const state = document.querySelector("[data-invitation-state]");
+    state.textContent = fill(state.dataset.issuedText, { date: formatInstant(sent.expires_at) });
+    document.querySelector("[data-issued-invitation]").hidden = true; // an earlier code shown here no longer works
+    announce(fill(L.invitation_emailed, { email: sent.sent_to, date: formatInstant(sent.expires_at) }));
+  },
+
+  /** Discharge, archive or make active again; the page is drawn again with the new status. */
+  async "set-status"(form) {
+    const chosen = form.querySelector('[name="status"]:checked') || form.querySelector('[name="status"]');
+    const reason = form.elements.namedItem("reason");
+    const body = reason ? { reason: reason.value.trim() } : {};
+    const result = await api("POST", `patients/${form.dataset.patientId}/${chosen.value}/`, body);
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    window.location.reload();
+  },
+
   /** End every session and API token of the signed-in member of staff, then sign in again. */
   async "signout-everywhere"(form) {
     const result = await api("POST", "auth/signout-everywhere/");
@@ -339,11 +394,27 @@ const actions = {
   },
 };
 
+// Every submit starts clean: the errors and the note of the last attempt go, so that a
+// success never stands next to an earlier failure (or a failure next to an earlier success).
+function run(form, options) {
+  clearErrors(form);
+  announce("");
+  return busy(form, () => actions[form.dataset.action](form, options));
+}
+
 for (const form of document.querySelectorAll("form[data-action]")) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    busy(form, () => actions[form.dataset.action](form));
+    run(form);
   });
+}
+
+// Possible duplicates: "Enrol anyway" sends the same details again, confirmed; changing any
+// detail withdraws the warning (the next enrolment is checked again).
+for (const form of document.querySelectorAll('form[data-action="enrol"]')) {
+  const anyway = form.querySelector("[data-enrol-anyway]");
+  if (anyway) anyway.addEventListener("click", () => run(form, { confirmDuplicate: true }));
+  form.addEventListener("input", () => hideDuplicates(form));
 }
 
 // The time zone select: the last option lets the coordinator type any IANA zone name.

@@ -447,57 +447,114 @@ function timeField(name, label, value) {
     h("input", { type: "time", id: `f-${name}`, name, value: hhmm(value), required: true }));
 }
 
+// --- Notifications on this phone: one control whose words always match what will happen ---
+
+function otherChannels(me) {
+  const email = Boolean(me.email_enabled && me.contact_email);
+  const inapp = Boolean(me.inapp_enabled);
+  if (email && inapp) return gettext("You will still get reminders by email and in this app.");
+  if (inapp) return gettext("You will still get reminders in this app.");
+  if (email) return gettext("You will still get reminders by email.");
+  return gettext("Turn on email or messages in this app above to get reminders.");
+}
+
+const PUSH_STATUS = {
+  unavailable: () => gettext("Notifications are not available on this service yet."),
+  offline: () => gettext("You need an internet connection to change this."),
+  "ios-home-screen": () => gettext("On iPhone and iPad, notifications work only after you add this app to your Home Screen."),
+  unsupported: () => gettext("This browser cannot show notifications."),
+  denied: () => gettext("Notifications are blocked for this app in your browser's settings."),
+  on: () => gettext("Notifications are on for this phone."),
+  off: () => gettext("Notifications are off for this phone."),
+};
+
+/** Advice for this phone's platform only: nobody on Android reads about the iPhone's Share button. */
+function pushAdvice(state, where) {
+  if (state === "ios-home-screen") {
+    return gettext("In Safari, tap the Share button, then “Add to Home Screen”. Open the app from your Home Screen and come back to this page to turn notifications on.");
+  }
+  if (state === "denied") {
+    if (where === "ios") return gettext("To allow them, open the Settings app, tap Notifications, choose this app and turn on “Allow Notifications”.");
+    if (where === "android") return gettext("To allow them, tap the icon next to the web address (for the app on your Home Screen: touch and hold its icon, then tap “App info”), open Notifications or Permissions and allow notifications. Then come back here.");
+    return gettext("To allow them, click the icon at the left of the web address, set Notifications to “Allow”, then reload this page.");
+  }
+  if (state === "unsupported") {
+    if (where === "ios") return gettext("Notifications need iOS 16.4 or later.");
+    if (where === "android") return gettext("Chrome or Firefox on this phone can show them.");
+  }
+  return null;
+}
+
+function pushFailure(error) {
+  switch (error.reason) {
+    case "dismissed":
+      return gettext("You closed the question without allowing notifications. Tap “Turn on notifications” to be asked again.");
+    case "denied":
+      return gettext("Notifications were blocked, so they could not be turned on.");
+    case "offline":
+      return gettext("You are offline, so notifications could not be turned on. Try again when you are connected.");
+    case "server":
+      return fmt(gettext("The app could not save this phone for notifications (error %(status)s). Please try again later."), { status: error.detail || "?" });
+    default:
+      return gettext("This browser could not register with its notification service, so notifications cannot be turned on here. This happens when the browser has that service switched off or blocked; trying again will not help until that changes.");
+  }
+}
+
 async function pushSection(ctx) {
-  const status = h("p", { role: "status", class: "push-status" });
-  const section = h("section", { class: "card", "aria-labelledby": "h-push" },
-    h("h2", { id: "h-push" }, gettext("Notifications on this phone")),
-    h("p", { class: "help" }, gettext("On an iPhone or iPad, first add this app to your Home Screen: tap the Share button, then “Add to Home Screen”. Then open the app from your Home Screen and turn on notifications here.")));
-  const support = push.support();
-  if (support !== "ok") {
-    section.append(message(support === "ios-home-screen"
-      ? gettext("Add this app to your Home Screen first (see above).")
-      : gettext("This browser cannot show notifications. You will still get reminders by email and in this app.")));
-    return section;
+  const section = h("section", { class: "card push", id: "push", "aria-labelledby": "h-push" });
+  const where = push.platform();
+
+  async function draw({ failure = null, focus = false } = {}) {
+    const me = ctx.state.me;
+    const { state, key } = await push.state(me);
+    const status = h("p", { class: "push-status", role: "status", tabindex: "-1" }, PUSH_STATUS[state]());
+    const advice = pushAdvice(state, where);
+    let button = null;
+    if (state === "off") {
+      button = h("button", {
+        type: "button", class: "secondary", onclick: async () => {
+          button.disabled = true;
+          try {
+            ctx.state.me = await push.turnOn(key, ctx.state.me);
+            await draw({ focus: true });
+            announce(gettext("Notifications are on for this phone."));
+          } catch (error) {
+            await draw({ failure: error, focus: true });
+          }
+        },
+      }, gettext("Turn on notifications"));
+    } else if (state === "on") {
+      button = h("button", {
+        type: "button", class: "secondary", onclick: async () => {
+          button.disabled = true;
+          await push.unsubscribe().catch(() => {});
+          await draw({ focus: true });
+          announce(gettext("Notifications are off for this phone."));
+        },
+      }, gettext("Turn off notifications"));
+    }
+    const problem = failure
+      ? h("div", { class: "notice notice-problem push-error", role: "alert" },
+        h("p", {}, pushFailure(failure)),
+        failure.reason === "service" && failure.detail
+          ? h("p", { class: "help" }, fmt(gettext("The browser said: %(detail)s"), { detail: failure.detail }))
+          : null,
+        h("p", {}, otherChannels(me)))
+      : null;
+    section.dataset.pushState = state;
+    mount(section,
+      h("h2", { id: "h-push" }, gettext("Notifications on this phone")),
+      status,
+      advice ? h("p", { class: "help push-advice" }, advice) : null,
+      button,
+      problem,
+      !problem && state !== "on" && state !== "off" ? h("p", { class: "help push-channels" }, otherChannels(me)) : null);
+    if (focus) status.focus();
   }
-  section.append(status);
-  let key = null;
-  try {
-    key = await push.publicKey();
-  } catch {
-    status.textContent = gettext("You need an internet connection to change this.");
-    return section;
-  }
-  if (!key) {
-    status.textContent = gettext("Notifications are not available yet. You will still get reminders by email and in this app.");
-    return section;
-  }
-  const subscription = await push.currentSubscription().catch(() => null);
-  if (subscription && push.permission() === "granted") {
-    status.textContent = gettext("Notifications are on for this phone.");
-    section.append(h("button", {
-      type: "button", class: "secondary", onclick: async () => {
-        await push.unsubscribe();
-        announce(gettext("Notifications are off for this phone."));
-        ctx.render();
-      },
-    }, gettext("Turn off notifications")));
-  } else if (push.permission() === "denied") {
-    status.textContent = gettext("Notifications are blocked for this app. You can allow them in your phone's settings.");
-  } else {
-    status.textContent = gettext("Notifications are off for this phone.");
-    section.append(h("button", {
-      type: "button", class: "secondary", onclick: async () => {
-        let ok = false;
-        try {
-          ok = await push.subscribe(key);
-          status.textContent = ok ? gettext("Notifications are on for this phone.") : gettext("Notifications were not allowed.");
-        } catch {
-          status.textContent = gettext("Notifications could not be turned on. Please try again.");
-        }
-        if (ok) ctx.render();
-      },
-    }, gettext("Turn on notifications")));
-  }
+
+  await draw();
+  // Unblocked (or blocked) in the browser's settings while this screen is open: say so at once.
+  push.onPermissionChange(() => { if (section.isConnected) draw(); });
   return section;
 }
 
@@ -515,7 +572,7 @@ export async function settings(ctx) {
       timeField("quiet_hours_end", gettext("Quiet hours end"), me.quiet_hours_end)),
     h("fieldset", {},
       h("legend", {}, gettext("How to remind me")),
-      checkbox("push_enabled", gettext("Notifications on this phone"), me.push_enabled),
+      // Notifications on this phone have their own control below: it knows what this phone can do.
       checkbox("email_enabled", gettext("Email"), me.email_enabled, me.contact_email || null),
       checkbox("inapp_enabled", gettext("Messages in this app"), me.inapp_enabled),
       radioGroup("channel_policy", gettext("Notifications and email"), me.channel_policy || "push_then_email", [
@@ -549,7 +606,6 @@ export async function settings(ctx) {
       reminder_time: data.get("reminder_time"),
       quiet_hours_start: data.get("quiet_hours_start"),
       quiet_hours_end: data.get("quiet_hours_end"),
-      push_enabled: data.has("push_enabled"),
       email_enabled: data.has("email_enabled"),
       inapp_enabled: data.has("inapp_enabled"),
       channel_policy: data.get("channel_policy") || "push_then_email",
