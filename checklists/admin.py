@@ -15,6 +15,7 @@ from prepapp.permissions import staff_organization_ids, staff_organizations
 
 from . import services
 from .models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
+from .protocol_files import VERSION_FIELDS
 
 
 @transaction.atomic
@@ -40,6 +41,7 @@ def protocol_version_draft_for_organization(*, version: ProtocolVersion, organiz
         number=(last.number if last else version.number) + 1,
         source=f"copy of {shipped.key} v{version.number}",
         published_at=None,
+        **{field: getattr(version, field) for field in VERSION_FIELDS},
     )
     TaskDefinition.objects.bulk_create(
         TaskDefinition(version=draft, position=d.position, **{f: getattr(d, f) for f in services.DEFINITION_FIELDS})
@@ -182,7 +184,7 @@ class TaskInline(OrganizationScopedInline, admin.TabularInline):
     model = Task
     organization_path = "checklist__case__patient__organization"
     extra = 0
-    fields = ["definition", "due_date", "window_start", "window_end", "late", "status", "completed_at"]
+    fields = ["definition", "due_date", "window_start", "window_end", "late", "not_enough_time", "status", "completed_at"]
     readonly_fields = ["definition"]
 
 
@@ -201,7 +203,7 @@ class ChecklistAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 class TaskAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     organization_path = "checklist__case__patient__organization"
     patient_path = "checklist__case__patient"
-    list_display = ["definition", "checklist", "due_date", "status", "late"]
-    list_filter = ["status", "late", "definition__category"]
+    list_display = ["definition", "checklist", "due_date", "status", "late", "not_enough_time"]
+    list_filter = ["status", "late", "not_enough_time", "definition__category"]
     search_fields = ["checklist__case__patient__full_name", "definition__title"]
     raw_id_fields = ["checklist", "definition", "completed_by"]

@@ -200,6 +200,16 @@ class TaskSerializer(serializers.Serializer):
         help_text="Its planned day had passed when it was assigned or moved, but its window is open: "
         "it is due within a few days instead. False once done or once that new due day has passed."
     )
+    not_enough_time = serializers.BooleanField(
+        help_text="Open, before surgery, and when it was assigned or moved fewer days were left than its "
+        "minimum lead time: the patient is asked to call the care team."
+    )
+    min_lead_days = serializers.IntegerField(
+        allow_null=True, help_text="Days before surgery the step needs to work (e.g. 42 smoke-free); null when none."
+    )
+    lead_reason = serializers.CharField(
+        allow_blank=True, help_text="Why the minimum lead time matters, in the requested language."
+    )
     group = serializers.ChoiceField(choices=schedule.GROUPS, help_text="The section of the home screen it is in.")
     status = serializers.ChoiceField(choices=Task.Status.choices)
     completed_at = serializers.DateTimeField(allow_null=True)
@@ -217,22 +227,56 @@ class TaskSerializer(serializers.Serializer):
     )
 
 
+class RecoveryStageSerializer(serializers.Serializer):
+    """A stage of the recovery, by days after surgery, from the protocol."""
+
+    key = serializers.SlugField()
+    label = serializers.CharField(help_text="In the requested language, e.g. “Weeks 3–6: physical therapy, …”.")
+    start_day = serializers.IntegerField(help_text="Its first day after surgery (1 is the day after).")
+    end_day = serializers.IntegerField(help_text="Its last day after surgery.")
+
+
 class CaseSummarySerializer(serializers.Serializer):
-    """A surgery as the patient sees it (case_payload), with the countdown."""
+    """A surgery as the patient sees it (case_payload), with the countdown, or after it the recovery."""
 
     id = serializers.IntegerField()
-    procedure = serializers.CharField()
+    procedure = serializers.CharField(help_text="In the patient's language when the protocol translates it.")
     surgeon = serializers.CharField(allow_blank=True)
     surgery_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
     surgery_time = LocalTimeField(allow_null=True)
     status = serializers.ChoiceField(choices=SurgeryCase.Status.choices)
     days_to_surgery = serializers.IntegerField(help_text="From the patient's today; negative once it has passed.")
+    phase = serializers.ChoiceField(
+        choices=[schedule.PREPARATION, schedule.RECOVERY], allow_null=True,
+        help_text="preparation until the surgery day; recovery once the surgery is marked done or its day has "
+        "passed; null when cancelled.",
+    )
+    days_after_surgery = serializers.IntegerField(
+        allow_null=True, help_text="In recovery: days since the surgery day (1 is the day after); else null."
+    )
+    recovery_week = serializers.IntegerField(
+        allow_null=True, help_text="In recovery: the week of recovery (days 1–7 are week 1); else null."
+    )
+    recovery_stage = RecoveryStageSerializer(
+        allow_null=True, help_text="In recovery: the protocol's stage for today; null before, or after the last stage."
+    )
+
+
+class PreparationWeeksSerializer(serializers.Serializer):
+    min = serializers.IntegerField()
+    max = serializers.IntegerField()
 
 
 class ChecklistProtocolSerializer(serializers.Serializer):
     key = serializers.SlugField()
     name = serializers.CharField()
     version = serializers.IntegerField()
+    procedure = serializers.CharField(help_text="The protocol's procedure, in the requested language.")
+    preparation_weeks = PreparationWeeksSerializer(
+        allow_null=True, help_text="How many weeks before surgery the preparation takes; null when not given."
+    )
+    summary = serializers.CharField(allow_blank=True, help_text="In the requested language.")
+    recovery_stages = RecoveryStageSerializer(many=True, help_text="The stages of the recovery, in order.")
 
 
 class ChecklistCountsSerializer(serializers.Serializer):
@@ -240,6 +284,7 @@ class ChecklistCountsSerializer(serializers.Serializer):
     done = serializers.IntegerField()
     overdue = serializers.IntegerField()
     this_week = serializers.IntegerField()
+    not_enough_time = serializers.IntegerField(help_text="Open steps whose minimum lead time cannot be met.")
 
 
 class ChecklistGroupsSerializer(serializers.Serializer):
@@ -259,6 +304,11 @@ class ChecklistSerializer(serializers.Serializer):
     protocol = ChecklistProtocolSerializer()
     counts = ChecklistCountsSerializer()
     groups = ChecklistGroupsSerializer()
+
+
+def lacks_time_now(task: Task, surgery_date, today) -> bool:
+    """The stored not-enough-time mark, while it still matters: the step is open and the surgery is ahead."""
+    return task.not_enough_time and task.status == Task.Status.OPEN and today <= surgery_date
 
 
 def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> dict:
@@ -292,6 +342,9 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> 
             status=task.status, due_date=task.due_date, window_start=task.window_start,
             offset_days=definition.offset_days, window_start_days=definition.window_start_days, today=today,
         ),
+        "not_enough_time": lacks_time_now(task, task.checklist.case.surgery_date, today),
+        "min_lead_days": definition.min_lead_days,
+        "lead_reason": texts["lead_reason"],
         "group": group,
         "status": task.status,
         "completed_at": task.completed_at,
@@ -306,15 +359,53 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> 
     }
 
 
-def case_payload(case: SurgeryCase, today) -> dict:
+def stage_payload(version: ProtocolVersion, stage: dict, language: str) -> dict:
+    return {
+        "key": stage["key"],
+        "label": version.localized_stage(stage, language),
+        "start_day": stage["start_day"],
+        "end_day": stage["end_day"],
+    }
+
+
+def case_payload(case: SurgeryCase, today, *, language: str = "", version: ProtocolVersion | None = None) -> dict:
+    """The surgery as the patient sees it: before it, the countdown; after it, where the recovery is.
+
+    With the checklist's protocol version, the procedure is in the patient's language and the
+    recovery stage is the protocol's.
+    """
+    phase = schedule.case_phase(status=case.status, surgery_date=case.surgery_date, today=today)
+    days_after = week = stage = None
+    if phase == schedule.RECOVERY:
+        days_after = max(0, (today - case.surgery_date).days)
+        week = schedule.recovery_week(days_after)
+        found = schedule.current_stage(version.recovery_stages, days_after) if version else None
+        stage = stage_payload(version, found, language) if found else None
     return {
         "id": case.id,
-        "procedure": case.procedure,
+        "procedure": version.procedure_for(case.procedure, language) if version else case.procedure,
         "surgeon": case.surgeon,
         "surgery_date": case.surgery_date,
         "surgery_time": case.surgery_time,
         "status": case.status,
         "days_to_surgery": (case.surgery_date - today).days,
+        "phase": phase,
+        "days_after_surgery": days_after,
+        "recovery_week": week,
+        "recovery_stage": stage,
+    }
+
+
+def protocol_payload(version: ProtocolVersion, language: str) -> dict:
+    protocol = version.protocol
+    return {
+        "key": protocol.key,
+        "name": protocol.name,
+        "version": version.number,
+        "procedure": version.localized_procedure(language),
+        "preparation_weeks": version.preparation_weeks or None,
+        "summary": version.localized_summary(language),
+        "recovery_stages": [stage_payload(version, stage, language) for stage in version.recovery_stages],
     }
 
 
@@ -333,18 +424,19 @@ def checklist_payload(checklist: Checklist, *, language: str) -> dict:
                for t in items]
         for name, items in grouped.items()
     }
+    version = checklist.protocol_version
     return {
         "id": checklist.id,
         "today": today,
         "time_zone": patient.time_zone,
-        "case": case_payload(case, today),
-        "protocol": {"key": checklist.protocol_version.protocol.key, "name": checklist.protocol_version.protocol.name,
-                     "version": checklist.protocol_version.number},
+        "case": case_payload(case, today, language=language, version=version),
+        "protocol": protocol_payload(version, language),
         "counts": {
             "total": len(tasks),
             "done": len(grouped["done"]),
             "overdue": len(grouped["overdue"]),
             "this_week": len(grouped["this_week"]),
+            "not_enough_time": sum(lacks_time_now(t, case.surgery_date, today) for t in tasks),
         },
         "groups": payload,
     }

@@ -53,10 +53,45 @@ class ProtocolVersion(models.Model):
     source = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # The protocol as a whole, from its file (checklists.protocol_files checks each):
+    # {"min": 4, "max": 8}: the weeks of preparation before surgery; empty when not given.
+    preparation_weeks = models.JSONField(default=dict, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+    # {"es": {"summary": ..., "procedure": ...}}
+    translations = models.JSONField(default=dict, blank=True)
+    # [{"key", "start_day", "end_day", "label", "steps": [keys], "translations": {"es": {"label"}}}]:
+    # the stages of recovery, by days after surgery, in order and without gaps.
+    recovery_stages = models.JSONField(default=list, blank=True)
 
     @property
     def is_draft(self) -> bool:
         return self.published_at is None
+
+    def localized_procedure(self, language: str) -> str:
+        """The protocol's procedure in the language, falling back to the base text."""
+        extra = self.translations.get(language, {}) if language else {}
+        return extra.get("procedure") or self.protocol.procedure
+
+    def localized_summary(self, language: str) -> str:
+        extra = self.translations.get(language, {}) if language else {}
+        return extra.get("summary") or self.summary
+
+    def procedure_for(self, typed: str, language: str) -> str:
+        """A surgery's procedure, as the coordinator typed it, in the patient's language.
+
+        Coordinators book with the protocol's procedure, often with the level added
+        ("Minimally invasive lumbar fusion (L4-L5)"): that part is translated and the rest kept.
+        Anything else they typed is shown as typed.
+        """
+        base = self.protocol.procedure
+        translated = self.localized_procedure(language)
+        if translated != base and typed.casefold().startswith(base.casefold()):
+            return translated + typed[len(base):]
+        return typed
+
+    def localized_stage(self, stage: dict, language: str) -> str:
+        extra = stage.get("translations", {}).get(language, {}) if language else {}
+        return extra.get("label") or stage["label"]
 
     class Meta:
         ordering = ["protocol", "-number"]
@@ -103,6 +138,9 @@ class TaskDefinition(models.Model):
     # `escalate_after_days` days the care team gets an alert.
     critical = models.BooleanField(default=False)
     escalate_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Why the minimum lead time matters, in the patient's words: shown with "call your care
+    # team" when it can no longer be met. Translated under translations[language]["lead_reason"].
+    lead_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["version", "position", "id"]
@@ -125,6 +163,8 @@ class TaskDefinition(models.Model):
             raise ValidationError({"min_lead_days": _("Only steps due before surgery can have a minimum lead time.")})
         if self.escalate_after_days is not None and not self.critical:
             raise ValidationError({"escalate_after_days": _("Only critical steps are escalated.")})
+        if self.lead_reason and self.min_lead_days is None:
+            raise ValidationError({"lead_reason": _("Only a step with a minimum lead time has a reason for it.")})
 
     def localized(self, language: str) -> dict:
         """Title, instructions, why and sub-item texts in the language, falling back to the base text."""
@@ -134,6 +174,7 @@ class TaskDefinition(models.Model):
             "title": extra.get("title") or self.title,
             "instructions": extra.get("instructions") or self.instructions,
             "why": extra.get("why") or self.why,
+            "lead_reason": extra.get("lead_reason") or self.lead_reason,
             "sub_items": [{"key": s["key"], "text": sub_texts.get(s["key"]) or s["text"]} for s in self.sub_items],
         }
 
@@ -163,6 +204,10 @@ class Task(models.Model):
     window_end = models.DateField(null=True, blank=True)
     # The step's time had already passed when it was assigned or moved: shown as late, never dropped.
     late = models.BooleanField(default=False)
+    # When it was assigned or last moved, fewer days were left before surgery than the step's
+    # minimum lead time (TaskDefinition.min_lead_days): the patient is asked to call the care
+    # team, and the coordinator sees an alert while the step is open.
+    not_enough_time = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -19,14 +19,17 @@ from .schedule import FACT_NAMES
 
 PROTOCOLS_DIR = Path(__file__).resolve().parent / "protocols"
 
-TOP_KEYS = {"key", "name", "procedure", "source", "preparation_weeks", "summary", "translations", "tasks"}
-TOP_TRANSLATION_KEYS = {"summary"}
+TOP_KEYS = {
+    "key", "name", "procedure", "source", "preparation_weeks", "summary", "translations", "recovery_stages", "tasks",
+}
+TOP_TRANSLATION_KEYS = {"summary", "procedure"}
 TASK_REQUIRED = {"key", "category", "title", "instructions", "offset_days"}
 TASK_OPTIONAL = {
     "why", "source_section", "window", "applies_if", "sub_items", "targets", "reminders", "translations",
-    "min_lead_days", "critical", "escalate_after_days",
+    "min_lead_days", "lead_reason", "critical", "escalate_after_days",
 }
-TRANSLATION_KEYS = {"title", "instructions", "why", "sub_items", "targets"}
+TRANSLATION_KEYS = {"title", "instructions", "why", "sub_items", "targets", "lead_reason"}
+STAGE_KEYS = {"key", "days", "label", "steps", "translations"}
 TARGET_KINDS = {"per_kg_range": {"key", "kind", "min", "max", "unit", "label"}, "fixed": {"key", "kind", "value", "unit", "label"}}
 REMINDER_ANCHORS = {"window_start", "due"}
 
@@ -115,6 +118,12 @@ def validate_task(task, where: str) -> dict:
         earliest = -(window_start if window_start is not None else task["offset_days"])
         if min_lead_days > earliest:
             _fail(m_where, f"{min_lead_days} days cannot be met: the step starts only {earliest} days before surgery")
+        # What the patient is told when the lead time can no longer be met: the step's own reason.
+        if "lead_reason" not in task:
+            _fail(f"{where}.lead_reason", "a step with a min_lead_days needs the reason for it, in the patient's words")
+        _require_str(task["lead_reason"], f"{where}.lead_reason")
+    elif "lead_reason" in task:
+        _fail(f"{where}.lead_reason", "only a step with a min_lead_days has a reason for it")
 
     critical = task.get("critical", False)
     if not isinstance(critical, bool):
@@ -189,6 +198,10 @@ def validate_task(task, where: str) -> dict:
         _unknown(texts.keys(), TRANSLATION_KEYS, t_where)
         for name in ("title", "instructions"):
             _require_str(texts.get(name), f"{t_where}.{name}")
+        if "lead_reason" in task:
+            _require_str(texts.get("lead_reason"), f"{t_where}.lead_reason")
+        elif "lead_reason" in texts:
+            _fail(f"{t_where}.lead_reason", "translates a reason the step does not have")
         if sub_keys and set(texts.get("sub_items", {})) != set(sub_keys):
             _fail(f"{t_where}.sub_items", "must translate every sub-item key and no others")
         if target_keys and set(texts.get("targets", {})) != set(target_keys):
@@ -212,6 +225,7 @@ def validate_task(task, where: str) -> dict:
         "min_lead_days": min_lead_days,
         "critical": critical,
         "escalate_after_days": escalate_after_days,
+        "lead_reason": (task.get("lead_reason") or "").strip(),
     }
 
 
@@ -254,10 +268,111 @@ def validate_summary(data: dict, name: str) -> tuple[str, dict]:
         if not isinstance(texts, dict):
             _fail(t_where, "must be a mapping")
         _unknown(texts.keys(), TOP_TRANSLATION_KEYS, t_where)
-        if not summary:
-            _fail(t_where, "translates a summary the protocol does not have")
-        _require_str(texts.get("summary"), f"{t_where}.summary", max_length=300)
+        if "summary" in texts or summary:
+            if not summary:
+                _fail(t_where, "translates a summary the protocol does not have")
+            _require_str(texts.get("summary"), f"{t_where}.summary", max_length=300)
+        if "procedure" in texts:
+            _require_str(texts["procedure"], f"{t_where}.procedure", max_length=200)
     return summary.strip(), translations
+
+
+def _stage_from_file(stage, where: str) -> dict:
+    """One entry of the file's recovery_stages, in the form it is stored in (ProtocolVersion.recovery_stages)."""
+    if not isinstance(stage, dict):
+        _fail(where, "must be a mapping")
+    missing = {"key", "days", "label", "steps"} - stage.keys()
+    if missing:
+        _fail(where, f"missing key(s) {', '.join(sorted(missing))}")
+    _unknown(stage.keys(), STAGE_KEYS, where)
+    days = stage["days"]
+    if not isinstance(days, dict) or set(days) != {"start", "end"}:
+        _fail(f"{where}.days", "must have exactly 'start' and 'end'")
+    translations = stage.get("translations", {}) or {}
+    if not isinstance(translations, dict):
+        _fail(f"{where}.translations", "must be a mapping of language: texts")
+    return {
+        "key": stage["key"],
+        "start_day": days["start"],
+        "end_day": days["end"],
+        "label": stage["label"],
+        "steps": stage["steps"],
+        "translations": translations,
+    }
+
+
+def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str) -> list[dict]:
+    """Check stored-form recovery stages against the protocol's steps; return them.
+
+    The stages cut the recovery into consecutive day ranges (days after surgery) from day 1 to
+    the last recovery step's due day, with no gap and no overlap, so that every day has one
+    stage. Each stage names the recovery steps it is about (`steps`), and each of those steps'
+    windows must reach into the stage's days: the stages follow the steps, not the other way
+    round. Every recovery step belongs to at least one stage, and every label is translated
+    into each language the protocol is translated into.
+    """
+    if not isinstance(stages, list):
+        _fail(where, "must be a list")
+    recovery = {t["key"]: t for t in tasks if phase_of(t["offset_days"]) == RECOVERY}
+    if not stages:
+        if recovery:
+            _fail(where, "a protocol with recovery steps needs its recovery stages")
+        return []
+    keys, covered, expected_start = [], set(), 1
+    for i, stage in enumerate(stages):
+        s_where = f"{where}[{i}]"
+        _require_str(stage.get("key"), f"{s_where}.key", max_length=40)
+        keys.append(stage["key"])
+        _require_str(stage.get("label"), f"{s_where}.label", max_length=120)
+        start, end = stage.get("start_day"), stage.get("end_day")
+        _require_int(start, f"{s_where}.days.start")
+        _require_int(end, f"{s_where}.days.end")
+        if start > end:
+            _fail(f"{s_where}.days", f"start ({start}) is after end ({end})")
+        if start != expected_start:
+            first = "the first stage must start on day 1" if i == 0 else f"must start on day {expected_start}, the day after the stage before ends"
+            _fail(f"{s_where}.days.start", f"{start}: {first}")
+        expected_start = end + 1
+        steps = stage.get("steps")
+        if not isinstance(steps, list) or not steps:
+            _fail(f"{s_where}.steps", "must name at least one recovery step")
+        for key in steps:
+            if not isinstance(key, str) or key not in recovery:
+                _fail(f"{s_where}.steps", f"{key!r} is not a recovery step of this protocol")
+            task = recovery[key]
+            low = task["window_start_days"] if task["window_start_days"] is not None else task["offset_days"]
+            high = task["window_end_days"] if task["window_end_days"] is not None else task["offset_days"]
+            if high < start or low > end:
+                _fail(f"{s_where}.steps", f"{key} (days {low} to {high}) lies outside the stage's days {start} to {end}")
+            covered.add(key)
+        translations = stage.get("translations") or {}
+        _unknown(translations.keys(), languages, f"{s_where}.translations")
+        for language in sorted(languages):
+            texts = translations.get(language)
+            t_where = f"{s_where}.translations.{language}"
+            if not isinstance(texts, dict):
+                _fail(t_where, "is missing: every label is translated into the protocol's languages")
+            _unknown(texts.keys(), {"label"}, t_where)
+            _require_str(texts.get("label"), f"{t_where}.label", max_length=120)
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        _fail(where, f"duplicate stage key(s) {', '.join(duplicates)}")
+    last_due = max((t["offset_days"] for t in recovery.values()), default=0)
+    if stages[-1]["end_day"] < last_due:
+        _fail(where, f"the last stage ends on day {stages[-1]['end_day']}, before the last recovery step is due (day {last_due})")
+    missing = sorted(set(recovery) - covered)
+    if missing:
+        _fail(where, f"recovery step(s) in no stage: {', '.join(missing)}")
+    return stages
+
+
+def validate_recovery_stages(data: dict, tasks: list[dict], translations: dict, name: str) -> list[dict]:
+    where = f"{name}.recovery_stages"
+    raw = data.get("recovery_stages", []) or []
+    if not isinstance(raw, list):
+        _fail(where, "must be a list")
+    stages = [_stage_from_file(stage, f"{where}[{i}]") for i, stage in enumerate(raw)]
+    return check_recovery_stages(stages, tasks, languages=set(translations), where=where)
 
 
 def parse_protocol(data, *, name: str = "protocol") -> dict:
@@ -279,8 +394,8 @@ def parse_protocol(data, *, name: str = "protocol") -> dict:
         _fail(f"{name}.tasks", f"duplicate task key(s) {', '.join(duplicates)}")
     preparation_weeks = validate_preparation_weeks(data, tasks, name)
     summary, translations = validate_summary(data, name)
-    # preparation_weeks, summary and translations are read and checked but not stored:
-    # Protocol and ProtocolVersion have no field for them (nor are they in content_hash).
+    recovery_stages = validate_recovery_stages(data, tasks, translations, name)
+    # Stored on the version (ProtocolVersion) and part of its fingerprint, like the steps.
     return {
         "key": data["key"],
         "name": data["name"],
@@ -289,16 +404,24 @@ def parse_protocol(data, *, name: str = "protocol") -> dict:
         "preparation_weeks": preparation_weeks,
         "summary": summary,
         "translations": translations,
+        "recovery_stages": recovery_stages,
         "tasks": tasks,
     }
+
+
+# The version-wide fields a version stores besides its steps, with their empty values.
+VERSION_FIELDS = {"preparation_weeks": {}, "summary": "", "translations": {}, "recovery_stages": []}
 
 
 def content_hash(parsed: dict) -> str:
     """A stable fingerprint of the content: a new version is made only when it changes.
 
-    Every stored field of every step counts, min_lead_days included.
+    Every stored field counts: each step's (min_lead_days included) and the version's own
+    (preparation span, summary, translations, recovery stages).
     """
-    canonical = json.dumps({k: parsed[k] for k in ("name", "procedure", "tasks")}, sort_keys=True, ensure_ascii=False)
+    content = {k: parsed[k] for k in ("name", "procedure", "tasks")}
+    content.update({k: parsed.get(k) or empty for k, empty in VERSION_FIELDS.items()})
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -76,27 +76,47 @@ class Placement:
     dates: TaskDates
     late: bool
     start_now: bool
+    # The step needs more days before surgery than are left (see `lacks_lead_time`).
+    not_enough_time: bool = False
 
 
-def place(dates: TaskDates, today: date, *, surgery_date: date, offset_days: int) -> Placement:
+def lacks_lead_time(*, surgery_date: date, today: date, min_lead_days: int | None) -> bool:
+    """True when a step needs `min_lead_days` before surgery to work and fewer days are left.
+
+    Six weeks smoke-free cannot be had when the surgery is 20 days away, whatever the
+    patient does now: the care team has to hear of it. Seen from the patient's today, on
+    the day the step is assigned or the surgery moved; a step with no minimum never lacks time.
+    """
+    if min_lead_days is None:
+        return False
+    return days_between(today, surgery_date) < min_lead_days
+
+
+def place(
+    dates: TaskDates, today: date, *, surgery_date: date, offset_days: int, min_lead_days: int | None = None
+) -> Placement:
     """Where a step lands when it is assigned or moved, seen from the patient's today.
 
     - due today or later: as planned;
     - due day passed, window still open: "start now", due today + START_NOW_GRACE_DAYS, never
       after the window's end nor, for a step before surgery, after the surgery day;
     - due day passed and window closed (or no window): late, dates as planned.
+
+    Whatever its dates, a step whose minimum lead time can no longer be met is marked
+    `not_enough_time` (see `lacks_lead_time`).
     """
+    short = lacks_lead_time(surgery_date=surgery_date, today=today, min_lead_days=min_lead_days)
     if dates.due_date >= today:
-        return Placement(dates, late=False, start_now=False)
+        return Placement(dates, late=False, start_now=False, not_enough_time=short)
     if dates.window_end is None or dates.window_end < today:
-        return Placement(dates, late=True, start_now=False)
+        return Placement(dates, late=True, start_now=False, not_enough_time=short)
     latest = dates.window_end
     if offset_days <= 0:
         latest = min(latest, surgery_date)
     due = min(today + timedelta(days=START_NOW_GRACE_DAYS), latest)
     if due < today:  # a pre-operative step after the surgery day: nothing to start any more
-        return Placement(dates, late=True, start_now=False)
-    return Placement(replace(dates, due_date=due), late=False, start_now=True)
+        return Placement(dates, late=True, start_now=False, not_enough_time=short)
+    return Placement(replace(dates, due_date=due), late=False, start_now=True, not_enough_time=short)
 
 
 def is_start_now(
@@ -118,6 +138,43 @@ def days_between(today: date, surgery_date: date) -> int:
     return (surgery_date - today).days
 
 
+# --- Before and after the surgery ----------------------------------------------------------
+
+PREPARATION, RECOVERY = "preparation", "recovery"
+
+# "Day N after surgery" for the first two weeks, then "week N of recovery".
+RECOVERY_DAYS_SHOWN = 14
+
+
+def case_phase(*, status: str, surgery_date: date, today: date) -> str | None:
+    """Where the patient is: "preparation" until the surgery day, "recovery" after it.
+
+    Recovery starts when the care team marks the surgery done, or else on the day after the
+    surgery date. A cancelled surgery is in neither phase (None).
+    """
+    if status == "cancelled":
+        return None
+    if status == "done" or today > surgery_date:
+        return RECOVERY
+    return PREPARATION
+
+
+def recovery_week(day: int) -> int:
+    """The week of recovery a day after surgery falls in: days 1–7 are week 1, 8–14 week 2."""
+    return max(1, (day + 6) // 7)
+
+
+def current_stage(stages: Sequence[Mapping], day: int) -> Mapping | None:
+    """The recovery stage whose day range holds `day` (days after surgery), or None past the last.
+
+    The surgery day itself (day 0, once marked done) belongs to the first stage.
+    """
+    if not stages:
+        return None
+    day = max(day, stages[0]["start_day"])
+    return next((s for s in stages if s["start_day"] <= day <= s["end_day"]), None)
+
+
 @dataclass(frozen=True)
 class Target:
     key: str
@@ -130,8 +187,14 @@ class Target:
 
 
 def _fmt(number: Decimal | float) -> str:
-    rounded = Decimal(str(number)).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-    return f"{int(rounded):,}"
+    """A whole number the way the protocol's English texts write it: "1200", and "12,000" from five digits.
+
+    Four-digit figures have no separator, so that "1200 mg" reads the same to a reader used
+    to a decimal comma (for whom "1,200" is one point two); the app writes the figures in the
+    patient's own language (Intl.NumberFormat with grouping from five digits).
+    """
+    rounded = int(Decimal(str(number)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    return f"{rounded:,}" if abs(rounded) >= 10000 else str(rounded)
 
 
 def compute_targets(

@@ -11,12 +11,15 @@ from .models import Checklist, Task
 
 
 def tasks_open_for_patient(patient: Patient) -> QuerySet:
-    """The patient's steps still to do, on the checklist of their scheduled surgery, with definitions."""
-    return Task.objects.filter(
-        checklist__case__patient=patient,
-        checklist__case__status=SurgeryCase.Status.SCHEDULED,
-        status=Task.Status.OPEN,
-    ).select_related("definition")
+    """The patient's steps still to do on a surgery that is not cancelled, with definitions.
+
+    A done surgery counts: its recovery steps are still to do, and still reminded.
+    """
+    return (
+        Task.objects.filter(checklist__case__patient=patient, status=Task.Status.OPEN)
+        .exclude(checklist__case__status=SurgeryCase.Status.CANCELLED)
+        .select_related("definition")
+    )
 
 
 def checklist_current(patient: Patient) -> Checklist | None:

@@ -17,12 +17,12 @@ from prepapp.models import SurgeryCase
 
 from . import schedule
 from .models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
-from .protocol_files import content_hash
+from .protocol_files import VERSION_FIELDS, ProtocolFileError, check_recovery_stages, content_hash
 
 DEFINITION_FIELDS = (
     "key", "category", "title", "instructions", "why", "source_section", "offset_days",
     "window_start_days", "window_end_days", "applies_if", "sub_items", "targets",
-    "reminder_rules", "translations", "min_lead_days", "critical", "escalate_after_days",
+    "reminder_rules", "translations", "min_lead_days", "lead_reason", "critical", "escalate_after_days",
 )
 
 
@@ -50,6 +50,7 @@ def protocol_publish(*, parsed: dict, organization=None, source: str = "") -> tu
         content_hash=digest,
         source=source or parsed.get("source", ""),
         published_at=timezone.now(),
+        **{field: parsed.get(field) or empty for field, empty in VERSION_FIELDS.items()},
     )
     TaskDefinition.objects.bulk_create(
         TaskDefinition(version=version, position=i, **{f: task[f] for f in DEFINITION_FIELDS})
@@ -64,7 +65,8 @@ def protocol_version_draft(*, version: ProtocolVersion) -> ProtocolVersion:
     protocol = Protocol.objects.select_for_update().get(pk=version.protocol_id)
     last = protocol.versions.order_by("-number").first()
     draft = ProtocolVersion.objects.create(
-        protocol=protocol, number=last.number + 1, source=f"copy of v{version.number}", published_at=None
+        protocol=protocol, number=last.number + 1, source=f"copy of v{version.number}", published_at=None,
+        **{field: getattr(version, field) for field in VERSION_FIELDS},
     )
     TaskDefinition.objects.bulk_create(
         TaskDefinition(version=draft, position=d.position, **{f: getattr(d, f) for f in DEFINITION_FIELDS})
@@ -93,8 +95,18 @@ def protocol_version_publish(*, version: ProtocolVersion, now: datetime | None =
     # The same fingerprint the protocol files get, so loading a file with identical content
     # later recognises this version instead of publishing a copy of it.
     rows = [{f: getattr(d, f) for f in DEFINITION_FIELDS} for d in sorted(definitions, key=lambda d: d.position)]
+    try:
+        # The steps may have changed in the draft: its recovery stages must still fit them.
+        check_recovery_stages(
+            version.recovery_stages, rows, languages=set(version.translations or {}), where="recovery_stages"
+        )
+    except ProtocolFileError as exc:
+        raise ValidationError({"version": str(exc)}) from exc
     protocol = version.protocol
-    version.content_hash = content_hash({"name": protocol.name, "procedure": protocol.procedure, "tasks": rows})
+    version.content_hash = content_hash(
+        {"name": protocol.name, "procedure": protocol.procedure, "tasks": rows,
+         **{field: getattr(version, field) for field in VERSION_FIELDS}}
+    )
     version.save(update_fields=["published_at", "content_hash"])
     return version
 
@@ -108,7 +120,10 @@ def _task_for(checklist: Checklist, definition: TaskDefinition, today) -> Task:
         window_start_days=definition.window_start_days,
         window_end_days=definition.window_end_days,
     )
-    placed = schedule.place(dates, today, surgery_date=surgery_date, offset_days=definition.offset_days)
+    placed = schedule.place(
+        dates, today, surgery_date=surgery_date, offset_days=definition.offset_days,
+        min_lead_days=definition.min_lead_days,
+    )
     return Task(
         checklist=checklist,
         definition=definition,
@@ -117,6 +132,7 @@ def _task_for(checklist: Checklist, definition: TaskDefinition, today) -> Task:
         window_start=placed.dates.window_start,
         window_end=placed.dates.window_end,
         late=placed.late,
+        not_enough_time=placed.not_enough_time,
     )
 
 
@@ -132,7 +148,8 @@ def checklist_build(
     """Copy a protocol version's steps, tailored to the patient, into the case's checklist.
 
     Steps whose window has already closed are kept and marked late; steps whose planned day
-    has passed but whose window is still open are due in a few days ("start now"). Assigning again
+    has passed but whose window is still open are due in a few days ("start now"); steps that
+    need more days before surgery than are left are marked not enough time. Assigning again
     replaces a checklist on which nothing has been done yet; once the patient has
     started, the checklist stays (assigning twice by mistake must not erase work).
     """
@@ -214,7 +231,10 @@ def checklist_retailor(*, checklist: Checklist, facts: dict, now: datetime | Non
 def checklist_recompute_dates(*, checklist: Checklist, now: datetime | None = None) -> list[Task]:
     """Recompute every open task's dates from the case's surgery date (called by reschedule).
 
-    Must run inside the caller's transaction. Done tasks keep their dates as they were when done.
+    Must run inside the caller's transaction. Done tasks keep their dates (and their
+    not-enough-time mark) as they were when done; open ones are placed again from today,
+    so a surgery moved earlier can leave a step without enough time, and one moved later
+    can give it back.
     """
     now = now or timezone.now()
     case = checklist.case
@@ -231,13 +251,18 @@ def checklist_recompute_dates(*, checklist: Checklist, now: datetime | None = No
             window_start_days=d.window_start_days,
             window_end_days=d.window_end_days,
         )
-        placed = schedule.place(dates, today, surgery_date=case.surgery_date, offset_days=d.offset_days)
+        placed = schedule.place(
+            dates, today, surgery_date=case.surgery_date, offset_days=d.offset_days, min_lead_days=d.min_lead_days
+        )
         task.due_date, task.window_start, task.window_end = (
             placed.dates.due_date, placed.dates.window_start, placed.dates.window_end
         )
         task.late = placed.late
+        task.not_enough_time = placed.not_enough_time
         changed.append(task)
-    Task.objects.bulk_update(changed, ["due_date", "window_start", "window_end", "late", "updated_at"])
+    Task.objects.bulk_update(
+        changed, ["due_date", "window_start", "window_end", "late", "not_enough_time", "updated_at"]
+    )
     return tasks
 
 

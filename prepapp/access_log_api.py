@@ -23,6 +23,7 @@ ACTION_LABELS = {
     "update": _("Changed your details"),
     "reschedule": _("Moved your surgery date"),
     "cancel": _("Cancelled your surgery"),
+    "complete": _("Marked your surgery as done"),
     "assign": _("Gave you your preparation checklist"),
     "issue-invitation": _("Gave you a new sign-in code"),
     "change-facts": _("Changed your health details"),

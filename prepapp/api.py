@@ -391,6 +391,22 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         self.audit([case.patient_id])
         return self._done(case)
 
+    @extend_schema(
+        operation_id="cases_complete",
+        request=None,
+        responses={
+            200: SurgeryCaseSerializer,
+            400: error_response("The surgery is cancelled, or its day has not come yet."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        """Mark the surgery done (on or after its day): the patient's app turns to the recovery."""
+        case = workflows.case_complete(case=self.get_object())
+        self.audit_action = "complete"
+        self.audit([case.patient_id])
+        return self._done(case)
+
     @extend_schema(operation_id="cases_assign", request=AssignSerializer, responses={201: ChecklistSerializer})
     @action(detail=True, methods=["post"], url_path="assign")
     def assign(self, request, pk=None):
@@ -541,7 +557,10 @@ class MyCaseView(APIView):
         if case is None:
             raise NotFound(NO_CASE)
         today = patient.local_today()
-        return Response({**case_payload(case, today), "today": today, "time_zone": patient.time_zone})
+        checklist = Checklist.objects.filter(case=case).select_related("protocol_version__protocol").first()
+        version = checklist.protocol_version if checklist else None
+        payload = case_payload(case, today, language=patient.language, version=version)
+        return Response({**payload, "today": today, "time_zone": patient.time_zone})
 
 
 # --- Patients: their steps ------------------------------------------------------------

@@ -27,6 +27,7 @@ from django.db.models import (
     FloatField,
     Func,
     IntegerField,
+    JSONField,
     OuterRef,
     Q,
     QuerySet,
@@ -36,9 +37,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from checklists.models import Task
+from checklists import schedule
+from checklists.models import Checklist, Task
 
 from .models import Patient, SurgeryCase
 from .permissions import staff_organization_ids
@@ -62,6 +64,7 @@ DEFAULT_ORDERING = "days_to_surgery"
 ALERTS: dict[str, Q] = {
     "overdue": Q(overdue__gt=0),
     "late": Q(late__gt=0),
+    "not_enough_time": Q(not_enough_time__gt=0),
 }
 
 # ?status= values: one patient status, several (repeated), or "all".
@@ -212,9 +215,11 @@ def roster_rows(
     Only the patients the filters let through (by default: the active ones, see RosterFilters).
 
     The current surgery is the scheduled one, or else the latest (done or cancelled). Task
-    figures count that surgery's checklist; overdue tasks are open tasks due before the
-    patient's own today, and only while the surgery is scheduled. Unread messages and failed
-    deliveries count over the patient's whole record.
+    figures count that surgery's checklist. Overdue tasks are open tasks due before the
+    patient's own today that the patient can still act on: preparation steps until the
+    surgery day, recovery steps after it (never on a cancelled surgery). Not-enough-time
+    tasks are open preparation steps marked so when assigned or moved, until the surgery
+    day. Unread messages and failed deliveries count over the patient's whole record.
 
     A roster is a list, not a read of anyone's record: it leaves no audit entry per row.
     Opening one patient (the detail endpoints and the patient page) is what is audited.
@@ -234,6 +239,8 @@ def roster_rows(
 
     tasks = Task.objects.filter(checklist__case_id=OuterRef("case_id"))
     open_while_scheduled = tasks.filter(status=Task.Status.OPEN, checklist__case__status=SurgeryCase.Status.SCHEDULED)
+    before_surgery = Q(checklist__case__surgery_date__gte=OuterRef("local_today"))
+    stages = Checklist.objects.filter(case_id=OuterRef("case_id")).values("protocol_version__recovery_stages")[:1]
     rows = (
         patients.annotate(
             organization_slug=F("organization__slug"),
@@ -245,7 +252,25 @@ def roster_rows(
             case_surgeon=current_field("surgeon", SurgeryCase._meta.get_field("surgeon")),
             tasks_total=_count(tasks),
             tasks_done=_count(tasks.filter(status=Task.Status.DONE)),
-            overdue=_count(open_while_scheduled.filter(due_date__lt=OuterRef("local_today"))),
+            overdue=_count(
+                tasks.filter(status=Task.Status.OPEN, due_date__lt=OuterRef("local_today")).filter(
+                    Q(checklist__case__status=SurgeryCase.Status.SCHEDULED, definition__offset_days__lte=0)
+                    & before_surgery
+                    | Q(
+                        checklist__case__status__in=[SurgeryCase.Status.SCHEDULED, SurgeryCase.Status.DONE],
+                        definition__offset_days__gt=0,
+                    )
+                )
+            ),
+            not_enough_time=_count(
+                tasks.filter(
+                    before_surgery,
+                    status=Task.Status.OPEN,
+                    not_enough_time=True,
+                    checklist__case__status=SurgeryCase.Status.SCHEDULED,
+                )
+            ),
+            recovery_stages=Subquery(stages, output_field=JSONField()),
             # Open steps whose time had already passed when they were assigned (or moved).
             late=_count(open_while_scheduled.filter(late=True)),
             unread=_count(InboxMessage.objects.filter(patient=OuterRef("pk"), read_at__isnull=True)),
@@ -287,10 +312,11 @@ def roster_summary(rows: QuerySet) -> dict:
         has_failed=flag(Q(failed_deliveries__gt=0)),
         has_alert=flag(Q(open_alerts__gt=0)),
         not_joined=flag(Q(invitation_accepted_at__isnull=True)),
+        short_of_time=flag(Q(not_enough_time__gt=0)),
     )
     totals = figures.aggregate(
         total=Count("pk"), overdue=Sum("is_overdue"), failed=Sum("has_failed"), not_signed_in=Sum("not_joined"),
-        alerts=Sum("has_alert"),
+        alerts=Sum("has_alert"), not_enough_time=Sum("short_of_time"),
     )
     return {name: value or 0 for name, value in totals.items()}
 
@@ -300,8 +326,27 @@ def days_to_surgery(row: Patient) -> int | None:
     return row.until_surgery.days if row.until_surgery is not None else None
 
 
-def row_payload(row: Patient) -> dict:
-    """One roster row as the API and the page show it."""
+def where_is(row: Patient, language: str) -> dict:
+    """Where the patient is on the surgical journey: preparing (days to go) or recovering (week, stage)."""
+    found = {"phase": None, "days_after_surgery": None, "recovery_week": None, "recovery_stage": None}
+    if row.case_id is None:
+        return found
+    phase = schedule.case_phase(status=row.case_status, surgery_date=row.case_date, today=row.local_today)
+    found["phase"] = phase
+    if phase == schedule.RECOVERY:
+        day = max(0, (row.local_today - row.case_date).days)
+        found["days_after_surgery"] = day
+        found["recovery_week"] = schedule.recovery_week(day)
+        stage = schedule.current_stage(row.recovery_stages or [], day)
+        if stage:
+            label = stage.get("translations", {}).get(language, {}).get("label") or stage["label"]
+            found["recovery_stage"] = {"key": stage["key"], "label": label}
+    return found
+
+
+def row_payload(row: Patient, language: str | None = None) -> dict:
+    """One roster row as the API and the page show it; stage names in `language` (default: the active one)."""
+    language = (language or translation.get_language() or "en").split("-")[0]
     case = None
     if row.case_id is not None:
         case = {
@@ -325,6 +370,8 @@ def row_payload(row: Patient) -> dict:
         "share_done": round(row.share_done, 4) if row.share_done is not None else None,
         "overdue": row.overdue,
         "late": row.late,
+        "not_enough_time": row.not_enough_time,
+        **where_is(row, language),
         "unread": row.unread,
         "failed_deliveries": row.failed_deliveries,
         "open_alerts": row.open_alerts,
@@ -352,6 +399,10 @@ CSV_COLUMNS = [
     ("steps_total", lambda r: r["tasks_total"]),
     ("overdue", lambda r: r["overdue"]),
     ("late", lambda r: r["late"]),
+    ("not_enough_time", lambda r: r["not_enough_time"]),
+    ("phase", lambda r: r["phase"]),
+    ("recovery_week", lambda r: r["recovery_week"]),
+    ("recovery_stage", lambda r: r["recovery_stage"]["label"] if r["recovery_stage"] else None),
     ("unread", lambda r: r["unread"]),
     ("failed_deliveries", lambda r: r["failed_deliveries"]),
     ("signed_in", lambda r: r["invitation_accepted"]),

@@ -24,6 +24,11 @@ class RosterCaseSerializer(serializers.Serializer):
     surgeon = serializers.CharField(allow_blank=True)
 
 
+class RosterStageSerializer(serializers.Serializer):
+    key = serializers.SlugField()
+    label = serializers.CharField(help_text="In the caller's language (Accept-Language), e.g. “Weeks 3–6: …”.")
+
+
 class RosterRowSerializer(serializers.Serializer):
     """One patient's row, built from roster.row_payload."""
 
@@ -38,10 +43,25 @@ class RosterRowSerializer(serializers.Serializer):
     tasks_total = serializers.IntegerField()
     tasks_done = serializers.IntegerField()
     share_done = serializers.FloatField(allow_null=True, help_text="0..1; null without a checklist.")
-    overdue = serializers.IntegerField(help_text="Open tasks due before the patient's today (scheduled surgery only).")
+    overdue = serializers.IntegerField(
+        help_text="Open tasks due before the patient's today that can still be done: preparation steps until the "
+        "surgery day, recovery steps after it; none on a cancelled surgery."
+    )
     late = serializers.IntegerField(
         help_text="Open steps whose time had already passed when they were assigned or moved (scheduled surgery only)."
     )
+    not_enough_time = serializers.IntegerField(
+        help_text="Open preparation steps whose minimum lead time could not be met when assigned or moved "
+        "(until the surgery day): the care team should call the patient."
+    )
+    phase = serializers.ChoiceField(
+        choices=["preparation", "recovery"], allow_null=True,
+        help_text="preparation until the surgery day, recovery once it is done or its day has passed; "
+        "null without a surgery or when it is cancelled.",
+    )
+    days_after_surgery = serializers.IntegerField(allow_null=True, help_text="In recovery: days since the surgery.")
+    recovery_week = serializers.IntegerField(allow_null=True, help_text="In recovery: the week of recovery (1 is days 1–7).")
+    recovery_stage = RosterStageSerializer(allow_null=True, help_text="In recovery: the protocol's stage for today.")
     unread = serializers.IntegerField(help_text="In-app messages the patient has not read.")
     failed_deliveries = serializers.IntegerField(help_text="Reminders whose delivery failed.")
     open_alerts = serializers.IntegerField(

@@ -1,6 +1,6 @@
 """Workflows: the verbs that span the care records, the checklists and the reminder engine.
 
-Booking, moving and cancelling a surgery, assigning its checklist, ticking steps off and
+Booking, moving, cancelling a surgery and marking it done, assigning its checklist, ticking steps off and
 changing reminder preferences each move more than one layer at once: the case, the
 checklist's dates and the outbox must agree when the transaction commits. They live here,
 above all three layers, so that the layers below never import upward. Each verb runs in one
@@ -283,6 +283,32 @@ def case_cancel(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryCas
     )
     announce(patient=case.patient, event=Announcement.Event.CANCELLED, case=case, old_date=case.surgery_date,
              old_time=case.surgery_time, now=now)
+    return case
+
+
+@transaction.atomic
+def case_complete(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryCase:
+    """Mark a surgery done: the patient's app turns to the recovery.
+
+    Only on or after the surgery day, in the patient's time zone. The recovery steps keep
+    their reminders; reminders still pending for preparation steps are cancelled, as there
+    is nothing left to prepare. Marking a done surgery done again changes nothing.
+    """
+    case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=case.pk)
+    if case.status == SurgeryCase.Status.DONE:
+        return case
+    if case.status != SurgeryCase.Status.SCHEDULED:
+        raise ValidationError({"status": f"A {case.status} surgery cannot be marked done."})
+    if case.surgery_date > case.patient.local_today(now):
+        raise ValidationError(
+            {"surgery_date": f"The surgery is planned for {case.surgery_date.isoformat()}; "
+             "it can be marked done from that day on."}
+        )
+    case.status = SurgeryCase.Status.DONE
+    case.save(update_fields=["status", "updated_at"])
+    planning.cancel_pending(
+        tasks=Task.objects.filter(checklist__case=case, definition__offset_days__lte=0), reason="surgery done"
+    )
     return case
 
 

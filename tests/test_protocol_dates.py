@@ -168,7 +168,7 @@ def test_guide_figures_reach_the_patient(everything):
     tasks = {t["key"]: t for group in payload["groups"].values() for t in group}
     assert tasks["protein-target"]["targets"][0]["text"] == "96–128 g/day"  # 1.2–1.6 g × 80 kg
     calcium = {t["key"]: t["text"] for t in tasks["calcium-vitamin-d"]["targets"]}
-    assert calcium == {"calcium": "1,200 mg/day", "vitamin-d": "2,000 IU/day"}
+    assert calcium == {"calcium": "1200 mg/day", "vitamin-d": "2000 IU/day"}
     assert len(tasks["surgeon-questions"]["sub_items"]) == 10
     assert "7 to 10 days" in tasks["stop-nsaids"]["instructions"]
     assert "7 days before surgery is the last day" in tasks["stop-nsaids"]["instructions"]

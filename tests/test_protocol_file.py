@@ -180,3 +180,92 @@ def test_not_yaml_at_all(tmp_path):
     path.write_text("key: [unclosed")
     with pytest.raises(ProtocolFileError, match="bad.yaml: not valid YAML"):
         read_protocol_file(path)
+
+
+# --- Recovery stages, the procedure's translation, lead reasons -------------------------------
+
+
+def task_named(data, key):
+    return next(t for t in data["tasks"] if t["key"] == key)
+
+
+def stage_named(data, key):
+    return next(s for s in data["recovery_stages"] if s["key"] == key)
+
+
+def test_the_recovery_is_cut_into_the_guide_stages():
+    parsed = read_protocol_file(SHIPPED[0])
+    stages = parsed["recovery_stages"]
+    assert [(s["key"], s["start_day"], s["end_day"]) for s in stages] == [
+        ("first-days", 1, 2),  # up and walking at 1 to 2 days
+        ("weeks-1-2", 3, 14),
+        ("weeks-3-6", 15, 42),
+        ("months-2-3", 43, 90),
+        ("months-3-6", 91, 180),
+        ("months-6-12", 181, 360),
+    ]
+    assert all(s["translations"]["es"]["label"] for s in stages)
+    assert parsed["translations"]["es"]["procedure"] == "Fusión lumbar mínimamente invasiva"
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: stage_named(d, "first-days")["days"].update(start=0), "recovery_stages[0].days.start: 0: the first stage must start on day 1"),
+        (lambda d: stage_named(d, "weeks-1-2")["days"].update(start=4), "recovery_stages[1].days.start: 4: must start on day 3"),
+        (lambda d: stage_named(d, "weeks-1-2")["days"].update(start=2), "recovery_stages[1].days.start: 2: must start on day 3"),
+        (lambda d: stage_named(d, "weeks-1-2")["days"].update(end=1), "recovery_stages[1].days: start (3) is after end (1)"),
+        (lambda d: stage_named(d, "months-6-12")["days"].update(end=300), "the last stage ends on day 300, before the last recovery step is due (day 360)"),
+        (lambda d: stage_named(d, "months-2-3")["steps"].append("fusion-ct"), "recovery_stages[3].steps: fusion-ct (days 151 to 360) lies outside the stage's days 43 to 90"),
+        (lambda d: stage_named(d, "months-2-3")["steps"].append("stop-smoking"), "recovery_stages[3].steps: 'stop-smoking' is not a recovery step"),
+        (lambda d: stage_named(d, "months-2-3").update(steps=[]), "recovery_stages[3].steps: must name at least one recovery step"),
+        (lambda d: stage_named(d, "months-6-12")["steps"].remove("nutrition-through-fusion"), "recovery step(s) in no stage: nutrition-through-fusion"),
+        (lambda d: stage_named(d, "weeks-1-2").update(key="first-days"), "duplicate stage key(s) first-days"),
+        (lambda d: stage_named(d, "weeks-1-2").pop("translations"), "recovery_stages[1].translations.es: is missing"),
+        (lambda d: stage_named(d, "weeks-1-2").update(colour="red"), "recovery_stages[1]: unknown key(s) colour"),
+        (lambda d: d.pop("recovery_stages"), "recovery_stages: a protocol with recovery steps needs its recovery stages"),
+        (lambda d: d["translations"]["es"].update(procedure=""), "translations.es.procedure: must be non-empty text"),
+        (lambda d: task_named(d, "stop-smoking").pop("lead_reason"), "lead_reason: a step with a min_lead_days needs the reason"),
+        (lambda d: task_named(d, "prehab").update(lead_reason="Because."), "lead_reason: only a step with a min_lead_days has a reason"),
+        (lambda d: task_named(d, "stop-nsaids")["translations"]["es"].pop("lead_reason"), "translations.es.lead_reason: must be non-empty text"),
+    ],
+)
+def test_stages_and_reasons_that_do_not_fit_are_refused(mutate, message):
+    data = copy.deepcopy(shipped_data())
+    mutate(data)
+    with pytest.raises(ProtocolFileError) as excinfo:
+        parse_protocol(data, name="broken.yaml")
+    assert message in str(excinfo.value)
+
+
+def test_the_version_keeps_its_stages_and_translations_and_they_count_in_the_fingerprint(db, tmp_path):
+    call_command("load_protocols", stdout=io.StringIO())
+    v1 = Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
+    assert v1.preparation_weeks == {"min": 4, "max": 8}
+    assert v1.localized_summary("es").startswith("La preparación")
+    assert v1.localized_procedure("es") == "Fusión lumbar mínimamente invasiva"
+    assert v1.localized_procedure("en") == "Minimally invasive lumbar fusion"
+    assert [s["key"] for s in v1.recovery_stages][0] == "first-days"
+    assert v1.definitions.get(key="stop-smoking").localized("es")["lead_reason"].startswith("Los equipos")
+
+    data = shipped_data()
+    stage_named(data, "weeks-1-2")["label"] = "Weeks 1–2: wound checks"
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(data, allow_unicode=True))
+    call_command("load_protocols", str(changed), stdout=io.StringIO())
+    latest = Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
+    assert latest.number == 2 and latest.recovery_stages[1]["label"] == "Weeks 1–2: wound checks"
+
+
+def test_a_booked_procedure_is_translated_and_its_level_kept(db):
+    call_command("load_protocols", stdout=io.StringIO())
+    version = Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
+    assert version.procedure_for("Minimally invasive lumbar fusion (L4-L5)", "es") == (
+        "Fusión lumbar mínimamente invasiva (L4-L5)"
+    )
+    assert version.procedure_for("minimally invasive lumbar fusion", "es") == "Fusión lumbar mínimamente invasiva"
+    assert version.procedure_for("Minimally invasive lumbar fusion (L4-L5)", "en") == (
+        "Minimally invasive lumbar fusion (L4-L5)"
+    )
+    # Something else typed by the coordinator is shown as typed.
+    assert version.procedure_for("Revision surgery", "es") == "Revision surgery"

@@ -105,3 +105,41 @@ def test_spanish_texts_write_numbers_the_spanish_way():
         assert not re.search(r"\d,\d{3}(?!\d)", text), f"{where}: '1,200' reads as 1.2 in Spanish: {text!r}"
         for english in ("pounds", " IU", "grams", "days", "weeks"):
             assert english not in text, f"{where}: untranslated unit {english.strip()!r}: {text!r}"
+
+
+def english_texts():
+    for where, text in shipped_texts():
+        if ".translations." not in where:
+            yield where, text
+
+
+def test_english_texts_write_numbers_the_english_way():
+    """Decimal point, four-digit figures without a separator: "1.2 to 1.6", "1200 mg", never "1,200 mg".
+
+    "1,200 mg" is one point two milligrams to a reader used to a decimal comma, and the same
+    patient may read both languages: both write four-digit figures plainly (the app groups
+    figures from five digits, in each language's way).
+    """
+    found = list(english_texts())
+    assert len(found) > 100
+    wheres = {where for where, _ in found}
+    # Every kind of text is looked at, the guide-section names included.
+    for field in ("source_section", "instructions", "why", "lead_reason", "label", "summary", "procedure"):
+        assert any(where.endswith(f".{field}") for where in wheres), field
+    for where, text in found:
+        assert not re.search(r"(?<![\d,])\d,\d{3}(?!\d)", text), f"{where}: write '1200', not '1,200': {text!r}"
+        assert not re.search(r"\d,\d{1,2}(?!\d)", text), f"{where}: decimal comma in English: {text!r}"
+        for spanish in (" UI", "gramos", "libras", "días", "semanas"):
+            assert spanish not in text, f"{where}: Spanish word {spanish.strip()!r} in English: {text!r}"
+
+
+def test_every_text_of_the_file_is_fingerprinted_section_names_included():
+    """The twelve-word check reads every string of the file, whatever its key: a new field is covered too."""
+    data = yaml.safe_load(shipped_protocol_files()[0].read_text(encoding="utf-8"))
+    places = {where for where, _ in texts_in(data, "f")}
+    for i, task in enumerate(data["tasks"]):
+        for key, value in task.items():
+            if isinstance(value, str):
+                assert f"f.tasks[{i}].{key}" in places, (task["key"], key)
+    assert any(".recovery_stages[" in where and where.endswith(".label") for where in places)
+    assert "f.translations.es.procedure" in places

@@ -77,6 +77,8 @@ def test_carol_sees_her_patients_with_their_figures(as_carol, pat, pat_behind, p
         "tasks_done": 0, "share_done": None, "overdue": 0, "late": 0, "unread": 0, "failed_deliveries": 0,
         "open_alerts": 0,
         "invitation_accepted": False, "invitation_accepted_at": None,
+        "not_enough_time": 0, "phase": None, "days_after_surgery": None, "recovery_week": None,
+        "recovery_stage": None,
     }
 
 
@@ -248,4 +250,7 @@ def test_the_summary_counts_who_is_behind_over_the_whole_roster(carol, pat, pat_
 
     Patient = type(pat)
     Patient.objects.filter(pk=paul.pk).update(invitation_accepted_at=datetime.now(dt_timezone.utc))
-    assert roster_summary(roster_rows(user=carol)) == {"total": 2, "overdue": 1, "failed": 1, "not_signed_in": 1, "alerts": 0}
+    # Pat's one step short of time (stopping smoking 10 days ahead) is among the two she ticked off.
+    assert roster_summary(roster_rows(user=carol)) == {
+        "total": 2, "overdue": 1, "failed": 1, "not_signed_in": 1, "alerts": 0, "not_enough_time": 0,
+    }

@@ -114,7 +114,12 @@ def test_without_a_weight_protein_stays_per_kilogram():
 def test_fixed_targets_and_translated_labels():
     spec = [{"key": "calcium", "kind": "fixed", "value": 1200, "unit": "mg/day", "label": "Calcium"}]
     (target,) = schedule.compute_targets(spec, None, {"calcium": "Calcio"})
-    assert (target.label, target.text) == ("Calcio", "1,200 mg/day")
+    assert (target.label, target.text) == ("Calcio", "1200 mg/day")
+
+
+def test_whole_numbers_group_only_from_five_digits():
+    spec = [{"key": k, "kind": "fixed", "value": v, "unit": "mg/day", "label": k} for k, v in (("a", 2000), ("b", 12500))]
+    assert [t.text for t in schedule.compute_targets(spec, None)] == ["2000 mg/day", "12,500 mg/day"]
 
 
 # --- "Start now": a passed due day inside an open window ---------------------------------
@@ -190,3 +195,87 @@ def test_is_start_now_reads_the_moved_due_day_back():
     assert not schedule.is_start_now(
         status="open", due_date=date(2027, 3, 12), window_start=None, offset_days=-3, window_start_days=None, today=today
     )
+
+
+# --- Not enough time: a minimum lead time that can no longer be met ---------------------------
+
+
+def test_a_step_lacks_time_when_fewer_days_are_left_than_its_minimum():
+    today = date(2027, 2, 13)  # 30 days before SURGERY
+    assert schedule.lacks_lead_time(surgery_date=SURGERY, today=today, min_lead_days=42)
+    assert schedule.lacks_lead_time(surgery_date=SURGERY, today=today, min_lead_days=31)
+    assert not schedule.lacks_lead_time(surgery_date=SURGERY, today=today, min_lead_days=30)  # exactly enough
+    assert not schedule.lacks_lead_time(surgery_date=SURGERY, today=today, min_lead_days=None)
+
+
+def test_placing_marks_not_enough_time_whatever_the_dates():
+    def placed(days_before, **kwargs):
+        today = date.fromordinal(SURGERY.toordinal() - days_before)
+        dates = schedule.task_dates(SURGERY, **kwargs)
+        return schedule.place(dates, today, surgery_date=SURGERY, offset_days=kwargs["offset_days"], min_lead_days=42)
+
+    smoking = dict(offset_days=-28, window_start_days=-42, window_end_days=-28)
+    # 43 days ahead: on time, enough time.
+    assert (placed(43, **smoking).late, placed(43, **smoking).not_enough_time) == (False, False)
+    # 30 days ahead: still in its window (due in 2 days) but six weeks can no longer be had.
+    early = placed(30, **smoking)
+    assert (early.late, early.start_now, early.not_enough_time) == (False, False, True)
+    # 20 days ahead: the window has closed too.
+    assert (placed(20, **smoking).late, placed(20, **smoking).not_enough_time) == (True, True)
+    # Stopping NSAIDs (due 10 days ahead, window until 7 days ahead, at least 7 days needed):
+    # 9 days ahead it is "start now" with enough time; 6 days ahead it is late and short of time.
+    nsaids = dict(offset_days=-10, window_start_days=-10, window_end_days=-7)
+    today = date.fromordinal(SURGERY.toordinal() - 9)
+    ok = schedule.place(schedule.task_dates(SURGERY, **nsaids), today, surgery_date=SURGERY, offset_days=-10, min_lead_days=7)
+    assert (ok.start_now, ok.not_enough_time) == (True, False)
+    today = date.fromordinal(SURGERY.toordinal() - 6)
+    short = schedule.place(schedule.task_dates(SURGERY, **nsaids), today, surgery_date=SURGERY, offset_days=-10, min_lead_days=7)
+    assert (short.late, short.not_enough_time) == (True, True)
+
+
+def test_without_a_minimum_a_step_never_lacks_time():
+    assert _place(date(2027, 3, 14), offset=-42, start=-56, end=-1).not_enough_time is False
+
+
+# --- After the surgery: the recovery ----------------------------------------------------------
+
+STAGES = [
+    {"key": "first-days", "start_day": 1, "end_day": 2, "label": "First days"},
+    {"key": "weeks-1-2", "start_day": 3, "end_day": 14, "label": "Weeks 1–2"},
+    {"key": "weeks-3-6", "start_day": 15, "end_day": 42, "label": "Weeks 3–6"},
+]
+
+
+@pytest.mark.parametrize(
+    "status, today, phase",
+    [
+        ("scheduled", date(2027, 3, 14), "preparation"),
+        ("scheduled", SURGERY, "preparation"),  # the surgery day itself, until it is marked done
+        ("done", SURGERY, "recovery"),
+        ("scheduled", date(2027, 3, 16), "recovery"),  # the day after, marked or not
+        ("done", date(2027, 3, 16), "recovery"),
+        ("cancelled", date(2027, 3, 1), None),
+        ("cancelled", date(2027, 3, 16), None),
+    ],
+)
+def test_the_phase_of_a_surgery(status, today, phase):
+    assert schedule.case_phase(status=status, surgery_date=SURGERY, today=today) == phase
+
+
+@pytest.mark.parametrize("day, week", [(0, 1), (1, 1), (7, 1), (8, 2), (14, 2), (15, 3), (42, 6), (43, 7), (90, 13)])
+def test_recovery_weeks_count_seven_days_from_the_day_after(day, week):
+    assert schedule.recovery_week(day) == week
+
+
+@pytest.mark.parametrize(
+    "day, stage",
+    [(0, "first-days"), (1, "first-days"), (2, "first-days"), (3, "weeks-1-2"), (14, "weeks-1-2"),
+     (15, "weeks-3-6"), (42, "weeks-3-6"), (43, None)],
+)
+def test_the_current_stage_is_the_one_whose_days_hold_today(day, stage):
+    found = schedule.current_stage(STAGES, day)
+    assert (found["key"] if found else None) == stage
+
+
+def test_no_stages_no_current_stage():
+    assert schedule.current_stage([], 5) is None

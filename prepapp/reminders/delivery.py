@@ -184,10 +184,14 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
             return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
         return _time_verdict(reminder, now)
     case = task.checklist.case
-    if case.status != SurgeryCase.Status.SCHEDULED:
+    patient = reminder.patient
+    if case.status == SurgeryCase.Status.CANCELLED:
         return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
     if not patient.is_followed:
         return Verdict(Reminder.Status.CANCELLED, f"patient {patient.status}")
+    # Once the surgery is done the recovery steps go on being reminded; preparing is over.
+    if case.status == SurgeryCase.Status.DONE and task.definition.offset_days <= 0:
+        return Verdict(Reminder.Status.CANCELLED, "surgery done: a preparation step")
     if task.status != Task.Status.OPEN:
         return Verdict(Reminder.Status.CANCELLED, "task done")
     rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
