@@ -184,7 +184,9 @@ class TaskInline(OrganizationScopedInline, admin.TabularInline):
     model = Task
     organization_path = "checklist__case__patient__organization"
     extra = 0
-    fields = ["definition", "due_date", "window_start", "window_end", "late", "not_enough_time", "status", "completed_at"]
+    fields = [
+        "definition", "due_date", "window_start", "window_end", "late", "not_enough_time", "status", "completed_at",
+    ]
     readonly_fields = ["definition"]
 
 

@@ -330,8 +330,9 @@ def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str) -
         if start > end:
             _fail(f"{s_where}.days", f"start ({start}) is after end ({end})")
         if start != expected_start:
-            first = "the first stage must start on day 1" if i == 0 else f"must start on day {expected_start}, the day after the stage before ends"
-            _fail(f"{s_where}.days.start", f"{start}: {first}")
+            if i == 0:
+                _fail(f"{s_where}.days.start", f"{start}: the first stage must start on day 1")
+            _fail(f"{s_where}.days.start", f"{start}: must start on day {expected_start}, the day after the one before")
         expected_start = end + 1
         steps = stage.get("steps")
         if not isinstance(steps, list) or not steps:
@@ -343,7 +344,9 @@ def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str) -
             low = task["window_start_days"] if task["window_start_days"] is not None else task["offset_days"]
             high = task["window_end_days"] if task["window_end_days"] is not None else task["offset_days"]
             if high < start or low > end:
-                _fail(f"{s_where}.steps", f"{key} (days {low} to {high}) lies outside the stage's days {start} to {end}")
+                _fail(
+                    f"{s_where}.steps", f"{key} (days {low} to {high}) lies outside the stage's days {start} to {end}"
+                )
             covered.add(key)
         translations = stage.get("translations") or {}
         _unknown(translations.keys(), languages, f"{s_where}.translations")
@@ -359,7 +362,8 @@ def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str) -
         _fail(where, f"duplicate stage key(s) {', '.join(duplicates)}")
     last_due = max((t["offset_days"] for t in recovery.values()), default=0)
     if stages[-1]["end_day"] < last_due:
-        _fail(where, f"the last stage ends on day {stages[-1]['end_day']}, before the last recovery step is due (day {last_due})")
+        ends = stages[-1]["end_day"]
+        _fail(where, f"the last stage ends on day {ends}, before the last recovery step is due (day {last_due})")
     missing = sorted(set(recovery) - covered)
     if missing:
         _fail(where, f"recovery step(s) in no stage: {', '.join(missing)}")

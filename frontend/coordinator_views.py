@@ -19,13 +19,14 @@ from django.http import Http404
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from checklists.models import Checklist
+from checklists import schedule
+from checklists.models import Checklist, Task
 from prepapp import roster
 from prepapp.audit import audit_record
 from prepapp.models import FACTS, Patient, StaffMembership, SurgeryCase
@@ -234,6 +235,7 @@ def _labels() -> dict:
             "A new invitation was emailed to %(email)s. It works until %(date)s; earlier codes no longer work."
         ),
         "too_many_emails": _("Too many invitations were emailed to this patient within the hour. Try again later."),
+        "not_enough_time": _("not enough time"),
     }
 
 
@@ -284,6 +286,31 @@ def patient_page(request, pk: int, *, alert_errors: dict | None = None, status: 
     current = cases[0] if cases else None
     checklist = Checklist.objects.filter(case=current).select_related("protocol_version__protocol").first()
     today = patient.local_today()
+    phase = None
+    if current:
+        phase = schedule.case_phase(status=current.status, surgery_date=current.surgery_date, today=today)
+    # The surgery can be marked done from its day on (its date where the patient lives).
+    can_complete = phase is not None and current.status == SurgeryCase.Status.SCHEDULED and current.surgery_date <= today
+    recovery = None
+    if phase == schedule.RECOVERY:
+        day = max(0, (today - current.surgery_date).days)
+        version = checklist.protocol_version if checklist else None
+        stage = schedule.current_stage(version.recovery_stages, day) if version else None
+        language = (translation.get_language() or "en").split("-")[0]
+        recovery = {
+            "day": day,
+            "week": schedule.recovery_week(day),
+            "stage": version.localized_stage(stage, language) if stage else "",
+        }
+    short_of_time = []
+    if checklist and current.status == SurgeryCase.Status.SCHEDULED and current.surgery_date >= today:
+        # Steps whose minimum lead time could not be met when assigned or moved: the patient is
+        # told to call; the coordinator sees them here and may rather call first.
+        short_of_time = list(
+            checklist.tasks.filter(not_enough_time=True, status=Task.Status.OPEN)
+            .select_related("definition")
+            .order_by("due_date", "position")
+        )
     return render(
         request,
         "frontend/coordinator/patient.html",
@@ -293,6 +320,10 @@ def patient_page(request, pk: int, *, alert_errors: dict | None = None, status: 
             case=current,
             scheduled=current is not None and current.status == SurgeryCase.Status.SCHEDULED,
             days_to_surgery=(current.surgery_date - today).days if current else None,
+            phase=phase,
+            recovery=recovery,
+            can_complete=can_complete,
+            short_of_time=short_of_time,
             checklist=checklist,
             earlier_cases=cases[1:],
             patient_today=today,

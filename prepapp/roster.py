@@ -284,7 +284,10 @@ def roster_rows(
             # Days as a plain integer only exist on some databases; the difference of two dates
             # is a duration everywhere, and sorts the same.
             until_surgery=Case(
-                When(case_status=SurgeryCase.Status.SCHEDULED, then=F("case_date") - F("local_today")),
+                When(
+                    case_status=SurgeryCase.Status.SCHEDULED, case_date__gte=F("local_today"),
+                    then=F("case_date") - F("local_today"),
+                ),
                 default=None,
                 output_field=DurationField(),
             ),
@@ -322,7 +325,7 @@ def roster_summary(rows: QuerySet) -> dict:
 
 
 def days_to_surgery(row: Patient) -> int | None:
-    """Whole days from the patient's today to the scheduled surgery (None without one)."""
+    """Whole days from the patient's today to the scheduled surgery (None without one, or once its day has passed)."""
     return row.until_surgery.days if row.until_surgery is not None else None
 
 

@@ -39,7 +39,9 @@ class RosterRowSerializer(serializers.Serializer):
     time_zone = serializers.CharField()
     today = serializers.DateField(help_text="Today's date in the patient's time zone.")
     case = RosterCaseSerializer(allow_null=True, help_text="The scheduled surgery, or else the latest one.")
-    days_to_surgery = serializers.IntegerField(allow_null=True, help_text="Null unless the surgery is scheduled.")
+    days_to_surgery = serializers.IntegerField(
+        allow_null=True, help_text="Null unless the surgery is scheduled and its day has not passed (then see phase)."
+    )
     tasks_total = serializers.IntegerField()
     tasks_done = serializers.IntegerField()
     share_done = serializers.FloatField(allow_null=True, help_text="0..1; null without a checklist.")
@@ -60,7 +62,9 @@ class RosterRowSerializer(serializers.Serializer):
         "null without a surgery or when it is cancelled.",
     )
     days_after_surgery = serializers.IntegerField(allow_null=True, help_text="In recovery: days since the surgery.")
-    recovery_week = serializers.IntegerField(allow_null=True, help_text="In recovery: the week of recovery (1 is days 1–7).")
+    recovery_week = serializers.IntegerField(
+        allow_null=True, help_text="In recovery: the week of recovery (1 is days 1–7)."
+    )
     recovery_stage = RosterStageSerializer(allow_null=True, help_text="In recovery: the protocol's stage for today.")
     unread = serializers.IntegerField(help_text="In-app messages the patient has not read.")
     failed_deliveries = serializers.IntegerField(help_text="Reminders whose delivery failed.")

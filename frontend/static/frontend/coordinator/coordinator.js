@@ -377,6 +377,13 @@ const actions = {
     announce(factsSummary(result.data));
   },
 
+  /** The operation has taken place: the patient's app turns to the recovery. */
+  async complete(form) {
+    const result = await api("POST", `cases/${form.dataset.caseId}/complete/`);
+    if (!result.ok) return showErrors(form, result.status, result.data);
+    window.location.reload();
+  },
+
   async reschedule(form) {
     const result = await api("POST", `cases/${form.dataset.caseId}/reschedule/`, reschedulePayload(form));
     if (!result.ok) return showErrors(form, result.status, result.data);
@@ -489,6 +496,9 @@ function taskRow(task) {
     title.append(" ", el("span", {
       className: "badge badge--outline", "data-conditional": "", title: fill(L.conditional_hint, { facts }), text: L.conditional,
     }));
+  }
+  if (task.not_enough_time) {
+    state.append(" ", el("span", { className: "badge badge--danger", "data-not-enough-time": "", text: L.not_enough_time }));
   }
   return el(
     "tr",
