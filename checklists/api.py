@@ -186,6 +186,10 @@ class TaskSerializer(serializers.Serializer):
     key = serializers.SlugField()
     category = serializers.ChoiceField(choices=Category.choices)
     category_label = serializers.CharField()
+    phase = serializers.ChoiceField(
+        choices=[schedule.PREPARATION, schedule.RECOVERY],
+        help_text="preparation for a step due on or before the surgery day, recovery for one after it.",
+    )
     title = serializers.CharField()
     instructions = serializers.CharField()
     why = serializers.CharField(allow_blank=True)
@@ -328,6 +332,7 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> 
         "key": definition.key,
         "category": definition.category,
         "category_label": str(definition.get_category_display()),
+        "phase": definition.phase,
         "title": texts["title"],
         "instructions": texts["instructions"],
         "why": texts["why"],

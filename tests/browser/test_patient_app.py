@@ -117,7 +117,12 @@ def test_the_patient_journey(phone, rosa):
     total = Task.objects.filter(checklist__case__patient=rosa).count()
     expect(page.get_by_text(f"0 of {total} steps done")).to_be_visible()
     # Dates are written out: "By Sunday 13 December".
-    expect(week.locator(".task-when").first).to_have_text(re.compile(r"^By \w+day \d{1,2} \w+$"))
+    expect(week.locator(".task-when", has_text=re.compile("^By ")).first).to_have_text(
+        re.compile(r"^By \w+day \d{1,2} \w+$")
+    )
+    # Six weeks without nicotine cannot be had 30 days ahead: she is asked to call her care team.
+    expect(week.locator(".task", has_text=smoking.definition.title)).to_contain_text("Call your care team about this step")
+    expect(page.locator(".urgent")).to_contain_text("Your surgery is in only 30 days")
     wait_for_worker(page)
     assert_no_axe_violations(page, "home")
     phone_screenshot(page, "patient-home")

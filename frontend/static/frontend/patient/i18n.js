@@ -65,6 +65,24 @@ export function countdownText(days) {
   return fmt(ngettext("%(count)s day to your surgery", "%(count)s days to your surgery", days), { count: days });
 }
 
+/** After the surgery: "Day 3 after your surgery" for two weeks, then "Week 3 of your recovery". */
+export function recoveryText(day, week) {
+  if (day <= 0) return gettext("Your surgery was today");
+  if (day <= 14) return fmt(gettext("Day %(day)s after your surgery"), { day });
+  return fmt(gettext("Week %(week)s of your recovery"), { week });
+}
+
+/**
+ * A number in the patient's language, as the protocol's texts write them: "1.5" or "1,5";
+ * "1200" in both (groups of three only from five digits); then "12,000" in English and
+ * "12 000" in Spanish (a narrow space: a period there would read as a decimal point to some).
+ */
+export function number(value, maximumFractionDigits = 0) {
+  const parts = new Intl.NumberFormat(lang, { maximumFractionDigits, useGrouping: Math.abs(value) >= 10000 })
+    .formatToParts(value);
+  return parts.map((part) => (part.type === "group" && lang !== "en" ? "\u202f" : part.value)).join("");
+}
+
 /** The heading of one week in "coming up": "Next week", "In 3 weeks". */
 export function weekHeading(weeks) {
   if (weeks <= 0) return gettext("This week");

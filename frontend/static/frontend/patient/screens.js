@@ -4,7 +4,7 @@
 import { api, ApiError, OfflineError } from "./api.js";
 import { announce, h, mount } from "./dom.js";
 import {
-  countdownText, dateTime, fmt, lang, localDay, longDate, weekHeading,
+  countdownText, dateTime, fmt, lang, localDay, longDate, number, recoveryText, weekHeading,
 } from "./i18n.js";
 import * as push from "./push.js";
 import { conditionLine, conditionNote, healthCheckPrompt } from "./health_check.js";
@@ -117,6 +117,8 @@ function dueText(task, today, timeZone) {
       ? fmt(gettext("Done on %(date)s"), { date: longDate(localDay(task.completed_at, timeZone), today) })
       : gettext("Done");
   }
+  // Not enough days are left for it to work fully: the care team decides what now.
+  if (task.not_enough_time) return gettext("Call your care team about this step");
   if (task.due_date < today) return fmt(gettext("Planned for %(date)s"), { date: longDate(task.due_date, today) });
   if (task.late) return gettext("Do this as soon as you can");
   // Its planned day had passed when it was given, but there is still time: no blame, a start.
@@ -150,10 +152,6 @@ function taskList(tasks, checklist) {
   return h("ul", { class: "tasks", role: "list" }, tasks.map((t) => taskItem(t, checklist)));
 }
 
-// How long the preparation takes, from each protocol file's `preparation_weeks` (not stored
-// in the database; mis_lumbar_fusion.yaml says 4 to 8 weeks).
-const PREPARATION_WEEKS = { "mis-lumbar-fusion": { min: 4, max: 8 } };
-
 /** "7:30" from the API's "07:30:00" (a time of day where the patient lives, 24-hour clock). */
 function timeOfDay(value) {
   const [hours, minutes] = value.split(":");
@@ -162,6 +160,7 @@ function timeOfDay(value) {
 
 function surgeryWhen(caseData, today) {
   const date = longDate(caseData.surgery_date, today);
+  if (caseData.phase === "recovery") return fmt(gettext("Your surgery was on %(date)s"), { date });
   if (!caseData.surgery_time) return fmt(gettext("Surgery on %(date)s"), { date });
   const { hour, text } = timeOfDay(caseData.surgery_time);
   // Spanish says "a la 1:30" but "a las 7:30": one o'clock has a message of its own.
@@ -171,11 +170,58 @@ function surgeryWhen(caseData, today) {
   return fmt(words, { date, time: text });
 }
 
+/** How long the preparation takes, from the protocol (its preparation_weeks). */
 function preparationSpan(checklist) {
-  const span = PREPARATION_WEEKS[checklist.protocol?.key];
-  if (!span || checklist.case.status !== "scheduled" || checklist.case.days_to_surgery <= 0) return null;
+  const span = checklist.protocol?.preparation_weeks;
+  if (!span || checklist.case.phase !== "preparation" || checklist.case.days_to_surgery <= 0) return null;
   return h("p", { class: "preparation-span" },
     fmt(gettext("Most of the preparation happens in the %(min)s to %(max)s weeks before surgery."), span));
+}
+
+/**
+ * After the surgery: the stage of the recovery the patient is in, what to keep doing now
+ * (the open recovery steps whose window holds today, however far their due day), and the
+ * stage after it.
+ */
+function recoveryStage(checklist, tasks) {
+  const stage = checklist.case.recovery_stage;
+  if (checklist.case.phase !== "recovery" || !stage) return null;
+  const { today } = checklist;
+  const stages = checklist.protocol?.recovery_stages || [];
+  const next = stages[stages.findIndex((s) => s.key === stage.key) + 1];
+  const now = tasks.filter((t) => t.phase === "recovery" && t.status !== "done"
+    && (t.window_start || t.due_date) <= today && today <= (t.window_end || t.due_date));
+  return h("section", { class: "card stage", "aria-labelledby": "h-stage" },
+    h("h2", { id: "h-stage" }, gettext("Where you are now")),
+    h("p", { class: "stage-now" }, stage.label),
+    now.length
+      ? [h("p", { class: "label" }, gettext("Right now:")),
+        h("ul", { class: "stage-steps" }, now.map((t) => h("li", {}, t.title))),
+        h("p", { class: "help" }, gettext("You find each of them in the list below."))]
+      : null,
+    next ? h("p", { class: "stage-next" }, h("span", { class: "label" }, gettext("After that:")), " ", next.label) : null);
+}
+
+/** "Your surgery is in only 20 days…": what a step short of time asks of the patient. */
+function shortOfTimeText(days) {
+  if (days <= 0) return gettext("Your surgery is today, so there is not enough time left for this. Call your care team now: they will tell you what to do.");
+  return fmt(ngettext(
+    "Your surgery is in only %(count)s day, so there is not enough time left for this. Call your care team today: they will tell you what to do.",
+    "Your surgery is in only %(count)s days, so there is not enough time left for this. Call your care team today: they will tell you what to do.",
+    days), { count: days });
+}
+
+/** Steps whose minimum lead time can no longer be met: call the care team. */
+function callCareTeam(checklist, tasks) {
+  const short = tasks.filter((t) => t.not_enough_time && t.status !== "done");
+  if (!short.length || checklist.case.phase !== "preparation") return null;
+  return h("section", { class: "card urgent", "aria-labelledby": "h-call" },
+    h("h2", { id: "h-call" }, gettext("Please call your care team")),
+    h("ul", { class: "plain", role: "list" }, short.map((t) => h("li", {},
+      // The step itself is in the list below, marked "call your care team": one link to it is enough.
+      h("p", { class: "urgent-step" }, t.title),
+      h("p", {}, shortOfTimeText(checklist.case.days_to_surgery)),
+      t.lead_reason ? h("p", { class: "help" }, t.lead_reason) : null))));
 }
 
 function countdown(caseData, today) {
@@ -185,9 +231,10 @@ function countdown(caseData, today) {
       h("p", {}, gettext("Your care team will contact you about what happens next.")));
   }
   const days = caseData.days_to_surgery;
+  const recovering = caseData.phase === "recovery";
   return h(
-    "section", { class: "countdown", "aria-live": "polite", "aria-atomic": "true" },
-    heading(countdownText(days)),
+    "section", { class: `countdown${recovering ? " is-recovery" : ""}`, "aria-live": "polite", "aria-atomic": "true" },
+    heading(recovering ? recoveryText(caseData.days_after_surgery, caseData.recovery_week) : countdownText(days)),
     h("p", { class: "surgery-date" }, surgeryWhen(caseData, today)),
     h("p", { class: "procedure" }, caseData.procedure,
       caseData.surgeon ? h("span", {}, " · ", fmt(gettext("with %(surgeon)s"), { surgeon: caseData.surgeon })) : null),
@@ -214,15 +261,24 @@ export function home(ctx) {
     );
     return;
   }
-  const groups = ctx.groups();
+  const all = ctx.groups();
   const { today } = checklist;
+  // After the surgery the home screen is about the recovery; the preparation is kept below, folded.
+  const recovering = checklist.case.phase === "recovery";
+  const inPhase = (t) => !recovering || t.phase === "recovery";
+  const groups = Object.fromEntries(Object.entries(all).map(([name, list]) => [name, list.filter(inPhase)]));
+  const earlier = recovering ? Object.values(all).flat().filter((t) => t.phase !== "recovery") : [];
   const total = Object.values(groups).reduce((n, list) => n + list.length, 0);
   const doneCount = groups.done.length;
-  const progressLabel = fmt(gettext("%(done)s of %(total)s steps done"), { done: doneCount, total });
+  const progressLabel = fmt(recovering
+    ? gettext("%(done)s of %(total)s recovery steps done")
+    : gettext("%(done)s of %(total)s steps done"), { done: doneCount, total });
   screen(
     gettext("Home"),
     countdown(checklist.case, today),
+    callCareTeam(checklist, Object.values(all).flat()),
     preparationSpan(checklist),
+    recoveryStage(checklist, Object.values(all).flat()),
     h("div", { class: "progress" },
       h("p", { id: "progress-label" }, progressLabel),
       h("progress", { max: String(total), value: String(doneCount), "aria-labelledby": "progress-label" })),
@@ -248,6 +304,11 @@ export function home(ctx) {
       doneCount
         ? taskList(groups.done, checklist)
         : h("p", { class: "empty" }, gettext("Steps you mark as done will be listed here."))),
+    earlier.length
+      ? h("details", { class: "group earlier" },
+        h("summary", {}, fmt(gettext("Before your surgery (%(count)s steps)"), { count: earlier.length })),
+        taskList(earlier, checklist))
+      : null,
     h("p", { class: "calendar" },
       h("a", { href: "/api/v1/me/calendar.ics", download: "surgery-preparation.ics", class: "button secondary", id: "add-to-calendar" },
         gettext("Add these dates to my calendar"))),
@@ -307,16 +368,19 @@ function answersForm(ctx, task) {
     form);
 }
 
-/** "96–128 g a day", numbers written the patient's way (1,200 or 1.200). */
+// Units as the patient's language writes them ("IU" is "UI" in Spanish).
+const UNITS = { g: () => gettext("g"), mg: () => gettext("mg"), IU: () => gettext("IU") };
+
+/** "96–128 g a day", "1200 mg a day": numbers written the patient's way (see number() in i18n.js). */
 function amountText(target) {
   const perKg = target.unit.includes("/kg");
-  const number = (value) => new Intl.NumberFormat(lang, { maximumFractionDigits: perKg ? 1 : 0 }).format(value);
+  const digits = perKg ? 1 : 0;
   let amount;
-  if (target.min !== null && target.max !== null) amount = `${number(target.min)}–${number(target.max)}`;
-  else if (target.value !== null) amount = number(target.value);
+  if (target.min !== null && target.max !== null) amount = `${number(target.min, digits)}–${number(target.max, digits)}`;
+  else if (target.value !== null) amount = number(target.value, digits);
   else return target.text;
   const [mass, ...rest] = target.unit.split("/");
-  let unit = mass;
+  let unit = UNITS[mass] ? UNITS[mass]() : mass;
   if (rest.includes("kg")) unit += ` ${gettext("per kilogram of body weight")}`;
   if (rest.includes("day")) unit += ` ${gettext("a day")}`;
   return `${amount} ${unit}`;
@@ -342,6 +406,12 @@ export function task(ctx, id) {
     heading(item.title),
     conditionNote(item),
     h("p", { class: "when" }, item.status === "done" ? gettext("Done") : dueText(item, ctx.state.checklist.today, ctx.state.checklist.time_zone)),
+    item.not_enough_time && item.status !== "done"
+      ? h("section", { class: "card urgent", "aria-labelledby": "h-short" },
+        h("h2", { id: "h-short" }, gettext("Please call your care team")),
+        h("p", {}, shortOfTimeText(ctx.state.checklist.case.days_to_surgery)),
+        item.lead_reason ? h("p", { class: "help" }, item.lead_reason) : null)
+      : null,
     h("section", { "aria-labelledby": "h-what" },
       h("h2", { id: "h-what" }, gettext("What to do")),
       h("p", { class: "instructions" }, item.instructions)),
