@@ -89,7 +89,9 @@ def _page_context(request, **extra):
 ORDERING_COLUMNS = [
     # (ordering name, column heading)
     ("name", gettext_lazy("Patient")),
-    ("days_to_surgery", gettext_lazy("Days to surgery")),
+    # Before surgery the days to go; after it the week of recovery and its stage. Sorted by the
+    # days to surgery: the soonest first, then those recovering.
+    ("days_to_surgery", gettext_lazy("Where")),
     ("share_done", gettext_lazy("Done")),
     ("overdue", gettext_lazy("Overdue")),
     ("failed", gettext_lazy("Failed deliveries")),

@@ -171,10 +171,10 @@ def test_the_roster_page_and_the_patient_page_show_the_alert(client, carol, pat,
     assign(pat, carol, protocol_version, 20)
     client.force_login(carol)
     roster = client.get(reverse("coordinator:roster")).content.decode()
-    cell = re.search(r'<td class="num" data-cell="not-enough-time">(.*?)</td>', roster).group(1)
-    assert text_of(cell) == "1 short of time"
+    cell = re.search(r'<td data-cell="where">(.*?)</td>', roster, re.S).group(1)
+    assert text_of(cell) == "20 days to surgery 1 step short of time"
+    assert "data-not-enough-time" in cell
     assert "1 patient with steps short of time" in text_of(roster)
-    assert "Preparing 20 days to surgery" in text_of(roster)
     page = client.get(reverse("coordinator:patient", args=[pat.pk])).content.decode()
     alert = re.search(r"<div [^>]*data-not-enough-time>(.*?)</div>", page, re.S).group(1)
     assert "Stop smoking and all nicotine: needs at least 42 days before surgery; 20 left." in text_of(alert)

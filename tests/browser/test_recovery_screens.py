@@ -161,3 +161,53 @@ def test_a_step_short_of_time_asks_to_call_the_care_team(phone, gus):
     expect(page.locator("h1")).to_have_text(smoking.definition.title)
     expect(page.locator(".urgent")).to_contain_text("Your surgery is in only 20 days")
     assert_no_axe_violations(page, "a step short of time")
+
+
+# --- The care team's side -----------------------------------------------------------------------------
+
+
+def test_the_roster_shows_where_each_patient_is_and_who_to_call(desk, walt, lucia, gus):
+    from .conftest import screenshot
+    from .test_coordinator import roster_row, sign_in
+
+    page = desk.new_page()
+    sign_in(page)
+    expect(roster_row(page, "Walt Moreno").locator('[data-cell="where"]')).to_contain_text(
+        "Recovery: day 3 Weeks 1–2: checking your wound every day"
+    )
+    expect(roster_row(page, "Lucía Fernandez").locator('[data-cell="where"]')).to_contain_text("Recovery: week 3")
+    gus_where = roster_row(page, "Gus Hale").locator('[data-cell="where"]')
+    expect(gus_where).to_contain_text("20 days to surgery")
+    expect(gus_where.locator("[data-not-enough-time]")).to_have_text("1 step short of time")
+    expect(page.locator(".behind-summary")).to_contain_text("1 patient with steps short of time")
+    assert_no_axe_violations(page, "the roster with patients recovering and one short of time")
+    screenshot(page, "coordinator-roster-journey")
+
+    # Gus's page lists the step to call him about; Walt's shows his recovery.
+    roster_row(page, "Gus Hale").get_by_role("link", name="Gus Hale").click()
+    alert = page.locator("[data-not-enough-time]").first
+    expect(alert).to_contain_text("Stop smoking and all nicotine: needs at least 42 days before surgery; 20 left.")
+    expect(page.locator('[data-task-key="stop-smoking"] [data-not-enough-time]')).to_have_text("not enough time")
+    assert_no_axe_violations(page, "a patient page with a step short of time")
+    page.go_back()
+    roster_row(page, "Walt Moreno").get_by_role("link", name="Walt Moreno").click()
+    expect(page.locator('[data-field="recovery"]')).to_contain_text("Day 3 after surgery")
+    expect(page.get_by_role("button", name="Mark the surgery as done")).to_have_count(0)  # already done
+
+
+def test_the_coordinator_marks_the_surgery_done_and_the_patient_sees_the_recovery(desk, phone, lucia):
+    from .test_coordinator import roster_row, sign_in
+
+    surgery_was(lucia.cases.get(), days_ago=0)  # the surgery is today
+    page = desk.new_page()
+    sign_in(page)
+    roster_row(page, "Lucía Fernandez").get_by_role("link", name="Lucía Fernandez").click()
+    page.get_by_role("button", name="Mark the surgery as done").click()
+    expect(page.locator('[data-case] [data-field="status"]')).to_have_text("Done")
+    expect(page.locator('[data-field="recovery"]')).to_contain_text("The day of the surgery")
+    assert lucia.cases.get().status == "done"
+
+    patient = phone.new_page()
+    patient.goto(f"/?code={lucia.invitation_code}")
+    expect(patient.locator("h1")).to_have_text("Su cirugía fue hoy")
+    expect(patient.locator(".stage-now")).to_have_text('Primeros días: levantarse a caminar y las reglas "no BLT"')
