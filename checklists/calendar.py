@@ -32,7 +32,8 @@ def checklist_calendar(checklist: Checklist, *, language: str, now: datetime | N
         surgery = Event()
         surgery.add("uid", f"surgery-{case.pk}@{host}")
         surgery.add("dtstamp", now)
-        surgery.add("summary", _("Surgery: %(procedure)s") % {"procedure": case.procedure})
+        procedure = checklist.protocol_version.procedure_for(case.procedure, language)
+        surgery.add("summary", _("Surgery: %(procedure)s") % {"procedure": procedure})
         if case.surgery_time:
             start = datetime.combine(case.surgery_date, case.surgery_time, tzinfo=patient.zone)
             surgery.add("dtstart", start)

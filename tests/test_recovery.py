@@ -135,6 +135,8 @@ def test_the_stage_and_procedure_in_spanish(ana, riverside):
     me_case = as_ana.get("/api/v1/me/case/").json()
     assert me_case["procedure"] == "Fusión lumbar mínimamente invasiva (L4-L5)"
     assert me_case["recovery_stage"]["label"].startswith("Semanas 3 a 6")
+    calendar = as_ana.get("/api/v1/me/calendar.ics").content.decode().replace("\r\n ", "")
+    assert "SUMMARY:Cirugía: Fusión lumbar mínimamente invasiva (L4-L5)" in calendar
     english = as_ana.get("/api/v1/me/checklist/", {"lang": "en"}).json()["case"]
     assert english["procedure"] == "Minimally invasive lumbar fusion (L4-L5)"
     assert english["recovery_stage"]["label"].startswith("Weeks 3–6")
