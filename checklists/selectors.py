@@ -10,16 +10,22 @@ from prepapp.selectors import case_current
 from .models import Checklist, Task
 
 
-def tasks_open_for_patient(patient: Patient) -> QuerySet:
-    """The patient's steps still to do on a surgery that is not cancelled, with definitions.
+def tasks_open_to_remind() -> QuerySet:
+    """Open steps that can still be reminded: on a scheduled surgery, or a recovery step of a done one.
 
-    A done surgery counts: its recovery steps are still to do, and still reminded.
+    A surgery marked done ends its preparation (what was not ticked off is kept for the
+    record) while its recovery goes on; a cancelled surgery has nothing left to remind.
     """
     return (
-        Task.objects.filter(checklist__case__patient=patient, status=Task.Status.OPEN)
+        Task.objects.filter(status=Task.Status.OPEN)
         .exclude(checklist__case__status=SurgeryCase.Status.CANCELLED)
-        .select_related("definition")
+        .exclude(checklist__case__status=SurgeryCase.Status.DONE, definition__offset_days__lte=0)
     )
+
+
+def tasks_open_for_patient(patient: Patient) -> QuerySet:
+    """The patient's steps still to do and still reminded (see tasks_open_to_remind), with definitions."""
+    return tasks_open_to_remind().filter(checklist__case__patient=patient).select_related("definition")
 
 
 def checklist_current(patient: Patient) -> Checklist | None:

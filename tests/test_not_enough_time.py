@@ -159,7 +159,7 @@ def test_the_roster_counts_the_patients_to_call(riverside, pat, carol, protocol_
     assert roster_summary(roster_rows(user=carol))["not_enough_time"] == 2
     # Another organization's coordinator sees none of it.
     assert roster_summary(roster_rows(user=olga)) == {
-        "total": 0, "overdue": 0, "failed": 0, "not_signed_in": 0, "not_enough_time": 0,
+        "total": 0, "overdue": 0, "failed": 0, "not_signed_in": 0, "alerts": 0, "not_enough_time": 0,
     }
 
 

@@ -5,17 +5,19 @@ date. The phone then counts days (then weeks) after surgery and shows the protoc
 """
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from checklists.models import Task
-from prepapp.models import AuditEntry, SurgeryCase
-from prepapp.reminders import delivery, outbox
-from prepapp.reminders.models import Reminder
+from prepapp.models import AuditEntry, Patient, SurgeryCase
+from prepapp.reminders import delivery, digest, outbox
+from prepapp.reminders.models import DIGEST_RULE, Reminder
 from prepapp.services import patient_enrol
-from prepapp.workflows import case_book, case_cancel, case_complete, checklist_assign
+from prepapp.workflows import case_book, case_cancel, case_complete, checklist_assign, patient_update
 
 from .factories import days_from_today
 from .support.journey import surgery_was
@@ -152,6 +154,8 @@ def test_the_preparation_span_comes_from_the_protocol(as_pat, pat_checklist):
 
 
 def test_recovery_steps_keep_their_reminders_once_the_surgery_is_done(pat, pat_checklist, django_capture_on_commit_callbacks):
+    """One message per step: the recovery's rows stay and go out; the preparation's are cancelled."""
+    patient_update(patient=pat, reminder_style=Patient.ReminderStyle.PER_STEP)
     no_quiet_hours(pat)
     first_walk = Task.objects.get(checklist=pat_checklist, definition__key="first-walk")
     planned = Reminder.objects.filter(task=first_walk, status=Reminder.Status.PENDING)
@@ -173,6 +177,30 @@ def test_recovery_steps_keep_their_reminders_once_the_surgery_is_done(pat, pat_c
         by_phase[row.task.definition.phase].add((row.status, row.last_error if row.status != "sent" else ""))
     assert by_phase["recovery"] == {(Reminder.Status.SENT, "")}
     assert by_phase["preparation"] == {(Reminder.Status.CANCELLED, "surgery done: a preparation step")}
+
+
+def test_the_daily_digest_goes_on_with_the_recovery_alone(pat, pat_checklist, django_capture_on_commit_callbacks):
+    """The digest, everyone's default: after the surgery it lists the recovery's steps, not the preparation's."""
+    assert pat.reminder_style == Patient.ReminderStyle.DIGEST
+    no_quiet_hours(pat)
+    case = case_complete(case=surgery_was(pat_checklist.case, days_ago=0))
+    today = pat.local_today()
+    digests = Reminder.objects.filter(patient=pat, rule=DIGEST_RULE, status=Reminder.Status.PENDING)
+    first_walk = Task.objects.get(checklist__case=case, definition__key="first-walk")
+    assert digests.filter(anchor_date=first_walk.window_start).exists(), "the day the first walk opens has a digest"
+    assert not digests.filter(anchor_date__lte=today).exists(), "no digest left about the preparation"
+
+    # The first walk's day comes: its digest goes out in the app and names the recovery's steps only.
+    Reminder.objects.filter(patient=pat, status=Reminder.Status.PENDING).update(send_at=timezone.now() + timedelta(days=400))
+    row = digests.get(anchor_date=first_walk.window_start, channel=Reminder.Channel.INAPP)
+    Reminder.objects.filter(pk=row.pk).update(send_at=timezone.now() - timedelta(seconds=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.sweep(enqueue=lambda channel, ids, token: delivery.deliver_batch(ids=ids, token=token, channel=channel))
+    row.refresh_from_db()
+    assert row.status == Reminder.Status.SENT, row.last_error
+    content = digest.build(pat, row.anchor_date)
+    assert content.items and {item.definition.phase for item in content.items} == {"recovery"}
+    assert "first-walk" in {item.definition.key for item in content.items}
 
 
 # --- Where each patient is, on the roster ------------------------------------------------------

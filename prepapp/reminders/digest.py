@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from checklists.models import Task
-from checklists.selectors import tasks_open_for_patient
+from checklists.selectors import tasks_open_for_patient, tasks_open_to_remind
 from prepapp.models import Patient, SurgeryCase
 
 from .models import Alert, Reminder
@@ -100,13 +100,7 @@ def open_task_ids(patient_ids) -> set[int]:
     """The open steps a delivery of these patients' digests reads (locked while it rechecks)."""
     if not patient_ids:
         return set()
-    return set(
-        Task.objects.filter(
-            checklist__case__patient_id__in=patient_ids,
-            checklist__case__status=SurgeryCase.Status.SCHEDULED,
-            status=Task.Status.OPEN,
-        ).values_list("id", flat=True)
-    )
+    return set(tasks_open_to_remind().filter(checklist__case__patient_id__in=patient_ids).values_list("id", flat=True))
 
 
 def recheck(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
@@ -116,7 +110,9 @@ def recheck(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
     composing, so what is sent is what was checked.
     """
     patient = reminder.patient
-    if not SurgeryCase.objects.filter(patient=patient, status=SurgeryCase.Status.SCHEDULED).exists():
+    # A surgery marked done still has its recovery to remind (tasks_open_for_patient).
+    live = [SurgeryCase.Status.SCHEDULED, SurgeryCase.Status.DONE]
+    if not SurgeryCase.objects.filter(patient=patient, status__in=live).exists():
         return Reminder.Status.CANCELLED, "no scheduled surgery"
     tasks = list(tasks_open_for_patient(patient))
     content = build(patient, reminder.anchor_date, tasks)
