@@ -70,10 +70,19 @@ def test_assigning_marks_the_steps_whose_lead_time_cannot_be_met(pat, carol, pro
     assert flagged(case) == short
 
 
-def test_only_steps_that_apply_are_marked(riverside, carol, protocol_version):
-    nonsmoker = patient_enrol(organization=riverside, full_name="Nina Nonsmoker", time_zone="UTC")
+def test_only_steps_on_the_list_are_marked(riverside, carol, protocol_version, as_carol):
+    nonsmoker = patient_enrol(
+        organization=riverside, full_name="Nina Nonsmoker", time_zone="UTC", smoker=False, takes_nsaids=False
+    )
     case, _ = assign(nonsmoker, carol, protocol_version, 5)
     assert flagged(case) == set()
+    # Not known yet: the steps are on the list "if this applies to you", short of time like any other,
+    # so the care team hears of it before the facts are settled.
+    unknown = patient_enrol(organization=riverside, full_name="Uma Unknown", time_zone="UTC")
+    case, _ = assign(unknown, carol, protocol_version, 5)
+    assert flagged(case) == {"stop-smoking", "stop-nsaids"}
+    _, tasks = my_tasks(client_for(unknown.user))
+    assert tasks["stop-smoking"]["conditional"] is True and tasks["stop-smoking"]["not_enough_time"] is True
 
 
 def test_moving_the_surgery_earlier_marks_and_later_clears(pat, carol, protocol_version):

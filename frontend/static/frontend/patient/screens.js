@@ -219,6 +219,8 @@ function callCareTeam(checklist, tasks) {
     h("h2", { id: "h-call" }, gettext("Please call your care team")),
     h("ul", { class: "plain", role: "list" }, short.map((t) => h("li", {},
       // The step itself is in the list below, marked "call your care team": one link to it is enough.
+      // A step still waiting on a fact ("If you smoke or use nicotine:") says so here too.
+      conditionLine(t, "p"),
       h("p", { class: "urgent-step" }, t.title),
       h("p", {}, shortOfTimeText(checklist.case.days_to_surgery)),
       t.lead_reason ? h("p", { class: "help" }, t.lead_reason) : null))));
