@@ -236,6 +236,7 @@ def checklist_recompute_dates(*, checklist: Checklist, now: datetime | None = No
             placed.dates.due_date, placed.dates.window_start, placed.dates.window_end
         )
         task.late = placed.late
+        task.updated_at = now  # bulk_update does not stamp auto_now fields itself
         changed.append(task)
     Task.objects.bulk_update(changed, ["due_date", "window_start", "window_end", "late", "updated_at"])
     return tasks
