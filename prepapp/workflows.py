@@ -371,3 +371,58 @@ def patient_set_status(
         planning.cancel_pending(patient=patient, reason=f"patient {status}")
     audit_record(actor=by, patients=[patient], action=STATUS_ACTIONS[status], request=request)
     return patient
+
+
+# --- Many cases at once -----------------------------------------------------------------------
+# A protocol rolled out to a clinic's surgeries, a surgeon's list moved: the verbs above for a
+# batch of cases, worked through in chunks whose queries do not depend on the number of cases,
+# steps or reminders (bulk inserts and updates of a few thousand rows each). One transaction:
+# every case or none.
+
+BULK_CHUNK = 500
+
+
+@transaction.atomic
+def checklists_assign_bulk(
+    *, cases, protocol_version: ProtocolVersion, assigned_by=None, now: datetime | None = None
+) -> int:
+    """checklist_assign for many cases (objects or ids); returns how many checklists were built."""
+    now = now or timezone.now()
+    ids = sorted({getattr(case, "pk", case) for case in cases})
+    for start in range(0, len(ids), BULK_CHUNK):
+        checklists = checklist_services.checklists_build_bulk(
+            cases=ids[start:start + BULK_CHUNK], protocol_version=protocol_version, assigned_by=assigned_by, now=now
+        )
+        planning.plan_bulk(tasks=[task for checklist in checklists for task in checklist.built_tasks], now=now)
+    return len(ids)
+
+
+@transaction.atomic
+def cases_reschedule_bulk(*, moves: dict, now: datetime | None = None) -> int:
+    """case_reschedule for many cases: {case or id: new surgery date}; surgery times are kept.
+
+    The same rules as one move (only scheduled surgeries, a date not in the past nor too far
+    ahead); open steps follow and pending reminders are re-planned. Returns how many moved.
+    """
+    now = now or timezone.now()
+    dates = {getattr(case, "pk", case): day for case, day in moves.items()}
+    ids = sorted(dates)
+    for start in range(0, len(ids), BULK_CHUNK):
+        chunk = ids[start:start + BULK_CHUNK]
+        cases = list(SurgeryCase.objects.select_for_update(of=("self",)).select_related("patient").filter(pk__in=chunk))
+        problems = {pk: "no such surgery" for pk in set(chunk) - {c.pk for c in cases}}
+        for case in cases:
+            if case.status != SurgeryCase.Status.SCHEDULED:
+                problems[case.pk] = f"a {case.status} surgery cannot be moved"
+                continue
+            try:
+                _check_surgery_date(case.patient, dates[case.pk], now)
+            except ValidationError as exc:
+                problems[case.pk] = " ".join(exc.message_dict.get("surgery_date", exc.messages))
+        checklist_services.refuse_cases(problems)
+        for case in cases:
+            case.surgery_date, case.updated_at = dates[case.pk], now
+        SurgeryCase.objects.bulk_update(cases, ["surgery_date", "updated_at"], batch_size=BULK_CHUNK)
+        tasks = checklist_services.checklists_recompute_dates_bulk(cases=cases, now=now)
+        planning.replan_bulk(tasks=tasks, now=now)
+    return len(ids)
