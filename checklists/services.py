@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from prepapp.bulk import bulk_update_rows
 from prepapp.models import SurgeryCase
 
 from . import schedule
@@ -327,9 +328,8 @@ def checklists_recompute_dates_bulk(*, cases, now: datetime | None = None) -> li
         task.late = placed.late
         task.updated_at = now
         changed.append(task)
-    Task.objects.bulk_update(
-        changed, ["due_date", "window_start", "window_end", "late", "updated_at"], batch_size=BULK_BATCH_SIZE
-    )
+    bulk_update_rows(Task, changed, ["due_date", "window_start", "window_end", "late", "updated_at"],
+                     batch_size=BULK_BATCH_SIZE)
     return tasks
 
 

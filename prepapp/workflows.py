@@ -25,6 +25,7 @@ from checklists.models import Checklist, ProtocolVersion, Task
 from checklists.selectors import checklist_current, tasks_open_for_patient
 
 from .audit import audit_record
+from .bulk import bulk_update_rows
 from .models import FACTS, Patient, SurgeryCase
 from .reminders import planning
 from .reminders.announcements import announce
@@ -422,7 +423,7 @@ def cases_reschedule_bulk(*, moves: dict, now: datetime | None = None) -> int:
         checklist_services.refuse_cases(problems)
         for case in cases:
             case.surgery_date, case.updated_at = dates[case.pk], now
-        SurgeryCase.objects.bulk_update(cases, ["surgery_date", "updated_at"], batch_size=BULK_CHUNK)
+        bulk_update_rows(SurgeryCase, cases, ["surgery_date", "updated_at"], batch_size=BULK_CHUNK)
         tasks = checklist_services.checklists_recompute_dates_bulk(cases=cases, now=now)
         planning.replan_bulk(tasks=tasks, now=now)
     return len(ids)
