@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# One tag per benchmark run, inherited by the processes it starts: its scratch databases are its
+# own, whoever else benchmarks or tests on the same server at the same time.
+RUN_TAG = os.environ.setdefault("BENCH_RUN", str(os.getpid()))
+
+
+def scratch(name: str) -> str:
+    """The name of this run's scratch database `name`."""
+    return f"{name}_{RUN_TAG}"
 
 
 # --- Scratch databases ----------------------------------------------------------------------
@@ -112,6 +120,7 @@ class Figure:
     limit: float | None = None
     limit_value: float | None = None
     limit_text: str = ""
+    limit_unit: str = " ms"
     note: str = ""
 
     @property
@@ -137,7 +146,7 @@ class Figure:
         if self.baseline is not None:
             parts.append(f"baseline ({self.baseline_name}) {fmt(self.baseline)} {self.unit}, ratio {self.ratio:.3f}")
         if self.limit_value is not None:
-            parts.append(self.limit_text.split(" <")[0] + f" {self.limit_value:.1f} ms")
+            parts.append(self.limit_text.split(" <")[0] + f" {self.limit_value:.3g}{self.limit_unit}")
         if self.goal_text:
             parts.append(f"goal {self.goal_text}")
         if self.note:
@@ -166,7 +175,8 @@ def summary_table(results: list[Figure]) -> str:
         goal = f.goal_text or ""
         if f.limit_text:
             goal = f"{goal}, {f.limit_text}" if goal else f.limit_text
-            ratio = f"{ratio} (p99 {f.limit_value:.1f} ms)" if f.limit_value is not None else ratio
+            shown = f"{f.limit_text.split(' <')[0]} {f.limit_value:.3g}{f.limit_unit}"
+            ratio = (f"{ratio} ({shown})" if f.limit_unit else shown) if f.limit_value is not None else ratio
         result = {True: "PASS", False: "FAIL", None: "(reported)"}[f.passed]
         rows.append((f.name, f"{fmt(f.value)} {f.unit}", "" if f.baseline is None else f"{fmt(f.baseline)} {f.unit}",
                      ratio, goal, result))

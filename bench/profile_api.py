@@ -20,9 +20,9 @@ import sys
 import tempfile
 import time
 
-from .common import drop_database, recreate_database, require_services
+from .common import drop_database, recreate_database, require_services, scratch
 
-DB_NAME = "bench_profile"
+DB_NAME = scratch("bench_profile")
 PATHS = ["/bench/floor/", "/api/v1/me/", "/api/v1/me/case/", "/api/v1/me/checklist/", "/api/v1/me/inbox/"]
 
 
