@@ -237,8 +237,7 @@ def run(args, results: list[Figure]) -> None:
         connections.close_all()
         batch = settings.REMINDER_BATCH_SIZE
         email_config = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
-                        "EMAIL_PORT": sink.port, "EMAIL_USE_TLS": False, "EMAIL_USE_SSL": False,
-                        "EMAIL_HOST_USER": "", "EMAIL_HOST_PASSWORD": "", "EMAIL_TIMEOUT": 10}
+                        "EMAIL_PORT": sink.port, "EMAIL_USE_TLS": False, "EMAIL_USE_SSL": False, "EMAIL_TIMEOUT": 10}
         rate, sent, failed = deliver("email", email_ids, email_config, args.senders, batch)
         arrived = len(set(sink.stop()))
         if failed or arrived != len(email_ids):
