@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Max, Min, Q, QuerySet, Subquery, Sum
 
 from prepapp.models import Patient, SurgeryCase
+from prepapp.prepared import PreparedQuery
 from prepapp.selectors import cases_current_first
 
 from .models import Checklist, Task
@@ -29,13 +30,8 @@ def checklist_current(patient: Patient) -> Checklist | None:
     )
 
 
-def checklist_current_with_stamps(patient: Patient) -> Checklist | None:
-    """The current checklist, its case and protocol version, and stamps of its tasks, in one query.
-
-    The stamps (how many tasks, how many done, the sum of their ids, the latest change, the
-    first and last due date) change whenever a task is added, removed or changed: they make
-    the validator of the checklist's answer without reading the tasks themselves.
-    """
+def checklist_stamps_queryset(patient: Patient) -> QuerySet:
+    """The current checklist with its case, protocol version and the stamps of its tasks (one row)."""
     current_case = cases_current_first(patient).values("id")[:1]
     return (
         Checklist.objects.filter(case_id=Subquery(current_case))
@@ -48,5 +44,19 @@ def checklist_current_with_stamps(patient: Patient) -> Checklist | None:
             tasks_first_due=Min("tasks__due_date"),
             tasks_last_due=Max("tasks__due_date"),
         )
-        .first()
+        .order_by("pk")[:1]
     )
+
+
+# Asked on every read of the patient's checklist: compiled to SQL once per process.
+_checklist_stamps = PreparedQuery(lambda patient_id: checklist_stamps_queryset(Patient(pk=patient_id)))
+
+
+def checklist_current_with_stamps(patient: Patient) -> Checklist | None:
+    """The current checklist, its case and protocol version, and stamps of its tasks, in one query.
+
+    The stamps (how many tasks, how many done, the sum of their ids, the latest change, the
+    first and last due date) change whenever a task is added, removed or changed: they make
+    the validator of the checklist's answer without reading the tasks themselves.
+    """
+    return _checklist_stamps.first(patient.pk)
