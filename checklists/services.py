@@ -276,6 +276,10 @@ def checklists_build_bulk(
     problems.update(
         {pk: f"this surgery is {c.status}" for pk, c in locked.items() if c.status != SurgeryCase.Status.SCHEDULED}
     )
+    problems.update(
+        {pk: f"this patient is {c.patient.status}" for pk, c in locked.items()
+         if pk not in problems and not c.patient.is_followed}
+    )
     existing = Checklist.objects.filter(case_id__in=ids)
     worked_on = set(
         Task.objects.filter(checklist__case_id__in=ids)
@@ -317,6 +321,7 @@ def checklists_recompute_dates_bulk(*, cases, now: datetime | None = None) -> li
     for task in tasks:
         case = by_id[task.checklist.case_id]
         task.checklist.case = case
+        task.due_before = task.due_date  # for telling the patient which steps moved
         if task.status != Task.Status.OPEN:
             continue
         if case.pk not in today_of:

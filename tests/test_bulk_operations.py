@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from checklists.models import Checklist, Task
-from prepapp.reminders.models import Reminder
+from prepapp.reminders.models import Announcement, Reminder
 from prepapp.services import patient_enrol
 from prepapp.workflows import (
     case_book,
@@ -56,16 +56,23 @@ def queries(fn) -> int:
 
 
 def plan_of(case) -> tuple:
-    """What a case ends up with: its steps' dates and its pending reminders, by step key."""
+    """What a case ends up with: its steps' dates, its pending and cancelled reminders (steps,
+    digests, announcements) and what it was told, by step key."""
     tasks = sorted(
         (t.definition.key, t.due_date, t.window_start, t.window_end, t.late, t.status)
         for t in Task.objects.filter(checklist__case=case).select_related("definition")
     )
     reminders = sorted(
-        (r.task.definition.key, r.rule, r.channel, r.anchor_date, r.send_at, r.status)
-        for r in Reminder.objects.filter(task__checklist__case=case).select_related("task__definition")
+        (r.task.definition.key if r.task else "", r.rule, r.channel, r.anchor_date, r.send_at, r.status)
+        # (each booking was announced when the case was made, at its own moment)
+        for r in Reminder.objects.filter(patient=case.patient).exclude(rule="announce-booked")
+        .select_related("task__definition")
     )
-    return tasks, reminders
+    told = sorted(
+        (a.event, a.old_date, a.new_date, str(a.old_time), str(a.new_time), repr(a.steps))
+        for a in Announcement.objects.filter(patient=case.patient).exclude(event="booked")
+    )
+    return tasks, reminders, told
 
 
 def test_bulk_assignment_gives_each_case_what_one_assignment_would(riverside, protocol_version, carol):
@@ -84,12 +91,12 @@ def test_bulk_assignment_gives_each_case_what_one_assignment_would(riverside, pr
 
 def test_bulk_assignment_queries_do_not_grow_with_cases_or_steps(riverside, protocol_version, carol):
     few, many = make_cases(riverside, 2, prefix="f"), make_cases(riverside, 12, prefix="m")
-    assert Reminder.objects.count() == 0
+    assert not Reminder.objects.filter(announcement__isnull=True).exists()  # only the bookings' news so far
     few_queries = queries(lambda: checklists_assign_bulk(cases=few, protocol_version=protocol_version))
     many_queries = queries(lambda: checklists_assign_bulk(cases=many, protocol_version=protocol_version))
     # Twelve cases, hundreds of steps and well over a thousand reminders: the same statements as two.
     assert Task.objects.filter(checklist__case__in=many).count() > 12 * 20
-    assert Reminder.objects.filter(task__checklist__case__in=many).count() > 1000
+    assert Reminder.objects.filter(patient__cases__in=many, announcement__isnull=True).count() > 12 * 5
     assert many_queries == few_queries
 
 
@@ -108,13 +115,12 @@ def test_bulk_move_gives_each_case_what_one_move_would(riverside, protocol_versi
         assert bulk.surgery_date == moved[bulk]
         bulk_plan, one_plan = plan_of(bulk), plan_of(one)
         assert any(status == "cancelled" for *_, status in bulk_plan[1])  # the old dates' rows
+        assert any(event == "moved" and steps != "[]" for event, *_, steps in bulk_plan[2])
         assert bulk_plan == one_plan
     # Moving back revives the rows planned for the first dates instead of colliding with them.
     cases_reschedule_bulk(moves={case: date - timedelta(days=7) for case, date in moved.items()})
     for case in bulk_cases:
-        pending = Reminder.objects.filter(task__checklist__case=case, status="pending")
-        assert pending.exists()
-        assert not pending.filter(anchor_date__gt=case.surgery_date + timedelta(days=400)).exists()
+        assert Reminder.objects.filter(patient=case.patient, announcement__isnull=True, status="pending").exists()
 
 
 def test_bulk_move_queries_do_not_grow_with_cases_or_steps(riverside, protocol_version):
@@ -131,7 +137,8 @@ def test_a_batch_with_a_case_that_cannot_change_is_refused_whole(riverside, prot
     with pytest.raises(ValidationError) as refused:
         checklists_assign_bulk(cases=cases, protocol_version=protocol_version, assigned_by=carol)
     assert f"case {cases[1].pk}: this surgery is cancelled" in str(refused.value.message_dict["cases"])
-    assert not Checklist.objects.filter(case__in=cases).exists() and not Reminder.objects.exists()
+    assert not Checklist.objects.filter(case__in=cases).exists()
+    assert not Reminder.objects.filter(announcement__isnull=True).exists()
 
     fine = [cases[0], cases[2]]
     checklists_assign_bulk(cases=fine, protocol_version=protocol_version, assigned_by=carol)
