@@ -59,8 +59,11 @@ def population(n_patients: int, push_service) -> None:
     org = Organization.objects.create(name="Channel clinic", slug="channel-clinic")
     users = get_user_model().objects.bulk_create(get_user_model()(username=f"ch-{i}") for i in range(n_patients))
     patients = Patient.objects.bulk_create(
+        # A message per step on both channels side by side (not the daily digest, nor email only
+        # when push fails): the most messages per step.
         Patient(organization=org, user=u, full_name=f"Patient {i}", contact_email=f"patient{i}@example.org",
-                language="es" if i % 3 == 0 else "en", time_zone="Europe/Madrid" if i % 2 else "America/Chicago")
+                language="es" if i % 3 == 0 else "en", time_zone="Europe/Madrid" if i % 2 else "America/Chicago",
+                reminder_style=Patient.ReminderStyle.PER_STEP, channel_policy=Patient.ChannelPolicy.BOTH)
         for i, u in enumerate(users)
     )
     cases = SurgeryCase.objects.bulk_create(

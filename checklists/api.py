@@ -501,11 +501,10 @@ class MyChecklistView(APIView):
         responses={200: ChecklistSerializer, 304: None, 404: error_response(NO_CHECKLIST)},
     )
     def get(self, request):
-        patient = patient_of(request.user)
-        checklist = checklist_current_with_stamps(patient)
+        checklist = checklist_current_with_stamps(patient_of(request.user))
         if checklist is None:
             raise NotFound(NO_CHECKLIST)
-        checklist.case.patient = patient  # the request's own: no second read
+        patient = checklist.case.patient  # read with the checklist, as it is now
         language = request.query_params.get("lang") or patient.language
         etag = checklist_etag(checklist, patient=patient, language=language, renderer=request.accepted_renderer.format)
         if client_has(request, etag):

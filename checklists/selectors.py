@@ -35,7 +35,7 @@ def checklist_stamps_queryset(patient: Patient) -> QuerySet:
     current_case = cases_current_first(patient).values("id")[:1]
     return (
         Checklist.objects.filter(case_id=Subquery(current_case))
-        .select_related("case", "protocol_version__protocol")
+        .select_related("case__patient", "protocol_version__protocol")
         .annotate(
             tasks_count=Count("tasks"),
             tasks_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),

@@ -264,3 +264,11 @@ def test_the_api_docs_run_their_inline_code_by_nonce(client, lead_admin):
     assert f"script-src 'self' 'nonce-{csp_nonce(redoc)}'" in policy
     assert f'<script nonce="{csp_nonce(redoc)}">' in redoc.content.decode()
     assert "fonts.googleapis.com" not in redoc.content.decode()
+
+
+def test_production_keeps_its_database_connections_and_checks_them():
+    databases = settings_under(PRODUCTION, "DATABASES")["DATABASES"]
+    assert databases["default"]["CONN_MAX_AGE"] == 60
+    assert databases["default"]["CONN_HEALTH_CHECKS"] is True
+    closed = settings_under({**PRODUCTION, "DB_CONN_MAX_AGE": "0"}, "DATABASES")["DATABASES"]
+    assert closed["default"]["CONN_MAX_AGE"] == 0
