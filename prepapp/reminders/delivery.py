@@ -186,8 +186,8 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
     case = task.checklist.case
     if case.status != SurgeryCase.Status.SCHEDULED:
         return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
-    if not patient.is_followed:
-        return Verdict(Reminder.Status.CANCELLED, f"patient {patient.status}")
+    if not reminder.patient.is_followed:
+        return Verdict(Reminder.Status.CANCELLED, f"patient {reminder.patient.status}")
     if task.status != Task.Status.OPEN:
         return Verdict(Reminder.Status.CANCELLED, "task done")
     rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
