@@ -4,9 +4,14 @@ Endpoints that change a checklist together with its reminders (ticking a step of
 in prepapp.api, next to the workflows they call.
 """
 
+import threading
+from collections import OrderedDict
+from functools import cache
+
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,13 +27,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from prepapp.api_schema import LocalTimeField, error_response
+from prepapp.conditional import client_has, make_etag, not_modified, revalidate_privately
 from prepapp.models import Patient, SurgeryCase
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
 
 from . import schedule
 from .calendar import checklist_calendar
 from .models import Category, Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
-from .selectors import checklist_current
+from .selectors import checklist_current, checklist_current_with_stamps
 
 NO_CHECKLIST = "No checklist has been assigned to you yet."
 
@@ -315,6 +321,97 @@ def lacks_time_now(task: Task, surgery_date, today) -> bool:
     return task.not_enough_time and task.status == Task.Status.OPEN and today <= surgery_date
 
 
+# --- Work done once per protocol version and language ------------------------------------------
+# A published version never changes (the admin and the services refuse to), so its steps, their
+# texts in each language and their figures for a given weight are worked out once per process
+# and kept, keyed by the version's id and content hash. Drafts are never kept.
+
+
+class _LRU:
+    """A small least-recently-used map, safe to share between a process's threads."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self):
+        with self.lock:
+            self.items.clear()
+
+
+_published_definitions = _LRU(64)
+# Per definition object: its texts by language, its figures by language and weight. Bounded, as
+# weights vary from patient to patient.
+_MEMO_LIMIT = 512
+
+
+def version_definitions(version: ProtocolVersion, needed=()) -> dict[int, TaskDefinition]:
+    """A version's steps by id: from the process's cache for a published version, else read now.
+
+    `needed` are definition ids the caller holds tasks for; one missing from the cached set
+    (a step added to the version after it was cached) reads the version again.
+    """
+    if version.is_draft or not version.content_hash:
+        return {d.id: d for d in TaskDefinition.objects.filter(version_id=version.id)}
+    key = (version.id, version.content_hash)
+    definitions = _published_definitions.get(key)
+    if definitions is None or not set(needed) <= definitions.keys():
+        definitions = {d.id: d for d in TaskDefinition.objects.filter(version_id=version.id)}
+        _published_definitions.put(key, definitions)
+    return definitions
+
+
+def clear_payload_caches() -> None:
+    """Forget every kept version (for tests that count queries from a cold start)."""
+    _published_definitions.clear()
+
+
+def _memo(definition: TaskDefinition) -> dict:
+    memo = definition.__dict__.get("_payload_memo")
+    if memo is None or len(memo) > _MEMO_LIMIT:
+        memo = definition.__dict__["_payload_memo"] = {}
+    return memo
+
+
+def definition_texts(definition: TaskDefinition, language: str) -> dict:
+    """The step's words in the language, and its category's name in the request's (kept with the definition)."""
+    key = ("texts", language, translation.get_language())
+    memo = _memo(definition)
+    texts = memo.get(key)
+    if texts is None:
+        texts = definition.localized(language)
+        texts["category_label"] = str(definition.get_category_display())
+        memo[key] = texts
+    return texts
+
+
+def definition_targets(definition: TaskDefinition, language: str, weight_kg) -> list[dict]:
+    """The step's figures worked out for a weight, labelled in the language (kept with the definition)."""
+    key = ("targets", language, weight_kg)
+    memo = _memo(definition)
+    targets = memo.get(key)
+    if targets is None:
+        labels = definition.translations.get(language, {}).get("targets", {})
+        targets = memo[key] = [
+            {"key": t.key, "label": t.label, "text": t.text, "unit": t.unit, "min": t.min, "max": t.max, "value": t.value}
+            for t in schedule.compute_targets(definition.targets, weight_kg, labels)
+        ]
+    return [dict(t) for t in targets]
+
+
 def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> dict:
     """A task as the phone shows it: texts in the patient's language, personal figures, its section.
 
@@ -323,15 +420,14 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> 
     """
     definition = task.definition
     unknown = schedule.unknown_facts(definition.applies_if, task.checklist.case.patient.facts if facts is None else facts)
-    texts = definition.localized(language)
+    texts = definition_texts(definition, language)
     answers = task.answers or {}
-    target_labels = definition.translations.get(language, {}).get("targets", {})
     group = schedule.group_key(status=task.status, due_date=task.due_date, today=today)
     return {
         "id": task.id,
         "key": definition.key,
         "category": definition.category,
-        "category_label": str(definition.get_category_display()),
+        "category_label": texts["category_label"],
         "phase": definition.phase,
         "title": texts["title"],
         "instructions": texts["instructions"],
@@ -355,10 +451,7 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> 
         "completed_at": task.completed_at,
         "note": task.note,
         "sub_items": [{**item, "answer": answers.get(item["key"], "")} for item in texts["sub_items"]],
-        "targets": [
-            {"key": t.key, "label": t.label, "text": t.text, "unit": t.unit, "min": t.min, "max": t.max, "value": t.value}
-            for t in schedule.compute_targets(definition.targets, weight_kg, target_labels)
-        ],
+        "targets": definition_targets(definition, language, weight_kg),
         "conditional": bool(unknown),
         "conditional_on": [{"fact": name, "applies_when": bool(definition.applies_if[name])} for name in unknown],
     }
@@ -414,15 +507,26 @@ def protocol_payload(version: ProtocolVersion, language: str) -> dict:
     }
 
 
+def checklist_tasks(checklist: Checklist) -> list[Task]:
+    """The checklist's tasks with their definitions, in one query (definitions from the version's cache)."""
+    tasks = list(Task.objects.filter(checklist=checklist))
+    definitions = version_definitions(checklist.protocol_version, {t.definition_id for t in tasks})
+    for task in tasks:
+        Task.definition.field.set_cached_value(task, definitions[task.definition_id])
+        Task.checklist.field.set_cached_value(task, checklist)
+    return tasks
+
+
 def checklist_payload(checklist: Checklist, *, language: str) -> dict:
     """The whole checklist grouped for a phone: overdue, this week, coming up, done.
 
-    Reads the tasks with their definitions in one query, whatever their number.
+    Reads the tasks in one query, whatever their number; the steps' texts come from the
+    protocol version's cache.
     """
     case = checklist.case
     patient = case.patient
     today = patient.local_today()
-    tasks = list(checklist.tasks.select_related("definition"))
+    tasks = checklist_tasks(checklist)
     grouped = schedule.group_tasks(tasks, today)
     payload = {
         name: [task_payload(t, language=language, weight_kg=patient.weight_kg, today=today, facts=patient.facts)
@@ -447,22 +551,62 @@ def checklist_payload(checklist: Checklist, *, language: str) -> dict:
     }
 
 
+# Changes whenever a field is added to, or removed from, what the checklist answer holds, so
+# that a new release never answers 304 to a copy made by the old one. Raise PAYLOAD_REVISION
+# when the meaning of a field changes without its name changing.
+PAYLOAD_REVISION = 1
+
+
+@cache
+def payload_shape() -> str:
+    shapes = [PAYLOAD_REVISION]
+    for serializer in (ChecklistSerializer(), TaskSerializer(), CaseSummarySerializer(), TaskTargetSerializer(),
+                       TaskSubItemSerializer(), ChecklistCountsSerializer(), ChecklistProtocolSerializer()):
+        shapes.append((type(serializer).__name__, sorted(serializer.fields)))
+    return make_etag(*shapes)
+
+
+def checklist_etag(checklist: Checklist, *, patient: Patient, language: str, renderer: str) -> str:
+    """The validator of the patient's checklist answer, from the stamps read with the checklist.
+
+    Everything the answer depends on is in it: the patient (language, time zone and today
+    there, weight, facts), the case, the protocol version, and the tasks' count, ids, change
+    times and dates (checklists.selectors.checklist_current_with_stamps), the request's
+    language and format, and the payload's shape.
+    """
+    case, version = checklist.case, checklist.protocol_version
+    return make_etag(
+        payload_shape(), renderer, translation.get_language(), language,
+        patient.pk, patient.time_zone, patient.local_today(), str(patient.weight_kg), sorted(patient.facts.items()),
+        checklist.pk, version.pk, version.number, version.content_hash, version.protocol.key, version.protocol.name,
+        case.pk, case.procedure, case.surgeon, case.surgery_date, case.surgery_time, case.status, case.updated_at,
+        checklist.tasks_count, checklist.tasks_done, checklist.tasks_id_sum, checklist.tasks_changed_at,
+        checklist.tasks_first_due, checklist.tasks_last_due,
+    )
+
+
 class MyChecklistView(APIView):
-    """The signed-in patient's checklist, grouped for the phone."""
+    """The signed-in patient's checklist, grouped for the phone.
+
+    Answers `304 Not Modified` to `If-None-Match` with the current ETag: one query, no payload.
+    """
 
     permission_classes = [IsPatient]
 
     @extend_schema(
         parameters=[LANGUAGE_PARAMETER],
-        responses={200: ChecklistSerializer, 404: error_response(NO_CHECKLIST)},
+        responses={200: ChecklistSerializer, 304: None, 404: error_response(NO_CHECKLIST)},
     )
     def get(self, request):
-        patient = patient_of(request.user)
-        checklist = checklist_current(patient)
+        checklist = checklist_current_with_stamps(patient_of(request.user))
         if checklist is None:
             raise NotFound(NO_CHECKLIST)
+        patient = checklist.case.patient  # read with the checklist, as it is now
         language = request.query_params.get("lang") or patient.language
-        return Response(checklist_payload(checklist, language=language))
+        etag = checklist_etag(checklist, patient=patient, language=language, renderer=request.accepted_renderer.format)
+        if client_has(request, etag):
+            return not_modified(etag)
+        return revalidate_privately(Response(checklist_payload(checklist, language=language)), etag)
 
 
 class ICalendarRenderer(renderers.BaseRenderer):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet, Subquery, Sum
 
 from prepapp.models import Patient, SurgeryCase
-from prepapp.selectors import case_current
+from prepapp.prepared import PreparedQuery
+from prepapp.selectors import cases_current_first
 
 from .models import Checklist, Task
 
@@ -29,12 +30,42 @@ def tasks_open_for_patient(patient: Patient) -> QuerySet:
 
 
 def checklist_current(patient: Patient) -> Checklist | None:
-    """The checklist of the patient's current surgery (see prepapp.selectors), or None."""
-    case = case_current(patient)
-    if case is None:
-        return None
+    """The checklist of the patient's current surgery (see prepapp.selectors), or None. One query."""
+    current_case = cases_current_first(patient).values("id")[:1]
     return (
-        Checklist.objects.filter(case=case)
+        Checklist.objects.filter(case_id=Subquery(current_case))
         .select_related("case__patient", "protocol_version__protocol")
         .first()
     )
+
+
+def checklist_stamps_queryset(patient: Patient) -> QuerySet:
+    """The current checklist with its case, protocol version and the stamps of its tasks (one row)."""
+    current_case = cases_current_first(patient).values("id")[:1]
+    return (
+        Checklist.objects.filter(case_id=Subquery(current_case))
+        .select_related("case__patient", "protocol_version__protocol")
+        .annotate(
+            tasks_count=Count("tasks"),
+            tasks_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
+            tasks_id_sum=Sum("tasks__id"),
+            tasks_changed_at=Max("tasks__updated_at"),
+            tasks_first_due=Min("tasks__due_date"),
+            tasks_last_due=Max("tasks__due_date"),
+        )
+        .order_by("pk")[:1]
+    )
+
+
+# Asked on every read of the patient's checklist: compiled to SQL once per process.
+_checklist_stamps = PreparedQuery(lambda patient_id: checklist_stamps_queryset(Patient(pk=patient_id)))
+
+
+def checklist_current_with_stamps(patient: Patient) -> Checklist | None:
+    """The current checklist, its case and protocol version, and stamps of its tasks, in one query.
+
+    The stamps (how many tasks, how many done, the sum of their ids, the latest change, the
+    first and last due date) change whenever a task is added, removed or changed: they make
+    the validator of the checklist's answer without reading the tasks themselves.
+    """
+    return _checklist_stamps.first(patient.pk)

@@ -11,8 +11,10 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from prepapp.bulk import bulk_update_rows
 from prepapp.models import SurgeryCase
 
 from . import schedule
@@ -111,19 +113,23 @@ def protocol_version_publish(*, version: ProtocolVersion, now: datetime | None =
     return version
 
 
-def _task_for(checklist: Checklist, definition: TaskDefinition, today) -> Task:
-    """An unsaved task for one step, its dates placed from the case's surgery date and the patient's today."""
-    surgery_date = checklist.case.surgery_date
+def _placement(definition: TaskDefinition, surgery_date, today) -> schedule.Placement:
+    """Where a definition's step lands for a surgery date, seen from the patient's today."""
     dates = schedule.task_dates(
         surgery_date,
         offset_days=definition.offset_days,
         window_start_days=definition.window_start_days,
         window_end_days=definition.window_end_days,
     )
-    placed = schedule.place(
+    return schedule.place(
         dates, today, surgery_date=surgery_date, offset_days=definition.offset_days,
         min_lead_days=definition.min_lead_days,
     )
+
+
+def _task_for(checklist: Checklist, definition: TaskDefinition, today) -> Task:
+    """An unsaved task for one step, its dates placed from the case's surgery date and the patient's today."""
+    placed = _placement(definition, checklist.case.surgery_date, today)
     return Task(
         checklist=checklist,
         definition=definition,
@@ -244,25 +250,115 @@ def checklist_recompute_dates(*, checklist: Checklist, now: datetime | None = No
     for task in tasks:
         if task.status != Task.Status.OPEN:
             continue
-        d = task.definition
-        dates = schedule.task_dates(
-            case.surgery_date,
-            offset_days=d.offset_days,
-            window_start_days=d.window_start_days,
-            window_end_days=d.window_end_days,
-        )
-        placed = schedule.place(
-            dates, today, surgery_date=case.surgery_date, offset_days=d.offset_days, min_lead_days=d.min_lead_days
-        )
+        placed = _placement(task.definition, case.surgery_date, today)
         task.due_date, task.window_start, task.window_end = (
             placed.dates.due_date, placed.dates.window_start, placed.dates.window_end
         )
         task.late = placed.late
         task.not_enough_time = placed.not_enough_time
+        task.updated_at = now  # bulk_update does not stamp auto_now fields itself
         changed.append(task)
     Task.objects.bulk_update(
         changed, ["due_date", "window_start", "window_end", "late", "not_enough_time", "updated_at"]
     )
+    return tasks
+
+
+# --- Many cases at once -----------------------------------------------------------------------
+# The same verbs for a batch of cases (a protocol rolled out to a clinic, a surgeon's list moved):
+# a fixed number of queries per batch of rows, whatever the number of cases, steps or reminders.
+
+BULK_BATCH_SIZE = 2000
+
+
+def refuse_cases(problems: dict[int, str]) -> None:
+    """A 4xx-worthy error naming the cases of a batch that cannot be changed, if any."""
+    if problems:
+        shown = "; ".join(f"case {pk}: {why}" for pk, why in sorted(problems.items())[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise ValidationError({"cases": f"{len(problems)} case(s) cannot be changed: {shown}{more}."})
+
+
+def checklists_build_bulk(
+    *, cases, protocol_version: ProtocolVersion, assigned_by=None, now: datetime | None = None
+) -> list[Checklist]:
+    """checklist_build for many cases at once: the same rules, every case or none.
+
+    Must run inside the caller's transaction. The checklists come back with their cases,
+    patients and tasks (each task with its definition) in memory, for planning reminders
+    without reading them again.
+    """
+    now = now or timezone.now()
+    if protocol_version.is_draft:
+        raise ValidationError({"version": "This version is a draft; only a published version can be assigned."})
+    ids = sorted({getattr(case, "pk", case) for case in cases})
+    locked = {
+        c.pk: c for c in SurgeryCase.objects.select_for_update(of=("self",)).select_related("patient").filter(pk__in=ids)
+    }
+    problems = {pk: "no such surgery" for pk in ids if pk not in locked}
+    problems.update(
+        {pk: f"this surgery is {c.status}" for pk, c in locked.items() if c.status != SurgeryCase.Status.SCHEDULED}
+    )
+    problems.update(
+        {pk: f"this patient is {c.patient.status}" for pk, c in locked.items()
+         if pk not in problems and not c.patient.is_followed}
+    )
+    existing = Checklist.objects.filter(case_id__in=ids)
+    worked_on = set(
+        Task.objects.filter(checklist__case_id__in=ids)
+        .filter(~Q(status=Task.Status.OPEN) | ~Q(answers={}))
+        .values_list("checklist__case_id", flat=True)
+    )
+    problems.update({pk: "the patient has already worked on its checklist" for pk in worked_on})
+    refuse_cases(problems)
+    existing.delete()  # untouched checklists are replaced, their tasks and reminders with them
+    checklists = Checklist.objects.bulk_create(
+        [Checklist(case=locked[pk], protocol_version=protocol_version, assigned_by=assigned_by) for pk in ids],
+        batch_size=BULK_BATCH_SIZE,
+    )
+    definitions = list(protocol_version.definitions.order_by("position"))
+    tasks = []
+    for checklist in checklists:
+        patient = checklist.case.patient
+        checklist.built_tasks = _tasks_for(checklist, definitions, patient, patient.local_today(now))
+        tasks.extend(checklist.built_tasks)
+    Task.objects.bulk_create(tasks, batch_size=BULK_BATCH_SIZE)
+    return checklists
+
+
+def checklists_recompute_dates_bulk(*, cases, now: datetime | None = None) -> list[Task]:
+    """checklist_recompute_dates for many cases (already locked and moved by the caller), in one pass.
+
+    Must run inside the caller's transaction. Returns every task of those checklists, each with
+    its definition and its checklist's case (and patient) in memory.
+    """
+    now = now or timezone.now()
+    by_id = {case.pk: case for case in cases}
+    tasks = list(
+        Task.objects.filter(checklist__case_id__in=list(by_id))
+        .select_related("definition", "checklist")
+        .select_for_update(of=("self",))
+    )
+    today_of = {}
+    changed = []
+    for task in tasks:
+        case = by_id[task.checklist.case_id]
+        task.checklist.case = case
+        task.due_before = task.due_date  # for telling the patient which steps moved
+        if task.status != Task.Status.OPEN:
+            continue
+        if case.pk not in today_of:
+            today_of[case.pk] = case.patient.local_today(now)
+        placed = _placement(task.definition, case.surgery_date, today_of[case.pk])
+        task.due_date, task.window_start, task.window_end = (
+            placed.dates.due_date, placed.dates.window_start, placed.dates.window_end
+        )
+        task.late = placed.late
+        task.not_enough_time = placed.not_enough_time
+        task.updated_at = now
+        changed.append(task)
+    bulk_update_rows(Task, changed, ["due_date", "window_start", "window_end", "late", "not_enough_time", "updated_at"],
+                     batch_size=BULK_BATCH_SIZE)
     return tasks
 
 

@@ -7,7 +7,8 @@ setting, instead of running with a development value.
 `SecurityHeadersMiddleware` adds what Django 5.2's SecurityMiddleware does not: a
 Content-Security-Policy with a fresh nonce for each request (templates write
 `nonce="{{ request.csp_nonce }}"` on the few inline elements they have), a Permissions-Policy,
-and `Cache-Control: no-store` on the API and on any page that does not choose its own caching.
+and `Cache-Control: no-store` on the API (but for the patient's own reads that chose private
+revalidation, see prepapp/conditional.py) and on any page that does not choose its own caching.
 """
 
 import secrets
@@ -15,6 +16,8 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+
+from prepapp.conditional import PRIVATE_CACHE_ATTRIBUTE
 
 # Keys that are public, in this repository: they may sign sessions only while DEBUG is on.
 # (bandit B105: these are the refused values, not secrets.)
@@ -123,7 +126,8 @@ PERMISSIONS_POLICY = ", ".join(
     )
 )
 
-# Everything under it is a patient's or a clinic's data: never kept by the browser or a proxy.
+# Everything under it is a patient's or a clinic's data: never kept by the browser or a proxy,
+# except the patient's own reads, which only their own browser may keep (and must revalidate).
 API_PREFIX = "/api/v1/"
 
 
@@ -171,7 +175,10 @@ class SecurityHeadersMiddleware:
             response["Content-Security-Policy"] = content_security_policy(request.csp_nonce, overrides)
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         if request.path.startswith(API_PREFIX):
-            response["Cache-Control"] = "no-store"
+            # Except the patient's own reads that chose "private, no-cache" with an ETag
+            # (prepapp/conditional.py): those their own browser may keep and revalidate.
+            if not getattr(response, PRIVATE_CACHE_ATTRIBUTE, False):
+                response["Cache-Control"] = "no-store"
         else:
             # A page that says nothing about caching may show someone's data: keep no copy.
             # The app's worker, manifest and translations set their own, shorter rules.

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
@@ -39,6 +39,7 @@ from . import services, workflows
 from .api_errors import StrictInputMixin
 from .api_schema import LocalTimeField, LocalTimeModelSerializer, error_response
 from .audit import audit_record, client_ip
+from .conditional import client_has, make_etag, not_modified, revalidate_privately
 from .health_check_api import FACT_HELP
 from .models import FACTS, Patient, StaffMembership, SurgeryCase, validate_time_zone
 from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids, staff_organizations
@@ -447,6 +448,18 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
 # --- Patients: me -----------------------------------------------------------------------
 
 
+def conditional_answer(request, data) -> Response:
+    """A patient's own small read, with an ETag of its content: 304 when the phone's copy is current.
+
+    The body is cheap to build here; the validator saves sending it again.
+    """
+    etag = make_etag(request.accepted_renderer.format, translation.get_language(), data)
+    if client_has(request, etag):
+        return not_modified(etag)
+    return revalidate_privately(Response(data), etag)
+
+
+
 @extend_schema_serializer(component_name="PatientProfile")
 class MeSerializer(StrictInputMixin, LocalTimeModelSerializer):
     time_zone = serializers.CharField(validators=[_validate_tz], required=False)
@@ -511,7 +524,7 @@ class MeView(APIView):
     def get(self, request):
         patient = patient_of(request.user)
         if patient is not None:
-            return Response(MePatientSerializer({"kind": "patient", "patient": patient}).data)
+            return conditional_answer(request, MePatientSerializer({"kind": "patient", "patient": patient}).data)
         memberships = StaffMembership.objects.filter(user=request.user).select_related("organization")
         return Response(
             MeStaffSerializer(
@@ -560,7 +573,7 @@ class MyCaseView(APIView):
         checklist = Checklist.objects.filter(case=case).select_related("protocol_version__protocol").first()
         version = checklist.protocol_version if checklist else None
         payload = case_payload(case, today, language=patient.language, version=version)
-        return Response({**payload, "today": today, "time_zone": patient.time_zone})
+        return conditional_answer(request, {**payload, "today": today, "time_zone": patient.time_zone})
 
 
 # --- Patients: their steps ------------------------------------------------------------

@@ -26,12 +26,14 @@ from .api import MeSerializer
 from .api_errors import StrictInputMixin
 from .api_schema import error_response
 from .audit import client_ip
+from .authentication import SESSION_USER_BACKEND
 from .models import Patient
 from .permissions import IsStaffMember, staff_organization_ids
 from .throttling import InvitationGuessThrottle, ScopedAddressThrottle, SignInLinkAccountThrottle
 
 # Signing in puts a session on the phone, so it is done by the patient app itself.
-PATIENT_SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# Restores the patient with their record in one query on each later request (and checks no password).
+PATIENT_SIGN_IN_BACKEND = SESSION_USER_BACKEND
 
 
 # --- Request and response shapes ---------------------------------------------------------

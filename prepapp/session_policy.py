@@ -10,10 +10,11 @@ them there, whatever becomes of the cookie.
 
 from __future__ import annotations
 
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from .authentication import SESSION_USER_BACKEND, loaded_session_generation
 from .models import (
     SESSION_GENERATION_KEY,
     SESSION_KIND_KEY,
@@ -39,14 +40,26 @@ class SessionPolicyMiddleware:
         user_id = session.get(SESSION_KEY)
         if user_id is not None:
             now = int(timezone.now().timestamp())
-            if self._still_valid(session, user_id, now):
+            if self._still_valid(session, user_id, now, request):
                 self._keep_alive(session, user_id, now)
             else:
                 end_session(request)
         return self.get_response(request)
 
     @staticmethod
-    def _still_valid(session, user_id, now: int) -> bool:
+    def _current_generation(request, user_id) -> int:
+        # A patient's session restores its user with the generation in the same query
+        # (prepapp.authentication.SessionUserBackend); other sessions ask for it.
+        if request.session.get(BACKEND_SESSION_KEY) == SESSION_USER_BACKEND:
+            if not request.user.is_authenticated:
+                return -1  # the user could not be restored (and the session was ended): not valid
+            generation = loaded_session_generation(request.user)
+            if generation is not None:
+                return generation
+        return SessionGeneration.current(user_id)
+
+    @classmethod
+    def _still_valid(cls, session, user_id, now: int, request=None) -> bool:
         kind = session.get(SESSION_KIND_KEY)
         if kind is None:
             # A session from before this policy: its kind is looked up once and kept.
@@ -57,7 +70,8 @@ class SessionPolicyMiddleware:
         if last_activity is not None and now - last_activity > session_idle_seconds(kind):
             return False
         # A session without a generation began before any "sign out everywhere": generation 0.
-        return session.get(SESSION_GENERATION_KEY, 0) == SessionGeneration.current(user_id)
+        current = cls._current_generation(request, user_id) if request is not None else SessionGeneration.current(user_id)
+        return session.get(SESSION_GENERATION_KEY, 0) == current
 
     @staticmethod
     def _keep_alive(session, user_id, now: int) -> None:

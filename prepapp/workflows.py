@@ -25,9 +25,10 @@ from checklists.models import Checklist, ProtocolVersion, Task
 from checklists.selectors import checklist_current, tasks_open_for_patient
 
 from .audit import audit_record
+from .bulk import bulk_update_rows
 from .models import FACTS, Patient, SurgeryCase
 from .reminders import planning
-from .reminders.announcements import announce
+from .reminders.announcements import announce, announce_bulk
 from .reminders.models import Announcement, InboxMessage, Reminder
 from .services import PATIENT_FIELDS, PREFERENCE_FIELDS, full_clean, user_sign_out_everywhere
 
@@ -397,3 +398,80 @@ def patient_set_status(
         planning.cancel_pending(patient=patient, reason=f"patient {status}")
     audit_record(actor=by, patients=[patient], action=STATUS_ACTIONS[status], request=request)
     return patient
+
+
+# --- Many cases at once -----------------------------------------------------------------------
+# A protocol rolled out to a clinic's surgeries, a surgeon's list moved: the verbs above for a
+# batch of cases, worked through in chunks whose queries do not depend on the number of cases,
+# steps or reminders (bulk inserts and updates of a few thousand rows each). One transaction:
+# every case or none.
+
+BULK_CHUNK = 500
+
+
+@transaction.atomic
+def checklists_assign_bulk(
+    *, cases, protocol_version: ProtocolVersion, assigned_by=None, now: datetime | None = None
+) -> int:
+    """checklist_assign for many cases (objects or ids); returns how many checklists were built."""
+    now = now or timezone.now()
+    ids = sorted({getattr(case, "pk", case) for case in cases})
+    for start in range(0, len(ids), BULK_CHUNK):
+        checklists = checklist_services.checklists_build_bulk(
+            cases=ids[start:start + BULK_CHUNK], protocol_version=protocol_version, assigned_by=assigned_by, now=now
+        )
+        planning.plan_bulk(tasks=[task for checklist in checklists for task in checklist.built_tasks], now=now)
+    return len(ids)
+
+
+@transaction.atomic
+def cases_reschedule_bulk(*, moves: dict, now: datetime | None = None) -> int:
+    """case_reschedule for many cases: {case or id: new surgery date}; surgery times are kept.
+
+    The same rules as one move (only scheduled surgeries of followed patients, a date not in
+    the past nor too far ahead); open steps follow, pending reminders are re-planned, and each
+    patient whose date changed is told, with the steps that moved. Returns how many moved.
+    """
+    now = now or timezone.now()
+    dates = {getattr(case, "pk", case): day for case, day in moves.items()}
+    ids = sorted(dates)
+    for start in range(0, len(ids), BULK_CHUNK):
+        chunk = ids[start:start + BULK_CHUNK]
+        cases = list(SurgeryCase.objects.select_for_update(of=("self",)).select_related("patient").filter(pk__in=chunk))
+        problems = {pk: "no such surgery" for pk in set(chunk) - {c.pk for c in cases}}
+        for case in cases:
+            if case.status != SurgeryCase.Status.SCHEDULED:
+                problems[case.pk] = f"a {case.status} surgery cannot be moved"
+                continue
+            if not case.patient.is_followed:
+                problems[case.pk] = f"this patient is {case.patient.status}"
+                continue
+            try:
+                _check_surgery_date(case.patient, dates[case.pk], now)
+            except ValidationError as exc:
+                problems[case.pk] = " ".join(exc.message_dict.get("surgery_date", exc.messages))
+        checklist_services.refuse_cases(problems)
+        old_dates = {case.pk: case.surgery_date for case in cases}
+        for case in cases:
+            case.surgery_date, case.updated_at = dates[case.pk], now
+        bulk_update_rows(SurgeryCase, cases, ["surgery_date", "updated_at"], batch_size=BULK_CHUNK)
+        tasks = checklist_services.checklists_recompute_dates_bulk(cases=cases, now=now)
+        planning.replan_bulk(tasks=tasks, now=now)
+        moved_steps: dict[int, list] = {case.pk: [] for case in cases}
+        for task in sorted(tasks, key=lambda t: (t.due_date, t.position)):
+            if task.status == Task.Status.OPEN and task.due_before != task.due_date:
+                moved_steps[task.checklist.case_id].append(
+                    {"definition": task.definition_id, "old_due": task.due_before.isoformat(),
+                     "new_due": task.due_date.isoformat()}
+                )
+        announce_bulk(
+            [
+                {"patient": case.patient, "event": Announcement.Event.MOVED, "case": case,
+                 "old_date": old_dates[case.pk], "old_time": case.surgery_time, "new_date": case.surgery_date,
+                 "new_time": case.surgery_time, "steps": moved_steps[case.pk]}
+                for case in cases
+                if old_dates[case.pk] != case.surgery_date
+            ],
+            now=now,
+        )
+    return len(ids)

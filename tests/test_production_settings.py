@@ -209,13 +209,29 @@ def test_every_response_carries_the_security_headers(client):
 
 
 @pytest.mark.django_db
-def test_api_responses_are_never_stored(client, pat_checklist):
+def test_api_responses_are_never_stored_but_the_patients_own_reads_only_privately(client, pat_checklist, carol):
     assert client.get("/api/v1/me/")["Cache-Control"] == "no-store"  # refused: still not stored
     client.force_login(pat_checklist.case.patient.user)
+    # The patient's own reads: kept by their own browser only, and revalidated before each use.
     for path in ("/api/v1/me/", "/api/v1/me/case/", "/api/v1/me/checklist/", "/api/v1/me/inbox/"):
         response = client.get(path)
         assert response.status_code == 200, path
+        assert response["Cache-Control"] == "private, no-cache", path
+        assert response["ETag"], path
+    # Everything else stays out of every cache: the patient's other answers and staff reads.
+    for path in ("/api/v1/me/inbox/unread-count/", "/api/v1/me/access-log/"):
+        assert client.get(path)["Cache-Control"] == "no-store", path
+    assert client.patch("/api/v1/me/", {"language": "es"}, content_type="application/json")["Cache-Control"] == (
+        "no-store"
+    )
+    client.force_login(carol)
+    patient = pat_checklist.case.patient
+    for path in ("/api/v1/patients/", f"/api/v1/patients/{patient.pk}/", "/api/v1/cases/",
+                 f"/api/v1/cases/{pat_checklist.case.pk}/checklist/", "/api/v1/roster/", "/api/v1/me/"):
+        response = client.get(path)
+        assert response.status_code == 200, path
         assert response["Cache-Control"] == "no-store", path
+        assert "ETag" not in response, path
 
 
 @pytest.mark.django_db
@@ -248,3 +264,11 @@ def test_the_api_docs_run_their_inline_code_by_nonce(client, lead_admin):
     assert f"script-src 'self' 'nonce-{csp_nonce(redoc)}'" in policy
     assert f'<script nonce="{csp_nonce(redoc)}">' in redoc.content.decode()
     assert "fonts.googleapis.com" not in redoc.content.decode()
+
+
+def test_production_keeps_its_database_connections_and_checks_them():
+    databases = settings_under(PRODUCTION, "DATABASES")["DATABASES"]
+    assert databases["default"]["CONN_MAX_AGE"] == 60
+    assert databases["default"]["CONN_HEALTH_CHECKS"] is True
+    closed = settings_under({**PRODUCTION, "DB_CONN_MAX_AGE": "0"}, "DATABASES")["DATABASES"]
+    assert closed["default"]["CONN_MAX_AGE"] == 0

@@ -1,39 +1,131 @@
-"""The patient's checklist is read in a fixed number of queries, however many tasks it has."""
+"""The patient's reads take a fixed, small number of queries, however many steps or messages there are.
+
+Counted as the phone signs in (a session restored with its patient in one query) and as an API
+client with a token. Each count is pinned: a change that adds a query per step, or per request,
+fails here.
+"""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test import Client
+from rest_framework.authtoken.models import Token
 
+from checklists.api import clear_payload_caches
 from checklists.models import Task
+from prepapp.authentication import SESSION_USER_BACKEND
+from prepapp.reminders.models import InboxMessage
 
 pytestmark = pytest.mark.django_db
 
-
-def checklist_queries(client):
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get("/api/v1/me/checklist/")
-    assert response.status_code == 200
-    return len(ctx.captured_queries), response.json()["counts"]["total"]
+# A signed-in request: the session, then its user with their patient record and session generation.
+SIGNED_IN = 2
 
 
-def test_checklist_query_count_is_pinned_and_flat(as_pat, pat_checklist, django_assert_num_queries):
-    few_queries, few_tasks = checklist_queries(as_pat)
-    # Grow the checklist to four times as many tasks. The unique (checklist, definition) key
-    # forbids copies on one checklist, so each extra task gets a copy of a definition.
-    definitions = list(pat_checklist.protocol_version.definitions.all())
+@pytest.fixture(autouse=True)
+def _cold_caches():
+    clear_payload_caches()
+    yield
+    clear_payload_caches()
+
+
+@pytest.fixture
+def pat_phone(pat):
+    """pat's phone, signed in the way the app signs her in."""
+    client = Client()
+    client.force_login(pat.user, backend=SESSION_USER_BACKEND)
+    return client
+
+
+def grow(checklist, times: int) -> int:
+    """Give the checklist `times` more copies of every step of its version (each a step of its own)."""
+    definitions = list(checklist.protocol_version.definitions.all())
     extra = []
-    for i in range(3):
+    for i in range(times):
         for d in definitions:
             d.pk = None
             d.key = f"{d.key}-{i}"
             d.position += 100 * (i + 1)
             d.save()
-            extra.append(Task(checklist=pat_checklist, definition=d, due_date=pat_checklist.case.surgery_date))
+            extra.append(Task(checklist=checklist, definition=d, due_date=checklist.case.surgery_date))
     Task.objects.bulk_create(extra)
-    many_queries, many_tasks = checklist_queries(as_pat)
-    assert many_tasks >= 3 * few_tasks
-    assert many_queries == few_queries
-    # Pinned: session user, patient, checklist with case and protocol, tasks with definitions.
-    with django_assert_num_queries(few_queries):
-        as_pat.get("/api/v1/me/checklist/")
-    assert few_queries <= 5
+    return len(extra)
+
+
+def test_checklist_read_is_pinned_and_flat(pat_phone, pat_checklist, django_assert_num_queries):
+    first = pat_phone.get("/api/v1/me/checklist/")  # reads the protocol version's steps once
+    assert first.status_code == 200
+    few = first.json()["counts"]["total"]
+    # The checklist with its case, version and task stamps; the tasks.
+    with django_assert_num_queries(SIGNED_IN + 2):
+        assert pat_phone.get("/api/v1/me/checklist/").status_code == 200
+    total = few + grow(pat_checklist, 3)
+    assert total > 3 * few
+    assert pat_phone.get("/api/v1/me/checklist/").json()["counts"]["total"] == total
+    with django_assert_num_queries(SIGNED_IN + 2):
+        response = pat_phone.get("/api/v1/me/checklist/")
+    assert response.json()["counts"]["total"] == total
+
+
+def test_an_unchanged_checklist_is_revalidated_with_one_query(pat_phone, pat_checklist, django_assert_num_queries):
+    etag = pat_phone.get("/api/v1/me/checklist/")["ETag"]
+    with django_assert_num_queries(SIGNED_IN + 1):
+        response = pat_phone.get("/api/v1/me/checklist/", HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 304 and response.content == b""
+    grow(pat_checklist, 2)
+    fresh = pat_phone.get("/api/v1/me/checklist/", HTTP_IF_NONE_MATCH=etag)
+    assert fresh.status_code == 200 and fresh["ETag"] != etag
+    with django_assert_num_queries(SIGNED_IN + 1):
+        assert pat_phone.get("/api/v1/me/checklist/", HTTP_IF_NONE_MATCH=fresh["ETag"]).status_code == 304
+
+
+def test_a_token_finds_its_patient_in_the_same_query(pat, pat_checklist, django_assert_num_queries):
+    token = Token.objects.create(user=pat.user)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.get("/api/v1/me/checklist/")
+    with django_assert_num_queries(1 + 2):  # the token with its user and patient; the checklist
+        assert client.get("/api/v1/me/checklist/").status_code == 200
+
+
+def test_inbox_read_is_pinned_and_flat(pat, pat_phone, pat_checklist, django_assert_num_queries):
+    tasks = list(pat_checklist.tasks.all())
+    InboxMessage.objects.bulk_create(InboxMessage(patient=pat, task=t, title="Reminder", body="Body") for t in tasks[:2])
+    # The stamps of the inbox, then the page's count and rows.
+    with django_assert_num_queries(SIGNED_IN + 3):
+        assert pat_phone.get("/api/v1/me/inbox/").json()["count"] == 2
+    InboxMessage.objects.bulk_create(InboxMessage(patient=pat, task=t, title="Reminder", body="Body") for t in tasks)
+    with django_assert_num_queries(SIGNED_IN + 3):
+        response = pat_phone.get("/api/v1/me/inbox/")
+    assert response.json()["count"] == 2 + len(tasks)
+    with django_assert_num_queries(SIGNED_IN + 1):
+        assert pat_phone.get("/api/v1/me/inbox/", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+
+
+def test_case_and_profile_reads_are_pinned(pat_phone, pat_checklist, django_assert_num_queries):
+    with django_assert_num_queries(SIGNED_IN + 1):
+        assert pat_phone.get("/api/v1/me/case/").status_code == 200
+    with django_assert_num_queries(SIGNED_IN):
+        assert pat_phone.get("/api/v1/me/").status_code == 200
+
+
+def count_queries(fn) -> int:
+    from django.db import connection
+
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        fn()
+    return len(statements)
+
+
+def test_staff_checklist_read_does_not_grow_with_the_steps(as_carol, pat_checklist, django_assert_num_queries):
+    path = f"/api/v1/cases/{pat_checklist.case_id}/checklist/"
+    as_carol.get(path)
+    few = count_queries(lambda: as_carol.get(path))
+    grow(pat_checklist, 3)
+    as_carol.get(path)
+    # Whatever the number of steps: the same reads, and the same one audit entry.
+    with django_assert_num_queries(few):
+        assert as_carol.get(path).status_code == 200

@@ -76,3 +76,39 @@ def _look_now() -> None:
         sweep_due_reminders.delay()
     except Exception as exc:  # the broker is down: beat's next sweep still finds the rows in the table
         log.warning("could not ask for a sweep after an announcement (%s); the next tick sends it", exc)
+
+
+def announce_bulk(items: list[dict], *, now: datetime | None = None) -> int:
+    """announce() for many patients at once (inside the caller's transaction): two inserts for them all.
+
+    Each item holds announce()'s arguments (patient and event, and case, dates, times, steps).
+    """
+    if not items:
+        return 0
+    now = now or timezone.now()
+    announcements = Announcement.objects.bulk_create(
+        [
+            Announcement(
+                patient=item["patient"], case=item.get("case"), event=item["event"], old_date=item.get("old_date"),
+                old_time=item.get("old_time"), new_date=item.get("new_date"), new_time=item.get("new_time"),
+                steps=item.get("steps") or [], created_at=now,
+            )
+            for item in items
+        ],
+        batch_size=2000,
+    )
+    Reminder.objects.bulk_create(
+        [
+            Reminder(
+                kind=Reminder.Kind.ANNOUNCEMENT, announcement=announcement, patient=announcement.patient,
+                rule=f"announce-{announcement.event}", channel=channel,
+                anchor_date=announcement.patient.local_today(now),
+                send_at=send_at_for(announcement.patient, channel, now),
+            )
+            for announcement in announcements
+            for channel in announcement_channels(announcement.patient)
+        ],
+        batch_size=5000,
+    )
+    transaction.on_commit(_look_now)
+    return len(announcements)

@@ -7,9 +7,9 @@ import binascii
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Max, Q, Sum
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from django.utils import timezone, translation
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from prepapp.api_errors import StrictInputMixin
 from prepapp.api_schema import error_response
 from prepapp.audit import audit_record
+from prepapp.conditional import client_has, make_etag, not_modified, revalidate_privately
 from prepapp.models import Patient
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
 from prepapp.throttling import ScopedAddressThrottle
@@ -67,7 +68,25 @@ class InboxView(generics.ListAPIView):
         ],
     )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        etag = self.etag(request)
+        if client_has(request, etag):
+            return not_modified(etag)
+        return revalidate_privately(super().get(request, *args, **kwargs), etag)
+
+    def etag(self, request) -> str:
+        """The validator of this page of the inbox, from one aggregate over the patient's messages.
+
+        Messages are only ever added (a higher id), marked read (read_at set) or lose their step
+        (task set to null when a checklist is replaced); the stamps below change with each.
+        """
+        stamps = InboxMessage.objects.filter(patient=patient_of(request.user)).aggregate(
+            count=Count("id"), last=Max("id"), unread=Count("id", filter=Q(read_at__isnull=True)),
+            last_read=Max("read_at"), tasks=Sum("task_id"),
+        )
+        return make_etag(
+            "inbox", sorted(self.get_serializer().fields), patient_of(request.user).pk, request.get_full_path(),
+            request.accepted_renderer.format, translation.get_language(), sorted(stamps.items()),
+        )
 
     def get_queryset(self):
         qs = InboxMessage.objects.filter(patient=patient_of(self.request.user))

@@ -187,8 +187,8 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
     patient = reminder.patient
     if case.status == SurgeryCase.Status.CANCELLED:
         return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
-    if not patient.is_followed:
-        return Verdict(Reminder.Status.CANCELLED, f"patient {patient.status}")
+    if not reminder.patient.is_followed:
+        return Verdict(Reminder.Status.CANCELLED, f"patient {reminder.patient.status}")
     # Once the surgery is done the recovery steps go on being reminded; preparing is over.
     if case.status == SurgeryCase.Status.DONE and task.definition.offset_days <= 0:
         return Verdict(Reminder.Status.CANCELLED, "surgery done: a preparation step")

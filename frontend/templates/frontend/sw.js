@@ -38,15 +38,30 @@ function withTimeout(promise) {
   });
 }
 
-/** Ask the network first; keep a copy of good answers; fall back to the copy when offline. */
+/** The request, asking "only if changed" when a saved copy has a validator (the patient's API reads). */
+function conditional(request, saved) {
+  const etag = saved && saved.headers.get("ETag");
+  if (!etag || request.mode === "navigate") return request;
+  const headers = new Headers(request.headers);
+  headers.set("If-None-Match", etag);
+  // With a validator of its own the request bypasses the HTTP cache, and a 304 comes back here.
+  return new Request(request, { headers });
+}
+
+/** Ask the network first; keep a copy of good answers; fall back to the copy when offline.
+ *
+ * When the copy is still current the server answers 304 with no body (one small query on its
+ * side), and the copy is what the page gets.
+ */
 async function networkFirst(request, cacheName, cacheKey) {
   const cache = await caches.open(cacheName);
+  const saved = await cache.match(cacheKey || request);
   try {
-    const response = await withTimeout(fetch(request));
+    const response = await withTimeout(fetch(conditional(request, saved)));
+    if (response.status === 304 && saved) return saved;
     if (response.ok) await cache.put(cacheKey || request, response.clone());
     return response;
   } catch (error) {
-    const saved = await cache.match(cacheKey || request);
     if (saved) {
       const headers = new Headers(saved.headers);
       headers.set("X-From-Cache", "1");

@@ -20,6 +20,9 @@ export function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+// GETs keep the browser's HTTP cache on: the patient's own reads come with an ETag and
+// "Cache-Control: private, no-cache", so the browser asks "only if changed" (If-None-Match) and
+// reuses its copy on a 304. With the service worker in charge, it does the same with its saved copy.
 export async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";

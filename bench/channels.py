@@ -1,0 +1,294 @@
+"""Email and Web Push throughput through the project's transports: `python -m bench.channels`.
+
+Part of `make bench`. Reminders of real checklists (patients with an email address and a
+subscribed browser) are composed in each patient's language and handed, in batches of the
+delivery batch size, to `EmailTransport` (to a local SMTP server, aiosmtpd in a process of
+its own, that notes each message's reminder id) and `WebPushTransport` (VAPID and aes128gcm for real, to the local stand-in of a
+push service that checks the signature and decrypts every message as a browser would), by
+`--senders` processes at once, as the delivery workers would. Every message is checked to
+have arrived. The rate counts the transports' work only (composing is done before the clock).
+
+Push encryption is timed on its own: the aes128gcm encryption of one payload (an ephemeral
+P-256 key, ECDH, HKDF, AES-GCM) and the VAPID signature (ES256) per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from .common import Figure, ROOT, drop_database, print_figure, recreate_database, require_services, scratch
+
+DB_NAME = scratch("bench_channels")
+EMAIL_GOAL, PUSH_GOAL = 1000, 500
+
+
+def setup() -> None:
+    import django
+
+    recreate_database(DB_NAME)
+    os.environ["BENCH_DB_NAME"] = DB_NAME
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.DATABASES["default"]["NAME"] = DB_NAME
+    call_command("migrate", verbosity=0)
+    call_command("load_protocols", stdout=io.StringIO())
+
+
+def population(n_patients: int, push_service) -> None:
+    """Patients with a checklist, an email address and one subscribed browser each."""
+    from datetime import date
+
+    from django.contrib.auth import get_user_model
+
+    from checklists.models import Protocol
+    from prepapp.models import Organization, Patient, SurgeryCase
+    from prepapp.reminders.models import PushSubscription
+    from prepapp.workflows import checklists_assign_bulk
+
+    org = Organization.objects.create(name="Channel clinic", slug="channel-clinic")
+    users = get_user_model().objects.bulk_create(get_user_model()(username=f"ch-{i}") for i in range(n_patients))
+    patients = Patient.objects.bulk_create(
+        # A message per step on both channels side by side (not the daily digest, nor email only
+        # when push fails): the most messages per step.
+        Patient(organization=org, user=u, full_name=f"Patient {i}", contact_email=f"patient{i}@example.org",
+                language="es" if i % 3 == 0 else "en", time_zone="Europe/Madrid" if i % 2 else "America/Chicago",
+                reminder_style=Patient.ReminderStyle.PER_STEP, channel_policy=Patient.ChannelPolicy.BOTH)
+        for i, u in enumerate(users)
+    )
+    cases = SurgeryCase.objects.bulk_create(
+        SurgeryCase(patient=p, procedure="Lumbar fusion", surgery_date=date.today() + timedelta(days=30))
+        for p in patients
+    )
+    version = Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
+    checklists_assign_bulk(cases=cases, protocol_version=version)
+    subscriptions = []
+    for p in patients:
+        browser = push_service.browser(f"patient-{p.pk}")
+        subscriptions.append(PushSubscription(patient=p, endpoint=browser.endpoint, p256dh=browser.p256dh,
+                                              auth=browser.auth))
+    PushSubscription.objects.bulk_create(subscriptions)
+
+
+# --- The SMTP server: a process of its own that receives every message and notes its reminder id ---
+
+
+def _smtp_server(port, ready, stop, results):
+    import logging
+    import re
+
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    header = re.compile(rb"^X-Reminder-Id: *(\d+)", re.M | re.I)
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            found = header.search(envelope.content)
+            if found:
+                received.append(int(found.group(1)))
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+    results.send(received)
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) in another process, so that it does not share this one's interpreter."""
+
+    def __init__(self):
+        from .common import free_port
+
+        context = multiprocessing.get_context("spawn")
+        self.ready, self.stop_event = context.Event(), context.Event()
+        self.results, sender = context.Pipe(duplex=False)
+        self.port = free_port()
+        self.process = context.Process(target=_smtp_server, args=(self.port, self.ready, self.stop_event, sender),
+                                       daemon=True)
+        self.process.start()
+        if not self.ready.wait(30):
+            raise SystemExit("the SMTP server did not start")
+        self.received_ids: list[int] | None = None
+
+    def stop(self) -> list[int]:
+        """Stop it; returns the reminder ids of the messages it received."""
+        if self.received_ids is None:
+            self.stop_event.set()
+            self.received_ids = self.results.recv() if self.results.poll(30) else []
+            self.process.join(10)
+        return self.received_ids
+
+
+def reminder_ids(channel: str, n: int) -> list[int]:
+    from prepapp.reminders.models import Reminder
+
+    ids = list(Reminder.objects.filter(channel=channel, status="pending").order_by("id").values_list("id", flat=True))
+    if len(ids) < n:
+        raise SystemExit(f"only {len(ids)} {channel} reminders planned; fewer patients than --n needs")
+    return ids[:n]
+
+
+# --- The workers ---------------------------------------------------------------------------------
+
+
+def _worker(job) -> tuple[int, int, float]:
+    """In a process of its own: compose the batches, then time the transport sending them."""
+    channel, ids, config, batch_size = job
+    os.environ.update(DJANGO_SETTINGS_MODULE="bench.settings", BENCH_DB_NAME=DB_NAME)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    for name, value in config.items():
+        setattr(settings, name, value)
+    from prepapp.reminders.channels.base import Outcome, Outgoing
+    from prepapp.reminders.channels.email import EmailTransport
+    from prepapp.reminders.channels.webpush import WebPushTransport
+    from prepapp.reminders.compose import compose
+    from prepapp.reminders.models import Reminder
+
+    transport = EmailTransport() if channel == "email" else WebPushTransport()
+    batches = []
+    for start in range(0, len(ids), batch_size):
+        rows = Reminder.objects.filter(id__in=ids[start:start + batch_size]).select_related(
+            "patient", "task__definition", "task__checklist__case"
+        )
+        batches.append([Outgoing(reminder=r, message=compose(r)) for r in rows])
+    sent = failed = 0
+    t0 = time.perf_counter()
+    for batch in batches:
+        for result in transport.send(batch):
+            if result.outcome is Outcome.SENT:
+                sent += 1
+            else:
+                failed += 1
+    return sent, failed, time.perf_counter() - t0
+
+
+def deliver(channel: str, ids: list[int], config: dict, workers: int, batch_size: int) -> tuple[float, int, int]:
+    """Send through `workers` processes at once; returns (messages per second, sent, failed)."""
+    shares = [ids[i::workers] for i in range(workers)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        # Every process composes its batches first; the clock runs from the first send to the last.
+        started = time.perf_counter()
+        results = pool.map(_worker, [(channel, share, config, batch_size) for share in shares])
+        wall = time.perf_counter() - started
+    sent = sum(r[0] for r in results)
+    failed = sum(r[1] for r in results)
+    sending = max(r[2] for r in results)  # the slowest worker's sending time: they ran side by side
+    return sent / sending, sent, failed
+
+
+def encryption_cost(push_service, runs: int) -> tuple[float, float]:
+    """Milliseconds for one aes128gcm encryption, and for one VAPID signature."""
+    from py_vapid import Vapid
+    from pywebpush import WebPusher
+
+    from tests.support.push_service import vapid_key_pair
+
+    browser = push_service.browser("encryption")
+    info = {"endpoint": browser.endpoint, "keys": {"p256dh": browser.p256dh, "auth": browser.auth}}
+    payload = '{"title":"Due tomorrow: Stop taking anti-inflammatory painkillers","body":"Please have it done.",' \
+              '"url":"/tasks/12/","tag":"reminder-1234","reminder":1234}'
+    encrypt = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        WebPusher(info).encode(payload.encode(), content_encoding="aes128gcm")
+        encrypt.append((time.perf_counter() - t0) * 1000)
+    vapid = Vapid.from_string(vapid_key_pair()[1])
+    sign = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        vapid.sign({"sub": "mailto:ops@example.org", "aud": push_service.origin, "exp": int(time.time()) + 3600})
+        sign.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(encrypt), statistics.median(sign)
+
+
+def run(args, results: list[Figure]) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.support.push_service import PushService, vapid_key_pair
+
+    setup()
+    from django.conf import settings
+    from django.db import connections
+
+    public, private = vapid_key_pair()  # made for this run, never stored
+    sink = SmtpServer()
+    push = PushService(expected_public_key=public).start()
+    try:
+        n_email, n_push = (min(args.email_n, 200), min(args.push_n, 100)) if args.quick else (args.email_n, args.push_n)
+        population(max(20, (max(n_email, n_push) // 40) + 1), push)
+        email_ids, push_ids = reminder_ids("email", n_email), reminder_ids("push", n_push)
+        connections.close_all()
+        batch = settings.REMINDER_BATCH_SIZE
+        email_config = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
+                        "EMAIL_PORT": sink.port, "EMAIL_USE_TLS": False, "EMAIL_USE_SSL": False, "EMAIL_TIMEOUT": 10}
+        rate, sent, failed = deliver("email", email_ids, email_config, args.senders, batch)
+        arrived = len(set(sink.stop()))
+        if failed or arrived != len(email_ids):
+            raise SystemExit(f"email: {sent} sent, {failed} not, {arrived} of {len(email_ids)} arrived")
+        print_figure(Figure("email to a local SMTP server", rate, "msg/s", goal=EMAIL_GOAL,
+                            goal_text=f">= {EMAIL_GOAL:,}/s", note=f"{len(email_ids):,} messages, {args.senders} workers,"
+                            " one SMTP session per batch"), results)
+
+        push_config = {"VAPID_PUBLIC_KEY": public, "VAPID_PRIVATE_KEY": private,
+                       "VAPID_SUBJECT": "mailto:operations@example.org", "WEBPUSH_ALLOW_HTTP": True,
+                       "WEBPUSH_ENDPOINT_HOSTS": ["127.0.0.1"], "WEBPUSH_TIMEOUT_SECONDS": 10}
+        rate, sent, failed = deliver("push", push_ids, push_config, args.senders, batch)
+        arrived = len(push.count_by_reminder())
+        if failed or arrived != len(push_ids) or push.errors:
+            raise SystemExit(f"push: {sent} sent, {failed} not, {arrived} of {len(push_ids)} arrived; "
+                             f"{push.errors[:3]}")
+        print_figure(Figure("Web Push to the local push service", rate, "msg/s", goal=PUSH_GOAL,
+                            goal_text=f">= {PUSH_GOAL:,}/s", note=f"{len(push_ids):,} messages, {args.senders} workers; "
+                            "the stand-in verifies and decrypts each on the same machine"), results)
+        encrypt, sign = encryption_cost(push, 50 if args.quick else 500)
+        print_figure(Figure("push encryption (aes128gcm), one message", encrypt, "ms",
+                            note=f"VAPID signature {sign:.3f} ms more; ceiling of one core "
+                                 f"{1000 / (encrypt + sign):,.0f}/s"), results)
+    finally:
+        sink.stop()
+        push.stop()
+        if not args.keep_db:
+            drop_database(DB_NAME)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("channels")
+    group.add_argument("--email-n", type=int, default=4000, help="emails to send (default 4000)")
+    group.add_argument("--push-n", type=int, default=2000, help="push messages to send (default 2000)")
+    group.add_argument("--senders", type=int, default=2, help="sending processes (default 2, as a worker's -c 2)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--keep-db", action="store_true")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    require_services()
+    results: list[Figure] = []
+    run(args, results)
+    return results
+
+
+if __name__ == "__main__":
+    main()
