@@ -43,7 +43,7 @@ from .conditional import client_has, make_etag, not_modified, revalidate_private
 from .health_check_api import FACT_HELP
 from .models import FACTS, Patient, StaffMembership, SurgeryCase, validate_time_zone
 from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids, staff_organizations
-from .selectors import case_current
+from .selectors import case_current, cases_current_first
 
 
 def _validate_tz(value):
@@ -566,11 +566,16 @@ class MyCaseView(APIView):
     @extend_schema(operation_id="me_case_retrieve", responses={200: MyCaseSerializer, 404: error_response(NO_CASE)})
     def get(self, request):
         patient = patient_of(request.user)
-        case = case_current(patient)
+        # The case with its checklist's protocol version (for the procedure's translation) in one query.
+        case = (
+            cases_current_first(patient)
+            .select_related("patient", "checklist__protocol_version__protocol")
+            .first()
+        )
         if case is None:
             raise NotFound(NO_CASE)
         today = patient.local_today()
-        checklist = Checklist.objects.filter(case=case).select_related("protocol_version__protocol").first()
+        checklist = getattr(case, "checklist", None)
         version = checklist.protocol_version if checklist else None
         payload = case_payload(case, today, language=patient.language, version=version)
         return conditional_answer(request, {**payload, "today": today, "time_zone": patient.time_zone})
