@@ -43,7 +43,7 @@ from .conditional import client_has, make_etag, not_modified, revalidate_private
 from .health_check_api import FACT_HELP
 from .models import FACTS, Patient, StaffMembership, SurgeryCase, validate_time_zone
 from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids, staff_organizations
-from .selectors import case_current, cases_current_first
+from .selectors import cases_current_first
 
 
 def _validate_tz(value):
