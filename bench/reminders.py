@@ -225,28 +225,41 @@ def tick_cost(total: int, due: int, repeats: int = 5):
     """Median cost of one sweep that claims `due` rows out of a table of `total` reminder rows."""
     from django.conf import settings
     from django.db import connection
+    from django.utils import timezone
 
     from checklists.models import Task
     from prepapp.reminders import outbox
 
+    from prepapp.reminders.models import Reminder
+
     task = Task.objects.select_related("checklist__case").first()
     with connection.cursor() as cur:
         cur.execute("TRUNCATE reminders_reminder CASCADE")
+    # One row made by the ORM, so that every column the model has (now or later) gets a valid
+    # value; the table is then filled with copies of it that differ in the columns below.
+    template = Reminder.objects.create(task=task, patient_id=task.checklist.case.patient_id, rule="template",
+                                       channel="inapp", anchor_date=date(1999, 1, 1), send_at=timezone.now())
+    varying = {
+        "rule": "'r' || (g % 1000)",
+        "anchor_date": "DATE '2000-01-01' + (g / 1000)",
         # 70% history (sent), 30% planned ahead (pending, future), and `due` rows due now.
+        "send_at": "CASE WHEN g < %(due)s THEN now() - interval '1 minute' "
+                   "WHEN g % 10 < 7 THEN now() - interval '30 days' - make_interval(secs => g) "
+                   "ELSE now() + interval '1 day' + make_interval(secs => g) END",
+        "status": "CASE WHEN g < %(due)s THEN 'pending' WHEN g % 10 < 7 THEN 'sent' ELSE 'pending' END",
+        "attempts": "0", "claimed_at": "NULL", "sent_at": "NULL", "created_at": "now()", "updated_at": "now()",
+    }
+    columns = [f.column for f in Reminder._meta.concrete_fields if not f.primary_key]
+    values = [varying.get(c, f't."{c}"').replace("%", "%%").replace("%%(due)s", "%(due)s") for c in columns]
+    with connection.cursor() as cur:
+        # Column names from the model's metadata; the numbers are bound parameters (bandit B608).
         cur.execute(
-            """
-            INSERT INTO reminders_reminder (task_id, patient_id, rule, channel, anchor_date, send_at, status, attempts,
-                                          lost_claims, last_error, created_at, updated_at, claimed_at, sent_at)
-            SELECT %(task)s, %(patient)s, 'r' || (g %% 1000), 'inapp', DATE '2000-01-01' + (g / 1000),
-                   CASE WHEN g < %(due)s THEN now() - interval '1 minute'
-                        WHEN g %% 10 < 7 THEN now() - interval '30 days' - make_interval(secs => g)
-                        ELSE now() + interval '1 day' + make_interval(secs => g) END,
-                   CASE WHEN g < %(due)s THEN 'pending' WHEN g %% 10 < 7 THEN 'sent' ELSE 'pending' END,
-                   0, 0, '', now(), now(), NULL, NULL
-            FROM generate_series(0, %(total)s - 1) AS g
-            """,
-            {"task": task.id, "patient": task.checklist.case.patient_id, "due": due, "total": total},
+            f"INSERT INTO reminders_reminder ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "  # nosec B608
+            f"SELECT {', '.join(values)} FROM reminders_reminder t CROSS JOIN generate_series(0, %(total)s - 1) AS g "
+            "WHERE t.id = %(template)s",
+            {"due": due, "total": total, "template": template.id},
         )
+        cur.execute("DELETE FROM reminders_reminder WHERE id = %s", [template.id])
         cur.execute("VACUUM ANALYZE reminders_reminder")
         cur.execute("SELECT array_agg(id) FROM reminders_reminder WHERE status = 'pending' AND send_at <= now()")
         due_ids = cur.fetchone()[0]
