@@ -123,12 +123,16 @@ def test_filters_and_the_csv_download(desk, clinic, carol):
     page.get_by_label("Surgeon").fill("")
     page.get_by_label("Only patients with alerts").check()
     page.get_by_role("button", name="Apply filters").click()
-    expect(page.locator("table.roster tbody tr")).to_have_count(1)
+    # Walter (overdue steps) and Pat (a smoker whose surgery is under the six smoke-free weeks
+    # away: not enough time) have alerts; Paul, with no surgery, has none.
+    expect(page.locator("table.roster tbody tr")).to_have_count(2)
     expect(roster_row(page, "Walter Brooks")).to_be_visible()
+    expect(roster_row(page, "Pat Example")).to_be_visible()
+    expect(page.locator("table.roster tbody")).not_to_contain_text("Paul Other")
     # Sorting keeps the filters.
     page.get_by_role("link", name="Overdue").click()
     expect(page.get_by_label("Only patients with alerts")).to_be_checked()
-    expect(page.locator("table.roster tbody tr")).to_have_count(1)
+    expect(page.locator("table.roster tbody tr")).to_have_count(2)
 
     lo = days_from_today(20).isoformat()
     page.get_by_label("Only patients with alerts").uncheck()

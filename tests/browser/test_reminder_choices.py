@@ -101,7 +101,8 @@ def test_the_digest_email_reads_well_on_a_phone(browser, rosa, settings):
 def test_a_missed_critical_step_on_the_roster_and_acknowledged_on_the_patient_page(desk, carol, riverside, protocol_version):
     Organization.objects.filter(pk=riverside.pk).update(time_zone="America/New_York")
     walter = patient_enrol(organization=riverside, full_name="Walter Brooks", contact_email="walter@example.org",
-                           time_zone="America/Chicago", on_blood_thinners=True)
+                           time_zone="America/Chicago", on_blood_thinners=True, takes_nsaids=False)
+    # (With NSAIDs not known yet, the NSAID stop would be on his list and overdue too.)
     # Five days before surgery: the blood-thinner plan was due nine days ago.
     case = case_book(patient=walter, procedure="Minimally invasive lumbar fusion", surgery_date=days_from_today(5))
     checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
