@@ -131,7 +131,12 @@ def test_push_that_cannot_reach_the_patient_falls_back_to_email_through_the_work
     stack.worker()
     stack.beat()
     try:
-        wait_until(lambda: len(smtp_sink.received()) == 3, timeout=45, what="three fallback emails")
+        # The SMTP server has a message before the worker records it: wait for both.
+        wait_until(
+            lambda: len(smtp_sink.received()) == 3
+            and Reminder.objects.filter(channel=EMAIL, status="sent").count() == 3,
+            timeout=45, what="three fallback emails, sent and recorded",
+        )
     except AssertionError:
         print(stack.logs())
         raise
