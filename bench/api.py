@@ -111,7 +111,9 @@ class Server:
             except (urllib.error.URLError, OSError):
                 pass
             if self.proc.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"gunicorn did not start:\n{self.proc.log_path.read_text(errors='replace')[-3000:]}")
+                log = self.proc.log_path.read_text(errors="replace")[-3000:]
+                self.proc.stop()  # never leave it behind
+                raise SystemExit(f"gunicorn did not start:\n{log}")
             time.sleep(0.2)
 
     def stop(self):
