@@ -38,13 +38,14 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.db.models import Case, DateTimeField, F, TextField, Value, When
 from django.utils import timezone
 
-from checklists.models import Task, TaskDefinition
+from checklists.models import Checklist, Task, TaskDefinition
+from prepapp.bulk import insert_rows
 from prepapp.models import Patient, SurgeryCase
 
 from . import channels, digest, fallback, journal, outbox, planning
 from .channels import Outcome, Outgoing, Result, Transport
 from .compose import compose
-from .models import DIGEST_RULE, DeliveryAttempt, Reminder
+from .models import DIGEST_RULE, Announcement, DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
 
@@ -119,18 +120,91 @@ def _lock_what_recheck_reads(task_ids: list[int]) -> None:
     """
     if connection.vendor != "postgresql":
         return  # SQLite: every write transaction is exclusive already
-    case_ids = sorted(set(Task.objects.filter(id__in=task_ids).values_list("checklist__case_id", flat=True)))
+    case, task, checklist = (quote(m._meta.db_table) for m in (SurgeryCase, Task, Checklist))
     with connection.cursor() as cursor:
-        for table, ids in ((SurgeryCase._meta.db_table, case_ids), (Task._meta.db_table, task_ids)):
-            # The table names come from the models' metadata; the ids are bound parameters (bandit B608).
-            lock = f'SELECT id FROM "{table}" WHERE id = ANY(%s) ORDER BY id FOR SHARE'  # nosec B608
-            cursor.execute(lock, [list(ids)])
+        # The table names come from the models' metadata; the ids are bound parameters (bandit B608).
+        cursor.execute(
+            f"SELECT id FROM {case} WHERE id IN (SELECT cl.case_id FROM {task} t JOIN {checklist} cl "  # nosec B608
+            f"ON cl.id = t.checklist_id WHERE t.id = ANY(%s)) ORDER BY id FOR SHARE",
+            [task_ids],
+        )
+        cursor.execute(f"SELECT id FROM {task} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [task_ids])  # nosec B608
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+# Every column of a reminder, as `_take` reads them back from the UPDATE that moves the claim.
+_REMINDER_FIELDS = [f for f in Reminder._meta.concrete_fields]
+
+
+def _move_claim(ids: list[int], claim: datetime, taken_at: datetime) -> list[Reminder]:
+    """Move the rows still carrying `claim` to the fresh token `taken_at`, and read them back.
+
+    The fresh token also renews the lease and names the worker that now holds the rows. One
+    UPDATE … RETURNING on PostgreSQL; elsewhere an update, then a read.
+    """
+    changes = dict(claimed_at=taken_at, updated_at=taken_at, lease_until=outbox.lease_end(taken_at),
+                   holder=journal.worker_id())
+    if connection.vendor != "postgresql":
+        Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim).update(**changes)
+        return list(Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
+                    .order_by("id"))
+    fields = {f.attname: f for f in _REMINDER_FIELDS}
+    assignments = ", ".join(f"{quote(fields[name].column)} = %s" for name in changes)
+    columns = ", ".join(quote(f.column) for f in _REMINDER_FIELDS)
+    names = [f.attname for f in _REMINDER_FIELDS]
+    with connection.cursor() as cursor:
+        # Column names come from the model's metadata; every value is a bound parameter (bandit B608).
+        cursor.execute(
+            f"UPDATE {quote(Reminder._meta.db_table)} SET {assignments} "  # nosec B608
+            f"WHERE id = ANY(%s) AND status = %s AND claimed_at = %s RETURNING {columns}",
+            [*changes.values(), ids, Reminder.Status.SENDING, claim],
+        )
+        found = cursor.fetchall()
+    converters = [(i, f.from_db_value) for i, f in enumerate(_REMINDER_FIELDS) if hasattr(f, "from_db_value")]
+    rows = []
+    for values in found:
+        if converters:
+            values = list(values)
+            for i, convert in converters:
+                values[i] = convert(values[i], None, connection)
+        rows.append(Reminder.from_db("default", names, values))
+    rows.sort(key=lambda r: r.id)
+    return rows
+
+
+def _attach_related(rows: list[Reminder]) -> None:
+    """Give the rows their patient, task (with checklist, case and definition) and announcement.
+
+    Each is read once however many rows of the batch share it: a patient's reminders of
+    several steps, a step's several rules, the steps of one protocol.
+    """
+    patients = Patient.objects.in_bulk({r.patient_id for r in rows})
+    task_ids = {r.task_id for r in rows if r.task_id}
+    tasks = Task.objects.select_related("checklist__case").in_bulk(task_ids) if task_ids else {}
+    definitions = TaskDefinition.objects.in_bulk({t.definition_id for t in tasks.values()}) if tasks else {}
+    for task in tasks.values():
+        Task.definition.field.set_cached_value(task, definitions[task.definition_id])
+        # The case's patient is the reminder's: one object, so what recheck reads is the same.
+        case = task.checklist.case
+        if case.patient_id in patients:
+            SurgeryCase.patient.field.set_cached_value(case, patients[case.patient_id])
+    announcement_ids = {r.announcement_id for r in rows if r.announcement_id}
+    announcements = Announcement.objects.in_bulk(announcement_ids) if announcement_ids else {}
+    for reminder in rows:
+        Reminder.patient.field.set_cached_value(reminder, patients[reminder.patient_id])
+        Reminder.task.field.set_cached_value(reminder, tasks.get(reminder.task_id))
+        Reminder.announcement.field.set_cached_value(reminder, announcements.get(reminder.announcement_id))
 
 
 def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Reminder]]:
     """Move the rows still carrying this claim to a fresh token; return the token and the rows."""
-    base = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
-    found = list(base.values_list("task_id", "patient_id", "rule"))
+    found = list(
+        Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
+        .values_list("task_id", "patient_id", "rule")
+    )
     if not found:
         return None, []
     task_ids = {task_id for task_id, _, _ in found if task_id is not None}
@@ -143,21 +217,8 @@ def _take(ids: list[int], claim: datetime) -> tuple[datetime | None, list[Remind
     taken_at = timezone.now()
     if taken_at <= claim:
         taken_at = claim + timedelta(microseconds=1)
-    # The fresh token also renews the lease, and names the worker that now holds the rows.
-    base.update(
-        claimed_at=taken_at, updated_at=taken_at, lease_until=outbox.lease_end(taken_at), holder=journal.worker_id()
-    )
-    rows = list(
-        Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
-        .select_related("patient", "task__checklist__case", "announcement")
-        .order_by("id")
-    )
-    # A batch shares a handful of task definitions (with their texts and translations):
-    # load each once instead of once per row.
-    definitions = TaskDefinition.objects.in_bulk({r.task.definition_id for r in rows if r.task_id})
-    for reminder in rows:
-        if reminder.task_id:
-            reminder.task.definition = definitions[reminder.task.definition_id]
+    rows = _move_claim(ids, claim, taken_at)
+    _attach_related(rows)
     return taken_at, rows
 
 
@@ -248,8 +309,8 @@ def _apply_verdicts(dropped: list[tuple[Reminder, Verdict]], taken_at: datetime,
             detail = verdict.reason if verdict.status != Reminder.Status.CANCELLED else f"cancelled: {verdict.reason}"
             if verdict.send_at:
                 detail += f" (until {verdict.send_at:%Y-%m-%d %H:%M} UTC)"
-            attempts.append(DeliveryAttempt.for_reminder(reminder, outcome=outcome, detail=detail, at=now))
-    DeliveryAttempt.objects.bulk_create(attempts)
+            attempts.append(DeliveryAttempt.row_for(reminder, outcome=outcome, detail=detail, at=now))
+    insert_rows(DeliveryAttempt, DeliveryAttempt.ROW_FIELDS, attempts)
 
 
 # --- Step 2: send ------------------------------------------------------------------------
@@ -300,7 +361,7 @@ def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime
     errors: dict[int, str] = {}
     failed: list[int] = []
     unavailable: list[int] = []  # not a failed attempt: this channel cannot reach the patient at all
-    entries: list[DeliveryAttempt] = []
+    entries: list[tuple] = []  # the delivery log's rows
     for reminder in rows:
         result = results.get(reminder.id)
         if result is None:
@@ -333,9 +394,7 @@ def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime
             errors[reminder.id] = detail
             outcome = DeliveryAttempt.Outcome.SKIPPED
         entries.append(
-            DeliveryAttempt.for_reminder(
-                reminder, outcome=outcome, detail=detail, at=now, possible_duplicate=possible_duplicate
-            )
+            DeliveryAttempt.row_for(reminder, outcome=outcome, detail=detail, at=now, possible_duplicate=possible_duplicate)
         )
 
     if sent:
@@ -372,7 +431,7 @@ def _record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime
     push_fallbacks = [i for i in failed + unavailable if channel_of[i] == Reminder.Channel.PUSH]
     if push_fallbacks:
         report.fallbacks += outbox.fallback_to_email(reminder_ids=push_fallbacks, now=now)
-    DeliveryAttempt.objects.bulk_create(entries, batch_size=500)
+    insert_rows(DeliveryAttempt, DeliveryAttempt.ROW_FIELDS, entries)
 
 
 # --- The whole batch ---------------------------------------------------------------------
@@ -396,8 +455,11 @@ def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
             else:
                 ready.append(reminder)
         _apply_verdicts(dropped, taken_at, taken_at, report)
-        items = [Outgoing(reminder, compose(reminder, taken_at)) for reminder in ready]
+        words: dict = {}  # each step's words, worded once for the batch
+        items = [Outgoing(reminder, compose(reminder, taken_at, memo=words, with_receipt=transport.uses_receipts))
+                 for reminder in ready]
         if transport.transactional:
+            _commit_without_waiting_for_disk()
             results = {r.reminder_id: r for r in transport.send(items)}
             _record(ready, results, taken_at, report)
             return report
@@ -405,6 +467,20 @@ def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
         return report
     _send_and_record(transport, ready, items, taken_at, report)
     return report
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL).
+
+    Only for a channel that writes nothing but our own rows (the inbox): the messages and the
+    "sent" status commit together, so a crash just after the commit can lose both, and the
+    claim then runs out and the batch is delivered again; it can never deliver twice. The
+    flush at commit was a tenth of an in-app batch. Email and push never use it: a lost
+    "sent" after the message went out would send it again.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def reset_broken_connection() -> None:

@@ -198,15 +198,21 @@ class DeliveryAttempt(models.Model):
         # The delivery log, newest first: patient_id=? ORDER BY at DESC.
         indexes = [models.Index(fields=["patient", "-at"], name="delivery_patient_at_idx")]
 
+    # The columns of a log entry, in the order of `row_for`'s tuple.
+    ROW_FIELDS = ("reminder_id", "patient_id", "channel", "outcome", "detail", "possible_duplicate", "at")
+
+    @staticmethod
+    def row_for(reminder: "Reminder", *, outcome: str, detail: str, at, possible_duplicate: bool = False) -> tuple:
+        """The log entry for one reminder's outcome, as a plain row (ROW_FIELDS) for `insert_rows`."""
+        return (reminder.id, reminder.patient_id, reminder.channel, outcome, detail[:2000], possible_duplicate, at)
+
     @classmethod
     def for_reminder(
         cls, reminder: "Reminder", *, outcome: str, detail: str, at, possible_duplicate: bool = False
     ) -> "DeliveryAttempt":
         """The log entry for one reminder's outcome (unsaved: callers write entries in bulk)."""
-        return cls(
-            reminder_id=reminder.id, patient_id=reminder.patient_id, channel=reminder.channel,
-            outcome=outcome, detail=detail[:2000], at=at, possible_duplicate=possible_duplicate,
-        )
+        row = cls.row_for(reminder, outcome=outcome, detail=detail, at=at, possible_duplicate=possible_duplicate)
+        return cls(**dict(zip(cls.ROW_FIELDS, row)))
 
 
 class InboxMessage(models.Model):

@@ -44,6 +44,8 @@ class Transport:
     # True: `send` only writes to our own database, so delivery runs it inside the
     # transaction that records the outcome (sent and recorded, or neither).
     transactional = False
+    # False: the channel's messages carry no link, so composing skips the signed receipt token.
+    uses_receipts = True
 
     def unavailable_reason(self) -> str | None:
         """Why this channel cannot send at all right now (e.g. not configured), or None."""

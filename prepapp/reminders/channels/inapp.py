@@ -6,28 +6,27 @@ from typing import Iterator
 
 from django.utils import timezone
 
+from prepapp.bulk import insert_rows
+
 from ..models import InboxMessage, Reminder
 from .base import Outcome, Outgoing, Result, Transport
 
 
 class InAppTransport(Transport):
-    """The app's inbox: one InboxMessage per reminder, written in bulk."""
+    """The app's inbox: one InboxMessage per reminder, written in one statement."""
 
     channel = Reminder.Channel.INAPP
     transactional = True
+    uses_receipts = False  # the inbox opens the step in the app itself: no link to sign
 
     def send(self, items: list[Outgoing]) -> Iterator[Result]:
         now = timezone.now()
         # The one-to-one on InboxMessage.reminder makes a second insert for the same
         # reminder a no-op, whatever happened to the status update.
-        InboxMessage.objects.bulk_create(
-            [
-                InboxMessage(
-                    patient_id=item.reminder.patient_id, reminder_id=item.reminder.id, task_id=item.reminder.task_id,
-                    title=item.message.title, body=item.message.body, created_at=now,
-                )
-                for item in items
-            ],
+        insert_rows(
+            InboxMessage, ["patient_id", "reminder_id", "task_id", "title", "body", "created_at"],
+            [(item.reminder.patient_id, item.reminder.id, item.reminder.task_id, item.message.title,
+              item.message.body, now) for item in items],
             ignore_conflicts=True,
         )
         for item in items:
