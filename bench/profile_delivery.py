@@ -46,7 +46,7 @@ def main(argv=None):
     from .reminders import make_population
 
     try:
-        batch = settings.REMINDER_BATCH_SIZE
+        batch = settings.REMINDER_INAPP_BATCH_SIZE
         ids = make_population(batch * args.batches)
         with connection.cursor() as cur:
             cur.execute("UPDATE reminders_reminder SET send_at = now() WHERE id = ANY(%s)", [ids])

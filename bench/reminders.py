@@ -147,24 +147,32 @@ def wait_sent(ids, total: int, timeout: float) -> tuple[int, float]:
 
 
 def run_outbox(ids, logdir, concurrency):
-    from django.db import connection
+    """Deliver every reminder through the worker; returns (rate, seconds, seconds until the first claim).
 
-    from prepapp.reminders.models import InboxMessage
+    The rate counts from the first claim to the last "sent": the wait before it is the sweep
+    interval (up to a second here), a matter of latency, not of throughput, and is reported apart.
+    """
+    from django.db import connection
+    from django.db.models import Max, Min
+
+    from prepapp.reminders.models import InboxMessage, Reminder
 
     worker, beat = start_stack(logdir, concurrency=concurrency)
     try:
         with connection.cursor() as cur:
-            t0 = time.monotonic()
-            cur.execute("UPDATE reminders_reminder SET send_at = now() WHERE id = ANY(%s)", [ids])
+            cur.execute("UPDATE reminders_reminder SET send_at = now() WHERE id = ANY(%s) RETURNING now()", [ids])
+            due_at = cur.fetchone()[0]
         done, _ = wait_sent(None, len(ids), timeout=max(300, len(ids) / 20))
-        elapsed = time.monotonic() - t0
     finally:
         worker.stop()
         beat.stop()
     inbox = InboxMessage.objects.count()
     assert done == len(ids), f"only {done} of {len(ids)} delivered (see {logdir})"  # nosec B101  # a benchmark's self-check
     assert inbox == len(ids), f"{inbox} inbox messages for {len(ids)} reminders"  # nosec B101  # a benchmark's self-check
-    return len(ids) / elapsed, elapsed
+    # In-app rows keep the sweeper's claim instant: the first claim and the last send, by the database's clock.
+    span = Reminder.objects.filter(id__in=ids).aggregate(first=Min("claimed_at"), last=Max("sent_at"))
+    elapsed = (span["last"] - span["first"]).total_seconds()
+    return len(ids) / elapsed, elapsed, (span["first"] - due_at).total_seconds()
 
 
 def run_floor(ids, batch):
@@ -293,8 +301,8 @@ def tick_cost(total: int, due: int, repeats: int = 5):
 
 # The goals: delivery at least a quarter of the bare claiming rate and 70 times one
 # django-celery-beat task per reminder; the sweeper's tick as cheap among 1,000,000 rows as
-# among 10,000 (within half again).
-FLOOR_GOAL, CLOCKED_GOAL, TICK_RATIO_LIMIT = 0.25, 70.0, 1.5
+# among 10,000 (within 1.3 times).
+FLOOR_GOAL, CLOCKED_GOAL, TICK_RATIO_LIMIT = 0.25, 70.0, 1.3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -339,14 +347,15 @@ def run(args, results: list[Figure]) -> None:
         for attempt in range(runs):
             if attempt:
                 reset(ids)
-            rate, elapsed = run_outbox(ids, logdir, args.concurrency)
+            rate, elapsed, waited = run_outbox(ids, logdir, args.concurrency)
             outbox.append(rate)
             reset(ids)
-            floor_rate, floor_elapsed = run_floor(ids, settings.REMINDER_BATCH_SIZE)
+            floor_rate, floor_elapsed = run_floor(ids, settings.REMINDER_INAPP_BATCH_SIZE)
             floor.append(floor_rate)
             print(f"  run {attempt + 1}: outbox (sweeper + delivery tasks, 1 worker x{args.concurrency}) "
-                  f"{len(ids)} in {elapsed:.1f}s = {rate:,.0f}/s; floor (UPDATE ... RETURNING batches of "
-                  f"{settings.REMINDER_BATCH_SIZE}) {floor_elapsed:.2f}s = {floor_rate:,.0f}/s", flush=True)
+                  f"{len(ids)} in {elapsed:.2f}s from the first claim to the last sent = {rate:,.0f}/s "
+                  f"(first claim {waited:.2f}s after they fell due); floor (UPDATE ... RETURNING batches of "
+                  f"{settings.REMINDER_INAPP_BATCH_SIZE}) {floor_elapsed:.2f}s = {floor_rate:,.0f}/s", flush=True)
         outbox_rate, floor_rate = statistics.median(outbox), statistics.median(floor)
         print_figure(Figure("in-app delivery (outbox, end to end)", outbox_rate, "msg/s", baseline=floor_rate,
                             baseline_name="UPDATE...RETURNING floor", goal=FLOOR_GOAL,

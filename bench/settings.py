@@ -12,3 +12,7 @@ if env.bool("BENCH_NO_SWEEPER", default=False):
     # The comparison run: django-celery-beat's scheduler alone decides what runs.
     CELERY_BEAT_SCHEDULE = {}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# The worker and beat run as in production: with DEBUG on, every SQL statement would also be
+# kept in memory and timed, a cost production never pays. (The development secrets and
+# addresses of `make bench` stay: nothing here serves a page.)
+DEBUG = False

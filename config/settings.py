@@ -258,7 +258,12 @@ WEBPUSH_ENDPOINT_HOSTS = env.list(
 WEBPUSH_ALLOW_HTTP = env.bool("WEBPUSH_ALLOW_HTTP", default=False)
 
 # --- Reminders -------------------------------------------------------------
+# Reminders per delivery task. Email and push send one message at a time over the network, so
+# their batches stay small (they spread over the workers, and a crash while sending leaves
+# less in doubt); the inbox writes each batch in a few statements, so bigger batches pay the
+# per-batch costs (the task, the locks, the commit) less often.
 REMINDER_BATCH_SIZE = env.int("REMINDER_BATCH_SIZE", default=200)
+REMINDER_INAPP_BATCH_SIZE = env.int("REMINDER_INAPP_BATCH_SIZE", default=1000)
 REMINDER_SWEEP_SECONDS = env.float("REMINDER_SWEEP_SECONDS", default=30.0)
 # A claim's lease. A worker sending a batch renews it every third of this (a heartbeat), so
 # only a claim that no running batch holds runs out: a batch whose worker died goes back to

@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 import pytest
+import redis
 from django.db import connection
 from django.utils import timezone
 
-from prepapp.reminders import outbox
+from prepapp.reminders import outbox, tasks
 from prepapp.reminders.models import DeliveryAttempt, Reminder
 
 from .support.outbox import make_due, no_quiet_hours
@@ -110,7 +111,7 @@ def test_rows_locked_by_another_claim_are_skipped_not_waited_for(due, transactio
 
 
 def test_sweep_stops_at_the_in_flight_ceiling(due, settings, django_capture_on_commit_callbacks):
-    settings.REMINDER_BATCH_SIZE = 4
+    settings.REMINDER_BATCH_SIZE = settings.REMINDER_INAPP_BATCH_SIZE = 4
     settings.REMINDER_MAX_IN_FLIGHT = 10
     sent = Captured()
     with django_capture_on_commit_callbacks(execute=True):
@@ -171,3 +172,37 @@ def test_sweep_query_uses_the_partial_index(due):
         plan = qs.explain()
         cursor.execute("SET enable_seqscan = on")
     assert "reminder_pending_due_idx" in plan
+
+
+def test_inapp_batches_are_larger_than_email_batches(due, settings, django_capture_on_commit_callbacks):
+    settings.REMINDER_BATCH_SIZE = 2
+    settings.REMINDER_INAPP_BATCH_SIZE = 5
+    sent = Captured()
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.claim_due(limit=1000, enqueue=sent)
+    sizes = {channel: [len(ids) for c, ids, _ in sent.calls if c == channel] for channel in ("inapp", "email")}
+    inapp = [r for r in due if r.channel == "inapp"]
+    email = [r for r in due if r.channel == "email"]
+    assert sum(sizes["inapp"]) == len(inapp) and max(sizes["inapp"]) == min(5, len(inapp))
+    assert sum(sizes["email"]) == len(email) and max(sizes["email"]) == 2
+    assert len(sizes["email"]) == -(-len(email) // 2)
+    # One claim, one token, whatever the number of batches.
+    assert len({token for _, _, token in sent.calls}) == 1
+
+
+def test_a_backlog_asks_for_one_sweep_at_a_time(settings):
+    """Every delivery that sees more due asks for a sweep; only one waits in the queue at a time."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    before = broker.llen(queue)
+    try:
+        for _ in range(3):
+            tasks.request_sweep()
+        assert broker.llen(queue) == before + 1
+        tasks._clear_sweep_request()  # what the sweep does as it starts
+        tasks.request_sweep()
+        assert broker.llen(queue) == before + 2
+    finally:
+        # Take back the messages queued here (kombu pushes on the left and pops on the right).
+        for _ in range(broker.llen(queue) - before):
+            broker.lpop(queue)

@@ -4,14 +4,17 @@ Real PostgreSQL, a real SMTP server on loopback, and the Web Push stand-in (the 
 not run for real). The worker-process tests are in test_reminder_worker.py.
 """
 
+import threading
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from prepapp.reminders import compose, delivery, outbox
 from prepapp.reminders.channels import webpush
+from prepapp.reminders.channels.inapp import InAppTransport
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 from prepapp.workflows import case_cancel, case_reschedule, patient_update, task_complete
 
@@ -398,3 +401,47 @@ def test_wording_follows_the_days_left(due_pat, pat_checklist):
     assert "in 5 days" in compose.compose(reminder, at(task.due_date - timedelta(days=5))).body
     assert compose.compose(reminder, at(task.due_date + timedelta(days=1))).title.startswith("Not done yet")
     assert compose.compose(reminder, at(task.due_date)).url == f"/tasks/{task.id}/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_of_an_inapp_batch_at_once_deliver_it_once(pat, pat_checklist, monkeypatch):
+    """The inbox batch keeps its claim and only locks its rows: a second copy waits, then finds nothing."""
+    no_quiet_hours(pat)
+    rows = make_due(pat, channels=[INAPP], limit=5)
+    calls = []
+    outbox.claim_due(limit=100, enqueue=lambda c, i, t: calls.append((c, i, t)))
+    [(channel, ids, token)] = calls
+    inside, release = threading.Event(), threading.Event()
+    original = InAppTransport.send
+
+    def held_send(self, items):
+        # The first copy pauses here, inside its transaction, its rows locked.
+        if not inside.is_set():
+            inside.set()
+            release.wait(10)
+        yield from original(self, items)
+
+    monkeypatch.setattr(InAppTransport, "send", held_send)
+    reports = {}
+
+    def deliver(name):
+        try:
+            reports[name] = delivery.deliver_batch(ids=ids, token=token, channel=channel)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=deliver, args=("first",))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=deliver, args=("second",))
+    second.start()
+    second.join(1.0)
+    assert second.is_alive()  # waiting for the first copy's row locks
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert reports["first"].sent == 5
+    assert reports["second"].taken == 0
+    assert InboxMessage.objects.filter(patient=pat).count() == 5
+    assert DeliveryAttempt.objects.filter(patient=pat, outcome="sent").count() == 5
+    assert statuses(rows) == {Reminder.Status.SENT}

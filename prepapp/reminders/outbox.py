@@ -73,7 +73,7 @@ def _past_lease(now: datetime):
 
 
 def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> dict[str, list[int]]:
-    """Claim up to `limit` due pending reminders and queue them for delivery, one message per channel.
+    """Claim up to `limit` due pending reminders and queue them for delivery, in batches of one channel each.
 
     One short transaction: select with SKIP LOCKED (PostgreSQL; on SQLite the write
     transaction is exclusive), mark the rows "sending" with the claim instant, and send
@@ -106,8 +106,18 @@ def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> d
             by_channel.setdefault(channel, []).append(row_id)
         token = claim_token(now)
         for channel, channel_ids in by_channel.items():
-            transaction.on_commit(lambda c=channel, i=channel_ids: enqueue(c, i, token))
+            size = batch_size_for(channel)
+            for start in range(0, len(channel_ids), size):
+                chunk = channel_ids[start:start + size]
+                transaction.on_commit(lambda c=channel, i=chunk: enqueue(c, i, token))
     return by_channel
+
+
+def batch_size_for(channel: str) -> int:
+    """How many reminders of a channel one delivery task takes (see the settings)."""
+    if channel == Reminder.Channel.INAPP:
+        return settings.REMINDER_INAPP_BATCH_SIZE
+    return settings.REMINDER_BATCH_SIZE
 
 
 def reclaim_expired(*, now: datetime | None = None) -> tuple[int, int]:
@@ -234,13 +244,15 @@ def sweep(*, enqueue: Enqueue, now: datetime | None = None) -> SweepReport:
     report.reclaimed, report.failed_lost = reclaim_expired(now=now)
     report.requeued = requeue_untaken(enqueue=enqueue, now=now)
     room = settings.REMINDER_MAX_IN_FLIGHT - in_flight()
-    batch_size = settings.REMINDER_BATCH_SIZE
+    # Each claim takes up to the largest batch; claim_due cuts it into each channel's batches.
+    batch_size = max(settings.REMINDER_BATCH_SIZE, settings.REMINDER_INAPP_BATCH_SIZE)
     while room > 0:
         limit = min(batch_size, room)
         by_channel = claim_due(limit=limit, now=now, enqueue=enqueue)
         claimed = sum(len(ids) for ids in by_channel.values())
         for channel, ids in by_channel.items():
-            report.batches[channel] = report.batches.get(channel, 0) + 1
+            batches = -(-len(ids) // batch_size_for(channel))
+            report.batches[channel] = report.batches.get(channel, 0) + batches
         report.claimed += claimed
         room -= claimed
         if claimed < limit:

@@ -16,11 +16,13 @@ import random
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.core.cache import cache
 from django.db import connections
 from django.db import InterfaceError
 from django.db import OperationalError as DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from . import delivery, escalation, journal, outbox
 
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 CONNECTION_ERRORS = (DatabaseError, InterfaceError, BrokerError, RedisConnectionError)
 MAX_CONNECTION_RETRIES = 5
 RETRY_DELAY_CAP_SECONDS = 30  # never more: nothing is scheduled far ahead in the broker
+# Set while a sweep asked for by a delivery waits in the queue (see request_sweep).
+SWEEP_REQUESTED_KEY = "reminders:sweep-requested"
+SWEEP_REQUEST_SECONDS = 10
 
 
 def retry_delay(retries: int) -> float:
@@ -51,10 +56,36 @@ def queue_delivery(channel: str, ids: list[int], token: str) -> None:
     deliver_reminders.delay(ids, token, channel)
 
 
+def request_sweep() -> None:
+    """Queue a sweep now, unless one asked for this way is already waiting in the queue.
+
+    Every delivery that finds more reminders due asks for a sweep; without this, a backlog
+    of n batches would queue n sweeps, each costing a worker as much as a small batch. The
+    mark is taken with an atomic add and cleared when the sweep starts; it runs out by
+    itself should that sweep's message be lost (beat sweeps anyway).
+    """
+    try:
+        first = cache.add(SWEEP_REQUESTED_KEY, 1, timeout=SWEEP_REQUEST_SECONDS)
+    except (RedisError, OSError) as exc:  # the cache is down: an extra sweep is cheaper than a missed one
+        log.warning("could not mark the sweep request (%r); queueing it anyway", exc)
+        first = True
+    if first:
+        sweep_due_reminders.delay()
+
+
+def _clear_sweep_request() -> None:
+    try:
+        cache.delete(SWEEP_REQUESTED_KEY)
+    except (RedisError, OSError) as exc:  # it runs out by itself
+        log.warning("could not clear the sweep request mark (%r)", exc)
+
+
 @shared_task(name="prepapp.tasks.sweep_due_reminders", ignore_result=True, bind=True,
              max_retries=MAX_CONNECTION_RETRIES)
 def sweep_due_reminders(self):
     """Claim due reminders and queue their delivery (beat runs this at least once a minute)."""
+    # Cleared before looking: a delivery finishing from now on may ask for the next sweep.
+    _clear_sweep_request()
     try:
         delivery.probe_waiting_channels()
         report = outbox.sweep(enqueue=queue_delivery)
@@ -74,7 +105,7 @@ def deliver_reminders(self, ids, token, channel):
         report = delivery.deliver_batch(ids=ids, token=token, channel=channel)
         log.info("delivered %s batch: %s", channel, report)
         if report.fallbacks or delivery.more_due():
-            sweep_due_reminders.delay()
+            request_sweep()
     except CONNECTION_ERRORS as exc:
         _retry_on_connection_loss(self, exc)
 
