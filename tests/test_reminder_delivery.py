@@ -16,7 +16,7 @@ from prepapp.reminders import compose, delivery, outbox
 from prepapp.reminders.channels import webpush
 from prepapp.reminders.channels.inapp import InAppTransport
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
-from prepapp.workflows import case_cancel, case_reschedule, patient_update, task_complete
+from prepapp.workflows import case_book, case_cancel, case_reschedule, checklist_assign, patient_update, task_complete
 
 from .support.fixtures import subscribe
 from .support.outbox import make_due, no_quiet_hours
@@ -445,3 +445,35 @@ def test_two_copies_of_an_inapp_batch_at_once_deliver_it_once(pat, pat_checklist
     assert InboxMessage.objects.filter(patient=pat).count() == 5
     assert DeliveryAttempt.objects.filter(patient=pat, outcome="sent").count() == 5
     assert statuses(rows) == {Reminder.Status.SENT}
+
+
+def _statements_to_deliver(ids, token, channel) -> tuple[int, delivery.BatchReport]:
+    statements = []
+
+    def count(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        report = delivery.deliver_batch(ids=ids, token=token, channel=channel)
+    return len(statements), report
+
+
+def test_an_inapp_batch_takes_the_same_statements_whatever_its_size(
+    due_pat, paul, pat_checklist, protocol_version, carol, django_capture_on_commit_callbacks
+):
+    """Set-based delivery: the statements of a batch do not grow with its reminders, steps or patients."""
+    small = make_due(due_pat, channels=[INAPP], limit=2)
+    [(_, ids, token)] = claim_all(django_capture_on_commit_callbacks)
+    few, report = _statements_to_deliver(ids, token, INAPP)
+    assert report.sent == len(small) == 2
+
+    no_quiet_hours(paul)
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=pat_checklist.case.surgery_date)
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    large = make_due(due_pat, channels=[INAPP]) + make_due(paul, channels=[INAPP])
+    assert len(large) > 20 * len(small)
+    [(_, ids, token)] = claim_all(django_capture_on_commit_callbacks)
+    many, report = _statements_to_deliver(ids, token, INAPP)
+    assert report.sent == len(large)
+    assert many == few
