@@ -53,6 +53,9 @@ CLINICAL_LEAD_PERMISSIONS = [
     "reminders.view_deliveryattempt",
     "reminders.view_inboxmessage",
     "reminders.view_pushsubscription",
+    "reminders.view_announcement",
+    "reminders.view_alert",
+    "reminders.view_alertemail",
 ]
 CLINICAL_LEAD_GROUP = "Clinical lead"
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from checklists.admin import protocol_version_draft_for_organization
-from checklists.models import ProtocolVersion
+from checklists.models import ProtocolVersion, Task
 from checklists.services import protocol_version_publish
 from prepapp.admin import OwnAccountUserAdmin
 from prepapp.admin_scoping import (
@@ -31,7 +31,15 @@ from prepapp.admin_scoping import (
 )
 from prepapp.audit import audit_record
 from prepapp.models import AuditEntry, Patient, StaffMembership
-from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.reminders.models import (
+    Alert,
+    AlertEmail,
+    Announcement,
+    DeliveryAttempt,
+    InboxMessage,
+    PushSubscription,
+    Reminder,
+)
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
 
@@ -60,8 +68,9 @@ def operator(db):
     return UserFactory(username="operator", is_staff=True, is_superuser=True)
 
 
-def reminder_rows_for(patient):
-    """A delivery attempt, an inbox message and a push subscription next to the planned reminders."""
+def reminder_rows_for(patient, coordinator):
+    """A delivery attempt, an inbox message, a push subscription, an alert and its morning email
+    next to the planned reminders (booking the surgery made an announcement)."""
     reminder = Reminder.objects.filter(patient=patient).first()
     assert reminder is not None, "assigning a checklist plans reminders"
     Reminder.objects.filter(pk=reminder.pk).update(status=Reminder.Status.FAILED, last_error=f"{patient} bounced")
@@ -73,12 +82,18 @@ def reminder_rows_for(patient):
         patient=patient, endpoint=f"https://push.example/{patient.pk}", p256dh="key", auth="auth",
         user_agent=str(patient),
     )
+    task = Task.objects.filter(checklist__case__patient=patient).first()
+    Alert.objects.create(organization=patient.organization, patient=patient, task=task, due_date=task.due_date,
+                         days_overdue=2, note=f"{patient} did not answer")
+    AlertEmail.objects.create(user=coordinator, organization=patient.organization, day=days_from_today(0), alerts=1,
+                              last_error=f"{patient.organization} mail relay")
+    assert Announcement.objects.filter(patient=patient).exists()
 
 
 @pytest.fixture
 def two_clinics(riverside, elsewhere, lead_admin, carol, olga, elsewhere_lead, pat_checklist, protocol_version):
     """Both organizations with a row of every kind: patients, cases, checklists, reminders, protocols, audit entries."""
-    reminder_rows_for(pat_checklist.case.patient)
+    reminder_rows_for(pat_checklist.case.patient, carol)
     audit_record(actor=carol, patients=[pat_checklist.case.patient], action="read")
 
     # Riverside's draft of its own copy of the shipped protocol; Elsewhere's published copy and a draft of it.
@@ -92,7 +107,7 @@ def two_clinics(riverside, elsewhere, lead_admin, carol, olga, elsewhere_lead, p
     eve = patient_enrol(organization=elsewhere, full_name="Eve Elsewhere", contact_email="eve@elsewhere.example")
     case = case_book(patient=eve, procedure="Elsewhere knee", surgery_date=days_from_today(30))
     checklist_assign(case=case, protocol_version=own, assigned_by=olga)
-    reminder_rows_for(eve)
+    reminder_rows_for(eve, olga)
     audit_record(actor=elsewhere_lead, patients=[eve], action="read")
     Token.objects.create(user=olga)
     return {"eve": eve, "pat": pat_checklist.case.patient}

@@ -1,11 +1,11 @@
-"""The reminder engine in the admin: outbox, delivery log, inbox and push subscriptions, per organization."""
+"""The reminder engine in the admin: outbox, delivery log, inbox, push subscriptions, announcements and alerts, per organization."""
 
 from django.contrib import admin
 
 from prepapp.admin_scoping import OrganizationScopedAdmin, OrganizationScopedInline
 
 from . import outbox
-from .models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from .models import Alert, AlertEmail, Announcement, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 
 class DeliveryAttemptInline(OrganizationScopedInline, admin.TabularInline):
@@ -79,3 +79,64 @@ class PushSubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     list_display = ["patient", "created_at", "last_success_at", "user_agent"]
     raw_id_fields = ["patient"]
     readonly_fields = ["endpoint", "p256dh", "auth", "created_at", "last_success_at"]
+
+
+@admin.register(Announcement)
+class AnnouncementAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    """What patients were told about their surgery being booked, moved or cancelled. Written by the services."""
+
+    organization_path = "patient__organization"
+    patient_path = "patient"
+    list_display = ["created_at", "patient", "event", "old_date", "new_date"]
+    list_filter = ["event"]
+    search_fields = ["patient__full_name"]
+    raw_id_fields = ["patient", "case"]
+    readonly_fields = ["patient", "case", "event", "old_date", "old_time", "new_date", "new_time", "steps", "created_at"]
+    list_select_related = ["patient"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    """Overdue critical steps the care team must act on. Raised by the escalation; acknowledged on the roster."""
+
+    organization_path = "organization"
+    patient_path = "patient"
+    list_display = ["raised_at", "patient", "task", "due_date", "days_overdue", "acknowledged_at", "acknowledged_by"]
+    list_filter = ["acknowledged_at"]
+    search_fields = ["patient__full_name"]
+    raw_id_fields = ["organization", "patient", "task", "acknowledged_by"]
+    readonly_fields = ["organization", "patient", "task", "due_date", "days_overdue", "raised_at", "acknowledged_at",
+                       "acknowledged_by", "note"]
+    list_select_related = ["patient", "task__definition", "acknowledged_by"]
+    date_hierarchy = "raised_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertEmail)
+class AlertEmailAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    """Each coordinator's morning email of open alerts: sent once per day and organization."""
+
+    organization_path = "organization"
+    list_display = ["day", "user", "status", "alerts", "attempts", "sent_at", "last_error"]
+    list_filter = ["status"]
+    readonly_fields = ["user", "organization", "day", "status", "claimed_at", "sent_at", "alerts", "attempts",
+                       "last_error"]
+    list_select_related = ["user"]
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
