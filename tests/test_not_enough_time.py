@@ -116,6 +116,8 @@ def test_the_patient_is_told_why_and_the_step_is_counted(pat, carol, protocol_ve
     assert smoking["not_enough_time"] is True
     assert smoking["min_lead_days"] == 42
     assert "4 to 6 weeks without any nicotine" in smoking["lead_reason"]
+    # Short of time is no reason to keep smoking: nicotine after surgery slows the fusion too.
+    assert "Stop now all the same" in smoking["lead_reason"]
     assert smoking["late"] is False  # still in its window, due in two days
     nsaids = tasks["stop-nsaids"]
     assert (nsaids["not_enough_time"], nsaids["min_lead_days"]) == (False, 7)
