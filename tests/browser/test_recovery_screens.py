@@ -63,6 +63,9 @@ def test_the_recovery_home_in_english(phone, walt):
     page = phone.new_page()
     page.goto(f"/join/{walt.invitation_code}/")
     expect(page.locator("h1")).to_have_text("Day 3 after your surgery")
+    # The app's name follows the journey: no longer "Getting ready for surgery".
+    expect(page.locator(".brand")).to_have_text("Recovering from surgery")
+    expect(page).to_have_title("Home · Recovering from surgery")
     countdown = page.locator(".countdown")
     expect(countdown).to_contain_text("Your surgery was on ")
     expect(countdown).to_contain_text("Minimally invasive lumbar fusion (L4-L5)")
@@ -104,6 +107,7 @@ def test_the_recovery_home_in_spanish_with_figures_written_the_spanish_way(phone
     page.goto(f"/?code={lucia.invitation_code}")
     expect(page.locator("html")).to_have_attribute("lang", "es")
     expect(page.locator("h1")).to_have_text("Semana 3 de su recuperación")
+    expect(page.locator(".brand")).to_have_text("Recuperándose de la cirugía")
     expect(page.locator(".countdown")).to_contain_text("Su cirugía fue el ")
     expect(page.locator(".procedure")).to_contain_text("Fusión lumbar mínimamente invasiva (L4-L5)")
     expect(page.locator(".stage").get_by_role("heading", name="En qué etapa está ahora")).to_be_visible()

@@ -11,8 +11,19 @@ import { conditionLine, conditionNote, healthCheckPrompt } from "./health_check.
 
 const main = () => document.getElementById("main");
 
+// The app's name in its header and in the window title follows the journey: getting ready
+// before the surgery, recovering after it.
+let appName = () => gettext("Getting ready for surgery");
+
+/** Name the app for the phase the patient is in ("preparation" or "recovery"). */
+export function showPhase(phase) {
+  appName = phase === "recovery" ? () => gettext("Recovering from surgery") : () => gettext("Getting ready for surgery");
+  const brand = document.querySelector(".brand");
+  if (brand) brand.textContent = appName();
+}
+
 function screen(title, ...children) {
-  document.title = `${title} · ${gettext("Getting ready for surgery")}`;
+  document.title = `${title} · ${appName()}`;
   mount(main(), ...children);
 }
 
@@ -255,6 +266,8 @@ function byWeek(tasks) {
 
 export function home(ctx) {
   const { checklist, caseData } = ctx.state;
+  const phase = (checklist && checklist.case.phase) || (caseData && caseData.phase);
+  if (phase) showPhase(phase);
   if (!checklist) {
     screen(
       gettext("Home"),
