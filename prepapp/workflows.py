@@ -25,7 +25,7 @@ from checklists.models import Checklist, ProtocolVersion, Task
 from checklists.selectors import checklist_current, tasks_open_for_patient
 
 from .audit import audit_record
-from .bulk import bulk_update_rows
+from .bulk import bulk_update_rows, refresh_statistics
 from .models import FACTS, Patient, SurgeryCase
 from .reminders import planning
 from .reminders.announcements import announce, announce_bulk
@@ -416,11 +416,16 @@ def checklists_assign_bulk(
     """checklist_assign for many cases (objects or ids); returns how many checklists were built."""
     now = now or timezone.now()
     ids = sorted({getattr(case, "pk", case) for case in cases})
+    rows_added = 0
     for start in range(0, len(ids), BULK_CHUNK):
         checklists = checklist_services.checklists_build_bulk(
             cases=ids[start:start + BULK_CHUNK], protocol_version=protocol_version, assigned_by=assigned_by, now=now
         )
-        planning.plan_bulk(tasks=[task for checklist in checklists for task in checklist.built_tasks], now=now)
+        tasks = [task for checklist in checklists for task in checklist.built_tasks]
+        rows_added += len(checklists) + len(tasks) + planning.plan_bulk(tasks=tasks, now=now)
+    # A whole clinic's checklists at once: what comes next (a bulk move, the sweeper) is planned
+    # for the tables' new size, not their old one.
+    refresh_statistics([Checklist, Task, Reminder], rows_added=rows_added)
     return len(ids)
 
 

@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from checklists.models import Checklist, Task
+from prepapp import bulk
 from prepapp.reminders.models import Announcement, Reminder
 from prepapp.services import patient_enrol
 from prepapp.workflows import (
@@ -161,3 +162,20 @@ def test_a_checklist_the_patient_has_worked_on_is_not_replaced_in_bulk(riverside
         checklists_assign_bulk(cases=cases, protocol_version=protocol_version, assigned_by=carol)
     assert f"case {cases[0].pk}: the patient has already worked on its checklist" in str(refused.value)
     assert Task.objects.filter(pk=task.pk, status=Task.Status.DONE).exists()
+
+
+def _planner_rows(model) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [model._meta.db_table])
+        return cursor.fetchone()[0]
+
+
+def test_a_large_assignment_refreshes_the_planners_statistics(riverside, protocol_version, monkeypatch):
+    """After many new rows the next queries are planned for the tables' new size (ANALYZE at once)."""
+    assert not bulk.refresh_statistics([Task], rows_added=bulk.ANALYZE_AFTER_ROWS - 1)  # left to autovacuum
+    cases = make_cases(riverside, 2)
+    monkeypatch.setattr(bulk, "ANALYZE_AFTER_ROWS", 10)
+    # Autovacuum cannot have counted these rows: they are not committed yet.
+    checklists_assign_bulk(cases=cases, protocol_version=protocol_version)
+    assert _planner_rows(Task) == Task.objects.count()
+    assert _planner_rows(Reminder) == Reminder.objects.count()
