@@ -1,6 +1,7 @@
 """factory_boy factories for the people and records the tests use."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import factory
 from django.contrib.auth import get_user_model
@@ -36,5 +37,13 @@ class StaffFactory(factory.django.DjangoModelFactory):
     role = StaffMembership.Role.COORDINATOR
 
 
-def days_from_today(days: int):
-    return timezone.localdate() + timedelta(days=days)
+# Where pat, the patient most tests follow, lives. The app counts days from each patient's own
+# today; counting from UTC's instead made tests fail in the American evening, when New York is
+# still a day behind.
+TEST_PATIENTS_ZONE = ZoneInfo("America/New_York")
+
+
+def days_from_today(days: int, *, patient=None):
+    """A date `days` after today where the patient lives (by default, where pat lives)."""
+    today = patient.local_today() if patient is not None else timezone.localdate(timezone=TEST_PATIENTS_ZONE)
+    return today + timedelta(days=days)

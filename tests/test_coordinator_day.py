@@ -336,7 +336,8 @@ def day(riverside, carol, pat, protocol_version, elsewhere):
 
     def book(name, surgeon, days, assign=False, **details):
         patient = patient_enrol(organization=riverside, full_name=name, time_zone="UTC", **details)
-        case = case_book(patient=patient, procedure="Fusion", surgeon=surgeon, surgery_date=days_from_today(days))
+        case = case_book(patient=patient, procedure="Fusion", surgeon=surgeon,
+                         surgery_date=days_from_today(days, patient=patient))
         if assign:
             checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
         people[name] = patient
@@ -412,7 +413,7 @@ def test_the_csv_holds_the_filtered_roster(as_carol, carol, day):
     alma = rows[0]
     assert alma["patient_id"] == str(day["Alma Okafor"].pk)
     assert (alma["status"], alma["surgeon"], alma["surgery_status"]) == ("active", "Dr. Imani Okafor", "scheduled")
-    assert alma["surgery_date"] == days_from_today(40).isoformat()
+    assert alma["surgery_date"] == days_from_today(40, patient=day["Alma Okafor"]).isoformat()
     assert alma["days_to_surgery"] == "40"
     assert (alma["steps_done"], alma["steps_total"], alma["overdue"], alma["signed_in"]) == ("0", "0", "0", "no")
     # Read like the roster: each patient in the file is noted.
