@@ -6,17 +6,19 @@ two things that differ between any two builds: the random MIME boundary and the 
 """
 
 import re
+import smtplib
 
 import pytest
 from django.core import mail
 
 from prepapp.reminders import compose
 from prepapp.reminders.channels.base import Outcome, Outgoing
-from prepapp.reminders.channels.email import EmailTransport, _reference_bytes, reminder_headers, wire_bytes
+from prepapp.reminders.channels.email import EmailTransport, _reference_bytes, reminder_headers, send_one, wire_bytes
 from prepapp.reminders.models import DIGEST_RULE, Reminder
 from prepapp.workflows import patient_update
 
 from .support.outbox import make_due, no_quiet_hours
+from .support.smtp import SmtpSink
 
 EMAIL = Reminder.Channel.EMAIL
 
@@ -103,3 +105,64 @@ def test_other_backends_still_get_djangos_message(pat, pat_checklist, settings):
     assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT]
     assert sorted(m.extra_headers["X-Reminder-Id"] for m in mail.outbox) == sorted(str(r.id) for r in rows)
     assert all(m.alternatives and m.to == ["pat@example.org"] for m in mail.outbox)
+
+
+# --- Over SMTP, with and without PIPELINING ------------------------------------------------
+
+
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def sink(request, settings):
+    server = SmtpSink(pipelining=request.param).start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", server.port, 5
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.stop()
+
+
+@pytest.mark.django_db
+def test_a_batch_arrives_as_rendered(pat, pat_checklist, sink):
+    no_quiet_hours(pat)
+    items = outgoing(make_due(pat, channels=[EMAIL], limit=4))
+    transport = EmailTransport()
+    assert [r.outcome for r in transport.send(items)] == [Outcome.SENT] * 4
+    by_id = {int(m["X-Reminder-Id"]): m for m in sink.received()}
+    assert sorted(by_id) == sorted(i.reminder.id for i in items)
+    for item in items:
+        message, (text, html) = by_id[item.reminder.id], transport.render(item)
+        assert message["Subject"] == item.message.title and message["To"] == "pat@example.org"
+        assert message["Message-ID"] == f"<reminder-{item.reminder.id}@localhost>"
+        # As sent: CRLF line ends.
+        assert message.get_body(("plain",)).get_content() == text.replace("\n", "\r\n")
+        assert message.get_body(("html",)).get_content() == html.replace("\n", "\r\n")
+
+
+def test_send_one_keeps_the_session_usable_after_a_refusal(sink):
+    sink.refuse["gone@example.org"] = "550 No such user"
+    sink.refuse["full@example.org"] = "452 Mailbox full"
+    body = "Hello\r\n.a line that starts with a dot\r\n..and two\r\n"
+    data = f"To: pat@example.org\r\nX-Reminder-Id: 5\r\nSubject: Hi\r\n\r\n{body}".encode()
+    with smtplib.SMTP("127.0.0.1", sink.port, timeout=5) as smtp:
+        for address, code in (("gone@example.org", 550), ("full@example.org", 452)):
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+                send_one(smtp, "noreply@localhost", address, data)
+            assert refused.value.recipients[address][0] == code
+        send_one(smtp, "noreply@localhost", "pat@example.org", data)
+        assert smtp.has_extn("pipelining") == sink.pipelining
+    [message] = sink.received()
+    assert message["X-Reminder-Id"] == "5" and message.get_content() == body
+
+
+@pytest.mark.django_db
+def test_refused_recipients_fail_or_wait_and_the_batch_goes_on(pat, pat_checklist, sink):
+    no_quiet_hours(pat)
+    items = outgoing(make_due(pat, channels=[EMAIL], limit=3))
+    transport = EmailTransport()
+    sink.refuse["pat@example.org"] = "550 No such user"
+    assert [r.outcome for r in transport.send(items[:2])] == [Outcome.FAILED] * 2
+    sink.refuse["pat@example.org"] = "451 Try again later"
+    assert [r.outcome for r in transport.send(items[:2])] == [Outcome.RETRY] * 2
+    del sink.refuse["pat@example.org"]
+    assert [r.outcome for r in transport.send(items)] == [Outcome.SENT] * 3
+    assert sorted(sink.count_by_reminder()) == sorted(i.reminder.id for i in items)

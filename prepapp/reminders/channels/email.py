@@ -132,6 +132,56 @@ def _reference_bytes(email: EmailMultiAlternatives) -> bytes:
     return email.message().as_bytes(linesep="\r\n")
 
 
+# --- One message over an open SMTP session ------------------------------------------------
+
+
+def send_one(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
+    """smtplib's sendmail for one recipient; MAIL, RCPT and DATA in one write when the server allows.
+
+    With PIPELINING (RFC 2920, which relays such as Postfix advertise) a message takes two
+    round trips instead of four: the three commands and their replies, then the content and
+    its reply. The replies are read in order and raise what smtplib's sendmail would.
+    """
+    smtp.ehlo_or_helo_if_needed()
+    if not (smtp.does_esmtp and smtp.has_extn("pipelining")):
+        smtp.sendmail(sender, [recipient], data)
+        return
+    if any(c in address for address in (sender, recipient) for c in "\r\n"):
+        raise ValueError("an address with a line break")  # smtplib's putcmd refuses them too
+    size = f" size={len(data)}" if smtp.has_extn("size") else ""
+    smtp.send(f"mail FROM:{smtplib.quoteaddr(sender)}{size}\r\nrcpt TO:{smtplib.quoteaddr(recipient)}\r\ndata\r\n")
+    mail = smtp.getreply()
+    if mail[0] == 421:  # the server is closing: nothing more will come
+        smtp.close()
+        raise smtplib.SMTPSenderRefused(*mail, sender)
+    rcpt = smtp.getreply()
+    if rcpt[0] == 421:
+        smtp.close()
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+    start = smtp.getreply()
+    if start[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+        smtp.send(b".\r\n")  # a server that took DATA without a recipient: end the empty message
+        smtp.getreply()
+    if mail[0] != 250:
+        smtp._rset()
+        raise smtplib.SMTPSenderRefused(*mail, sender)
+    if rcpt[0] not in (250, 251):
+        smtp._rset()
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+    if start[0] != 354:
+        smtp._rset()
+        raise smtplib.SMTPDataError(*start)
+    content = smtplib._quote_periods(data)
+    smtp.send(content + (b"" if content.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        if code == 421:
+            smtp.close()
+        else:
+            smtp._rset()
+        raise smtplib.SMTPDataError(code, reply)
+
+
 class EmailTransport(Transport):
     """Email through Django's backend (EMAIL_URL): HTML and plain text, in the patient's language."""
 
@@ -196,7 +246,7 @@ class EmailTransport(Transport):
                         connection.send_messages([self.build(item)])
                     else:
                         recipient = sanitize_address(item.reminder.patient.contact_email, settings.DEFAULT_CHARSET)
-                        connection.connection.sendmail(sender, [recipient], self.wire(item))
+                        send_one(connection.connection, sender, recipient, self.wire(item))
                 except smtplib.SMTPRecipientsRefused as exc:
                     codes = [code for code, _msg in exc.recipients.values()]
                     outcome = Outcome.FAILED if all(code >= 500 for code in codes) else Outcome.RETRY
