@@ -5,6 +5,7 @@ reference (`EmailTransport.build(...).message().as_bytes()`), byte for byte, apa
 two things that differ between any two builds: the random MIME boundary and the Date.
 """
 
+import dataclasses
 import re
 import smtplib
 
@@ -93,7 +94,31 @@ def test_reminders_and_digests_on_the_wire_in_english_and_spanish(pat, pat_check
     assert any(i.message.digest is not None for i in items)
     transport = EmailTransport()
     for item in items:
-        assert comparable(transport.wire(item)) == comparable(_reference_bytes(transport.build(item)))
+        # The reference: the templates rendered in full, Django's message, Django's bytes.
+        full = transport.build(item, transport.render_templates(item))
+        assert comparable(transport.wire(item)) == comparable(_reference_bytes(full))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name, title, body, instructions, why", [
+    ("O'Brien & <Sons> \"Jr\"", "A <b>bold</b> & 'quoted' title", "Line one\nLine two & <three>\n\nafter a blank",
+     "Step 1 <a href=x>\r\nStep 2 & more", "Because \"it\" <matters>"),
+    ("Pat", "Title", "Body", "", ""),  # neither optional paragraph
+    ("Pat", "Title", "Body", "", "Only why"),
+    ("Pat", "Title", "", "Only instructions", ""),
+    ("Pat\x00", "A stand-in's mark in a value", "Body", "x", "y"),  # goes through the templates in full
+])
+def test_frames_filled_in_are_the_full_render(pat, pat_checklist, name, title, body, instructions, why):
+    no_quiet_hours(pat)
+    [item] = outgoing(make_due(pat, channels=[EMAIL], limit=1))
+    item.reminder.patient.full_name = name
+    item.message = dataclasses.replace(item.message, title=title, body=body)
+    item.reminder.task.definition.instructions, item.reminder.task.definition.why = instructions, why
+    item.reminder.task.definition.translations = {}
+    transport = EmailTransport()
+    for language in ("en", "es"):
+        item.reminder.patient.language = language
+        assert transport.render(item) == transport.render_templates(item)
 
 
 @pytest.mark.django_db
