@@ -12,16 +12,28 @@ from bench.channels import SinkSession
 @pytest.fixture
 def sink():
     """The server on a free loopback port, in a thread; yields (port, reminder ids received)."""
+    # Its loop lives in that thread only: the browser tests' Playwright keeps a loop running in
+    # this one.
     received: list[int] = []
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(loop.create_server(lambda: SinkSession(received), "127.0.0.1", 0))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    listening: list = []
+    ready = threading.Event()
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        listening.append(loop.run_until_complete(loop.create_server(lambda: SinkSession(received), "127.0.0.1", 0)))
+        ready.set()
+        loop.run_forever()
+        listening[0].close()
+        loop.run_until_complete(listening[0].wait_closed())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield server.sockets[0].getsockname()[1], received
+    assert ready.wait(10)
+    yield listening[0].sockets[0].getsockname()[1], received
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
-    server.close()
-    loop.close()
 
 
 def message(reminder_id, to="pat@example.org", body="Hello\r\n.a line that starts with a dot\r\n"):
