@@ -17,6 +17,19 @@ class _Handler:
     def __init__(self, sink: "SmtpSink"):
         self.sink = sink
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.sink.pipelining:  # aiosmtpd reads pipelined commands fine; it just does not say so
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        refusal = self.sink.refuse.get(address)
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         if self.sink.latency:
             time.sleep(self.sink.latency)  # a slow server: holds this connection like a real one would
@@ -28,9 +41,11 @@ class _Handler:
 
 
 class SmtpSink:
-    def __init__(self, latency: float = 0.0):
+    def __init__(self, latency: float = 0.0, pipelining: bool = False):
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
         self.latency = latency
+        self.pipelining = pipelining  # advertise PIPELINING (RFC 2920) in the EHLO reply
+        self.refuse: dict[str, str] = {}  # recipient address -> the reply refusing it, e.g. "550 No such user"
         self.messages: list = []
         self.times: list[float] = []  # when each message was accepted (time.time())
         self.lock = threading.Lock()
