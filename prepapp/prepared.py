@@ -45,7 +45,8 @@ class PreparedQuery:
             positions.append(found[0])
         return compiler, sql, list(params), positions
 
-    def first(self, *values, using: str = "default"):
+    def compiled(self, values, using: str = "default") -> tuple:
+        """The compiler, the SQL and its parameters with these values in place of the stand-ins."""
         compiled = self._compiled.get(using)
         if compiled is None:
             with self._lock:
@@ -55,6 +56,10 @@ class PreparedQuery:
         params = list(params)
         for position, value in zip(positions, values):
             params[position] = value
+        return compiler, sql, params
+
+    def first(self, *values, using: str = "default"):
+        compiler, sql, params = self.compiled(values, using)
         with connections[using].cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchmany(1)
@@ -78,3 +83,32 @@ class PreparedQuery:
         for name, position in (annotation_col_map or {}).items():
             setattr(obj, name, row[position])
         return obj
+
+
+class PreparedPair:
+    """Two prepared queries asked in one statement: the first one's row, with the second's beside it.
+
+    `first(first_values, second_values)` returns (first object or None, second object or None):
+    one round trip instead of two when the second query's values are known before the first
+    one's answer (or can be guessed, and the guess checked against it).
+    """
+
+    def __init__(self, leading: PreparedQuery, beside: PreparedQuery):
+        self.leading, self.beside = leading, beside
+
+    def first(self, leading_values, beside_values, using: str = "default"):
+        leading, leading_sql, leading_params = self.leading.compiled(leading_values, using)
+        beside, beside_sql, beside_params = self.beside.compiled(beside_values, using)
+        # Duplicate column names are allowed in a subquery's output; the row is split by position.
+        sql = f"SELECT * FROM ({leading_sql}) AS leading_row LEFT JOIN LATERAL ({beside_sql}) AS beside_row ON TRUE"
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, leading_params + beside_params)
+            rows = cursor.fetchmany(1)
+        if not rows:
+            return None, None
+        width = leading.col_count
+        row = rows[0]
+        first = PreparedQuery._instance(leading, [row[:width]], using)
+        rest = row[width:]
+        second = None if all(value is None for value in rest) else PreparedQuery._instance(beside, [rest], using)
+        return first, second

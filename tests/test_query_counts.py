@@ -17,8 +17,9 @@ from prepapp.reminders.models import InboxMessage
 
 pytestmark = pytest.mark.django_db
 
-# A signed-in request: the session, then its user with their patient record and session generation.
-SIGNED_IN = 2
+# A signed-in request: the session, and in the same statement its user with their patient record
+# and session generation (the process learnt whose session it is when it was signed in).
+SIGNED_IN = 1
 
 
 @pytest.fixture(autouse=True)
