@@ -1,15 +1,22 @@
-"""Querysets compiled to SQL once per process, then run with other values.
+"""Querysets compiled to SQL once per process, planned once per connection, then run with other values.
 
 Turning a queryset into SQL is Django's work on every query: for the reads made on every
 patient request (the signed-in user, the checklist's stamps) it costs more CPU than running
 the query. A PreparedQuery builds the queryset once with stand-in values, keeps the SQL and
 the compiler, and then runs the same SQL with the request's values, turning the rows into
 model instances exactly as the queryset would (select_related and annotations included).
+
+On PostgreSQL the statement is also a prepared statement of the connection: Django binds
+parameters on the client and never prepares, so the server parses and plans each query
+anew, and planning the checklist's stamps (six tables joined and grouped) took longer than
+running it (1.2 ms against 0.5 ms). Prepared, the server keeps the parsed statement and,
+once it has seen that one plan suits every value, the plan too.
 """
 
 from __future__ import annotations
 
 import threading
+from functools import cache
 from typing import Callable
 
 from django.db import connections
@@ -18,6 +25,39 @@ from django.db.models.query import get_related_populators
 
 # Stand-ins no real row has; each must appear exactly once among the compiled parameters.
 STAND_INS = (-918_273_645, -918_273_646, -918_273_647)
+
+
+@cache
+def _preparing_cursor_class():
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if not is_psycopg3:
+        return None
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        """psycopg's server-side binding cursor, each of whose statements is prepared on the server."""
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    return PreparingCursor
+
+
+def prepared_cursor(db):
+    """A Django cursor (execute wrappers, error translation, query logging) whose statements the server prepares.
+
+    Other databases than PostgreSQL with psycopg 3 get Django's usual cursor.
+    """
+    cursor_class = _preparing_cursor_class() if db.vendor == "postgresql" else None
+    if cursor_class is None or db.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        return db.cursor()  # no prepared statements asked for (DB_PREPARED_STATEMENTS)
+    # What BaseDatabaseWrapper.cursor() does, with this cursor class instead of the connection's.
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = cursor_class(db.connection)
+    return db._prepare_cursor(raw)
 
 
 class PreparedQuery:
@@ -60,7 +100,7 @@ class PreparedQuery:
 
     def first(self, *values, using: str = "default"):
         compiler, sql, params = self.compiled(values, using)
-        with connections[using].cursor() as cursor:
+        with prepared_cursor(connections[using]) as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchmany(1)
         if not rows:
@@ -101,7 +141,7 @@ class PreparedPair:
         beside, beside_sql, beside_params = self.beside.compiled(beside_values, using)
         # Duplicate column names are allowed in a subquery's output; the row is split by position.
         sql = f"SELECT * FROM ({leading_sql}) AS leading_row LEFT JOIN LATERAL ({beside_sql}) AS beside_row ON TRUE"
-        with connections[using].cursor() as cursor:
+        with prepared_cursor(connections[using]) as cursor:
             cursor.execute(sql, leading_params + beside_params)
             rows = cursor.fetchmany(1)
         if not rows:
