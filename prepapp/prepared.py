@@ -140,7 +140,8 @@ class PreparedPair:
         leading, leading_sql, leading_params = self.leading.compiled(leading_values, using)
         beside, beside_sql, beside_params = self.beside.compiled(beside_values, using)
         # Duplicate column names are allowed in a subquery's output; the row is split by position.
-        sql = f"SELECT * FROM ({leading_sql}) AS leading_row LEFT JOIN LATERAL ({beside_sql}) AS beside_row ON TRUE"
+        # Both parts are SQL compiled by Django from querysets, with every value a parameter.
+        sql = f"SELECT * FROM ({leading_sql}) AS leading_row LEFT JOIN LATERAL ({beside_sql}) AS beside_row ON TRUE"  # nosec B608
         with prepared_cursor(connections[using]) as cursor:
             cursor.execute(sql, leading_params + beside_params)
             rows = cursor.fetchmany(1)
