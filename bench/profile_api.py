@@ -62,7 +62,13 @@ def call(app, env) -> tuple[str, dict, bytes]:
     def start_response(status, headers, exc_info=None):
         answer["status"], answer["headers"] = status, dict(headers)
 
-    body = b"".join(app(env, start_response))
+    result = app(env, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        # As a server does: closing the answer ends the request (request_finished), which lets
+        # Django recycle the database connection and health-check it at the next request.
+        result.close()
     return answer["status"], answer["headers"], body
 
 

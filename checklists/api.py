@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 
 from prepapp.api_schema import LocalTimeField, error_response
 from prepapp.conditional import client_has, make_etag, not_modified, revalidate_privately
+from prepapp.kept_bodies import KeptBodyResponse, forget_kept_bodies, kept_body, kept_body_key
 from prepapp.models import Patient, SurgeryCase
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
 
@@ -358,13 +359,18 @@ _published_definitions = _LRU(64)
 _MEMO_LIMIT = 512
 
 
+def is_frozen(version: ProtocolVersion) -> bool:
+    """Published with its content hash: its steps never change, so they may be kept."""
+    return not version.is_draft and bool(version.content_hash)
+
+
 def version_definitions(version: ProtocolVersion, needed=()) -> dict[int, TaskDefinition]:
     """A version's steps by id: from the process's cache for a published version, else read now.
 
     `needed` are definition ids the caller holds tasks for; one missing from the cached set
     (a step added to the version after it was cached) reads the version again.
     """
-    if version.is_draft or not version.content_hash:
+    if not is_frozen(version):
         return {d.id: d for d in TaskDefinition.objects.filter(version_id=version.id)}
     key = (version.id, version.content_hash)
     definitions = _published_definitions.get(key)
@@ -375,8 +381,9 @@ def version_definitions(version: ProtocolVersion, needed=()) -> dict[int, TaskDe
 
 
 def clear_payload_caches() -> None:
-    """Forget every kept version (for tests that count queries from a cold start)."""
+    """Forget every kept version and rendered answer (for tests that count queries from a cold start)."""
     _published_definitions.clear()
+    forget_kept_bodies()
 
 
 def _memo(definition: TaskDefinition) -> dict:
@@ -570,15 +577,18 @@ def checklist_etag(checklist: Checklist, *, patient: Patient, language: str, ren
     """The validator of the patient's checklist answer, from the stamps read with the checklist.
 
     Everything the answer depends on is in it: the patient (language, time zone and today
-    there, weight, facts), the case, the protocol version, and the tasks' count, ids, change
-    times and dates (checklists.selectors.checklist_current_with_stamps), the request's
-    language and format, and the payload's shape.
+    there, weight, facts), the case, the protocol version (and its protocol's name and
+    procedure), and the tasks' count, ids, change times and dates
+    (checklists.selectors.checklist_current_with_stamps), the request's language and format,
+    and the payload's shape. The process keeps the rendered answer under it
+    (prepapp.conditional.KeptBodyResponse), so nothing the body shows may be missing here.
     """
     case, version = checklist.case, checklist.protocol_version
     return make_etag(
         payload_shape(), renderer, translation.get_language(), language,
         patient.pk, patient.time_zone, patient.local_today(), str(patient.weight_kg), sorted(patient.facts.items()),
         checklist.pk, version.pk, version.number, version.content_hash, version.protocol.key, version.protocol.name,
+        version.protocol.procedure,
         case.pk, case.procedure, case.surgeon, case.surgery_date, case.surgery_time, case.status, case.updated_at,
         checklist.tasks_count, checklist.tasks_done, checklist.tasks_id_sum, checklist.tasks_changed_at,
         checklist.tasks_first_due, checklist.tasks_last_due,
@@ -606,7 +616,13 @@ class MyChecklistView(APIView):
         etag = checklist_etag(checklist, patient=patient, language=language, renderer=request.accepted_renderer.format)
         if client_has(request, etag):
             return not_modified(etag)
-        return revalidate_privately(Response(checklist_payload(checklist, language=language)), etag)
+        # The same validator, the same body: a published version's answer rendered earlier in
+        # this process is sent as is (a draft's steps can change without the ETag knowing).
+        key = kept_body_key(request, etag) if is_frozen(checklist.protocol_version) else None
+        kept = kept_body(key)
+        if kept is not None:
+            return revalidate_privately(KeptBodyResponse(key=key, kept=kept), etag)
+        return revalidate_privately(KeptBodyResponse(checklist_payload(checklist, language=language), key=key), etag)
 
 
 class ICalendarRenderer(renderers.BaseRenderer):

@@ -113,6 +113,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # query instead of failing that request.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("DB_CONN_HEALTH_CHECKS", default=True))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with a health check that looks at the connection's socket and asks the
+    # server (a round trip) only when the server has said something since the last request.
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
+    # The few reads made on every patient request are prepared statements (prepapp/prepared.py
+    # asks for it on those alone: Django's own queries bind on the client and are never
+    # prepared). Off behind a pooler that cannot keep them (pgbouncer in transaction mode
+    # before 1.21): DB_PREPARED_STATEMENTS=false.
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The worker and the web process share the file; wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

@@ -7,6 +7,7 @@ signed-in request does not pay a query for each.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
@@ -64,14 +65,39 @@ class SessionUserBackend(ModelBackend):
             user_id = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        user = _session_user.first(user_id)
+        user = take_user_read_with_session(user_id)
+        if user is None:
+            user = session_user.first(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None
 
 
-# Read on every signed-in patient request: compiled to SQL once per process.
-_session_user = PreparedQuery(
+# Read on every signed-in patient request: compiled to SQL once per process (prepapp.sessions
+# also asks it in the same statement as the session itself).
+session_user = PreparedQuery(
     lambda user_id: get_user_model()._default_manager.select_related(*USER_RELATIONS).filter(pk=user_id)[:1]
 )
+
+# The user the session store read in the same statement as this request's session, until the
+# session's backend restores it (once). Per thread (and per asyncio task): never shared.
+_user_read_with_session: ContextVar = ContextVar("user_read_with_session", default=None)
+
+
+def keep_user_read_with_session(user) -> None:
+    _user_read_with_session.set(user)
+
+
+def forget_user_read_with_session() -> None:
+    if _user_read_with_session.get() is not None:
+        _user_read_with_session.set(None)
+
+
+def take_user_read_with_session(user_id):
+    """The user read with this request's session if it is this one (handed out once), else None."""
+    user = _user_read_with_session.get()
+    if user is None:
+        return None
+    _user_read_with_session.set(None)
+    return user if user.pk == user_id else None
 
 
 def loaded_session_generation(user) -> int | None:

@@ -16,7 +16,9 @@ from django.test import Client
 from django.utils import timezone
 
 from checklists.api import clear_payload_caches
+from checklists.models import Protocol
 from prepapp.authentication import SESSION_USER_BACKEND
+from prepapp.kept_bodies import forget_kept_bodies
 from prepapp.reminders.models import InboxMessage
 from prepapp.workflows import case_reschedule, checklist_assign, patient_update
 
@@ -160,6 +162,56 @@ def test_another_patient_never_gets_a_304_for_pats_copy(pat_phone, paul, pat_che
     response = paul_phone.get(CHECKLIST, HTTP_IF_NONE_MATCH=pats)
     assert response.status_code == 200 and response["ETag"] != pats
     assert response.json()["id"] == case.checklist.id
+
+
+def test_the_protocols_procedure_changes_the_validator(pat_phone, pat_checklist):
+    before = etag_of(pat_phone)
+    Protocol.objects.filter(pk=pat_checklist.protocol_version.protocol_id).update(procedure="Knee replacement (left)")
+    after = pat_phone.get(CHECKLIST, HTTP_IF_NONE_MATCH=before)
+    assert after.status_code == 200 and after["ETag"] != before
+    assert after.json()["protocol"]["procedure"] == "Knee replacement (left)"
+
+
+# --- The rendered answer a process keeps by its validator ----------------------------------
+
+
+def test_the_kept_answer_is_the_one_rendering_would_give(pat_phone):
+    first = pat_phone.get(CHECKLIST)
+    kept = pat_phone.get(CHECKLIST)
+    forget_kept_bodies()
+    rendered = pat_phone.get(CHECKLIST)
+    assert first.content == kept.content == rendered.content
+    assert kept["Content-Type"] == rendered["Content-Type"] == "application/json"
+    assert kept["ETag"] == rendered["ETag"] and kept["Cache-Control"] == "private, no-cache"
+
+
+def test_a_full_read_after_a_change_is_never_the_kept_copy(pat_phone):
+    task = first_open_task(pat_phone)
+    pat_phone.get(CHECKLIST)  # kept
+    assert pat_phone.post(f"/api/v1/me/tasks/{task['id']}/complete/").status_code == 200
+    done = pat_phone.get(CHECKLIST).json()["groups"]["done"]
+    assert [t["id"] for t in done] == [task["id"]]
+    assert pat_phone.patch(f"/api/v1/me/tasks/{task['id']}/", {"note": "Ask about the brace"},
+                           content_type="application/json").status_code == 200
+    assert pat_phone.get(CHECKLIST).json()["groups"]["done"][0]["note"] == "Ask about the brace"
+
+
+def test_each_media_type_keeps_its_own_answer(pat_phone):
+    compact = pat_phone.get(CHECKLIST)
+    indented = pat_phone.get(CHECKLIST, HTTP_ACCEPT="application/json; indent=2")
+    assert indented["ETag"] == compact["ETag"]
+    assert indented.content != compact.content and indented.content.startswith(b'{\n  "id"')
+    assert pat_phone.get(CHECKLIST).content == compact.content
+
+
+def test_another_patient_never_gets_pats_kept_answer(pat_phone, paul, pat_checklist, protocol_version, carol):
+    from prepapp.workflows import case_book
+
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=pat_checklist.case.surgery_date)
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    pats = pat_phone.get(CHECKLIST)
+    pauls = phone(paul).get(CHECKLIST)
+    assert pauls.json()["id"] == case.checklist.id != pats.json()["id"]
 
 
 def test_signed_out_the_validator_gets_nobody_anything(pat_phone):

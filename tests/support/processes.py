@@ -45,7 +45,7 @@ def live_database_url() -> str:
     from django.db import connection
 
     s = connection.settings_dict
-    if s["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         raise AssertionError("the integration tests need PostgreSQL: set DATABASE_URL")
     user = quote(s.get("USER") or "", safe="")
     password = quote(s.get("PASSWORD") or "", safe="")
