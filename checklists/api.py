@@ -591,7 +591,7 @@ def checklist_etag(checklist: Checklist, *, patient: Patient, language: str, ren
         version.protocol.procedure,
         case.pk, case.procedure, case.surgeon, case.surgery_date, case.surgery_time, case.status, case.updated_at,
         checklist.tasks_count, checklist.tasks_done, checklist.tasks_id_sum, checklist.tasks_changed_at,
-        checklist.tasks_first_due, checklist.tasks_last_due,
+        checklist.tasks_changed_sum, checklist.tasks_first_due, checklist.tasks_last_due,
     )
 
 

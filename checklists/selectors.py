@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Min, Q, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, DecimalField, Max, Min, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Extract
 
 from prepapp.models import Patient, SurgeryCase
 from prepapp.prepared import PreparedQuery
@@ -50,11 +52,25 @@ def checklist_stamps_queryset(patient: Patient) -> QuerySet:
             tasks_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE)),
             tasks_id_sum=Sum("tasks__id"),
             tasks_changed_at=Max("tasks__updated_at"),
+            tasks_changed_sum=_sum_of_change_times(),
             tasks_first_due=Min("tasks__due_date"),
             tasks_last_due=Max("tasks__due_date"),
         )
         .order_by("pk")[:1]
     )
+
+
+def _sum_of_change_times():
+    """The sum of the tasks' change times (PostgreSQL), which moves with every change to any task.
+
+    The latest change alone misses one case: two changes to different steps at nearly the
+    same time, the earlier committing last, leave the latest change time where it was. A
+    sum cannot stay put. (SQLite, a single-process demo, has no such concurrency.)
+    """
+    if connection.vendor == "postgresql":
+        # In microseconds, exactly (EXTRACT gives a numeric; an integer field would round it to seconds).
+        return Sum(Extract("tasks__updated_at", "epoch", output_field=DecimalField(max_digits=24, decimal_places=6)))
+    return Value(0)
 
 
 # Asked on every read of the patient's checklist: compiled to SQL once per process.

@@ -99,6 +99,10 @@ class PreparedQuery:
         return compiler, sql, params
 
     def first(self, *values, using: str = "default"):
+        if connections[using].vendor != "postgresql":
+            # Elsewhere (SQLite, for the local demo) the ORM runs it: it adapts each value to the
+            # backend's storage (SQLite keeps datetimes as text), which the compiled SQL would not.
+            return next(iter(self.build(*values).using(using)), None)
         compiler, sql, params = self.compiled(values, using)
         with prepared_cursor(connections[using]) as cursor:
             cursor.execute(sql, params)
@@ -137,6 +141,9 @@ class PreparedPair:
         self.leading, self.beside = leading, beside
 
     def first(self, leading_values, beside_values, using: str = "default"):
+        if connections[using].vendor != "postgresql":
+            first = self.leading.first(*leading_values, using=using)  # see PreparedQuery.first
+            return first, (self.beside.first(*beside_values, using=using) if first is not None else None)
         leading, leading_sql, leading_params = self.leading.compiled(leading_values, using)
         beside, beside_sql, beside_params = self.beside.compiled(beside_values, using)
         # Duplicate column names are allowed in a subquery's output; the row is split by position.

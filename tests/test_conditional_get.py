@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from checklists.api import clear_payload_caches
-from checklists.models import Protocol
+from checklists.models import Protocol, Task
 from prepapp.authentication import SESSION_USER_BACKEND
 from prepapp.kept_bodies import forget_kept_bodies
 from prepapp.reminders.models import InboxMessage
@@ -98,6 +98,21 @@ def test_answers_and_notes_change_the_validator(pat_phone):
                                content_type="application/json")
     assert response.status_code == 200
     assert not still_current(pat_phone, before)
+
+
+def test_a_change_that_commits_after_a_later_one_still_changes_the_validator(pat, pat_phone):
+    """Two steps changed at nearly the same time, the earlier change committing last: the
+    latest change time stays where it was, and the validator must move all the same."""
+    tasks = Task.objects.filter(checklist__case__patient=pat).order_by("id")
+    first, second = tasks[0], tasks[1]
+    now = timezone.now()
+    Task.objects.filter(pk=second.pk).update(updated_at=now)
+    before = etag_of(pat_phone)
+    body_before = pat_phone.get(CHECKLIST).json()
+    # The earlier change to the first step lands now, stamped a moment before the second's.
+    Task.objects.filter(pk=first.pk).update(note="Ask about the brace", updated_at=now - timedelta(milliseconds=3))
+    assert not still_current(pat_phone, before)
+    assert pat_phone.get(CHECKLIST).json() != body_before
 
 
 def test_moving_the_surgery_changes_the_validator(pat_phone, pat_checklist):
