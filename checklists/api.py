@@ -4,8 +4,6 @@ Endpoints that change a checklist together with its reminders (ticking a step of
 in prepapp.api, next to the workflows they call.
 """
 
-import threading
-from collections import OrderedDict
 from functools import cache
 
 from django.db.models import Q
@@ -29,6 +27,7 @@ from rest_framework.views import APIView
 from prepapp.api_schema import LocalTimeField, error_response
 from prepapp.conditional import client_has, make_etag, not_modified, revalidate_privately
 from prepapp.kept_bodies import KeptBodyResponse, forget_kept_bodies, kept_body, kept_body_key
+from prepapp.lru import LRU
 from prepapp.models import Patient, SurgeryCase
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
 
@@ -326,34 +325,7 @@ def lacks_time_now(task: Task, surgery_date, today) -> bool:
 # A published version never changes (the admin and the services refuse to), so its steps, their
 # texts in each language and their figures for a given weight are worked out once per process
 # and kept, keyed by the version's id and content hash. Drafts are never kept.
-
-
-class _LRU:
-    """A small least-recently-used map, safe to share between a process's threads."""
-
-    def __init__(self, size: int):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            value = self.items.get(key)
-            if value is not None:
-                self.items.move_to_end(key)
-            return value
-
-    def put(self, key, value):
-        with self.lock:
-            self.items[key] = value
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-    def clear(self):
-        with self.lock:
-            self.items.clear()
-
-
-_published_definitions = _LRU(64)
+_published_definitions = LRU(64)
 # Per definition object: its texts by language, its figures by language and weight. Bounded, as
 # weights vary from patient to patient.
 _MEMO_LIMIT = 512

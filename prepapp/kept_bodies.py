@@ -9,42 +9,17 @@ rendering it again. Only a view whose validator truly covers its whole body may 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+
+from .lru import LRU
 
 # At most this many bodies per process (a checklist is about 35 KB: under 10 MB in all).
 KEPT_BODIES = 256
 
 
-class _KeptBodies:
-    """A small least-recently-used map of key to (body, Content-Type), shared by a process's threads."""
-
-    def __init__(self, size: int):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            kept = self.items.get(key)
-            if kept is not None:
-                self.items.move_to_end(key)
-            return kept
-
-    def put(self, key, kept) -> None:
-        with self.lock:
-            self.items[key] = kept
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-
-
-_kept = _KeptBodies(KEPT_BODIES)
+_kept = LRU(KEPT_BODIES)
 
 
 def kept_body_key(request, etag: str):

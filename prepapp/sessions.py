@@ -10,8 +10,6 @@ the session data just read; a wrong or missing guess reads the user on its own, 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from datetime import datetime, timezone as dt_timezone
 
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
@@ -21,6 +19,7 @@ from django.core.signals import request_started
 from django.utils import timezone
 
 from .authentication import SESSION_USER_BACKEND, forget_user_read_with_session, keep_user_read_with_session, session_user
+from .lru import LRU
 from .prepared import PreparedPair, PreparedQuery
 
 _session_row = PreparedQuery(
@@ -34,34 +33,12 @@ _session_row_with_user = PreparedPair(_session_row, session_user)
 KNOWN_SESSIONS = 10_000
 
 
-class _KnownSessions:
-    """A bounded, least-recently-used map of session key to user id, shared by a process's threads."""
-
-    def __init__(self, size: int):
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            value = self.items.get(key)
-            if value is not None:
-                self.items.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
-        with self.lock:
-            self.items[key] = value
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-
-_known_sessions = _KnownSessions(KNOWN_SESSIONS)
+_known_sessions = LRU(KNOWN_SESSIONS)
 
 
 def forget_known_sessions() -> None:
     """Forget whose every session is (as a freshly started process has never seen them)."""
-    with _known_sessions.lock:
-        _known_sessions.items.clear()
+    _known_sessions.clear()
 
 
 class SessionStore(DatabaseSessionStore):
