@@ -8,6 +8,16 @@ from . import outbox
 from .models import Alert, AlertEmail, Announcement, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 
+class WrittenByTheEngine:
+    """Records only the reminder engine writes: staff read them in the admin, never add or change one."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class DeliveryAttemptInline(OrganizationScopedInline, admin.TabularInline):
     model = DeliveryAttempt
     organization_path = "patient__organization"
@@ -42,7 +52,7 @@ class ReminderAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class DeliveryAttemptAdmin(WrittenByTheEngine, OrganizationScopedAdmin, admin.ModelAdmin):
     """The delivery log: what each channel answered, per patient. Written by delivery only."""
 
     organization_path = "patient__organization"
@@ -54,12 +64,6 @@ class DeliveryAttemptAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     raw_id_fields = ["reminder", "patient"]
     list_select_related = ["patient", "reminder"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(InboxMessage)
@@ -82,7 +86,7 @@ class PushSubscriptionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(Announcement)
-class AnnouncementAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class AnnouncementAdmin(WrittenByTheEngine, OrganizationScopedAdmin, admin.ModelAdmin):
     """What patients were told about their surgery being booked, moved or cancelled. Written by the services."""
 
     organization_path = "patient__organization"
@@ -94,15 +98,9 @@ class AnnouncementAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     readonly_fields = ["patient", "case", "event", "old_date", "old_time", "new_date", "new_time", "steps", "created_at"]
     list_select_related = ["patient"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Alert)
-class AlertAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class AlertAdmin(WrittenByTheEngine, OrganizationScopedAdmin, admin.ModelAdmin):
     """Overdue critical steps the care team must act on. Raised by the escalation; acknowledged on the roster."""
 
     organization_path = "organization"
@@ -116,15 +114,9 @@ class AlertAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     list_select_related = ["patient", "task__definition", "acknowledged_by"]
     date_hierarchy = "raised_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AlertEmail)
-class AlertEmailAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+class AlertEmailAdmin(WrittenByTheEngine, OrganizationScopedAdmin, admin.ModelAdmin):
     """Each coordinator's morning email of open alerts: sent once per day and organization."""
 
     organization_path = "organization"
@@ -134,9 +126,3 @@ class AlertEmailAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
                        "last_error"]
     list_select_related = ["user"]
     date_hierarchy = "day"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
