@@ -19,8 +19,8 @@ import argparse
 import sys
 import time
 
-from . import api, bulk, channels, reminders
-from .common import Figure, require_services, summary_table
+from bench import api, bulk, channels, reminders
+from bench.common import Figure, require_services, summary_table
 
 SECTIONS = {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders}
 

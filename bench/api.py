@@ -35,7 +35,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import Figure, Proc, drop_database, free_port, print_figure, recreate_database, require_services, scratch
+from bench.common import Figure, Proc, drop_database, free_port, print_figure, recreate_database, require_services, scratch
 
 DB_NAME = scratch("bench_api")
 CONNECTIONS = 64

@@ -19,7 +19,7 @@ import time
 import uuid
 from datetime import date, timedelta
 
-from .common import Figure, drop_database, print_figure, recreate_database, require_services, scratch
+from bench.common import Figure, drop_database, print_figure, recreate_database, require_services, scratch
 
 DB_NAME = scratch("bench_bulk")
 ZONES = ["America/New_York", "Europe/Madrid", "Australia/Sydney", "UTC"]

@@ -34,7 +34,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from .common import Figure, ROOT, drop_database, print_figure, recreate_database, require_services, scratch
+from bench.common import Figure, ROOT, drop_database, print_figure, recreate_database, require_services, scratch
 
 DB_NAME = scratch("bench_channels")
 EMAIL_GOAL, PUSH_GOAL = 1000, 500
@@ -235,7 +235,7 @@ class SmtpServer:
     """A real SMTP server in another process, so that it does not share this one's interpreter."""
 
     def __init__(self, kind: str = "sink"):
-        from .common import free_port
+        from bench.common import free_port
 
         context = multiprocessing.get_context("spawn")
         self.ready, self.stop_event = context.Event(), context.Event()

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from .common import drop_database, recreate_database, require_services, scratch
+from bench.common import drop_database, recreate_database, require_services, scratch
 
 DB_NAME = scratch("bench_profile")
 PATHS = ["/bench/floor/", "/api/v1/me/", "/api/v1/me/case/", "/api/v1/me/checklist/", "/api/v1/me/inbox/"]
@@ -156,7 +156,7 @@ def main(argv=None):
             print(f"{path:32} {status[:3]}  {wall:6.2f} ms wall  {cpu:6.2f} ms CPU  {queries} queries")
         # The line above is an unchanged checklist, answered with the bytes this process rendered
         # for its validator; this one renders it every time, as after any change.
-        from prepapp.kept_bodies import forget_kept_bodies
+        from prepapp.lib.response_cache import forget_kept_bodies
 
         wall, cpu, queries, status, _, _ = measure(
             app, lambda: environ("/api/v1/me/checklist/", cookie), args.runs, before=forget_kept_bodies)

@@ -17,7 +17,7 @@ import statistics
 import time
 from collections import defaultdict
 
-from .common import drop_database, recreate_database, require_services, scratch
+from bench.common import drop_database, recreate_database, require_services, scratch
 
 DB_NAME = scratch("bench_delivery")
 
@@ -43,7 +43,7 @@ def main(argv=None):
     from prepapp.reminders import delivery, outbox
     from prepapp.reminders.channels.inapp import InAppTransport
 
-    from .reminders import make_population
+    from bench.reminders import make_population
 
     try:
         batch = settings.REMINDER_INAPP_BATCH_SIZE

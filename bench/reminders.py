@@ -25,7 +25,7 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from .common import Figure, Proc, drop_database, print_figure, recreate_database, require_services, scratch
+from bench.common import Figure, Proc, drop_database, print_figure, recreate_database, require_services, scratch
 FAR_FUTURE = "2100-01-01T00:00:00+00:00"
 RULES_PER_TASK = 5
 TASKS_PER_PATIENT = 10

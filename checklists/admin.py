@@ -13,9 +13,9 @@ from django.db import transaction
 from prepapp.admin_scoping import OrganizationScopedAdmin, OrganizationScopedInline, is_operator
 from prepapp.permissions import staff_organization_ids, staff_organizations
 
-from . import services
-from .models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
-from .protocol_files import VERSION_FIELDS
+from checklists import services
+from checklists.models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
+from checklists.protocol_files import VERSION_FIELDS
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
-from .models import Checklist
+from checklists.models import Checklist
 
 
 def checklist_calendar(checklist: Checklist, *, language: str, now: datetime | None = None) -> bytes:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .models import Category
-from .schedule import FACT_NAMES
+from checklists.models import Category
+from checklists.schedule import FACT_NAMES
 
 PROTOCOLS_DIR = Path(__file__).resolve().parent / "protocols"
 

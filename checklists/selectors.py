@@ -7,10 +7,10 @@ from django.db.models import Count, DecimalField, Max, Min, Q, QuerySet, Subquer
 from django.db.models.functions import Extract
 
 from prepapp.models import Patient, SurgeryCase
-from prepapp.prepared import PreparedQuery
+from prepapp.lib.prepared import PreparedQuery
 from prepapp.selectors import cases_current_first
 
-from .models import Checklist, Task
+from checklists.models import Checklist, Task
 
 
 def tasks_open_to_remind() -> QuerySet:

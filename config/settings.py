@@ -13,7 +13,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.security import (
+from config.production import (
     DEVELOPMENT_SECRET_KEY,
     production_allowed_hosts,
     production_email_url,
@@ -70,9 +70,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.security.SecurityHeadersMiddleware",
+    "prepapp.lib.security.SecurityHeadersMiddleware",
     # Before anything reads the body: an oversized one gets 413 (with the headers above).
-    "config.request_limits.BodySizeLimitMiddleware",
+    "prepapp.lib.request_limits.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,8 +116,8 @@ DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("DB_CONN_HEALTH_C
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with a health check that looks at the connection's socket and asks the
     # server (a round trip) only when the server has said something since the last request.
-    DATABASES["default"]["ENGINE"] = "config.postgresql"
-    # The few reads made on every patient request are prepared statements (prepapp/prepared.py
+    DATABASES["default"]["ENGINE"] = "prepapp.lib.postgresql"
+    # The few reads made on every patient request are prepared statements (prepapp/lib/prepared.py
     # asks for it on those alone: Django's own queries bind on the client and are never
     # prepared). Off behind a pooler that cannot keep them (pgbouncer in transaction mode
     # before 1.21): DB_PREPARED_STATEMENTS=false.
@@ -167,11 +167,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # drf-spectacular's, documenting each endpoint's error responses (prepapp/api_schema.py).
-    "DEFAULT_SCHEMA_CLASS": "prepapp.api_schema.ApiAutoSchema",
+    # drf-spectacular's, documenting each endpoint's error responses (prepapp/lib/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "prepapp.lib.schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "prepapp.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "prepapp.lib.errors.exception_handler",
     # One error shape: {"field": ["…"]}, and every message about no single field under "detail".
     "NON_FIELD_ERRORS_KEY": "detail",
     "DEFAULT_THROTTLE_RATES": {
@@ -393,7 +393,7 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-# Content-Security-Policy and Permissions-Policy: config/security.py (SecurityHeadersMiddleware).
+# Content-Security-Policy and Permissions-Policy: prepapp/lib/security.py (SecurityHeadersMiddleware).
 
 # --- Sign-in limits and API tokens --------------------------------------------
 # Counters live in this cache, shared by every web process: Redis when configured, otherwise
@@ -431,7 +431,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "prepapp.audit.client_ip"
-AXES_LOCKOUT_CALLABLE = "prepapp.throttling.lockout_response"
+AXES_LOCKOUT_CALLABLE = "prepapp.lib.throttling.lockout_response"
 AXES_USERNAME_FORM_FIELD = "username"
 # Staff API tokens end after this many hours; signing out (or in again) revokes one at once.
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
@@ -441,7 +441,7 @@ API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "config.request_limits.DepthLimitedJSONParser",
+    "prepapp.lib.request_limits.DepthLimitedJSONParser",
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]

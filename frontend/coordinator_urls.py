@@ -3,7 +3,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from . import coordinator_views as views
+from frontend import coordinator_views as views
 
 app_name = "coordinator"
 

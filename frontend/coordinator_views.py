@@ -27,7 +27,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from checklists import schedule
 from checklists.models import Checklist, Task
-from prepapp import roster
+from prepapp.workflows import roster, roster_payload
 from prepapp.audit import audit_record
 from prepapp.models import FACTS, Patient, StaffMembership, SurgeryCase
 from prepapp.permissions import staff_organization_ids, staff_organizations
@@ -149,7 +149,7 @@ def roster_page(request):
         rows = roster.roster_rows(user=request.user, ordering=ordering, filters=filters)
     with transaction.atomic():
         page = Paginator(rows, ROSTER_PAGE_SIZE).get_page(request.GET.get("page"))
-        payloads = [roster.row_payload(row) for row in page.object_list]
+        payloads = [roster_payload.row_payload(row) for row in page.object_list]
         audit_record(actor=request.user, patients=page.object_list, action="list", request=request)
     behind = roster.roster_summary(rows)
     filter_query = urlencode(filters.query())

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from frontend import views
 
 urlpatterns = [
     path("", views.patient_app, name="patient-app"),

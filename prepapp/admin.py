@@ -9,13 +9,13 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from .admin_scoping import (
+from prepapp.admin_scoping import (
     OperatorOnlyAdmin,
     OrganizationScopedAdmin,
     OrganizationScopedInline,
     is_operator,
 )
-from .models import FACTS, AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
+from prepapp.models import FACTS, AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
 
 User = get_user_model()
 

@@ -22,8 +22,8 @@ from django.contrib.auth.models import Group, Permission
 from django.db import models, router, transaction
 from django.db.models import Q
 
-from .audit import audit_record
-from .permissions import staff_organization_ids
+from prepapp.audit import audit_record
+from prepapp.permissions import staff_organization_ids
 
 # The permissions a clinical lead needs in the admin; each row is further limited to their
 # organizations by the admins themselves. Role groups get exactly these (see clinical_lead_group).

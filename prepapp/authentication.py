@@ -20,12 +20,12 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
-from .models import SessionGeneration
-from .prepared import PreparedQuery
+from prepapp.models import SessionGeneration
+from prepapp.lib.prepared import PreparedQuery
 
 # What is read with a signed-in user: one query instead of three.
 USER_RELATIONS = ("patient", "session_generation")
-# The backend patients' sessions name (prepapp.auth_api signs them in with it).
+# The backend patients' sessions name (prepapp.api.auth signs them in with it).
 SESSION_USER_BACKEND = "prepapp.authentication.SessionUserBackend"
 
 

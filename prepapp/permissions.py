@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import BasePermission
 
-from .models import Organization, Patient, StaffMembership
+from prepapp.models import Organization, Patient, StaffMembership
 
 
 def staff_organization_ids(user):

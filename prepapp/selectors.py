@@ -7,7 +7,7 @@ from datetime import date
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Lower, Trim
 
-from .models import Organization, Patient, SurgeryCase
+from prepapp.models import Organization, Patient, SurgeryCase
 
 
 def current_case_ordering(prefix: str = "") -> list:

@@ -24,8 +24,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from .audit import audit_record
-from .models import (
+from prepapp.audit import audit_record
+from prepapp.models import (
     AuditEntry,
     Organization,
     Patient,
@@ -34,7 +34,7 @@ from .models import (
     invitation_code_digest,
     new_invitation_code,
 )
-from .selectors import patients_like
+from prepapp.selectors import patients_like
 
 User = get_user_model()
 logger = logging.getLogger(__name__)

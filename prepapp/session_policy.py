@@ -14,8 +14,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from .authentication import SESSION_USER_BACKEND, loaded_session_generation
-from .models import (
+from prepapp.authentication import SESSION_USER_BACKEND, loaded_session_generation
+from prepapp.models import (
     SESSION_GENERATION_KEY,
     SESSION_KIND_KEY,
     SESSION_LAST_ACTIVITY_KEY,

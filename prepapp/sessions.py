@@ -18,9 +18,9 @@ from django.contrib.sessions.models import Session
 from django.core.signals import request_started
 from django.utils import timezone
 
-from .authentication import SESSION_USER_BACKEND, forget_user_read_with_session, keep_user_read_with_session, session_user
-from .lru import LRU
-from .prepared import PreparedPair, PreparedQuery
+from prepapp.authentication import SESSION_USER_BACKEND, forget_user_read_with_session, keep_user_read_with_session, session_user
+from prepapp.lib.lru import LRU
+from prepapp.lib.prepared import PreparedPair, PreparedQuery
 
 _session_row = PreparedQuery(
     lambda key, now: Session.objects.filter(session_key=key, expire_date__gt=now)[:1],

@@ -23,9 +23,9 @@ from openapi_spec_validator import validate as validate_spec
 from rest_framework import exceptions
 from rest_framework.test import APIClient
 
-from prepapp.api_errors import exception_handler
-from prepapp.api_schema import LOCAL_TIME_PATTERN
-from prepapp.reminders.api import ReminderCountsSerializer
+from prepapp.lib.errors import exception_handler
+from prepapp.lib.schema import LOCAL_TIME_PATTERN
+from prepapp.api.deliveries import ReminderCountsSerializer
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, Reminder
 
 from .factories import UserFactory, days_from_today

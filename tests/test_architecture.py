@@ -1,9 +1,10 @@
 """The shape of the code: dependencies point one way, and no module imports another in a circle.
 
-Layers, bottom to top: the care records (prepapp's models and their plain verbs), the
-checklists, the reminder engine (prepapp.reminders), the workflows that span all three with
-the API on top of them, and the site (pages, URLs, settings). A module may import from its own
-layer and the ones below, never from above; migrations follow the same direction.
+Layers, bottom to top, one folder each: the generic helpers (prepapp/lib), the care records
+(prepapp itself: models and their plain verbs), the checklists, the reminder engine
+(prepapp/reminders), the workflows that span all three (prepapp/workflows), the API on top of
+them (prepapp/api), and the site (frontend pages; config wires it all). A module may import from
+its own layer and the ones below, never from above; migrations follow the same direction.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from django.db.migrations.loader import MigrationLoader
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("prepapp", "checklists", "frontend", "config")
 
-# (layer name, module prefixes). The most specific prefix decides a module's layer.
+# (layer name, package prefixes): one folder per layer. The most specific prefix decides a module's layer.
 LAYERS = [
-    ("care", ["prepapp.models", "prepapp.permissions", "prepapp.selectors", "prepapp.services", "prepapp.audit",
-              "prepapp.admin", "prepapp.health", "prepapp.api_errors", "prepapp.apps", "prepapp.migrations",
-              "prepapp"]),
+    ("lib", ["prepapp.lib"]),
+    ("care", ["prepapp"]),
     ("checklists", ["checklists"]),
     ("reminders", ["prepapp.reminders"]),
-    ("workflows", ["prepapp.workflows", "prepapp.api", "prepapp.auth_api", "prepapp.health_check_api", "prepapp.data_rights",
-                   "prepapp.data_rights_api", "prepapp.roster", "prepapp.roster_api", "prepapp.management"]),
+    ("workflows", ["prepapp.workflows"]),
+    # Django looks for an app's commands in its own management/ folder: they are entry points, like the API.
+    ("api", ["prepapp.api", "prepapp.management"]),
     ("site", ["frontend", "config"]),
 ]
 APP_LAYERS = {"prepapp": "care", "checklists": "checklists", "reminders": "reminders"}

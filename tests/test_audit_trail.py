@@ -9,7 +9,8 @@ from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
 from prepapp import admin_scoping
-from prepapp.audit import audit_record, client_ip
+from prepapp.audit import audit_record
+from prepapp.lib.client_address import client_ip
 from prepapp.models import AuditEntry, AuditTrailIsAppendOnly, Patient
 from prepapp.services import patient_enrol
 

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from checklists.models import Checklist, Task
-from prepapp import bulk
+from prepapp.lib import bulk
 from prepapp.reminders.models import Announcement, Reminder
 from prepapp.services import patient_enrol
 from prepapp.workflows import (

@@ -15,10 +15,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from checklists.api import clear_payload_caches
+from checklists.payloads import clear_payload_caches
 from checklists.models import Protocol, Task
 from prepapp.authentication import SESSION_USER_BACKEND
-from prepapp.kept_bodies import forget_kept_bodies
+from prepapp.lib.response_cache import forget_kept_bodies
 from prepapp.reminders.models import InboxMessage
 from prepapp.workflows import case_reschedule, checklist_assign, patient_update
 

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from prepapp.models import AuditEntry, Patient, invitation_code_digest
 from prepapp.reminders.models import Reminder
-from prepapp.roster import csv_cell
+from prepapp.workflows.roster_payload import csv_cell
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
 

@@ -1,7 +1,7 @@
 """A kept database connection is checked at each request's first query without a round trip.
 
 Django's health check sends `SELECT 1` before every request's first query. The project's
-backend (config.postgresql) looks at the socket instead: a connection the server has ended
+backend (prepapp.lib.postgresql) looks at the socket instead: a connection the server has ended
 (restart, terminated backend) has the server's farewell waiting there, and only then is the
 server asked; a dead connection is replaced before the request's query, as before.
 """
@@ -11,7 +11,7 @@ import time
 import pytest
 from django.db import connection, connections
 
-from config.postgresql.base import DatabaseWrapper, socket_is_quiet
+from prepapp.lib.postgresql.base import DatabaseWrapper, socket_is_quiet
 
 pytestmark = pytest.mark.django_db
 

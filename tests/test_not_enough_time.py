@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from checklists.models import Task
-from prepapp.roster import roster_rows, roster_summary
+from prepapp.workflows.roster import roster_rows, roster_summary
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, case_reschedule, checklist_assign, task_complete
 

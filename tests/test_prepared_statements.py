@@ -2,7 +2,7 @@
 
 Django binds parameters on the client and never prepares; planning the checklist's stamps
 (six tables joined and grouped) cost the server more than running them. The compiled reads of
-prepapp.prepared are prepared on the connection, and answer exactly as the queryset would.
+prepapp.lib.prepared are prepared on the connection, and answer exactly as the queryset would.
 """
 
 import pytest

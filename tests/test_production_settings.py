@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from config.security import DEVELOPMENT_SECRET_KEY, EXAMPLE_SECRET_KEY
+from config.production import DEVELOPMENT_SECRET_KEY, EXAMPLE_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -244,7 +244,7 @@ def test_static_files_are_answered_before_the_headers_middleware():
     """WhiteNoise serves static files (hashed names, cached for a year) before no-store is added."""
     middleware = settings.MIDDLEWARE
     assert middleware.index("whitenoise.middleware.WhiteNoiseMiddleware") < middleware.index(
-        "config.security.SecurityHeadersMiddleware"
+        "prepapp.lib.security.SecurityHeadersMiddleware"
     )
 
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from checklists.api import checklist_payload
+from checklists.payloads import checklist_payload
 from prepapp.models import SurgeryCase
 from prepapp.services import patient_enrol
 from prepapp.workflows import checklist_assign

@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from checklists.api import clear_payload_caches
+from checklists.payloads import clear_payload_caches
 from checklists.models import Task
 from prepapp.authentication import SESSION_USER_BACKEND
-from prepapp.kept_bodies import forget_kept_bodies
+from prepapp.lib.response_cache import forget_kept_bodies
 from prepapp.reminders.models import InboxMessage
 
 pytestmark = pytest.mark.django_db

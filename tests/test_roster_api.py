@@ -10,7 +10,8 @@ from django.urls import reverse
 from checklists.models import Task
 from prepapp.models import AuditEntry
 from prepapp.reminders.models import InboxMessage, Reminder
-from prepapp.roster import roster_rows, row_payload
+from prepapp.workflows.roster import roster_rows
+from prepapp.workflows.roster_payload import row_payload
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, case_cancel, checklist_assign, task_complete
 
@@ -246,7 +247,7 @@ def test_staff_of_two_organizations_see_both(carol, elsewhere, pat_behind, olga)
 
 
 def test_the_summary_counts_who_is_behind_over_the_whole_roster(carol, pat, pat_behind, paul):
-    from prepapp.roster import roster_summary
+    from prepapp.workflows.roster import roster_summary
 
     Patient = type(pat)
     Patient.objects.filter(pk=paul.pk).update(invitation_accepted_at=datetime.now(dt_timezone.utc))

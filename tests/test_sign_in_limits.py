@@ -21,7 +21,7 @@ from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from prepapp.audit import client_ip
+from prepapp.lib.client_address import client_ip
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGIN = {"HTTP_ORIGIN": "http://testserver"}

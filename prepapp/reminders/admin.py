@@ -4,8 +4,8 @@ from django.contrib import admin
 
 from prepapp.admin_scoping import OrganizationScopedAdmin, OrganizationScopedInline
 
-from . import outbox
-from .models import Alert, AlertEmail, Announcement, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.reminders import outbox
+from prepapp.reminders.models import Alert, AlertEmail, Announcement, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 
 class WrittenByTheEngine:

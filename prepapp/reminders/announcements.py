@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from prepapp.models import Patient, SurgeryCase
 
-from . import planning
-from .models import Announcement, Reminder
-from .tasks import sweep_due_reminders
+from prepapp.reminders import planning
+from prepapp.reminders.models import Announcement, Reminder
+from prepapp.reminders.tasks import sweep_due_reminders
 
 log = logging.getLogger(__name__)
 

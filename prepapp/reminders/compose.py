@@ -17,9 +17,9 @@ from django.utils.translation import ngettext, pgettext
 from checklists import schedule
 from checklists.models import TaskDefinition
 
-from . import digest as digests
-from . import receipts
-from .models import Announcement, Reminder
+from prepapp.reminders import digest as digests
+from prepapp.reminders import receipts
+from prepapp.reminders.models import Announcement, Reminder
 
 HOME_PATH = "/"
 

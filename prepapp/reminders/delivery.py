@@ -39,13 +39,13 @@ from django.db.models import Case, DateTimeField, F, TextField, Value, When
 from django.utils import timezone
 
 from checklists.models import Checklist, Task, TaskDefinition
-from prepapp.bulk import insert_rows
+from prepapp.lib.bulk import insert_rows
 from prepapp.models import Patient, SurgeryCase
 
-from . import channels, digest, fallback, journal, outbox, planning
-from .channels import Outcome, Outgoing, Result, Transport
-from .compose import compose
-from .models import DIGEST_RULE, Announcement, DeliveryAttempt, Reminder
+from prepapp.reminders import channels, digest, fallback, journal, outbox, planning
+from prepapp.reminders.channels import Outcome, Outgoing, Result, Transport
+from prepapp.reminders.compose import compose
+from prepapp.reminders.models import DIGEST_RULE, Announcement, DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from checklists.models import Task
 from prepapp.audit import audit_record
 from prepapp.models import Organization, StaffMembership, SurgeryCase
 
-from . import planning
-from .models import Alert, AlertEmail
+from prepapp.reminders import planning
+from prepapp.reminders.models import Alert, AlertEmail
 
 log = logging.getLogger(__name__)
 

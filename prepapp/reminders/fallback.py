@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from prepapp.models import Patient
 
-from .channels import Outcome, Result
-from .models import DIGEST_RULE, DeliveryAttempt, Reminder
-from .planning import email_reachable
+from prepapp.reminders.channels import Outcome, Result
+from prepapp.reminders.models import DIGEST_RULE, DeliveryAttempt, Reminder
+from prepapp.reminders.planning import email_reachable
 
 FALLBACK_NOTE = "push did not reach the patient: email sent instead"
 

@@ -45,7 +45,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import DeliveryAttempt, Reminder
+from prepapp.reminders.models import DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import fallback, journal
-from .models import DeliveryAttempt, Reminder
+from prepapp.reminders import fallback, journal
+from prepapp.reminders.models import DeliveryAttempt, Reminder
 
 log = logging.getLogger(__name__)
 

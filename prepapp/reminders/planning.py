@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from checklists.models import Task
 from checklists.selectors import tasks_open_for_patient
-from prepapp.bulk import bulk_update_rows
+from prepapp.lib.bulk import bulk_update_rows
 from prepapp.models import Patient
 
-from .models import DIGEST_RULE, Alert, Reminder
+from prepapp.reminders.models import DIGEST_RULE, Alert, Reminder
 
 OPEN_STATES = (Reminder.Status.PENDING,)
 

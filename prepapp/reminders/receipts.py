@@ -16,7 +16,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from .models import InboxMessage, Reminder
+from prepapp.reminders.models import InboxMessage, Reminder
 
 SALT = "prepapp.reminders.receipt"
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from prepapp.models import Patient
 
-from . import receipts
-from .models import InboxMessage, PushSubscription
+from prepapp.reminders import receipts
+from prepapp.reminders.models import InboxMessage, PushSubscription
 
 
 @transaction.atomic

@@ -24,7 +24,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from . import delivery, escalation, journal, outbox
+from prepapp.reminders import delivery, escalation, journal, outbox
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import enum
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..compose import Message
-from ..models import Reminder
+from prepapp.reminders.compose import Message
+from prepapp.reminders.models import Reminder
 
 
 class Outcome(enum.Enum):

@@ -20,9 +20,9 @@ from django.utils.html import conditional_escape
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from ..compose import day_text
-from ..models import Reminder
-from .base import Outcome, Outgoing, Result, Transport
+from prepapp.reminders.compose import day_text
+from prepapp.reminders.models import Reminder
+from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
 
 
 def digest_context(patient, message) -> dict:

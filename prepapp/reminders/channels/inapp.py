@@ -6,10 +6,10 @@ from typing import Iterator
 
 from django.utils import timezone
 
-from prepapp.bulk import insert_rows
+from prepapp.lib.bulk import insert_rows
 
-from ..models import InboxMessage, Reminder
-from .base import Outcome, Outgoing, Result, Transport
+from prepapp.reminders.models import InboxMessage, Reminder
+from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
 
 
 class InAppTransport(Transport):

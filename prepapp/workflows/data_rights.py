@@ -11,12 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from checklists.models import Task
-
-from .audit import audit_record
-from .models import AuditEntry, Patient
-from .reminders import planning
-from .reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
-from .services import PATIENT_FIELDS, PREFERENCE_FIELDS
+from prepapp.audit import audit_record
+from prepapp.models import AuditEntry, Patient
+from prepapp.reminders import planning
+from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.services import PATIENT_FIELDS, PREFERENCE_FIELDS
 
 User = get_user_model()
 

@@ -1,7 +1,7 @@
 """Sign-in and sign-out: patients with a single-use invitation code or an emailed sign-in link.
 
 Also the staff's "issue a fresh code" for a patient, and "sign out everywhere" for anyone.
-Staff API tokens: prepapp.token_api.
+Staff API tokens: prepapp.api.tokens.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import services
-from .api import MeSerializer
-from .api_errors import StrictInputMixin
-from .api_schema import error_response
-from .audit import client_ip
-from .authentication import SESSION_USER_BACKEND
-from .models import Patient
-from .permissions import IsStaffMember, staff_organization_ids
-from .throttling import InvitationGuessThrottle, ScopedAddressThrottle, SignInLinkAccountThrottle
+from prepapp import services
+from prepapp.api.me import MeSerializer
+from prepapp.lib.client_address import client_ip
+from prepapp.authentication import SESSION_USER_BACKEND
+from prepapp.lib.errors import StrictInputMixin
+from prepapp.lib.schema import error_response
+from prepapp.lib.throttling import InvitationGuessThrottle, ScopedAddressThrottle, SignInLinkAccountThrottle
+from prepapp.models import Patient
+from prepapp.permissions import IsStaffMember, staff_organization_ids
 
 # Signing in puts a session on the phone, so it is done by the patient app itself.
 # Restores the patient with their record in one query on each later request (and checks no password).

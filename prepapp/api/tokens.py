@@ -12,9 +12,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .api_errors import StrictInputMixin
-from .authentication import token_expires_at
-from .throttling import ScopedAddressThrottle
+from prepapp.authentication import token_expires_at
+from prepapp.lib.errors import StrictInputMixin
+from prepapp.lib.throttling import ScopedAddressThrottle
 
 
 class TokenRequestSerializer(StrictInputMixin, serializers.Serializer):

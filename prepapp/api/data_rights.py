@@ -12,10 +12,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import data_rights
-from .api_errors import StrictInputMixin
-from .models import Patient
-from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+from prepapp.lib.errors import StrictInputMixin
+from prepapp.models import Patient
+from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+from prepapp.workflows import data_rights
 
 
 # What the export contains, for the schema (the view writes the file itself, as a download).

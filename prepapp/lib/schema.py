@@ -1,7 +1,7 @@
 """The API's OpenAPI contract, the parts every endpoint shares.
 
 - one error shape (`Error`): each field's messages under its name, every other message under
-  "detail", always as lists; prepapp.api_errors makes the responses match it;
+  "detail", always as lists; prepapp.lib.errors makes the responses match it;
 - times of day as they are sent and returned: local wall-clock times without a UTC offset;
 - the schema class (REST_FRAMEWORK's DEFAULT_SCHEMA_CLASS) that documents the error
   responses an endpoint can give from what the view declares: its authentication,
@@ -53,7 +53,7 @@ NON_FIELD_ERRORS_KEY = api_settings.NON_FIELD_ERRORS_KEY
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The body of every 4xx response. Documentation only: prepapp.api_errors builds the bodies."""
+    """The body of every 4xx response. Documentation only: prepapp.lib.errors builds the bodies."""
 
     detail = serializers.ListField(child=serializers.CharField(), required=False)
 

@@ -17,7 +17,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
-from .audit import client_ip
+from prepapp.lib.client_address import client_ip
 
 
 class ClientAddressMixin:

@@ -20,13 +20,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checklists import schedule
-
-from . import workflows
-from .api_errors import StrictInputMixin
-from .api_schema import error_response
-from .audit import client_ip
-from .models import FACTS, Patient
-from .permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+from prepapp import workflows
+from prepapp.lib.client_address import client_ip
+from prepapp.lib.errors import StrictInputMixin
+from prepapp.lib.schema import error_response
+from prepapp.models import FACTS, Patient
+from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
 
 FACT_HELP = "true: yes; false: no; null: not known yet (steps that depend on it are kept, marked “if this applies to you”)."
 

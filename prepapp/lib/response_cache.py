@@ -1,6 +1,6 @@
 """Rendered answers kept per process by their validator, and sent again without rendering.
 
-An ETag made by prepapp.conditional.make_etag names everything its body is computed from, so
+An ETag made by prepapp.lib.conditional_get.make_etag names everything its body is computed from, so
 two answers with the same ETag (and the same media type: JSON's `indent` parameter changes the
 bytes) have the same body. A process keeps the bytes it rendered for the last few hundred
 validators and answers a full read of an unchanged resource with them, without building or
@@ -9,11 +9,10 @@ rendering it again. Only a view whose validator truly covers its whole body may 
 
 from __future__ import annotations
 
-
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from .lru import LRU
+from prepapp.lib.lru import LRU
 
 # At most this many bodies per process (a checklist is about 35 KB: under 10 MB in all).
 KEPT_BODIES = 256

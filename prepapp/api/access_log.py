@@ -13,8 +13,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
 
-from .models import AuditEntry, StaffMembership
-from .permissions import IsPatient, patient_of
+from prepapp.models import AuditEntry, StaffMembership
+from prepapp.permissions import IsPatient, patient_of
 
 # What each audited action means to the patient whose record it was.
 ACTION_LABELS = {

@@ -10,7 +10,7 @@ Caching: these answers are the patient's own data, sent to the patient's own bro
 https. They are marked `private, no-cache`: no shared cache or proxy may keep them, and the
 browser must ask the server every time before using its copy (so nothing stale is shown),
 which is what lets it send `If-None-Match` and get a 304. Every other API answer, staff
-reads above all (shared computers at a clinic), stays `no-store` (config/security.py).
+reads above all (shared computers at a clinic), stays `no-store` (prepapp/lib/security.py).
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ from rest_framework import renderers, serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.views import APIView
 
-from . import roster
-from .api_schema import error_response
-from .audit import audit_record
-from .models import Patient, SurgeryCase
-from .permissions import IsStaffMember
+from prepapp.audit import audit_record
+from prepapp.lib.schema import error_response
+from prepapp.models import Patient, SurgeryCase
+from prepapp.permissions import IsStaffMember
+from prepapp.workflows import roster, roster_payload
 
 
 class RosterCaseSerializer(serializers.Serializer):
@@ -30,7 +30,7 @@ class RosterStageSerializer(serializers.Serializer):
 
 
 class RosterRowSerializer(serializers.Serializer):
-    """One patient's row, built from roster.row_payload."""
+    """One patient's row, built from roster_payload.row_payload."""
 
     id = serializers.IntegerField()
     full_name = serializers.CharField()
@@ -140,7 +140,7 @@ class RosterView(ListAPIView):
         with transaction.atomic():
             rows = self.paginate_queryset(self.get_queryset())
             audit_record(actor=request.user, patients=rows, action="list", request=request)
-            data = self.get_serializer([roster.row_payload(row) for row in rows], many=True).data
+            data = self.get_serializer([roster_payload.row_payload(row) for row in rows], many=True).data
         return self.get_paginated_response(data)
 
 
@@ -174,7 +174,7 @@ class RosterCsvView(APIView):
         responses={
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR,
-                description="UTF-8 CSV with a header line: " + ", ".join(n for n, _ in roster.CSV_COLUMNS) + ".",
+                description="UTF-8 CSV with a header line: " + ", ".join(n for n, _ in roster_payload.CSV_COLUMNS) + ".",
             ),
             400: BAD_QUERY,
             404: error_response("?format= names a format this endpoint does not give (csv, or json for errors)."),
@@ -185,7 +185,7 @@ class RosterCsvView(APIView):
         with transaction.atomic():
             rows = list(rows)
             audit_record(actor=request.user, patients=rows, action="list", request=request)
-        body = roster.roster_csv(roster.row_payload(row) for row in rows)
+        body = roster_payload.roster_csv(roster_payload.row_payload(row) for row in rows)
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         stamp = timezone.localdate().isoformat()
         response["Content-Disposition"] = f'attachment; filename="roster-{stamp}.csv"'

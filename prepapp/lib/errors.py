@@ -2,7 +2,7 @@
 
 Every 4xx body names the fields it refuses, each with a list of messages; messages about no
 single field (not signed in, not allowed, not found, too many requests, a refused state change)
-are listed under "detail" (REST_FRAMEWORK's NON_FIELD_ERRORS_KEY). prepapp.api_schema
+are listed under "detail" (REST_FRAMEWORK's NON_FIELD_ERRORS_KEY). prepapp.lib.schema
 documents the shape as the `Error` component.
 """
 

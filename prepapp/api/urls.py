@@ -1,0 +1,70 @@
+"""Every endpoint of the API, mounted under /api/v1/ by config/urls.py."""
+
+from django.urls import path, re_path
+from rest_framework.routers import DefaultRouter
+
+from prepapp.api import (
+    access_log,
+    alerts,
+    auth,
+    cases,
+    data_rights,
+    deliveries,
+    health_questions,
+    inbox,
+    me,
+    my_checklist,
+    my_tasks,
+    patients,
+    protocols,
+    push,
+    roster,
+    tokens,
+)
+from prepapp.lib.errors import api_not_found
+
+router = DefaultRouter()
+router.register("patients", patients.PatientViewSet, basename="patient")
+router.register("cases", cases.SurgeryCaseViewSet, basename="case")
+router.register("protocols", protocols.ProtocolViewSet, basename="protocol")
+router.register("me/tasks", my_tasks.MyTaskViewSet, basename="my-task")
+
+urlpatterns = [
+    # Signing in and out
+    path("auth/invitation/", auth.InvitationSignInView.as_view(), name="auth-invitation"),
+    path("auth/token/", tokens.ObtainTokenView.as_view(), name="auth-token"),
+    path("auth/token/revoke/", tokens.RevokeTokenView.as_view(), name="auth-token-revoke"),
+    path("auth/signout/", auth.SignOutView.as_view(), name="auth-signout"),
+    path("auth/signout-everywhere/", auth.SignOutEverywhereView.as_view(), name="auth-signout-everywhere"),
+    path("auth/sign-in-link/", auth.SignInLinkRequestView.as_view(), name="auth-sign-in-link"),
+    path("auth/sign-in-link/redeem/", auth.SignInLinkRedeemView.as_view(), name="auth-sign-in-link-redeem"),
+    path("patients/<int:pk>/invitation/", auth.PatientInvitationView.as_view(), name="patient-invitation"),
+    # The patient's own
+    path("me/", me.MeView.as_view(), name="me"),
+    path("me/case/", me.MyCaseView.as_view(), name="my-case"),
+    path("me/health-check/", health_questions.MyHealthCheckView.as_view(), name="my-health-check"),
+    path("me/access-log/", access_log.MyAccessLogView.as_view(), name="my-access-log"),
+    path("me/export/", data_rights.MyDataExportView.as_view(), name="my-data-export"),
+    path("me/checklist/", my_checklist.MyChecklistView.as_view(), name="my-checklist"),
+    path("me/calendar.ics", my_checklist.MyCalendarView.as_view(), name="my-calendar"),
+    path("me/inbox/", inbox.InboxView.as_view(), name="inbox"),
+    path("me/inbox/unread-count/", inbox.InboxUnreadCountView.as_view(), name="inbox-unread-count"),
+    path("me/inbox/read-all/", inbox.InboxReadAllView.as_view(), name="inbox-read-all"),
+    path("me/inbox/<int:pk>/read/", inbox.InboxReadView.as_view(), name="inbox-read"),
+    path("me/push-subscriptions/", push.PushSubscriptionListView.as_view(), name="push-subscriptions"),
+    path("me/push-subscriptions/<int:pk>/", push.PushSubscriptionDetailView.as_view(), name="push-subscription"),
+    path("me/push/public-key/", push.PushPublicKeyView.as_view(), name="push-public-key"),
+    path("me/deliveries/", deliveries.MyDeliveriesView.as_view(), name="my-deliveries"),
+    path("receipts/", deliveries.ReceiptView.as_view(), name="receipts"),
+    # The care team's
+    path("patients/<int:pk>/facts/", health_questions.PatientFactsView.as_view(), name="patient-facts"),
+    path("patients/<int:pk>/erase/", data_rights.PatientEraseView.as_view(), name="patient-erase"),
+    path("patients/<int:pk>/deliveries/", deliveries.PatientDeliveriesView.as_view(), name="patient-deliveries"),
+    path("roster/", roster.RosterView.as_view(), name="roster"),
+    path("roster/csv/", roster.RosterCsvView.as_view(), name="roster-csv"),
+    path("alerts/", alerts.AlertListView.as_view(), name="alerts"),
+    path("alerts/<int:pk>/acknowledge/", alerts.AlertAcknowledgeView.as_view(), name="alert-acknowledge"),
+    *router.urls,
+    # Last: a path that names no endpoint (or an id that is not a number) gets JSON, not a page.
+    re_path(r"^.*$", api_not_found),
+]
