@@ -117,19 +117,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with a health check that looks at the connection's socket and asks the
     # server (a round trip) only when the server has said something since the last request.
     DATABASES["default"]["ENGINE"] = "prepapp.lib.postgresql"
-    # The few reads made on every patient request are prepared statements (prepapp/lib/prepared.py
-    # asks for it on those alone: Django's own queries bind on the client and are never
-    # prepared). Off behind a pooler that cannot keep them (pgbouncer in transaction mode
-    # before 1.21): DB_PREPARED_STATEMENTS=false.
-    if env.bool("DB_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The worker and the web process share the file; wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Django's database sessions, with the lookup every signed-in request makes compiled to SQL once.
-SESSION_ENGINE = "prepapp.sessions"
+# Django's cached database sessions: the database is the record of who is signed in (a flushed
+# or restarted Redis signs nobody out), the cache answers the read every signed-in request makes.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,13 +1,13 @@
-"""How a request's user is found: API tokens that end, and a patient's session in one query.
+"""How a request's user is found: API tokens that end, and a patient's session user in one query.
 
 Both load the user together with what every patient request reads next (their patient
-record) and what the session policy checks on every request (the session generation), so a
-signed-in request does not pay a query for each.
+record, whose plan revision makes the checklist's validator) and what the session policy
+checks on every request (the session generation), so a signed-in request does not pay a
+query for each. Sessions themselves are Django's cached database sessions (settings).
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,7 +21,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
 from prepapp.models import SessionGeneration
-from prepapp.lib.prepared import PreparedQuery
 
 # What is read with a signed-in user: one query instead of three.
 USER_RELATIONS = ("patient", "session_generation")
@@ -65,39 +64,8 @@ class SessionUserBackend(ModelBackend):
             user_id = get_user_model()._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        user = take_user_read_with_session(user_id)
-        if user is None:
-            user = session_user.first(user_id)
+        user = get_user_model()._default_manager.select_related(*USER_RELATIONS).filter(pk=user_id).first()
         return user if user is not None and self.user_can_authenticate(user) else None
-
-
-# Read on every signed-in patient request: compiled to SQL once per process (prepapp.sessions
-# also asks it in the same statement as the session itself).
-session_user = PreparedQuery(
-    lambda user_id: get_user_model()._default_manager.select_related(*USER_RELATIONS).filter(pk=user_id)[:1]
-)
-
-# The user the session store read in the same statement as this request's session, until the
-# session's backend restores it (once). Per thread (and per asyncio task): never shared.
-_user_read_with_session: ContextVar = ContextVar("user_read_with_session", default=None)
-
-
-def keep_user_read_with_session(user) -> None:
-    _user_read_with_session.set(user)
-
-
-def forget_user_read_with_session() -> None:
-    if _user_read_with_session.get() is not None:
-        _user_read_with_session.set(None)
-
-
-def take_user_read_with_session(user_id):
-    """The user read with this request's session if it is this one (handed out once), else None."""
-    user = _user_read_with_session.get()
-    if user is None:
-        return None
-    _user_read_with_session.set(None)
-    return user if user.pk == user_id else None
 
 
 def loaded_session_generation(user) -> int | None:

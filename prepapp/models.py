@@ -167,6 +167,13 @@ class Patient(models.Model):
     status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     status_reason = models.CharField(max_length=200, blank=True, editable=False)
 
+    # Moves with every change to what the patient's plan shows: this row, their surgeries, the
+    # checklists, steps and protocol versions they follow. Database triggers move it (migrations
+    # prepapp 0007 and checklists 0007) in the same transaction as the change, whichever code
+    # makes it (API, pages, admin, workflows, tasks, a bulk UPDATE), and whatever a save writes
+    # here is replaced by the previous value plus one. The checklist's validator is built from it.
+    plan_revision = models.PositiveBigIntegerField(default=0, editable=False)
+
     class Meta:
         ordering = ["full_name", "id"]
         indexes = [models.Index(fields=["organization", "status"], name="patient_org_status")]

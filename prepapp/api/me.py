@@ -3,6 +3,7 @@
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_serializer,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -21,6 +22,7 @@ from prepapp.permissions import IsPatient, patient_of
 from prepapp.selectors import cases_current_first
 
 
+@extend_schema_serializer(component_name="PatientProfile")
 class MeSerializer(StrictInputMixin, LocalTimeModelSerializer):
     time_zone = serializers.CharField(validators=[validate_tz], required=False)
 

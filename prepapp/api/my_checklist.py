@@ -1,7 +1,9 @@
 """The patient's own checklist (with its validator, so an unchanged one answers 304) and its calendar file."""
 
 from functools import cache
+from pathlib import Path
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
@@ -13,21 +15,16 @@ from rest_framework import renderers
 from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
+import checklists
+import prepapp
 from checklists.calendar import checklist_calendar
-from checklists.models import Checklist
 from checklists.payload_schema import (
-    CaseSummarySerializer,
-    ChecklistCountsSerializer,
-    ChecklistProtocolSerializer,
     ChecklistSerializer,
-    TaskSerializer,
-    TaskSubItemSerializer,
-    TaskTargetSerializer,
 )
-from checklists.payloads import checklist_payload, is_frozen
-from checklists.selectors import checklist_current, checklist_current_with_stamps
+from checklists.payloads import checklist_payload
+from checklists.selectors import checklist_current
 from prepapp.api.common import LANGUAGE_PARAMETER
-from prepapp.lib.conditional_get import client_has, make_etag, not_modified, revalidate_privately
+from prepapp.lib.conditional_get import client_has, make_etag, not_modified, revalidate_privately, source_fingerprint
 from prepapp.lib.response_cache import KeptBodyResponse, kept_body, kept_body_key
 from prepapp.lib.schema import error_response
 from prepapp.models import Patient
@@ -36,47 +33,37 @@ from prepapp.permissions import IsPatient, patient_of
 NO_CHECKLIST = "No checklist has been assigned to you yet."
 
 
-# Changes whenever a field is added to, or removed from, what the checklist answer holds, so
-# that a new release never answers 304 to a copy made by the old one. Raise PAYLOAD_REVISION
-# when the meaning of a field changes without its name changing.
-PAYLOAD_REVISION = 1
-
-
 @cache
-def payload_shape() -> str:
-    shapes = [PAYLOAD_REVISION]
-    for serializer in (ChecklistSerializer(), TaskSerializer(), CaseSummarySerializer(), TaskTargetSerializer(),
-                       TaskSubItemSerializer(), ChecklistCountsSerializer(), ChecklistProtocolSerializer()):
-        shapes.append((type(serializer).__name__, sorted(serializer.fields)))
-    return make_etag(*shapes)
+def release_fingerprint() -> str:
+    """What the answer's code is: every source, translation and protocol file it is built from.
 
-
-def checklist_etag(checklist: Checklist, *, patient: Patient, language: str, renderer: str) -> str:
-    """The validator of the patient's checklist answer, from the stamps read with the checklist.
-
-    Everything the answer depends on is in it: the patient (language, time zone and today
-    there, weight, facts), the case, the protocol version (and its protocol's name and
-    procedure), and the tasks' count, ids, change times and dates
-    (checklists.selectors.checklist_current_with_stamps), the request's language and format,
-    and the payload's shape. The process keeps the rendered answer under it
-    (prepapp.lib.conditional_get.KeptBodyResponse), so nothing the body shows may be missing here.
+    A release that changes how the answer is built (a field added, a text reworded, a
+    translation mended) changes this, so no phone is told "not modified" about a copy made by
+    the code before it. Worked out once per process.
     """
-    case, version = checklist.case, checklist.protocol_version
+    roots = [Path(checklists.__file__).parent, Path(prepapp.__file__).parent, *map(Path, settings.LOCALE_PATHS)]
+    return source_fingerprint(roots, suffixes={".py", ".yaml", ".mo"})
+
+
+def checklist_etag(*, patient: Patient, language: str, renderer: str) -> str:
+    """The validator of the patient's checklist answer: their plan's revision, and what the request asks for.
+
+    The revision (prepapp.Patient.plan_revision) moves, in the same transaction, with every
+    change to anything the answer is read from; the database's triggers move it, so no write
+    path can forget to. Beside it: the patient's today (the answer groups steps by it), the
+    language of the texts and of the request, the format, and the code that builds the answer.
+    Nothing is read to make it: a 304 costs no query beyond the signed-in user's.
+    """
     return make_etag(
-        payload_shape(), renderer, translation.get_language(), language,
-        patient.pk, patient.time_zone, patient.local_today(), str(patient.weight_kg), sorted(patient.facts.items()),
-        checklist.pk, version.pk, version.number, version.content_hash, version.protocol.key, version.protocol.name,
-        version.protocol.procedure,
-        case.pk, case.procedure, case.surgeon, case.surgery_date, case.surgery_time, case.status, case.updated_at,
-        checklist.tasks_count, checklist.tasks_done, checklist.tasks_id_sum, checklist.tasks_changed_at,
-        checklist.tasks_changed_sum, checklist.tasks_first_due, checklist.tasks_last_due,
+        release_fingerprint(), renderer, translation.get_language(), language,
+        patient.pk, patient.plan_revision, patient.local_today(),
     )
 
 
 class MyChecklistView(APIView):
     """The signed-in patient's checklist, grouped for the phone.
 
-    Answers `304 Not Modified` to `If-None-Match` with the current ETag: one query, no payload.
+    Answers `304 Not Modified` to `If-None-Match` with the current ETag, with no read beyond the user's.
     """
 
     permission_classes = [IsPatient]
@@ -86,20 +73,20 @@ class MyChecklistView(APIView):
         responses={200: ChecklistSerializer, 304: None, 404: error_response(NO_CHECKLIST)},
     )
     def get(self, request):
-        checklist = checklist_current_with_stamps(patient_of(request.user))
-        if checklist is None:
-            raise NotFound(NO_CHECKLIST)
-        patient = checklist.case.patient  # read with the checklist, as it is now
+        patient = patient_of(request.user)  # read with the user for this request: its revision is current
         language = request.query_params.get("lang") or patient.language
-        etag = checklist_etag(checklist, patient=patient, language=language, renderer=request.accepted_renderer.format)
+        etag = checklist_etag(patient=patient, language=language, renderer=request.accepted_renderer.format)
         if client_has(request, etag):
             return not_modified(etag)
-        # The same validator, the same body: a published version's answer rendered earlier in
-        # this process is sent as is (a draft's steps can change without the ETag knowing).
-        key = kept_body_key(request, etag) if is_frozen(checklist.protocol_version) else None
+        # The same validator, the same body: an answer this process rendered under it is sent as is.
+        key = kept_body_key(request, etag)
         kept = kept_body(key)
         if kept is not None:
             return revalidate_privately(KeptBodyResponse(key=key, kept=kept), etag)
+        # Read after the revision: the body is never older than the validator it is sent with.
+        checklist = checklist_current(patient)
+        if checklist is None:
+            raise NotFound(NO_CHECKLIST)
         return revalidate_privately(KeptBodyResponse(checklist_payload(checklist, language=language), key=key), etag)
 
 

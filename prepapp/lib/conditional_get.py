@@ -16,6 +16,7 @@ reads above all (shared computers at a clinic), stays `no-store` (prepapp/lib/se
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from django.http import HttpResponseNotModified
 from django.utils.cache import parse_etags
@@ -30,6 +31,17 @@ def make_etag(*parts) -> str:
     """A weak validator from the values a body is computed from (equal values, equal ETag)."""
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
     return f'W/"{digest}"'
+
+
+def source_fingerprint(roots, *, suffixes: set[str]) -> str:
+    """A digest of every file under these folders whose name ends in one of the suffixes (names and bytes)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for root in roots:
+        root = Path(root)
+        for path in sorted(p for p in root.rglob("*") if p.suffix in suffixes and p.is_file()):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def client_has(request, etag: str) -> bool:
