@@ -10,12 +10,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from prepapp.admin_scoping import OrganizationScopedAdmin, OrganizationScopedInline, is_operator
-from prepapp.permissions import staff_organization_ids, staff_organizations
-
 from checklists import services
 from checklists.models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
 from checklists.protocol_files import VERSION_FIELDS
+from prepapp.admin_scoping import OrganizationScopedAdmin, OrganizationScopedInline, is_operator
+from prepapp.permissions import staff_organization_ids, staff_organizations
 
 
 @transaction.atomic

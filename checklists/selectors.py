@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet, Subquery
+from django.db.models import Q, QuerySet, Subquery
 
+from checklists.models import Checklist, Protocol, Task
 from prepapp.models import Patient, SurgeryCase
+from prepapp.permissions import staff_organization_ids
 from prepapp.selectors import cases_current_first
-
-from checklists.models import Checklist, Task
 
 
 def tasks_open_to_remind() -> QuerySet:
@@ -36,3 +36,8 @@ def checklist_current(patient: Patient) -> Checklist | None:
         .select_related("case__patient", "protocol_version__protocol")
         .first()
     )
+
+
+def protocols_for_staff(actor) -> QuerySet:
+    """The protocols `actor` may assign and read: the shipped ones and their organizations' own."""
+    return Protocol.objects.filter(Q(organization__isnull=True) | Q(organization_id__in=staff_organization_ids(actor)))

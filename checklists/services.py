@@ -14,12 +14,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from prepapp.lib.bulk import bulk_update_rows
-from prepapp.models import SurgeryCase
-
 from checklists import schedule
 from checklists.models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
 from checklists.protocol_files import VERSION_FIELDS, ProtocolFileError, check_recovery_stages, content_hash
+from prepapp.lib.bulk import bulk_update_rows
+from prepapp.models import SurgeryCase
 
 DEFINITION_FIELDS = (
     "key", "category", "title", "instructions", "why", "source_section", "offset_days",

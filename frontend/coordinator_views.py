@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -27,13 +27,13 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from checklists import schedule
 from checklists.models import Checklist, Task
-from prepapp.workflows import roster, roster_payload
 from prepapp.audit import audit_record
 from prepapp.models import FACTS, Patient, StaffMembership, SurgeryCase
-from prepapp.permissions import staff_organization_ids, staff_organizations
+from prepapp.permissions import staff_organizations
 from prepapp.reminders import escalation
 from prepapp.reminders.models import Alert, DeliveryAttempt, Reminder
-from prepapp.selectors import cases_current_first
+from prepapp.selectors import cases_current_first, cases_for_staff, patients_for_staff
+from prepapp.workflows import roster, roster_payload
 
 ROSTER_PAGE_SIZE = 100
 
@@ -115,7 +115,7 @@ def _sort_headers(current: str) -> dict:
 def _surgeon_choices(user) -> list[str]:
     """The surgeons named on the organization's surgeries, for the filter's suggestions."""
     names = (
-        SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(user))
+        cases_for_staff(user)
         .exclude(surgeon="")
         .order_by("surgeon")
         .values_list("surgeon", flat=True)
@@ -163,7 +163,7 @@ def roster_page(request):
             filter_query=filter_query, status_choices=STATUS_FILTER_CHOICES, surgeons=_surgeon_choices(request.user),
             csv_url=f"{reverse('roster-csv')}?{urlencode([('ordering', ordering), *filters.query()])}",
             any_patients=bool(payloads)
-            or Patient.objects.filter(organization_id__in=staff_organization_ids(request.user)).exists(),
+            or patients_for_staff(request.user).exists(),
         ),
     )
 
@@ -270,7 +270,7 @@ def enrol_page(request):
 
 def _staff_patient(request, pk: int) -> Patient:
     patient = (
-        Patient.objects.filter(pk=pk, organization_id__in=staff_organization_ids(request.user))
+        patients_for_staff(request.user).filter(pk=pk)
         .select_related("organization")
         .first()
     )

@@ -23,7 +23,6 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 from django.views.i18n import JavaScriptCatalog
 
-
 from checklists.models import Task
 from prepapp.permissions import patient_of
 from prepapp.reminders import receipts

@@ -8,6 +8,7 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Lower, Trim
 
 from prepapp.models import Organization, Patient, SurgeryCase
+from prepapp.permissions import staff_organization_ids
 
 
 def current_case_ordering(prefix: str = "") -> list:
@@ -64,3 +65,16 @@ def patients_like(
         .filter(same_contact, name_key=name_key(full_name))
         .order_by("created_at", "id")
     )
+
+
+# --- What a member of staff may see: every staff read starts from one of these ---------------
+
+
+def patients_for_staff(actor) -> QuerySet:
+    """The patients of the organizations `actor` works for (none for anyone else)."""
+    return Patient.objects.filter(organization_id__in=staff_organization_ids(actor))
+
+
+def cases_for_staff(actor) -> QuerySet:
+    """The surgeries of those patients."""
+    return SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(actor))

@@ -23,13 +23,14 @@ from rest_framework.views import APIView
 
 from prepapp import services
 from prepapp.api.me import MeSerializer
-from prepapp.lib.client_address import client_ip
 from prepapp.authentication import SESSION_USER_BACKEND
+from prepapp.lib.client_address import client_ip
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import error_response
 from prepapp.lib.throttling import InvitationGuessThrottle, ScopedAddressThrottle, SignInLinkAccountThrottle
 from prepapp.models import Patient
-from prepapp.permissions import IsStaffMember, staff_organization_ids
+from prepapp.permissions import IsStaffMember
+from prepapp.selectors import patients_for_staff
 
 # Signing in puts a session on the phone, so it is done by the patient app itself.
 # Restores the patient with their record in one query on each later request (and checks no password).
@@ -258,7 +259,7 @@ class PatientInvitationView(APIView):
         operation_id="patients_invitation_create",
     )
     def post(self, request, pk: int):
-        patient = Patient.objects.filter(pk=pk, organization_id__in=staff_organization_ids(request.user)).first()
+        patient = patients_for_staff(request.user).filter(pk=pk).first()
         if patient is None:
             raise NotFound("No such patient.")
         patient = services.patient_invitation_issue(

@@ -1,6 +1,5 @@
 """Staff endpoints for surgery cases: book, move, cancel, mark done, assign a protocol, read the checklist."""
 
-from django.db.models import Q
 from drf_spectacular.utils import (
     extend_schema,
 )
@@ -9,15 +8,17 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from checklists.models import Checklist, Protocol
+from checklists.models import Checklist
 from checklists.payload_schema import ChecklistSerializer
 from checklists.payloads import checklist_payload
+from checklists.selectors import protocols_for_staff
 from prepapp import workflows
 from prepapp.api.common import LANGUAGE_PARAMETER, AuditedRetrieveMixin
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import LocalTimeField, LocalTimeModelSerializer, error_response
 from prepapp.models import Patient, SurgeryCase
-from prepapp.permissions import IsStaffMember, staff_organization_ids
+from prepapp.permissions import IsStaffMember
+from prepapp.selectors import cases_for_staff, patients_for_staff
 
 
 class SurgeryCaseSerializer(StrictInputMixin, LocalTimeModelSerializer):
@@ -48,7 +49,7 @@ class SurgeryCaseSerializer(StrictInputMixin, LocalTimeModelSerializer):
             # (Anonymous callers, such as the schema generator's request, can choose none.)
             user = request.user
             self.fields["patient"].queryset = (
-                Patient.objects.filter(organization_id__in=staff_organization_ids(user))
+                patients_for_staff(user)
                 if user.is_authenticated
                 else Patient.objects.none()
             )
@@ -74,7 +75,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         if getattr(self, "swagger_fake_view", False):  # the schema generator's anonymous request
             return SurgeryCase.objects.none()
         return (
-            SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(self.request.user))
+            cases_for_staff(self.request.user)
             .select_related("patient", "checklist")
         )
 
@@ -87,7 +88,8 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         return Response(self.get_serializer(case).data)
 
     def perform_create(self, serializer):
-        serializer.instance = workflows.case_book(**serializer.validated_data)
+        serializer.instance = workflows.case_book(**serializer.validated_data, by=self.request.user,
+                                                  request=self.request)
 
     def _done(self, case, code=status.HTTP_200_OK):
         case = self.get_queryset().get(pk=case.pk)
@@ -99,17 +101,13 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         case = self.get_object()
         data = RescheduleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        case = workflows.case_reschedule(case=case, **data.validated_data)
-        self.audit_action = "reschedule"
-        self.audit([case.patient_id])
+        case = workflows.case_reschedule(case=case, **data.validated_data, by=request.user, request=request)
         return self._done(case)
 
     @extend_schema(operation_id="cases_cancel", request=None, responses=SurgeryCaseSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        case = workflows.case_cancel(case=self.get_object())
-        self.audit_action = "cancel"
-        self.audit([case.patient_id])
+        case = workflows.case_cancel(case=self.get_object(), by=request.user, request=request)
         return self._done(case)
 
     @extend_schema(
@@ -123,9 +121,7 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         """Mark the surgery done (on or after its day): the patient's app turns to the recovery."""
-        case = workflows.case_complete(case=self.get_object())
-        self.audit_action = "complete"
-        self.audit([case.patient_id])
+        case = workflows.case_complete(case=self.get_object(), by=request.user, request=request)
         return self._done(case)
 
     @extend_schema(operation_id="cases_assign", request=AssignSerializer, responses={201: ChecklistSerializer})
@@ -134,19 +130,16 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         case = self.get_object()
         data = AssignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        orgs = staff_organization_ids(request.user)
-        protocol = Protocol.objects.filter(
-            Q(organization__isnull=True) | Q(organization_id__in=orgs), key=data.validated_data["protocol"]
-        ).first()
+        protocol = protocols_for_staff(request.user).filter(key=data.validated_data["protocol"]).first()
         if protocol is None:
             raise serializers.ValidationError({"protocol": "No protocol with this key."})
         number = data.validated_data.get("version")
         version = protocol.versions.filter(number=number).first() if number else protocol.latest_version()
         if version is None:
             raise serializers.ValidationError({"version": "This protocol has no such published version."})
-        checklist = workflows.checklist_assign(case=case, protocol_version=version, assigned_by=request.user)
-        self.audit_action = "assign"
-        self.audit([case.patient_id])
+        checklist = workflows.checklist_assign(
+            case=case, protocol_version=version, assigned_by=request.user, request=request
+        )
         return Response(checklist_payload(checklist, language="en"), status=status.HTTP_201_CREATED)
 
     @extend_schema(

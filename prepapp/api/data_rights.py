@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from prepapp.lib.errors import StrictInputMixin
-from prepapp.models import Patient
-from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+from prepapp.permissions import IsPatient, IsStaffMember, patient_of
+from prepapp.selectors import patients_for_staff
 from prepapp.workflows import data_rights
 
 
@@ -167,7 +167,7 @@ class PatientEraseView(APIView):
     )
     def post(self, request, pk: int):
         patient = get_object_or_404(
-            Patient.objects.filter(organization_id__in=staff_organization_ids(request.user)), pk=pk
+            patients_for_staff(request.user), pk=pk
         )
         data = EraseSerializer(data=request.data)
         data.is_valid(raise_exception=True)

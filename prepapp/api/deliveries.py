@@ -16,9 +16,10 @@ from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import error_response
 from prepapp.lib.throttling import ScopedAddressThrottle
 from prepapp.models import Patient
-from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+from prepapp.permissions import IsPatient, IsStaffMember, patient_of
 from prepapp.reminders import receipts
 from prepapp.reminders.models import Announcement, DeliveryAttempt, Reminder
+from prepapp.selectors import patients_for_staff
 
 
 class DeliveredReminderSerializer(serializers.ModelSerializer):
@@ -111,7 +112,7 @@ class PatientDeliveriesView(generics.ListAPIView):
 
     def get_patient(self) -> Patient:
         return get_object_or_404(
-            Patient.objects.filter(organization_id__in=staff_organization_ids(self.request.user)), pk=self.kwargs["pk"]
+            patients_for_staff(self.request.user), pk=self.kwargs["pk"]
         )
 
     def get_queryset(self):

@@ -25,7 +25,8 @@ from prepapp.lib.client_address import client_ip
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import error_response
 from prepapp.models import FACTS, Patient
-from prepapp.permissions import IsPatient, IsStaffMember, patient_of, staff_organization_ids
+from prepapp.permissions import IsPatient, IsStaffMember, patient_of
+from prepapp.selectors import patients_for_staff
 
 FACT_HELP = "true: yes; false: no; null: not known yet (steps that depend on it are kept, marked “if this applies to you”)."
 
@@ -128,7 +129,7 @@ class PatientFactsView(APIView):
     )
     def patch(self, request, pk: int):
         patient = get_object_or_404(
-            Patient.objects.filter(organization_id__in=staff_organization_ids(request.user)), pk=pk
+            patients_for_staff(request.user), pk=pk
         )
         data = PatientFactsSerializer(data=request.data)
         data.is_valid(raise_exception=True)

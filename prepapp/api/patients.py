@@ -19,7 +19,8 @@ from prepapp.lib.client_address import client_ip
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import LocalTimeModelSerializer, error_response
 from prepapp.models import FACTS, Patient
-from prepapp.permissions import IsStaffMember, staff_organization_ids, staff_organizations
+from prepapp.permissions import IsStaffMember, staff_organizations
+from prepapp.selectors import patients_for_staff
 
 
 class PatientSerializer(StrictInputMixin, LocalTimeModelSerializer):
@@ -112,7 +113,7 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator's anonymous request
             return Patient.objects.none()
-        return Patient.objects.filter(organization_id__in=staff_organization_ids(self.request.user)).select_related(
+        return patients_for_staff(self.request.user).select_related(
             "organization"
         )
 
@@ -171,8 +172,6 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
             patient=serializer.instance, by=self.request.user, path=self.request.get_full_path(),
             ip=client_ip(self.request), **serializer.validated_data,
         )
-        self.audit_action = "update"
-        self.audit([serializer.instance.pk])
 
     def _set_status(self, request, status_value):
         patient = self.get_object()

@@ -1,7 +1,6 @@
 """The protocols a coordinator can assign, and a version's steps, read-only."""
 
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -14,7 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from checklists.models import Protocol, ProtocolVersion, TaskDefinition
-from prepapp.permissions import IsStaffMember, staff_organization_ids
+from checklists.selectors import protocols_for_staff
+from prepapp.permissions import IsStaffMember
 
 
 class ProtocolVersionSerializer(serializers.ModelSerializer):
@@ -104,9 +104,8 @@ class ProtocolViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator's anonymous request
             return Protocol.objects.none()
-        orgs = staff_organization_ids(self.request.user)
         return (
-            Protocol.objects.filter(Q(organization__isnull=True) | Q(organization_id__in=orgs))
+            protocols_for_staff(self.request.user)
             .prefetch_related("versions")
             .order_by("name")
         )

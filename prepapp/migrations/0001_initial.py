@@ -3,11 +3,13 @@
 # before the engine had an app of its own, taken over) by the reminders app's migrations.
 
 import datetime
+
 import django.db.models.deletion
 import django.utils.timezone
-import prepapp.models
 from django.conf import settings
 from django.db import migrations, models
+
+import prepapp.models
 
 
 class Migration(migrations.Migration):

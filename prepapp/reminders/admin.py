@@ -3,9 +3,16 @@
 from django.contrib import admin
 
 from prepapp.admin_scoping import OrganizationScopedAdmin, OrganizationScopedInline
-
 from prepapp.reminders import outbox
-from prepapp.reminders.models import Alert, AlertEmail, Announcement, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.reminders.models import (
+    Alert,
+    AlertEmail,
+    Announcement,
+    DeliveryAttempt,
+    InboxMessage,
+    PushSubscription,
+    Reminder,
+)
 
 
 class WrittenByTheEngine:

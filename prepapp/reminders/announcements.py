@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from prepapp.models import Patient, SurgeryCase
-
 from prepapp.reminders import planning
 from prepapp.reminders.models import Announcement, Reminder
 from prepapp.reminders.tasks import sweep_due_reminders

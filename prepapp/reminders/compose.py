@@ -16,7 +16,6 @@ from django.utils.translation import ngettext, pgettext
 
 from checklists import schedule
 from checklists.models import TaskDefinition
-
 from prepapp.reminders import digest as digests
 from prepapp.reminders import receipts
 from prepapp.reminders.models import Announcement, Reminder

@@ -41,7 +41,6 @@ from django.utils import timezone
 from checklists.models import Checklist, Task, TaskDefinition
 from prepapp.lib.bulk import insert_rows
 from prepapp.models import Patient, SurgeryCase
-
 from prepapp.reminders import channels, digest, fallback, journal, outbox, planning
 from prepapp.reminders.channels import Outcome, Outgoing, Result, Transport
 from prepapp.reminders.compose import compose

@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from checklists.models import Task
 from checklists.selectors import tasks_open_for_patient, tasks_open_to_remind
 from prepapp.models import Patient, SurgeryCase
-
 from prepapp.reminders.models import Alert, Reminder
 
 # A digest lists at most this many overdue steps by name (critical and alerted ones first).

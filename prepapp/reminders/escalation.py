@@ -31,7 +31,6 @@ from django.utils import timezone
 from checklists.models import Task
 from prepapp.audit import audit_record
 from prepapp.models import Organization, StaffMembership, SurgeryCase
-
 from prepapp.reminders import planning
 from prepapp.reminders.models import Alert, AlertEmail
 

@@ -16,7 +16,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from prepapp.models import Patient
-
 from prepapp.reminders.channels import Outcome, Result
 from prepapp.reminders.models import DIGEST_RULE, DeliveryAttempt, Reminder
 from prepapp.reminders.planning import email_reachable

@@ -27,7 +27,6 @@ from checklists.models import Task
 from checklists.selectors import tasks_open_for_patient
 from prepapp.lib.bulk import bulk_update_rows
 from prepapp.models import Patient
-
 from prepapp.reminders.models import DIGEST_RULE, Alert, Reminder
 
 OPEN_STATES = (Reminder.Status.PENDING,)

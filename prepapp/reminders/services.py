@@ -8,7 +8,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from prepapp.models import Patient
-
 from prepapp.reminders import receipts
 from prepapp.reminders.models import InboxMessage, PushSubscription
 

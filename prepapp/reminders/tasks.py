@@ -17,8 +17,7 @@ import random
 from celery import shared_task
 from celery.signals import worker_ready
 from django.core.cache import cache
-from django.db import connections
-from django.db import InterfaceError
+from django.db import InterfaceError, connections
 from django.db import OperationalError as DatabaseError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from checklists import services as checklist_services
 from checklists.models import Checklist, ProtocolVersion, Task
+from prepapp.audit import audit_record
 from prepapp.lib.bulk import refresh_statistics
 from prepapp.models import SurgeryCase
 from prepapp.reminders import planning
@@ -19,9 +20,12 @@ from prepapp.workflows.patients import refuse_unless_followed
 
 @transaction.atomic
 def checklist_assign(
-    *, case: SurgeryCase, protocol_version: ProtocolVersion, assigned_by=None, now: datetime | None = None
+    *, case: SurgeryCase, protocol_version: ProtocolVersion, assigned_by=None, now: datetime | None = None,
+    request=None,
 ) -> Checklist:
     """Give a scheduled surgery its checklist from a protocol version, and plan the steps' reminders.
+
+    With `request`, the assignment is noted in the audit trail as `assigned_by`'s.
 
     See checklists.services.checklist_build for what is copied and when a checklist may be
     replaced; a replaced checklist's reminders go with its steps.
@@ -34,6 +38,8 @@ def checklist_assign(
     planning.plan_for_tasks(
         tasks=checklist.tasks.select_related("definition"), patient=checklist.case.patient, now=now
     )
+    if request is not None and assigned_by is not None:
+        audit_record(actor=assigned_by, patients=[case.patient_id], action="assign", request=request)
     return checklist
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from checklists import services as checklist_services
 from checklists.models import Checklist, Task
+from prepapp.audit import audit_record
 from prepapp.lib.bulk import bulk_update_rows
 from prepapp.models import Patient, SurgeryCase
 from prepapp.reminders import planning
@@ -36,6 +37,12 @@ def _check_surgery_date(patient: Patient, surgery_date: date, now: datetime | No
         )
 
 
+def _audit(by, case: SurgeryCase, action: str, request) -> None:
+    # In the verb's own transaction: the change and its entry commit together or not at all.
+    if by is not None:
+        audit_record(actor=by, patients=[case.patient_id], action=action, request=request)
+
+
 @transaction.atomic
 def case_book(
     *,
@@ -45,8 +52,13 @@ def case_book(
     surgeon: str = "",
     surgery_time: time | None = None,
     now: datetime | None = None,
+    by=None,
+    request=None,
 ) -> SurgeryCase:
-    """Book a surgery for a patient, who is told. A patient has at most one scheduled surgery at a time."""
+    """Book a surgery for a patient, who is told. A patient has at most one scheduled surgery at a time.
+
+    `by`: the member of staff booking it, noted in the audit trail (with the request's address).
+    """
     refuse_unless_followed(patient)
     _check_surgery_date(patient, surgery_date, now)
     if SurgeryCase.objects.filter(patient=patient, status=SurgeryCase.Status.SCHEDULED).exists():
@@ -62,12 +74,14 @@ def case_book(
         raise ValidationError({"patient": "This patient already has a scheduled surgery."}) from exc
     announce(patient=patient, event=Announcement.Event.BOOKED, case=case, new_date=case.surgery_date,
              new_time=case.surgery_time, now=now)
+    _audit(by, case, "book", request)
     return case
 
 
 @transaction.atomic
 def case_reschedule(
-    *, case: SurgeryCase, surgery_date: date, surgery_time: time | None = None, now: datetime | None = None
+    *, case: SurgeryCase, surgery_date: date, surgery_time: time | None = None, now: datetime | None = None,
+    by=None, request=None,
 ) -> SurgeryCase:
     """Move a surgery: every open task's dates follow, and every pending reminder is re-planned.
 
@@ -97,11 +111,12 @@ def case_reschedule(
     if (old_date, old_time) != (surgery_date, surgery_time):
         announce(patient=case.patient, event=Announcement.Event.MOVED, case=case, old_date=old_date,
                  old_time=old_time, new_date=surgery_date, new_time=surgery_time, steps=steps, now=now)
+    _audit(by, case, "reschedule", request)
     return case
 
 
 @transaction.atomic
-def case_cancel(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryCase:
+def case_cancel(*, case: SurgeryCase, now: datetime | None = None, by=None, request=None) -> SurgeryCase:
     """Cancel a surgery and every reminder not yet sent for it; the patient is told."""
     case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=case.pk)
     if case.status == SurgeryCase.Status.CANCELLED:
@@ -117,11 +132,12 @@ def case_cancel(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryCas
     )
     announce(patient=case.patient, event=Announcement.Event.CANCELLED, case=case, old_date=case.surgery_date,
              old_time=case.surgery_time, now=now)
+    _audit(by, case, "cancel", request)
     return case
 
 
 @transaction.atomic
-def case_complete(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryCase:
+def case_complete(*, case: SurgeryCase, now: datetime | None = None, by=None, request=None) -> SurgeryCase:
     """Mark a surgery done: the patient's app turns to the recovery.
 
     Only on or after the surgery day, in the patient's time zone. The recovery steps keep
@@ -143,6 +159,7 @@ def case_complete(*, case: SurgeryCase, now: datetime | None = None) -> SurgeryC
     planning.cancel_pending(
         tasks=Task.objects.filter(checklist__case=case, definition__offset_days__lte=0), reason="surgery done"
     )
+    _audit(by, case, "complete", request)
     return case
 
 

@@ -51,6 +51,8 @@ def patient_update(*, patient: Patient, by=None, path: str = "", ip: str = "", *
         planning.replan_for_tasks(tasks=tasks_open_for_patient(patient), patient=patient)
     if "contact_email" in changes and patient.user_id:
         User.objects.filter(pk=patient.user_id).update(email=patient.contact_email)
+    if by is not None and by.pk != patient.user_id:
+        audit_record(actor=by, patients=[patient], action="update", path=path, ip=ip)
     return patient
 
 

@@ -39,9 +39,8 @@ from django.utils import timezone
 
 from checklists.models import Checklist, Task
 from prepapp.models import Patient, SurgeryCase
-from prepapp.permissions import staff_organization_ids
 from prepapp.reminders.models import Alert, InboxMessage, Reminder
-from prepapp.selectors import current_case_ordering
+from prepapp.selectors import current_case_ordering, patients_for_staff
 
 # The public names of the orderings and the annotations they sort by. Missing figures
 # (no surgery, no checklist) always sort last, whichever the direction.
@@ -223,7 +222,7 @@ def roster_rows(
     now = now or timezone.now()
     order_by = parse_ordering(ordering)
     filters = filters or RosterFilters()
-    patients = Patient.objects.filter(organization_id__in=staff_organization_ids(user), status__in=filters.statuses)
+    patients = patients_for_staff(user).filter(status__in=filters.statuses)
     # One small query: the zones in use, so that "today" is each patient's own.
     zones = set(patients.order_by().values_list("time_zone", flat=True).distinct())
     local_today = _local_today(zones, now)

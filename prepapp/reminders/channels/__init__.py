@@ -1,10 +1,10 @@
 """The channels a reminder can go out on: one Transport subclass per channel, behind one base class."""
 
-from prepapp.reminders.models import Reminder
 from prepapp.reminders.channels.base import Message, Outcome, Outgoing, Result, Transport
 from prepapp.reminders.channels.email import EmailTransport
 from prepapp.reminders.channels.inapp import InAppTransport
 from prepapp.reminders.channels.webpush import WebPushTransport
+from prepapp.reminders.models import Reminder
 
 __all__ = ["Message", "Outcome", "Outgoing", "Result", "Transport", "for_channel"]
 

@@ -16,13 +16,13 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, forbid_multi_line_headers, sanitize_address
 from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
-from django.utils.html import conditional_escape
 from django.utils import translation
+from django.utils.html import conditional_escape
 from django.utils.translation import gettext as _
 
+from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
 from prepapp.reminders.compose import day_text
 from prepapp.reminders.models import Reminder
-from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
 
 
 def digest_context(patient, message) -> dict:

@@ -7,9 +7,8 @@ from typing import Iterator
 from django.utils import timezone
 
 from prepapp.lib.bulk import insert_rows
-
-from prepapp.reminders.models import InboxMessage, Reminder
 from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
+from prepapp.reminders.models import InboxMessage, Reminder
 
 
 class InAppTransport(Transport):

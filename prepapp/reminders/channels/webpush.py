@@ -15,9 +15,9 @@ from django.utils import timezone
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
-from prepapp.reminders.models import PushSubscription, Reminder
-from prepapp.reminders.compose import Message, reminder_tag
 from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
+from prepapp.reminders.compose import Message, reminder_tag
+from prepapp.reminders.models import PushSubscription, Reminder
 
 PUSH_PAYLOAD_LIMIT = 3000  # bytes of JSON before encryption; push services accept about 4 KB
 
