@@ -101,3 +101,30 @@ def test_worker_and_beat_start_without_a_deprecation_warning(transactional_db, t
         assert " ready." in text or "beat: Starting" in text
         assert "CPendingDeprecationWarning" not in text and "CDeprecationWarning" not in text, proc.tail()
         assert "deprecat" not in text.lower(), proc.tail()
+
+
+def test_the_embedded_broker_writes_nothing_outside_var(tmp_path):
+    """Without Redis, a command run in the project's root leaves no control/ folder beside manage.py."""
+    import os
+    import subprocess
+    import sys
+
+    root = settings.BASE_DIR
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL")}
+    env.update(DEBUG="true", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    script = (
+        "import django; django.setup()\n"
+        "from config.celery import app\n"
+        "with app.connection_for_write() as conn:\n"
+        "    conn.default_channel.exchange_declare('celery.pidbox', type='fanout')\n"
+        "    conn.default_channel.queue_bind('probe', 'celery.pidbox', '')\n"
+        "print(app.conf.broker_transport_options['control_folder'])\n"
+    )
+    before = (root / "control").exists()
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    folder = done.stdout.strip().splitlines()[-1]
+    assert folder.startswith(str(root / "var")), folder
+    assert any((root / "var" / "broker" / "control").iterdir())
+    assert (root / "control").exists() == before
