@@ -40,7 +40,7 @@ def main(argv=None):
     settings.DATABASES["default"]["NAME"] = DB_NAME
     call_command("migrate", verbosity=0)
     from prepapp.reminders import compose as compose_module
-    from prepapp.reminders import delivery, outbox
+    from prepapp.reminders import claims, delivery, outbox, recheck, recording
     from prepapp.reminders.channels.inapp import InAppTransport
 
     from bench.reminders import make_population
@@ -64,11 +64,11 @@ def main(argv=None):
                     spent[name] += time.perf_counter() - t0
             return wrapper
 
-        delivery._take = timing("take (token, share locks, rows, definitions)", delivery._take)
-        delivery.recheck = timing("recheck", delivery.recheck)
+        claims.take = timing("take (token, share locks, rows, definitions)", claims.take)
+        recheck.recheck = timing("recheck", recheck.recheck)
         delivery.compose = timing("compose", compose_module.compose)
         InAppTransport.send = timing("in-app transport (inbox rows)", InAppTransport.send)
-        delivery._record = timing("record (status UPDATE, delivery log)", delivery._record)
+        recording.record = timing("record (status UPDATE, delivery log)", recording.record)
         original_atomic = transaction.Atomic.__exit__
 
         def timed_exit(self, *exc):

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from prepapp.reminders.compose import compose
-from prepapp.reminders.delivery import recheck
+from prepapp.reminders.recheck import recheck
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, Reminder
 
 

@@ -78,3 +78,13 @@ def patients_for_staff(actor) -> QuerySet:
 def cases_for_staff(actor) -> QuerySet:
     """The surgeries of those patients."""
     return SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(actor))
+
+
+def plan_revision_of(patient: Patient) -> int:
+    """The patient's plan revision as the database has it now (one indexed read of one column).
+
+    Read afresh on each request rather than taken from the patient object the request's user
+    came with: that object may have been loaded earlier (a test client's forced user, a cache),
+    and a stale revision would answer "not modified" to a stale copy.
+    """
+    return Patient.objects.filter(pk=patient.pk).values_list("plan_revision", flat=True).first() or 0

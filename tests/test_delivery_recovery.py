@@ -13,7 +13,8 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
-from prepapp.reminders import delivery, journal, outbox, tasks
+from prepapp.reminders import delivery, journal, outages, outbox, recording, tasks, timing
+from prepapp.reminders.channels import Outcome, Result
 from prepapp.reminders.channels import webpush
 from prepapp.reminders.models import DeliveryAttempt, Reminder
 
@@ -187,8 +188,8 @@ def test_the_record_step_is_tried_again_and_records_once(
     due_pat, email_to_sink, monkeypatch, django_capture_on_commit_callbacks
 ):
     rows = make_due(due_pat, channels=[EMAIL], limit=3)
-    monkeypatch.setattr(delivery, "RECORD_RETRY_DELAYS", (0, 0, 0))
-    real = delivery._record
+    monkeypatch.setattr(recording, "RECORD_RETRY_DELAYS", (0, 0, 0))
+    real = recording.record
     calls = []
 
     def flaky(rows_, results, taken_at, report):
@@ -197,7 +198,7 @@ def test_the_record_step_is_tried_again_and_records_once(
         if len(calls) == 1:
             raise OperationalError("terminating connection due to administrator command")
 
-    monkeypatch.setattr(delivery, "_record", flaky)
+    monkeypatch.setattr(recording, "record", flaky)
     [report] = deliver_all(django_capture_on_commit_callbacks)
     assert len(calls) == 2
     assert report.sent == 3 and report.lost == 0
@@ -208,12 +209,12 @@ def test_the_record_step_is_tried_again_and_records_once(
 
 def test_the_record_step_gives_up_after_its_retries(due_pat, email_to_sink, monkeypatch, django_capture_on_commit_callbacks):
     rows = make_due(due_pat, channels=[EMAIL], limit=1)
-    monkeypatch.setattr(delivery, "RECORD_RETRY_DELAYS", (0, 0))
+    monkeypatch.setattr(recording, "RECORD_RETRY_DELAYS", (0, 0))
 
     def broken(*args):
         raise OperationalError("down")
 
-    monkeypatch.setattr(delivery, "_record", broken)
+    monkeypatch.setattr(recording, "record", broken)
     with pytest.raises(OperationalError):
         deliver_all(django_capture_on_commit_callbacks)
     # Left "sending", but the journal knows it went out.
@@ -229,16 +230,16 @@ def test_a_batch_that_sent_but_could_not_record_is_never_sent_again(
 ):
     """The database stays down past the record step's retries; its lease runs out; nothing goes twice."""
     rows = make_due(due_pat, channels=[EMAIL], limit=3)
-    monkeypatch.setattr(delivery, "RECORD_RETRY_DELAYS", (0,))
-    real = delivery._record
+    monkeypatch.setattr(recording, "RECORD_RETRY_DELAYS", (0,))
+    real = recording.record
 
     def down(*args):
         raise OperationalError("the database system is shutting down")
 
-    monkeypatch.setattr(delivery, "_record", down)
+    monkeypatch.setattr(recording, "record", down)
     with pytest.raises(OperationalError):
         deliver_all(django_capture_on_commit_callbacks)
-    monkeypatch.setattr(delivery, "_record", real)
+    monkeypatch.setattr(recording, "record", real)
     assert email_to_sink.count_by_reminder() == {r.id: 1 for r in rows}
     held = Reminder.objects.filter(id__in=[r.id for r in rows])
     assert {r.status for r in held} == {Reminder.Status.SENDING}
@@ -360,10 +361,10 @@ def test_backoff_is_capped(pat, settings):
     no_quiet_hours(pat)
     now = timezone.now()
     for attempts in (4, 5, 12, 40):
-        delay = delivery.next_attempt_at(attempts=attempts, now=now, patient=pat) - now
+        delay = timing.next_attempt_at(attempts=attempts, now=now, patient=pat) - now
         assert delay <= timedelta(seconds=300)
     # What the far side asks for is still respected.
-    assert delivery.next_attempt_at(attempts=1, now=now, patient=pat, retry_after=900) - now >= timedelta(seconds=900)
+    assert timing.next_attempt_at(attempts=1, now=now, patient=pat, retry_after=900) - now >= timedelta(seconds=900)
 
 
 def test_rows_that_waited_for_the_channel_go_as_soon_as_it_works_again(
@@ -380,10 +381,10 @@ def test_rows_that_waited_for_the_channel_go_as_soon_as_it_works_again(
     for row in Reminder.objects.filter(id__in=[r.id for r in waiting]):
         assert row.status == Reminder.Status.PENDING and row.waiting_for_channel and row.send_at > now
     # A recipient's own trouble, followed by a success in the same batch, is not a channel outage.
-    results = {1: delivery.Result(1, delivery.Outcome.RETRY), 2: delivery.Result(2, delivery.Outcome.SENT),
-               3: delivery.Result(3, delivery.Outcome.RETRY, retry_after=30.0),
-               4: delivery.Result(4, delivery.Outcome.RETRY)}
-    assert delivery._trailing_transient_failures(results) == [4]
+    results = {1: Result(1, Outcome.RETRY), 2: Result(2, Outcome.SENT),
+               3: Result(3, Outcome.RETRY, retry_after=30.0),
+               4: Result(4, Outcome.RETRY)}
+    assert outages.trailing_transient_failures(results) == [4]
 
     email_to_sink.come_back()
     Reminder.objects.filter(pk=later_one.pk).update(send_at=timezone.now() - timedelta(seconds=1))
@@ -410,15 +411,15 @@ def test_a_probe_tries_a_channel_that_went_down_once_per_sweep(
 
     # Still down: each sweep's probe tries one row, and the probe uses up no attempt.
     for _ in range(3):
-        assert delivery.probe_waiting_channels() == 1
-        assert delivery.probe_waiting_channels() == 0  # one is due already
+        assert outages.probe_waiting_channels() == 1
+        assert outages.probe_waiting_channels() == 0  # one is due already
         [report] = deliver_all(django_capture_on_commit_callbacks)
         assert report.taken == 1 and report.retried == 1
     assert {r.attempts for r in waiting.all()} == {1}
 
     # Back: the probe gets through and brings the others forward; the next sweep sends them.
     email_to_sink.come_back()
-    assert delivery.probe_waiting_channels() == 1
+    assert outages.probe_waiting_channels() == 1
     [report] = deliver_all(django_capture_on_commit_callbacks)
     assert report.sent == 1 and report.brought_forward == 2
     [report] = deliver_all(django_capture_on_commit_callbacks)

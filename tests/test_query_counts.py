@@ -56,31 +56,30 @@ def test_checklist_read_is_pinned_and_flat(pat_phone, pat_checklist, django_asse
     first = pat_phone.get("/api/v1/me/checklist/")  # reads the protocol version's steps once
     assert first.status_code == 200
     few = first.json()["counts"]["total"]
-    # Unchanged since the last read: the plan revision came with the signed-in user, and the
-    # answer rendered then is sent again without another query.
-    with django_assert_num_queries(SIGNED_IN):
+    # Unchanged since the last read: the plan revision, and the answer rendered then sent again.
+    with django_assert_num_queries(SIGNED_IN + 1):
         again = pat_phone.get("/api/v1/me/checklist/")
     assert again.status_code == 200 and again.content == first.content
     total = few + grow(pat_checklist, 3)
     assert total > 3 * few
     assert pat_phone.get("/api/v1/me/checklist/").json()["counts"]["total"] == total
-    # Rendered anew (nothing kept): the checklist with its case and version, then the tasks, however many.
+    # Rendered anew (nothing kept): the revision, the checklist with its case and version, then the
+    # tasks, however many.
     forget_kept_bodies()
-    with django_assert_num_queries(SIGNED_IN + 2):
+    with django_assert_num_queries(SIGNED_IN + 3):
         response = pat_phone.get("/api/v1/me/checklist/")
     assert response.json()["counts"]["total"] == total
 
 
-def test_an_unchanged_checklist_is_revalidated_with_no_query_of_its_own(pat_phone, pat_checklist,
-                                                                       django_assert_num_queries):
+def test_an_unchanged_checklist_is_revalidated_with_one_query(pat_phone, pat_checklist, django_assert_num_queries):
     etag = pat_phone.get("/api/v1/me/checklist/")["ETag"]
-    with django_assert_num_queries(SIGNED_IN):
+    with django_assert_num_queries(SIGNED_IN + 1):
         response = pat_phone.get("/api/v1/me/checklist/", HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 304 and response.content == b""
     grow(pat_checklist, 2)
     fresh = pat_phone.get("/api/v1/me/checklist/", HTTP_IF_NONE_MATCH=etag)
     assert fresh.status_code == 200 and fresh["ETag"] != etag
-    with django_assert_num_queries(SIGNED_IN):
+    with django_assert_num_queries(SIGNED_IN + 1):
         assert pat_phone.get("/api/v1/me/checklist/", HTTP_IF_NONE_MATCH=fresh["ETag"]).status_code == 304
 
 
@@ -89,9 +88,9 @@ def test_a_token_finds_its_patient_in_the_same_query(pat, pat_checklist, django_
     client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
     client.get("/api/v1/me/checklist/")
     forget_kept_bodies()
-    with django_assert_num_queries(1 + 2):  # the token with its user and patient; the checklist and its tasks
+    with django_assert_num_queries(1 + 3):  # the token with its user and patient; the revision, the checklist, its tasks
         assert client.get("/api/v1/me/checklist/").status_code == 200
-    with django_assert_num_queries(1):  # unchanged: the answer rendered just now, under the same revision
+    with django_assert_num_queries(1 + 1):  # unchanged: the revision, and the answer rendered just now
         assert client.get("/api/v1/me/checklist/").status_code == 200
 
 

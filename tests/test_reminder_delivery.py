@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from prepapp.reminders import compose, delivery, outbox
+from prepapp.reminders import compose, delivery, outbox, recording, timing
 from prepapp.reminders.channels import webpush
 from prepapp.reminders.channels.inapp import InAppTransport
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
@@ -168,14 +168,14 @@ def test_backoff_grows_with_jitter_and_avoids_quiet_hours(pat, settings):
     no_quiet_hours(pat)
     now = timezone.now()
     for attempts, base in [(1, 60), (2, 120), (3, 240), (5, 960)]:
-        delays = [(delivery.next_attempt_at(attempts=attempts, now=now, patient=pat) - now).total_seconds() for _ in range(50)]
+        delays = [(timing.next_attempt_at(attempts=attempts, now=now, patient=pat) - now).total_seconds() for _ in range(50)]
         assert all(base * 0.5 <= d <= base * 1.5 for d in delays)
         assert len(set(delays)) > 1  # jitter: not all in step
-    assert (delivery.next_attempt_at(attempts=1, now=now, patient=pat, retry_after=3600) - now) >= timedelta(hours=1)
+    assert (timing.next_attempt_at(attempts=1, now=now, patient=pat, retry_after=3600) - now) >= timedelta(hours=1)
     # A retry that would land in quiet hours waits for their end, in the patient's wall-clock time.
     pat.time_zone, pat.quiet_hours_start, pat.quiet_hours_end = "Europe/Madrid", time(21), time(8)
     evening = datetime(2026, 10, 24, 20, 59, 45, tzinfo=ZoneInfo("Europe/Madrid"))  # +30..90 s: inside quiet hours
-    when = delivery.next_attempt_at(attempts=1, now=evening, patient=pat)
+    when = timing.next_attempt_at(attempts=1, now=evening, patient=pat)
     assert when.astimezone(ZoneInfo("Europe/Madrid")) == datetime(2026, 10, 25, 8, 0, tzinfo=ZoneInfo("Europe/Madrid"))
 
 
@@ -447,7 +447,7 @@ def test_two_copies_of_an_inapp_batch_at_once_deliver_it_once(pat, pat_checklist
     assert statuses(rows) == {Reminder.Status.SENT}
 
 
-def _statements_to_deliver(ids, token, channel) -> tuple[int, delivery.BatchReport]:
+def _statements_to_deliver(ids, token, channel) -> tuple[int, recording.BatchReport]:
     statements = []
 
     def count(execute, sql, params, many, context):

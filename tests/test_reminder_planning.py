@@ -9,7 +9,7 @@ import pytest
 from checklists.models import Task, TaskDefinition
 from prepapp.models import Patient
 from prepapp.reminders import planning
-from prepapp.reminders.delivery import is_quiet, quiet_hours_end_after
+from prepapp.reminders.timing import is_quiet, quiet_hours_end_after
 
 UTC = ZoneInfo("UTC")
 RULES = [

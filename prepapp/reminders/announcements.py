@@ -10,13 +10,13 @@ once the transaction commits the sweeper is asked to look now instead of at its 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from django.db import transaction
 from django.utils import timezone
 
 from prepapp.models import Patient, SurgeryCase
-from prepapp.reminders import planning
+from prepapp.reminders import planning, timing
 from prepapp.reminders.models import Announcement, Reminder
 from prepapp.reminders.tasks import sweep_due_reminders
 
@@ -30,14 +30,9 @@ def announcement_channels(patient: Patient) -> list[str]:
 
 def send_at_for(patient: Patient, channel: str, now: datetime) -> datetime:
     """Now; for a channel that reaches the patient's phone or mailbox, not before their quiet hours end."""
-    local = now.astimezone(patient.zone)
-    quiet = planning.in_quiet_hours(local.time(), patient.quiet_hours_start, patient.quiet_hours_end)
-    if channel == Reminder.Channel.INAPP or not quiet:
+    if channel == Reminder.Channel.INAPP:
         return now
-    end = planning.to_utc(local.date(), patient.quiet_hours_end, patient.zone)
-    if end <= now:  # quiet hours that began yesterday evening end this morning; otherwise tomorrow's
-        end = planning.to_utc(local.date() + timedelta(days=1), patient.quiet_hours_end, patient.zone)
-    return end
+    return timing.first_moment_outside_quiet_hours(patient, now)
 
 
 def announce(

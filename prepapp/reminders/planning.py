@@ -18,8 +18,7 @@ What is planned follows the patient's choices:
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
@@ -28,35 +27,9 @@ from checklists.selectors import tasks_open_for_patient
 from prepapp.lib.bulk import bulk_update_rows
 from prepapp.models import Patient
 from prepapp.reminders.models import DIGEST_RULE, Alert, Reminder
+from prepapp.reminders.timing import in_quiet_hours, local_send_time, to_utc
 
 OPEN_STATES = (Reminder.Status.PENDING,)
-
-
-def in_quiet_hours(moment: time, start: time, end: time) -> bool:
-    """True when a wall-clock time falls inside quiet hours (which may span midnight)."""
-    if start == end:
-        return False
-    if start < end:
-        return start <= moment < end
-    return moment >= start or moment < end
-
-
-def local_send_time(patient: Patient) -> time:
-    """The patient's reminder time, moved to the end of quiet hours if it falls inside them."""
-    chosen = patient.reminder_time
-    if in_quiet_hours(chosen, patient.quiet_hours_start, patient.quiet_hours_end):
-        return patient.quiet_hours_end
-    return chosen
-
-
-def to_utc(day: date, wall_time: time, zone: ZoneInfo) -> datetime:
-    """A calendar day and wall-clock time where the patient lives, as a UTC instant.
-
-    zoneinfo applies the offset in force on that day, so 09:00 stays 09:00 local on
-    both sides of a daylight-saving change. A wall time skipped by a spring-forward
-    gap resolves to the same instant as the hour after it.
-    """
-    return datetime.combine(day, wall_time, tzinfo=zone).astimezone(ZoneInfo("UTC"))
 
 
 def email_reachable(patient: Patient) -> bool:

@@ -23,7 +23,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from prepapp.reminders import delivery, escalation, journal, outbox
+from prepapp.reminders import delivery, escalation, journal, outages, outbox, recording
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def retry_delay(retries: int) -> float:
 
 def _retry_on_connection_loss(task, exc):
     """Close the broken database connection and queue this task again shortly (raises Retry)."""
-    delivery.reset_broken_connection()
+    recording.reset_broken_connection()
     log.warning("%s lost a connection (%r); retry %s of %s", task.name, exc, task.request.retries + 1, task.max_retries)
     raise task.retry(exc=exc, countdown=retry_delay(task.request.retries))
 
@@ -86,7 +86,7 @@ def sweep_due_reminders(self):
     # Cleared before looking: a delivery finishing from now on may ask for the next sweep.
     _clear_sweep_request()
     try:
-        delivery.probe_waiting_channels()
+        outages.probe_waiting_channels()
         report = outbox.sweep(enqueue=queue_delivery)
     except CONNECTION_ERRORS as exc:
         _retry_on_connection_loss(self, exc)
