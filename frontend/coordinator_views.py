@@ -35,6 +35,8 @@ from prepapp.reminders.models import Alert, DeliveryAttempt, Reminder
 from prepapp.selectors import cases_current_first, cases_for_staff, patients_for_staff
 from prepapp.workflows import roster, roster_payload
 
+from .modules import COORDINATOR_PAGES, import_map, module_urls
+
 ROSTER_PAGE_SIZE = 100
 
 # The zones a coordinator picks most; any other IANA name can be typed in.
@@ -83,7 +85,12 @@ def staff_required(view):
 
 
 def _page_context(request, **extra):
-    return {"memberships": request.memberships, **extra}
+    return {
+        "memberships": request.memberships,
+        "import_map": import_map(COORDINATOR_PAGES),
+        "modules": module_urls(COORDINATOR_PAGES),
+        **extra,
+    }
 
 
 ORDERING_COLUMNS = [

@@ -29,21 +29,10 @@ from prepapp.reminders import receipts
 from prepapp.reminders.compose import task_path
 from prepapp.reminders.models import Reminder
 
+from .modules import PATIENT_APP, import_map, module_urls, static_files
+
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
-# The files the phone needs to draw every screen offline (besides the shell and catalog).
-SHELL_STATIC = [
-    "frontend/patient/app.css",
-    "frontend/patient/app.js",
-    "frontend/patient/api.js",
-    "frontend/patient/dom.js",
-    "frontend/patient/i18n.js",
-    "frontend/patient/outbox.js",
-    "frontend/patient/push.js",
-    "frontend/patient/screens.js",
-    "frontend/patient/health_check.js",
-    "frontend/patient/icons/icon-192.png",
-]
 ICONS = [
     ("frontend/patient/icons/icon-192.png", "192x192", "any"),
     ("frontend/patient/icons/icon-512.png", "512x512", "any"),
@@ -53,18 +42,13 @@ THEME_COLOR = "#1d5c63"
 BACKGROUND_COLOR = "#f7f5f0"
 
 
-def _import_map() -> str:
-    """Map the modules' plain URLs to their hashed ones.
+def _shell_static() -> list[str]:
+    """The files the phone needs to draw every screen offline (besides the shell and catalog).
 
-    The modules load each other by relative URL ("./api.js"); with hashed static names
-    the browser is told here which file each of those really is, so every module is
-    served with long caching and the service worker's precache list matches.
+    Every module and style sheet of the app, found in its folders: a new module is cached
+    for offline use without anyone having to list it.
     """
-    imports = {
-        settings.STATIC_URL + name: static(name) for name in SHELL_STATIC if name.endswith(".js")
-    }
-    # "<" is escaped so that no string can close the script element early.
-    return json.dumps({"imports": imports}).replace("<", "\\u003c")
+    return static_files(PATIENT_APP) + [name for name, _size, _purpose in ICONS]
 
 
 def _language_for(request) -> str:
@@ -89,7 +73,8 @@ def patient_app(request, **_route):
                 "language": language,
                 "catalog_url": reverse("patient-catalog", args=[language]),
                 "theme_color": THEME_COLOR,
-                "import_map": _import_map(),
+                "import_map": import_map(PATIENT_APP),
+                "modules": module_urls(PATIENT_APP),
             },
         )
     # API calls after this page then speak the patient's language too (category names).
@@ -115,8 +100,7 @@ def patient_catalog(request, lang: str):
 def _precache_urls() -> list[str]:
     urls = [reverse("patient-app")]
     urls += [reverse("patient-catalog", args=[code]) for code in sorted(LANGUAGE_CODES)]
-    urls += [static(name) for name in SHELL_STATIC]
-    urls += [static(name) for name, _size, _purpose in ICONS]
+    urls += [static(name) for name in _shell_static()]
     urls.append(reverse("patient-manifest"))
     return list(dict.fromkeys(urls))
 
@@ -130,7 +114,7 @@ def _version(urls: list[str]) -> str:
     """
     digest = hashlib.sha256(json.dumps(urls).encode())
     here = Path(__file__).resolve().parent
-    files = [finders.find(name) for name in SHELL_STATIC + [icon[0] for icon in ICONS]]
+    files = [finders.find(name) for name in _shell_static()]
     files += [here / "templates" / "frontend" / "app.html", here / "templates" / "frontend" / "sw.js"]
     files += sorted(Path(settings.BASE_DIR, "locale").glob("*/LC_MESSAGES/*.mo"))
     for path in files:

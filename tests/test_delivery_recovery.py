@@ -100,7 +100,7 @@ def test_an_inapp_send_after_a_lost_claim_is_not_marked(due_pat, django_capture_
 def test_coordinator_page_script_shows_the_marker():
     from pathlib import Path
 
-    script = (Path(__file__).resolve().parents[1] / "frontend/static/frontend/coordinator/coordinator.js").read_text()
+    script = (Path(__file__).resolve().parents[1] / "frontend/static/frontend/coordinator/deliveries.js").read_text()
     assert "item.possible_duplicate" in script and "possibly sent twice" in script
 
 

@@ -1,13 +1,15 @@
 """The patient app's shell, service worker, manifest and translations, as the server hands them out.
 
 The browser tests drive the app itself; these check what must hold for any browser: the
-worker's headers and precache list (hashed names in production), the manifest's fields
+worker's headers and precache list (hashed names in production), that every module the
+patient app or a coordinator page imports is cached and in its import map, the manifest's fields
 and icons, the size budget of everything the phone downloads to draw the app, and that
 every string of the Spanish catalogs is translated.
 """
 
 import gzip
 import json
+import posixpath
 import re
 import struct
 from pathlib import Path
@@ -22,7 +24,14 @@ from prepapp.workflows import case_book, checklist_assign
 from .factories import days_from_today
 
 ROOT = Path(__file__).resolve().parents[1]
-PATIENT_STATIC = ROOT / "frontend" / "static" / "frontend" / "patient"
+STATIC = ROOT / "frontend" / "static"
+# What the patient app is made of: its own folder and the modules it shares with the coordinator pages.
+APP_FILES = sorted(
+    path
+    for folder in ("patient", "shared")
+    for path in (STATIC / "frontend" / folder).rglob("*")
+    if path.suffix in (".js", ".css")
+)
 LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
 BUDGET_BYTES = 50 * 1024
 
@@ -31,6 +40,41 @@ def signed_in(patient) -> Client:
     client = Client()
     client.force_login(patient.user)
     return client
+
+
+def static_url(path: Path) -> str:
+    return "/static/" + path.relative_to(STATIC).as_posix()
+
+
+# `import … from "./x.js"` (over several lines too), `import "./x.js"` and `import("./x.js")`.
+IMPORT = re.compile(
+    r"""^\s*import\s+(?:[\w*{}\s,]+?\s+from\s+)?["']([^"']+)["']"""  # static imports
+    r"""|\bimport\(\s*["']([^"']+)["']\s*\)""",  # dynamic ones
+    re.M,
+)
+
+
+def imported_modules(entry: str) -> set[str]:
+    """The URL of every module that the entry module loads, itself included, directly or through others."""
+    seen, todo = set(), [entry]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        path = STATIC / url.removeprefix("/static/")
+        assert path.is_file(), f"{url} is imported but does not exist"
+        for match in IMPORT.finditer(path.read_text()):
+            todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(url), match.group(1) or match.group(2))))
+    return seen
+
+
+def import_map_of(html: str) -> dict[str, str]:
+    return json.loads(re.search(r'<script type="importmap"[^>]*>(.*?)</script>', html).group(1))["imports"]
+
+
+def preloads_of(html: str) -> set[str]:
+    return set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', html))
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -96,10 +140,38 @@ def test_the_service_worker_is_served_from_the_root_and_never_cached(client):
     for url in ["/", "/app-i18n/en.js", "/app-i18n/es.js", "/manifest.webmanifest",
                 "/static/frontend/patient/app.js", "/static/frontend/patient/app.css"]:
         assert url in precache
-    for module in PATIENT_STATIC.glob("*.js"):
-        assert f"/static/frontend/patient/{module.name}" in precache, f"{module.name} would be missing offline"
+    for path in APP_FILES:
+        assert static_url(path) in precache, f"{path.name} would be missing offline"
     for event in ("install", "activate", "fetch", "push", "notificationclick", "pushsubscriptionchange"):
         assert f'addEventListener("{event}"' in body
+
+
+def test_every_module_the_app_imports_is_cached_for_offline_use_and_in_its_import_map(client):
+    """The precache list, the import map and the preloads come from the app's folders; this follows the imports."""
+    precache = precache_of(client.get("/sw.js").content.decode())
+    html = client.get("/").content.decode()
+    import_map = import_map_of(html)
+    entry = re.search(r'<script type="module" src="([^"]+)"', html).group(1)
+    modules = imported_modules(entry)
+    assert {"/static/frontend/patient/screens/home.js", "/static/frontend/shared/api.js"} <= modules
+    for url in modules:
+        assert url in precache, f"{url} is imported by the app but would be missing offline"
+        assert url in import_map, f"{url} is imported by the app but missing from its import map"
+    assert modules <= preloads_of(html)
+
+
+@pytest.mark.parametrize("page", ["roster", "enrol", "patient"])
+def test_every_module_a_coordinator_page_imports_is_in_its_import_map(client, carol, pat, page):
+    client.force_login(carol)
+    urls = {"roster": "/coordinator/", "enrol": "/coordinator/enrol/", "patient": f"/coordinator/patients/{pat.id}/"}
+    url = urls[page]
+    html = client.get(url).content.decode()
+    entry = re.search(r'<script type="module" src="([^"]+)"', html).group(1)
+    assert entry == f"/static/frontend/coordinator/{page}.js"
+    modules = imported_modules(entry)
+    assert "/static/frontend/shared/api.js" in modules
+    assert modules <= set(import_map_of(html)), "a module the page imports is missing from its import map"
+    assert modules <= preloads_of(html)
 
 
 def test_the_worker_version_changes_with_the_files_it_caches(client, settings):
@@ -124,9 +196,10 @@ def test_with_hashed_static_names_the_worker_and_the_shell_name_the_hashed_files
         assert re.search(r"\.[0-9a-f]{12}\.(js|css|png)$", url), f"{url} is not a hashed name"
         assert (tmp_path / url.removeprefix("/static/")).exists()
     html = client.get("/").content.decode()
-    import_map = json.loads(re.search(r'<script type="importmap"[^>]*>(.*?)</script>', html).group(1))["imports"]
+    import_map = import_map_of(html)
     # The modules import each other by plain relative names; the map sends each to its hashed file.
-    assert import_map["/static/frontend/patient/api.js"] in static_urls
+    assert import_map["/static/frontend/shared/api.js"] in static_urls
+    assert import_map["/static/frontend/patient/screens/home.js"] in static_urls
     assert re.search(r'src="/static/frontend/patient/app\.[0-9a-f]{12}\.js"', html)
 
 
@@ -170,8 +243,8 @@ def test_everything_the_phone_downloads_for_the_app_fits_in_50_kb_gzipped(rivers
         "catalog": client.get("/app-i18n/es.js").content,
         "service worker": client.get("/sw.js").content,
     }
-    for path in sorted(PATIENT_STATIC.glob("*.js")) + sorted(PATIENT_STATIC.glob("*.css")):
-        parts[path.name] = path.read_bytes()
+    for path in APP_FILES:
+        parts[static_url(path)] = path.read_bytes()
     sizes = {name: len(gzip.compress(data, compresslevel=9)) for name, data in parts.items()}
     total = sum(sizes.values())
     assert total <= BUDGET_BYTES, f"{total} bytes gzipped: {sizes}"

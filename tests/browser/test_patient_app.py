@@ -359,7 +359,7 @@ def test_the_manifest_and_the_service_worker(phone, live_server):
             }
             return urls; }"""
     )
-    for path in ["/", "/static/frontend/patient/app.js", "/static/frontend/patient/screens.js",
+    for path in ["/", "/static/frontend/patient/app.js", "/static/frontend/patient/screens/home.js",
                  "/static/frontend/patient/app.css", "/app-i18n/en.js", "/app-i18n/es.js"]:
         assert path in cached
 

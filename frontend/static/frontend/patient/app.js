@@ -1,13 +1,21 @@
 // The patient app: routing between screens, the data they show, ticking off (also
 // offline), the unread badge and the service worker.
 
-import { api, ApiError, OfflineError, csrfToken } from "./api.js";
-import { announce, h } from "./dom.js";
-import { daysBetween, fmt } from "./i18n.js";
+import { api, ApiError, csrfToken, isOffline } from "../shared/api.js";
+import { daysBetween } from "../shared/dates.js";
+import { announce, h } from "../shared/dom.js";
+import { fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { shareWithWorker, unsubscribe } from "./push.js";
-import * as screens from "./screens.js";
-import { healthCheck } from "./health_check.js";
+import { accessLog } from "./screens/access_log.js";
+import { focusHeading } from "./screens/frame.js";
+import { healthCheck } from "./screens/health_check.js";
+import { home } from "./screens/home.js";
+import { inbox } from "./screens/inbox.js";
+import { settings } from "./screens/settings.js";
+import { signIn as showSignIn } from "./screens/sign_in.js";
+import { refreshTaskAction, step } from "./screens/step.js";
+import { notSaved, staffOnly } from "./screens/unavailable.js";
 
 const ROUTES = [
   [/^\/$/, "home"],
@@ -74,14 +82,14 @@ const ctx = {
     const kind = done ? "complete" : "reopen";
     const title = ctx.task(id).title;
     try {
-      if (!navigator.onLine) throw new OfflineError("offline");
+      if (!navigator.onLine) throw new ApiError(0);
       // Changes still waiting go first, so the server ends with the patient's last word.
       if (outbox.pending().length) await sync();
       const { data } = await api(`me/tasks/${id}/${kind}/`, { method: "POST" });
       replaceTask(data);
       announce(fmt(done ? gettext("Marked as done: %(title)s") : gettext("Marked as not done: %(title)s"), { title }));
     } catch (error) {
-      if (error instanceof OfflineError) {
+      if (isOffline(error)) {
         outbox.enqueue({ task: Number(id), kind });
         announce(fmt(done
           ? gettext("Marked as done: %(title)s. This change will be sent when you are back online.")
@@ -93,19 +101,19 @@ const ctx = {
         showProblem(gettext("Something went wrong. Please try again."));
       }
     }
-    screens.refreshTaskAction(ctx, id);
+    refreshTaskAction(ctx, id);
   },
 
   /** "saved", "queued" or "" (failed). */
   async saveAnswers(id, answers) {
     try {
-      if (!navigator.onLine) throw new OfflineError("offline");
+      if (!navigator.onLine) throw new ApiError(0);
       if (outbox.pending().length) await sync();
       const { data } = await api(`me/tasks/${id}/`, { method: "PATCH", body: { answers } });
       replaceTask(data);
       return "saved";
     } catch (error) {
-      if (error instanceof OfflineError) {
+      if (isOffline(error)) {
         outbox.enqueue({ task: Number(id), kind: "answers", body: { answers } });
         return "queued";
       }
@@ -119,9 +127,9 @@ const ctx = {
       await enter(data.patient);
     } catch (error) {
       let text = gettext("This code is not valid. Please check it with your care team.");
-      if (error instanceof OfflineError) text = gettext("You need an internet connection to sign in.");
+      if (isOffline(error)) text = gettext("You need an internet connection to sign in.");
       else if (error instanceof ApiError && error.status === 429) text = gettext("Too many tries. Please wait a minute and try again.");
-      screens.signIn(ctx, { code, error: text });
+      showSignIn(ctx, { code, error: text });
       document.getElementById("code").focus();
     }
   },
@@ -136,7 +144,7 @@ const ctx = {
       await enter(data.patient);
     } catch (error) {
       let text = gettext("This sign-in link has expired or has already been used. You can ask for a new one here.");
-      if (error instanceof OfflineError) text = gettext("You need an internet connection to sign in.");
+      if (isOffline(error)) text = gettext("You need an internet connection to sign in.");
       else if (error instanceof ApiError && error.status === 429) text = gettext("Too many tries. Please wait a minute and try again.");
       ctx.signedOut({ linkError: text });
       document.getElementById("email").focus();
@@ -152,7 +160,7 @@ const ctx = {
       return { sent: true, text };
     } catch (error) {
       let text = gettext("Something went wrong. Please try again.");
-      if (error instanceof OfflineError) text = gettext("You need an internet connection to sign in.");
+      if (isOffline(error)) text = gettext("You need an internet connection to sign in.");
       else if (error instanceof ApiError && error.status === 429) text = gettext("Too many requests. Please try again later.");
       else if (error instanceof ApiError && error.status === 400) text = gettext("Please enter a valid email address.");
       return { sent: false, text };
@@ -166,7 +174,7 @@ const ctx = {
     try {
       await api("auth/signout-everywhere/", { method: "POST" });
     } catch (error) {
-      if (error instanceof OfflineError) return gettext("You need an internet connection to do this.");
+      if (isOffline(error)) return gettext("You need an internet connection to do this.");
       // Signed out already: nothing is left to end from this phone.
       if (!(error instanceof ApiError && error.signedOut)) return gettext("Something went wrong. Please try again.");
     }
@@ -190,7 +198,7 @@ const ctx = {
   signedOut(problems = {}) {
     state.me = state.checklist = state.caseData = null;
     document.body.classList.add("signed-out");
-    screens.signIn(ctx, problems);
+    showSignIn(ctx, problems);
   },
 
   async refreshBadge() {
@@ -217,16 +225,16 @@ const ctx = {
     const code = new URLSearchParams(location.search).get("code");
     if (code) return ctx.signIn(code);
     if (!state.me && !(await loadMe())) return;
-    if (route.name === "settings") await screens.settings(ctx);
-    else if (route.name === "access") await screens.accessLog(ctx);
+    if (route.name === "settings") await settings(ctx);
+    else if (route.name === "access") await accessLog(ctx);
     else if (route.name === "health") await healthCheck(ctx);
-    else if (route.name === "inbox") await screens.inbox(ctx);
+    else if (route.name === "inbox") await inbox(ctx);
     else {
       if (!state.checklist && !(await loadChecklist())) return;
-      if (route.name === "task") screens.task(ctx, route.param);
-      else screens.home(ctx);
+      if (route.name === "task") step(ctx, route.param);
+      else home(ctx);
     }
-    if (focus) screens.focusHeading();
+    if (focus) focusHeading();
   },
 };
 
@@ -271,13 +279,13 @@ async function loadMe() {
   try {
     const { data } = await api("me/");
     if (data.kind !== "patient") {
-      screens.staffOnly();
+      staffOnly();
       return false;
     }
     signedIn(data.patient);
     return true;
   } catch (error) {
-    if (error instanceof OfflineError) screens.notSaved();
+    if (isOffline(error)) notSaved();
     else ctx.signedOut();
     return false;
   }
@@ -297,11 +305,11 @@ async function loadChecklist() {
       } catch {
         state.caseData = null;
       }
-      screens.home(ctx);
+      home(ctx);
       return false;
     }
     if (error instanceof ApiError && error.signedOut) ctx.signedOut();
-    else screens.notSaved();
+    else notSaved();
     return false;
   }
 }

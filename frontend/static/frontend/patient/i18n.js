@@ -1,5 +1,8 @@
-// Words and dates in the patient's language. The strings themselves come from Django's
+// Words and numbers in the patient's language. The strings themselves come from Django's
 // JavaScript catalog (gettext, ngettext, interpolate are globals it defines).
+
+import { longDate, localDay } from "../shared/dates.js";
+import { lang } from "../shared/dom.js";
 
 const g = globalThis;
 // Without the catalog (it failed to load) the app still works, in English.
@@ -7,54 +10,8 @@ g.gettext ||= (s) => s;
 g.ngettext ||= (s, p, n) => (n === 1 ? s : p);
 g.interpolate ||= (fmt, obj) => fmt.replace(/%\(\w+\)s/g, (m) => String(obj[m.slice(2, -2)]));
 
-export const lang = document.documentElement.lang || "en";
-// "Friday 4 December" in English; "viernes, 4 de diciembre" in Spanish.
-const locale = lang === "en" ? "en-GB" : lang;
-
 export function fmt(text, values) {
   return interpolate(text, values, true);
-}
-
-function parseDay(iso) {
-  const [y, m, d] = iso.split("-").map(Number);
-  return new Date(Date.UTC(y, m - 1, d));
-}
-
-/** A calendar date written out: "Friday 4 December" (with the year when it is not this year's). */
-export function longDate(iso, today) {
-  const day = parseDay(iso);
-  const options = { weekday: "long", day: "numeric", month: "long", timeZone: "UTC" };
-  if (today && parseDay(today).getUTCFullYear() !== day.getUTCFullYear()) options.year = "numeric";
-  return new Intl.DateTimeFormat(locale, options).format(day);
-}
-
-/** The date of an instant (e.g. when a task was ticked off) in the patient's time zone, as YYYY-MM-DD. */
-export function localDay(instant, timeZone) {
-  try {
-    return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
-      .format(new Date(instant));
-  } catch {
-    return new Date(instant).toISOString().slice(0, 10);
-  }
-}
-
-export function dateTime(instant, timeZone) {
-  const options = { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" };
-  try {
-    return new Intl.DateTimeFormat(locale, { ...options, timeZone }).format(new Date(instant));
-  } catch {
-    return new Intl.DateTimeFormat(locale, options).format(new Date(instant));
-  }
-}
-
-export function addDays(iso, days) {
-  const d = parseDay(iso);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
-export function daysBetween(fromIso, toIso) {
-  return Math.round((parseDay(toIso) - parseDay(fromIso)) / 86400000);
 }
 
 /** "23 days to your surgery", "Your surgery is tomorrow", "Your surgery is today". */
@@ -70,6 +27,36 @@ export function recoveryText(day, week) {
   if (day <= 0) return gettext("Your surgery was today");
   if (day <= 14) return fmt(gettext("Day %(day)s after your surgery"), { day });
   return fmt(gettext("Week %(week)s of your recovery"), { week });
+}
+
+/** When a step is due, or when it was done, as the home list and the step's screen say it. */
+export function dueText(task, today, timeZone) {
+  if (task.status === "done") {
+    return task.completed_at
+      ? fmt(gettext("Done on %(date)s"), { date: longDate(localDay(task.completed_at, timeZone), today) })
+      : gettext("Done");
+  }
+  // Not enough days are left for it to work fully: the care team decides what now.
+  if (task.not_enough_time) return gettext("Call your care team about this step");
+  if (task.due_date < today) return fmt(gettext("Planned for %(date)s"), { date: longDate(task.due_date, today) });
+  if (task.late) return gettext("Do this as soon as you can");
+  // Its planned day had passed when it was given, but there is still time: no blame, a start.
+  if (task.start_now) {
+    return task.due_date === today
+      ? gettext("Start now: please do this today")
+      : fmt(gettext("Start now, by %(date)s"), { date: longDate(task.due_date, today) });
+  }
+  if (task.due_date === today) return gettext("By today");
+  return fmt(gettext("By %(date)s"), { date: longDate(task.due_date, today) });
+}
+
+/** "Your surgery is in only 20 days…": what a step short of time asks of the patient. */
+export function shortOfTimeText(days) {
+  if (days <= 0) return gettext("Your surgery is today, so there is not enough time left for this. Call your care team now: they will tell you what to do.");
+  return fmt(ngettext(
+    "Your surgery is in only %(count)s day, so there is not enough time left for this. Call your care team today: they will tell you what to do.",
+    "Your surgery is in only %(count)s days, so there is not enough time left for this. Call your care team today: they will tell you what to do.",
+    days), { count: days });
 }
 
 /**

@@ -1,7 +1,7 @@
 // Changes made while offline: kept on the phone (localStorage) in order, shown to the
 // patient as "waiting to be sent", and sent when the connection is back.
 
-import { api, ApiError, OfflineError } from "./api.js";
+import { api, ApiError, isOffline } from "../shared/api.js";
 
 const KEY = "prep.outbox.v1";
 export const events = new EventTarget();
@@ -92,7 +92,7 @@ export function flush() {
           await request(op);
           sent += 1;
         } catch (error) {
-          if (error instanceof OfflineError) break;
+          if (isOffline(error)) break;
           if (error instanceof ApiError && error.status >= 400 && error.status < 500 && !error.signedOut) {
             refused.push(op);
           } else break;

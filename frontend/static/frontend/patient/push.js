@@ -10,7 +10,7 @@
 //   "on"               permission granted, this phone subscribed, and the patient wants push
 //   "off"              everything else: the patient can turn them on
 
-import { api, ApiError, OfflineError } from "./api.js";
+import { api, ApiError, isOffline } from "../shared/api.js";
 
 const SUB_KEY = "prep.push.subscription";
 
@@ -125,7 +125,7 @@ async function subscribeWith(registration, key) {
 
 function asPushError(error) {
   if (error instanceof PushError) return error;
-  if (error instanceof OfflineError) return new PushError("offline");
+  if (isOffline(error)) return new PushError("offline");
   if (error instanceof ApiError) return new PushError("server", String(error.status || ""));
   if (error && error.name === "NotAllowedError") return new PushError(permission() === "denied" ? "denied" : "dismissed");
   return new PushError("service", (error && (error.message || error.name)) || "");

@@ -4,8 +4,8 @@
 // Saving needs a connection (the answers change the list of steps, so they are not queued);
 // the last answers are still shown offline when the phone has them.
 
-import { api, ApiError, OfflineError } from "./api.js";
-import { announce, h, mount } from "./dom.js";
+import { api, ApiError, isOffline } from "../../shared/api.js";
+import { announce, h, mount } from "../../shared/dom.js";
 
 const QUESTIONS = [
   ["smoker", () => gettext("Do you smoke, vape or use any other nicotine?"), null],
@@ -131,7 +131,7 @@ export async function healthCheck(ctx) {
     saved = true;
   } catch (error) {
     if (error instanceof ApiError && error.signedOut) return ctx.signedOut();
-    saved = !(error instanceof OfflineError);
+    saved = !isOffline(error);
   }
   if (ctx.route.name !== "health") return;
 
@@ -169,7 +169,7 @@ export async function healthCheck(ctx) {
       announce(card.querySelector("h2").textContent);
     } catch (error) {
       if (error instanceof ApiError && error.signedOut) return ctx.signedOut();
-      status.textContent = error instanceof OfflineError
+      status.textContent = isOffline(error)
         ? gettext("You need an internet connection to save your answers. Please try again when you are back online.")
         : gettext("Your answers could not be saved. Please try again.");
       button.disabled = false;

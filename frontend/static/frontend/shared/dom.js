@@ -1,5 +1,8 @@
 // Building DOM nodes without innerHTML, so nothing from the server is ever parsed as markup.
 
+/** The page's language, as the server drew it. */
+export const lang = document.documentElement.lang || "en";
+
 /** h("a", {href: "/", class: "x", onclick: fn}, "text", child) -> Element */
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -29,7 +32,7 @@ export function mount(el, ...children) {
   append(el, children);
 }
 
-/** Say something to screen readers through the page's polite live region. */
+/** Say something to screen readers through the page's polite live region (#announcer). */
 export function announce(text) {
   const region = document.getElementById("announcer");
   if (!region) return;

@@ -1,0 +1,44 @@
+"""The two apps' ES modules as the browser gets them: which files make up an app, the
+import map that sends each module's plain URL to its hashed one, and the modules to preload.
+
+The modules load each other by relative URL ("../shared/api.js"); with hashed static names
+the browser is told by the import map which file each of those really is, so every module
+is served with long caching and one release never mixes with another's modules.
+"""
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.templatetags.static import static
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Each app's folders of static files; the shared folder holds what both import.
+PATIENT_APP = ("frontend/patient", "frontend/shared")
+COORDINATOR_PAGES = ("frontend/coordinator", "frontend/shared")
+
+
+def static_files(folders: tuple[str, ...], suffixes: tuple[str, ...] = (".js", ".css")) -> list[str]:
+    """The static names ("frontend/shared/api.js") of the files with these suffixes in the folders, at any depth."""
+    names = []
+    for folder in folders:
+        paths = (path for path in (STATIC_DIR / folder).rglob("*") if path.suffix in suffixes)
+        names += sorted(path.relative_to(STATIC_DIR).as_posix() for path in paths)
+    return names
+
+
+def module_urls(folders: tuple[str, ...]) -> list[str]:
+    """The URLs of the modules in the folders, for <link rel="modulepreload">.
+
+    Without them the browser finds the modules one level of imports at a time; with them it
+    fetches all at once, and a page's forms are ready about as soon as the page is drawn.
+    """
+    return [static(name) for name in static_files(folders, (".js",))]
+
+
+def import_map(folders: tuple[str, ...]) -> str:
+    """The import map of the modules in the folders, as JSON for a <script type="importmap">."""
+    imports = {settings.STATIC_URL + name: static(name) for name in static_files(folders, (".js",))}
+    # "<" is escaped so that no string can close the script element early.
+    return json.dumps({"imports": imports}).replace("<", "\\u003c")
