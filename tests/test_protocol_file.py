@@ -29,11 +29,13 @@ def shipped_data():
 def test_the_shipped_protocol_is_valid():
     parsed = read_protocol_file(SHIPPED[0])
     assert parsed["key"] == "mis-lumbar-fusion"
-    # 18 preparation steps (the guide's 4 to 8 weeks before, and the pre-operative evaluation)
-    # and 12 recovery steps (its week-by-week timeline and the section on helping the fusion heal).
-    assert len(parsed["tasks"]) == 30
+    # 23 preparation steps (the guide's 4 to 8 weeks before, the pre-operative evaluation, and
+    # five for the night before and the day itself) and 11 recovery steps (its week-by-week
+    # timeline, the section on helping the fusion heal, and the blood thinner's restart). What
+    # lasts (no BLT, no NSAIDs after surgery) is a rule in force, not a step.
+    assert len(parsed["tasks"]) == 34
     phases = [phase_of(task["offset_days"]) for task in parsed["tasks"]]
-    assert (phases.count("preparation"), phases.count("recovery")) == (18, 12)
+    assert (phases.count("preparation"), phases.count("recovery")) == (23, 11)
     for task in parsed["tasks"]:
         assert task["source_section"], f"{task['key']} names no section of the guide"
         assert "es" in task["translations"], f"{task['key']} has no Spanish text"
@@ -70,10 +72,11 @@ def test_recovery_steps_apply_to_everyone_and_remind_on_their_own_rules():
     tasks = [t for t in read_protocol_file(SHIPPED[0])["tasks"] if phase_of(t["offset_days"]) == "recovery"]
     for task in tasks:
         assert task["window_start_days"] >= 1, task["key"]
-        assert task["applies_if"] == {}, f"{task['key']} must reach every fusion patient"
         assert task["reminder_rules"], task["key"]
-    nsaids = next(t for t in tasks if t["key"] == "avoid-nsaids-after-surgery")
-    assert (nsaids["offset_days"], nsaids["window_end_days"]) == (90, 180)  # at least 3 to 6 months
+        if task["key"] == "restart-blood-thinner":  # only for those who stopped one before surgery
+            assert task["applies_if"] == {"on_blood_thinners": True}
+        else:
+            assert task["applies_if"] == {}, f"{task['key']} must reach every fusion patient"
 
 
 @pytest.mark.parametrize(
@@ -92,11 +95,11 @@ def test_recovery_steps_apply_to_everyone_and_remind_on_their_own_rules():
         (lambda d: d["tasks"][0].update(min_lead_days="six weeks"), "tasks[0].min_lead_days: must be a whole number"),
         (lambda d: d["tasks"][0].update(min_lead_days=True), "tasks[0].min_lead_days: must be a whole number"),
         (lambda d: d["tasks"][0].update(min_lead_days=43), "tasks[0].min_lead_days: 43 days cannot be met"),
-        (lambda d: d["tasks"][-1].update(min_lead_days=7), "tasks[29].min_lead_days: only steps due before the surgery day"),
-        (lambda d: d["tasks"][-1].update(window={"start": -3, "end": 180}), "tasks[29].window: a recovery step's window must open after"),
-        (lambda d: d["tasks"][-1]["reminders"].append({"key": "due-day", "anchor": "due", "offset_days": 1}), "tasks[29].reminders: keys must be unique"),
-        (lambda d: d["tasks"][-1].update(reminders=[]), "tasks[29].reminders: must be a non-empty list"),
-        (lambda d: d["tasks"][-1].update(phase="recovery"), "tasks[29]: unknown key(s) phase"),
+        (lambda d: d["tasks"][-1].update(min_lead_days=7), "tasks[33].min_lead_days: only steps due before the surgery day"),
+        (lambda d: d["tasks"][-1].update(window={"start": -3, "end": 360}), "tasks[33].window: a recovery step's window must open after"),
+        (lambda d: d["tasks"][-1]["reminders"].append({"key": "due-day", "anchor": "due", "offset_days": 1}), "tasks[33].reminders: keys must be unique"),
+        (lambda d: d["tasks"][-1].update(reminders=[]), "tasks[33].reminders: must be a non-empty list"),
+        (lambda d: d["tasks"][-1].update(phase="recovery"), "tasks[33]: unknown key(s) phase"),
         (lambda d: d.update(preparation_weeks={"min": 8, "max": 4}), "preparation_weeks: min (8) is above max (4)"),
         (lambda d: d.update(preparation_weeks={"min": 4}), "preparation_weeks: must have exactly 'min' and 'max'"),
         (lambda d: d.update(preparation_weeks={"min": 0, "max": 8}), "preparation_weeks.min: must be a whole number of weeks"),
@@ -123,7 +126,7 @@ def test_the_minimum_lead_time_is_stored_and_counts_in_the_fingerprint(db, tmp_p
     v1 = Protocol.objects.get(key="mis-lumbar-fusion").latest_version()
     stored = dict(v1.definitions.values_list("key", "min_lead_days"))
     assert stored["stop-smoking"] == 42 and stored["stop-nsaids"] == 7 and stored["prehab"] is None
-    assert v1.definitions.get(key="avoid-nsaids-after-surgery").phase == "recovery"
+    assert v1.definitions.get(key="first-walk").phase == "recovery"
     assert v1.definitions.get(key="stop-nsaids").phase == "preparation"
 
     data = shipped_data()

@@ -57,3 +57,26 @@ def check_applies_if(applies_if, where: str) -> dict:
         if not isinstance(wanted, bool):
             _fail(f"{where}.{fact}", "must be true or false")
     return applies_if
+
+
+def check_translations(translations, fields, *, languages, where: str, optional=()) -> dict:
+    """The translations of one item of a section: each of the protocol's languages, every field in it.
+
+    Every text a patient reads is in each language the protocol is translated into (its
+    top-level `translations`), and in no other; `optional` fields may be given as well.
+    Returns the translations with their texts stripped.
+    """
+    translations = translations or {}
+    if not isinstance(translations, dict):
+        _fail(where, "must be a mapping of language: texts")
+    _unknown(translations.keys(), languages, where)
+    result = {}
+    for language in sorted(languages):
+        texts, t_where = translations.get(language), f"{where}.{language}"
+        if not isinstance(texts, dict):
+            _fail(t_where, "is missing: every text is translated into the protocol's languages")
+        _unknown(texts.keys(), set(fields) | set(optional), t_where)
+        for field in fields:
+            _require_str(texts.get(field), f"{t_where}.{field}")
+        result[language] = {k: v.strip() if isinstance(v, str) else v for k, v in texts.items()}
+    return result

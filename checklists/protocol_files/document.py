@@ -8,14 +8,18 @@ from pathlib import Path
 
 import yaml
 
-from .common import PREPARATION, ProtocolFileError, _fail, _require_str, _unknown, phase_of
-from .stages import validate_recovery_stages
-from .steps import validate_task
+from .check_in import check_check_in
+from .common import PREPARATION, ProtocolFileError, _duplicates, _fail, _require_str, _unknown, phase_of
+from .rules import check_rules
+from .stages import check_recovery_stages, validate_recovery_stages
+from .steps import check_step_links, validate_task
+from .warning_signs import check_warning_signs
 
 PROTOCOLS_DIR = Path(__file__).resolve().parent.parent / "protocols"
 
 TOP_KEYS = {
     "key", "name", "procedure", "source", "preparation_weeks", "summary", "translations", "recovery_stages", "tasks",
+    "rules", "warning_signs", "check_in",
 }
 TOP_TRANSLATION_KEYS = {"summary", "procedure"}
 
@@ -81,13 +85,15 @@ def parse_protocol(data, *, name: str = "protocol") -> dict:
     if not isinstance(data["tasks"], list) or not data["tasks"]:
         _fail(f"{name}.tasks", "must be a non-empty list")
     tasks = [validate_task(task, f"{name}: tasks[{i}]") for i, task in enumerate(data["tasks"])]
-    keys = [t["key"] for t in tasks]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicates:
-        _fail(f"{name}.tasks", f"duplicate task key(s) {', '.join(duplicates)}")
+    _duplicates([t["key"] for t in tasks], f"{name}.tasks", "task")
+    check_step_links(tasks, where=f"{name}: tasks")
     preparation_weeks = validate_preparation_weeks(data, tasks, name)
     summary, translations = validate_summary(data, name)
-    recovery_stages = validate_recovery_stages(data, tasks, translations, name)
+    languages = set(translations)
+    rules = check_rules(data.get("rules"), languages=languages, where=f"{name}.rules")
+    recovery_stages = validate_recovery_stages(data, tasks, translations, name, rules=rules)
+    warning_signs = check_warning_signs(data.get("warning_signs"), languages=languages, where=f"{name}.warning_signs")
+    check_in = check_check_in(data.get("check_in"), warning_signs, languages=languages, where=f"{name}.check_in")
     # Stored on the version (ProtocolVersion) and part of its fingerprint, like the steps.
     return {
         "key": data["key"],
@@ -98,19 +104,44 @@ def parse_protocol(data, *, name: str = "protocol") -> dict:
         "summary": summary,
         "translations": translations,
         "recovery_stages": recovery_stages,
+        "rules": rules,
+        "warning_signs": warning_signs,
+        "check_in": check_in,
         "tasks": tasks,
     }
 
 
+def check_stored_version(fields: dict, tasks: list[dict], *, where: str = "version") -> None:
+    """Check a version's stored sections against its steps, as a file's would be (a draft being published).
+
+    `fields` holds the version-wide fields (VERSION_FIELDS), `tasks` its steps as
+    TaskDefinition field values. The same checks as a file's: a clinical lead who edited a
+    draft in the admin cannot publish stages, rules, signs or check-in questions that a file
+    with the same content would have been refused for.
+    """
+    languages = set(fields.get("translations") or {})
+    check_step_links(tasks, where=f"{where}: tasks")
+    rules = check_rules(fields.get("rules"), languages=languages, where=f"{where}.rules")
+    check_recovery_stages(
+        fields.get("recovery_stages") or [], tasks, languages=languages, where=f"{where}.recovery_stages", rules=rules
+    )
+    signs = check_warning_signs(fields.get("warning_signs"), languages=languages, where=f"{where}.warning_signs")
+    check_check_in(fields.get("check_in"), signs, languages=languages, where=f"{where}.check_in")
+
+
 # The version-wide fields a version stores besides its steps, with their empty values.
-VERSION_FIELDS = {"preparation_weeks": {}, "summary": "", "translations": {}, "recovery_stages": []}
+VERSION_FIELDS = {
+    "preparation_weeks": {}, "summary": "", "translations": {}, "recovery_stages": [],
+    "rules": [], "warning_signs": {}, "check_in": {},
+}
 
 
 def content_hash(parsed: dict) -> str:
     """A stable fingerprint of the content: a new version is made only when it changes.
 
     Every stored field counts: each step's (min_lead_days included) and the version's own
-    (preparation span, summary, translations, recovery stages).
+    (preparation span, summary, translations, recovery stages, rules in force, warning signs,
+    check-in questions).
     """
     content = {k: parsed[k] for k in ("name", "procedure", "tasks")}
     content.update({k: parsed.get(k) or empty for k, empty in VERSION_FIELDS.items()})

@@ -1,10 +1,10 @@
-"""The recovery in stages: consecutive day ranges after surgery, each about some of the recovery steps."""
+"""The recovery in stages: consecutive day ranges after surgery, each about some recovery steps (and rules)."""
 
 from __future__ import annotations
 
 from .common import RECOVERY, _fail, _require_int, _require_str, _unknown, phase_of
 
-STAGE_KEYS = {"key", "days", "label", "steps", "translations"}
+STAGE_KEYS = {"key", "days", "label", "steps", "rules", "translations"}
 
 
 def _stage_from_file(stage, where: str) -> dict:
@@ -27,11 +27,12 @@ def _stage_from_file(stage, where: str) -> dict:
         "end_day": days["end"],
         "label": stage["label"],
         "steps": stage["steps"],
+        "rules": stage.get("rules", []),
         "translations": translations,
     }
 
 
-def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str) -> list[dict]:
+def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str, rules=()) -> list[dict]:
     """Check stored-form recovery stages against the protocol's steps; return them.
 
     The stages cut the recovery into consecutive day ranges (days after surgery) from day 1 to
@@ -39,8 +40,10 @@ def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str) -
     stage. Each stage names the recovery steps it is about (`steps`), and each of those steps'
     windows must reach into the stage's days: the stages follow the steps, not the other way
     round. Every recovery step belongs to at least one stage, and every label is translated
-    into each language the protocol is translated into.
+    into each language the protocol is translated into. A stage may also name the rules in
+    force it is about (`rules`, from the protocol's `rules`), each in force on one of its days.
     """
+    rules_by_key = {rule["key"]: rule for rule in rules}
     if not isinstance(stages, list):
         _fail(where, "must be a list")
     recovery = {t["key"]: t for t in tasks if phase_of(t["offset_days"]) == RECOVERY}
@@ -78,6 +81,16 @@ def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str) -
                     f"{s_where}.steps", f"{key} (days {low} to {high}) lies outside the stage's days {start} to {end}"
                 )
             covered.add(key)
+        stage_rules = stage.get("rules", [])
+        if not isinstance(stage_rules, list):
+            _fail(f"{s_where}.rules", "must be a list of rule keys")
+        for key in stage_rules:
+            rule = rules_by_key.get(key) if isinstance(key, str) else None
+            if rule is None:
+                _fail(f"{s_where}.rules", f"{key!r} is not a rule of this protocol")
+            if rule["start"] > end or (rule["end"] is not None and rule["end"] < start):
+                span = f"days {rule['start']} to {rule['end']}" if rule["end"] is not None else f"from day {rule['start']}"
+                _fail(f"{s_where}.rules", f"{key} ({span}) is not in force on the stage's days {start} to {end}")
         translations = stage.get("translations") or {}
         _unknown(translations.keys(), languages, f"{s_where}.translations")
         for language in sorted(languages):
@@ -100,12 +113,12 @@ def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str) -
     return stages
 
 
-def validate_recovery_stages(data: dict, tasks: list[dict], translations: dict, name: str) -> list[dict]:
+def validate_recovery_stages(data: dict, tasks: list[dict], translations: dict, name: str, rules=()) -> list[dict]:
     where = f"{name}.recovery_stages"
     raw = data.get("recovery_stages", []) or []
     if not isinstance(raw, list):
         _fail(where, "must be a list")
     stages = [_stage_from_file(stage, f"{where}[{i}]") for i, stage in enumerate(raw)]
-    return check_recovery_stages(stages, tasks, languages=set(translations), where=where)
+    return check_recovery_stages(stages, tasks, languages=set(translations), where=where, rules=rules)
 
 

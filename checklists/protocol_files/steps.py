@@ -8,10 +8,13 @@ from .common import RECOVERY, _fail, _require_int, _require_str, _unknown, check
 TASK_REQUIRED = {"key", "category", "title", "instructions", "offset_days"}
 TASK_OPTIONAL = {
     "why", "source_section", "window", "applies_if", "sub_items", "targets", "reminders", "translations",
-    "min_lead_days", "lead_reason", "critical", "escalate_after_days",
+    "min_lead_days", "lead_reason", "critical", "escalate_after_days", "stop", "stop_today", "shows_answers_of",
 }
-TRANSLATION_KEYS = {"title", "instructions", "why", "sub_items", "targets", "lead_reason"}
-TARGET_KINDS = {"per_kg_range": {"key", "kind", "min", "max", "unit", "label"}, "fixed": {"key", "kind", "value", "unit", "label"}}
+TRANSLATION_KEYS = {"title", "instructions", "why", "sub_items", "targets", "lead_reason", "stop_today"}
+TARGET_KINDS = {
+    "per_kg_range": {"key", "kind", "min", "max", "unit", "label"},
+    "fixed": {"key", "kind", "value", "unit", "label"},
+}
 REMINDER_ANCHORS = {"window_start", "due"}
 
 # When a definition names no reminder rules: when its window opens, the day before it is due, and on the day.
@@ -37,6 +40,8 @@ def validate_task(task, where: str) -> dict:
         _fail(f"{where}.category", f"{task['category']!r} is not one of {', '.join(Category.values)}")
     _require_str(task["title"], f"{where}.title", max_length=200)
     _require_str(task["instructions"], f"{where}.instructions")
+    if "source_section" in task:
+        _require_str(task["source_section"], f"{where}.source_section", max_length=200)
     _require_int(task["offset_days"], f"{where}.offset_days")
 
     window_start = window_end = None
@@ -52,7 +57,9 @@ def validate_task(task, where: str) -> dict:
         if not window_start <= task["offset_days"] <= window_end:
             _fail(f"{where}.offset_days", f"{task['offset_days']} lies outside the window {window_start}..{window_end}")
         if phase_of(task["offset_days"]) == RECOVERY and window_start < 1:
-            _fail(f"{where}.window", f"a recovery step's window must open after the surgery day, not on day {window_start}")
+            _fail(
+                f"{where}.window", f"a recovery step's window must open after the surgery day, not on day {window_start}"
+            )
 
     min_lead_days = task.get("min_lead_days")
     if "min_lead_days" in task:
@@ -84,6 +91,33 @@ def validate_task(task, where: str) -> dict:
             _fail(e_where, "only a step marked critical: true can be escalated")
         if not isinstance(escalate_after_days, int) or isinstance(escalate_after_days, bool) or escalate_after_days < 0:
             _fail(e_where, f"must be a whole number of days, zero or more, not {escalate_after_days!r}")
+
+    stop = task.get("stop", False)
+    if not isinstance(stop, bool):
+        _fail(f"{where}.stop", f"must be true or false, not {stop!r}")
+    if stop:
+        # A step that stops a medicine or a habit: once its planned day has passed (or its lead
+        # time can no longer be met) it is due today, and the patient reads its stop_today text.
+        if task["offset_days"] > 0:
+            _fail(f"{where}.stop", "only a step before the surgery can be a stop that cannot wait")
+        if "stop_today" not in task:
+            _fail(f"{where}.stop_today", "a stop needs the words that tell the patient to stop today")
+        _require_str(task["stop_today"], f"{where}.stop_today")
+    elif "stop_today" in task:
+        _fail(f"{where}.stop_today", "only a step marked stop: true has a stop_today text")
+
+    shows_answers_of = task.get("shows_answers_of") or {}
+    if "shows_answers_of" in task:
+        # Another step's answers shown with this one (checked against that step by check_step_links).
+        s_where = f"{where}.shows_answers_of"
+        if not isinstance(shows_answers_of, dict) or set(shows_answers_of) != {"step", "keys"}:
+            _fail(s_where, "must have exactly 'step' and 'keys'")
+        _require_str(shows_answers_of["step"], f"{s_where}.step")
+        keys = shows_answers_of["keys"]
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+            _fail(f"{s_where}.keys", "must be a non-empty list of the other step's sub-item keys")
+        if len(set(keys)) != len(keys):
+            _fail(f"{s_where}.keys", "must not repeat a key")
 
     applies_if = check_applies_if(task.get("applies_if"), f"{where}.applies_if")
 
@@ -143,6 +177,10 @@ def validate_task(task, where: str) -> dict:
             _require_str(texts.get("lead_reason"), f"{t_where}.lead_reason")
         elif "lead_reason" in texts:
             _fail(f"{t_where}.lead_reason", "translates a reason the step does not have")
+        if stop:
+            _require_str(texts.get("stop_today"), f"{t_where}.stop_today")
+        elif "stop_today" in texts:
+            _fail(f"{t_where}.stop_today", "translates a stop_today text the step does not have")
         if sub_keys and set(texts.get("sub_items", {})) != set(sub_keys):
             _fail(f"{t_where}.sub_items", "must translate every sub-item key and no others")
         if target_keys and set(texts.get("targets", {})) != set(target_keys):
@@ -167,6 +205,39 @@ def validate_task(task, where: str) -> dict:
         "critical": critical,
         "escalate_after_days": escalate_after_days,
         "lead_reason": (task.get("lead_reason") or "").strip(),
+        "stop": stop,
+        "stop_today": (task.get("stop_today") or "").strip(),
+        "shows_answers_of": shows_answers_of,
     }
+
+
+def check_step_links(tasks: list[dict], *, where: str) -> None:
+    """A step that shows another's answers (`shows_answers_of`) must be able to find them.
+
+    The other step is one of this protocol's, due before this one, with those sub-items, and
+    on the patient's list whenever this one is: each of its conditions is one of this step's.
+    Works on the normalised steps (from a file, or a draft's definitions being published).
+    """
+    by_key = {task["key"]: task for task in tasks}
+    for i, task in enumerate(tasks):
+        link = task.get("shows_answers_of") or {}
+        if not link:
+            continue
+        s_where = f"{where}[{i}].shows_answers_of"
+        source = by_key.get(link["step"])
+        if source is None or source is task:
+            _fail(f"{s_where}.step", f"{link['step']!r} is not another step of this protocol")
+        if source["offset_days"] >= task["offset_days"]:
+            _fail(f"{s_where}.step", f"{source['key']} is due on day {source['offset_days']}, not before this step")
+        known = {item["key"] for item in source["sub_items"]}
+        missing = [key for key in link["keys"] if key not in known]
+        if missing:
+            _fail(f"{s_where}.keys", f"{', '.join(missing)}: not a sub-item of {source['key']}")
+        for fact, wanted in (source["applies_if"] or {}).items():
+            if (task["applies_if"] or {}).get(fact) != wanted:
+                _fail(
+                    f"{where}[{i}].applies_if",
+                    f"must include {fact}: {str(wanted).lower()}, as {source['key']} does, or its answers may not exist",
+                )
 
 
