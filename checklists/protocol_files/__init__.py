@@ -21,7 +21,7 @@ from .document import (
     read_protocol_file,
     shipped_protocol_files,
 )
-from .guide import FINGERPRINT_WORDS, fingerprints, text_words
+from .guide import FINGERPRINT_WORDS, figures, fingerprints, text_words
 from .stages import check_recovery_stages
 from .steps import DEFAULT_REMINDER_RULES, validate_task
 from .warning_signs import GENERAL_PRACTICE, URGENCIES
@@ -29,6 +29,6 @@ from .warning_signs import GENERAL_PRACTICE, URGENCIES
 __all__ = [
     "DEFAULT_REMINDER_RULES", "FINGERPRINT_WORDS", "GENERAL_PRACTICE", "PREPARATION", "PROTOCOLS_DIR", "RECOVERY",
     "URGENCIES", "VERSION_FIELDS", "ProtocolFileError", "check_recovery_stages", "check_stored_version",
-    "content_hash", "fingerprints", "parse_protocol", "phase_of", "read_protocol_file", "shipped_protocol_files",
+    "content_hash", "figures", "fingerprints", "parse_protocol", "phase_of", "read_protocol_file", "shipped_protocol_files",
     "text_words", "validate_task",
 ]
