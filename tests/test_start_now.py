@@ -143,3 +143,47 @@ def test_a_done_stop_no_longer_says_stop_today(pat, carol, protocol_version):
     nsaids = tasks["stop-nsaids"]
     nsaids.status = Task.Status.DONE
     assert nsaids.says_stop_today(today) is False
+
+
+def test_the_stop_rule_in_the_schedule_itself():
+    from datetime import date
+
+    surgery = date(2027, 3, 15)
+
+    def placed(days_before, **kwargs):
+        today = surgery - timedelta(days=days_before)
+        dates = schedule.task_dates(surgery, offset_days=-10, window_start_days=-10, window_end_days=-7)
+        return today, schedule.place(dates, today, surgery_date=surgery, offset_days=-10, min_lead_days=7, **kwargs)
+
+    # Window open (8 days before): a step gets the grace, up to its window's last day, a stop gets today.
+    today, step = placed(8)
+    assert step.dates.due_date == surgery - timedelta(days=7) > today and step.start_now
+    today, stop = placed(8, stop=True)
+    assert (stop.dates.due_date, stop.start_now, stop.late, stop.not_enough_time) == (today, True, False, False)
+    # Window closed (5 days before): a step is late, dated in the past; a stop is due today.
+    today, step = placed(5)
+    assert step.late and step.dates.due_date < today
+    today, stop = placed(5, stop=True)
+    assert (stop.dates.due_date, stop.late, stop.not_enough_time) == (today, False, True)
+    assert stop.dates.window_end == surgery - timedelta(days=7)  # the last safe day is kept, for the record
+    # On the surgery day, still today; after it, a step before surgery has nothing left to start.
+    today, stop = placed(0, stop=True)
+    assert stop.dates.due_date == today
+    today, stop = placed(-1, stop=True)
+    assert stop.late and stop.dates.due_date == surgery - timedelta(days=10)
+    # In good time: the planned day.
+    today, stop = placed(20, stop=True)
+    assert stop.dates.due_date == surgery - timedelta(days=10) and not stop.start_now
+
+
+def test_says_stop_today_from_the_due_day_to_the_surgery_day():
+    from datetime import date
+
+    surgery, due = date(2027, 3, 15), date(2027, 3, 5)
+    said = [
+        schedule.says_stop_today(stop=True, status="open", due_date=due, surgery_date=surgery, today=due + timedelta(days=d))
+        for d in (-1, 0, 5, 10, 11)
+    ]
+    assert said == [False, True, True, True, False]
+    assert not schedule.says_stop_today(stop=False, status="open", due_date=due, surgery_date=surgery, today=due)
+    assert not schedule.says_stop_today(stop=True, status="done", due_date=due, surgery_date=surgery, today=due)
