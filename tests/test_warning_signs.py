@@ -294,3 +294,20 @@ def test_stored_sections_check_again_to_themselves(parsed):
     data["check_in"] = copy.deepcopy(parsed["check_in"])
     again = parse_protocol(data)
     assert (again["warning_signs"], again["check_in"]) == (parsed["warning_signs"], parsed["check_in"])
+
+
+def test_the_clinical_review_lists_what_the_guide_does_not_give():
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("protocol_review", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "mis-lumbar-fusion: 17 item(s) from general practice to review"
+    listed = {line.split(" [")[0].strip() for line in lines[1:]}
+    # The five steps of the night before and the day itself, and every sign but the wound's.
+    assert {"tasks.eating-drinking-cutoff", "tasks.morning-medicines", "warning_signs.fever (call_today)",
+            "warning_signs.cannot-pass-urine (emergency)"} <= listed
+    assert "warning_signs.wound-infection (call_today)" not in listed
+    assert not any(place.startswith("rules.") for place in listed)  # every rule is the guide's
