@@ -29,6 +29,6 @@ from .warning_signs import GENERAL_PRACTICE, URGENCIES
 __all__ = [
     "DEFAULT_REMINDER_RULES", "FINGERPRINT_WORDS", "GENERAL_PRACTICE", "PREPARATION", "PROTOCOLS_DIR", "RECOVERY",
     "URGENCIES", "VERSION_FIELDS", "ProtocolFileError", "check_recovery_stages", "check_stored_version",
-    "content_hash", "figures", "fingerprints", "parse_protocol", "phase_of", "read_protocol_file", "shipped_protocol_files",
-    "text_words", "validate_task",
+    "content_hash", "figures", "fingerprints", "parse_protocol", "phase_of", "read_protocol_file",
+    "shipped_protocol_files", "text_words", "validate_task",
 ]

@@ -89,7 +89,9 @@ def check_recovery_stages(stages, tasks: list[dict], *, languages, where: str, r
             if rule is None:
                 _fail(f"{s_where}.rules", f"{key!r} is not a rule of this protocol")
             if rule["start"] > end or (rule["end"] is not None and rule["end"] < start):
-                span = f"days {rule['start']} to {rule['end']}" if rule["end"] is not None else f"from day {rule['start']}"
+                span = f"from day {rule['start']}"
+                if rule["end"] is not None:
+                    span = f"days {rule['start']} to {rule['end']}"
                 _fail(f"{s_where}.rules", f"{key} ({span}) is not in force on the stage's days {start} to {end}")
         translations = stage.get("translations") or {}
         _unknown(translations.keys(), languages, f"{s_where}.translations")

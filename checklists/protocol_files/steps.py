@@ -58,7 +58,8 @@ def validate_task(task, where: str) -> dict:
             _fail(f"{where}.offset_days", f"{task['offset_days']} lies outside the window {window_start}..{window_end}")
         if phase_of(task["offset_days"]) == RECOVERY and window_start < 1:
             _fail(
-                f"{where}.window", f"a recovery step's window must open after the surgery day, not on day {window_start}"
+                f"{where}.window",
+                f"a recovery step's window must open after the surgery day, not on day {window_start}",
             )
 
     min_lead_days = task.get("min_lead_days")
@@ -237,7 +238,8 @@ def check_step_links(tasks: list[dict], *, where: str) -> None:
             if (task["applies_if"] or {}).get(fact) != wanted:
                 _fail(
                     f"{where}[{i}].applies_if",
-                    f"must include {fact}: {str(wanted).lower()}, as {source['key']} does, or its answers may not exist",
+                    f"must include {fact}: {str(wanted).lower()}, as {source['key']} does, "
+                    "or its answers may not exist",
                 )
 
 
