@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from checklists import schedule
+
 
 class Category(models.TextChoices):
     LIFESTYLE = "lifestyle", _("Lifestyle")
@@ -62,6 +64,16 @@ class ProtocolVersion(models.Model):
     # [{"key", "start_day", "end_day", "label", "steps": [keys], "translations": {"es": {"label"}}}]:
     # the stages of recovery, by days after surgery, in order and without gaps.
     recovery_stages = models.JSONField(default=list, blank=True)
+    # The safety net at home, in the forms checklists.protocol_files checks and stores:
+    # [{"key", "start", "end" (None: until lifted), "until_lifted", "applies_if", "title", "text",
+    #   "source_section", "translations": {"es": {"title", "text"}}}]: the rules in force.
+    rules = models.JSONField(default=list, blank=True)
+    # {"urgencies": {"emergency"|"call_today"|"before_surgery": {"action", "translations"}},
+    #  "signs": [{"key", "urgency", "phase", "text", "source_section", "translations"}]}
+    warning_signs = models.JSONField(default=dict, blank=True)
+    # {"intro", "all_clear", "translations", "questions": [{"key", "kind": "scale"|"choice", "text",
+    #   "min", "max" | "options": [{"key", "text", "signs": [sign keys]}], "translations"}]}
+    check_in = models.JSONField(default=dict, blank=True)
 
     @property
     def is_draft(self) -> bool:
@@ -93,12 +105,49 @@ class ProtocolVersion(models.Model):
         extra = stage.get("translations", {}).get(language, {}) if language else {}
         return extra.get("label") or stage["label"]
 
+    # The texts of the safety sections in a language, each falling back to the base text
+    # (checklists.safety builds what the patient sees from these).
+
+    def localized_rule(self, rule: dict, language: str) -> dict:
+        """A rule's {"title", "text"} in the language."""
+        extra = _texts_in(rule, language)
+        return {"title": extra.get("title") or rule["title"], "text": extra.get("text") or rule["text"]}
+
+    def localized_warning_sign(self, sign: dict, language: str) -> str:
+        return _texts_in(sign, language).get("text") or sign["text"]
+
+    def localized_urgency(self, urgency: str, language: str) -> str:
+        """What the patient does at this urgency ("Call emergency services now. ..."), or "" if not given."""
+        entry = (self.warning_signs or {}).get("urgencies", {}).get(urgency)
+        if not entry:
+            return ""
+        return _texts_in(entry, language).get("action") or entry["action"]
+
+    def localized_check_in(self, language: str) -> dict:
+        """The check-in's {"intro", "all_clear"} texts in the language (empty when it has none)."""
+        check_in = self.check_in or {}
+        extra = _texts_in(check_in, language)
+        return {field: extra.get(field) or check_in.get(field, "") for field in ("intro", "all_clear")}
+
+    def localized_question(self, question: dict, language: str) -> dict:
+        """A check-in question's {"text", "options": {option key: text}} in the language."""
+        extra = _texts_in(question, language)
+        options = extra.get("options", {})
+        return {
+            "text": extra.get("text") or question["text"],
+            "options": {o["key"]: options.get(o["key"]) or o["text"] for o in question.get("options", [])},
+        }
+
     class Meta:
         ordering = ["protocol", "-number"]
         constraints = [models.UniqueConstraint(fields=["protocol", "number"], name="unique_protocol_version")]
 
     def __str__(self):
         return f"{self.protocol.name} v{self.number}"
+
+
+def _texts_in(item: dict, language: str) -> dict:
+    return (item.get("translations") or {}).get(language, {}) if language else {}
 
 
 class TaskDefinition(models.Model):
@@ -141,6 +190,16 @@ class TaskDefinition(models.Model):
     # Why the minimum lead time matters, in the patient's words: shown with "call your care
     # team" when it can no longer be met. Translated under translations[language]["lead_reason"].
     lead_reason = models.TextField(blank=True)
+    # A step that stops a medicine or a habit (stop NSAIDs, stop smoking): it cannot wait. Once
+    # its planned day has passed, or its minimum lead time can no longer be met, it is due on
+    # the patient's today (never "in a few days"), and while it is open, up to the surgery day,
+    # the patient is told `stop_today` (Task.says_stop_today). Translated under
+    # translations[language]["stop_today"].
+    stop = models.BooleanField(default=False)
+    stop_today = models.TextField(blank=True)
+    # {"step": key, "keys": [sub-item keys]}: another step's answers shown with this one (the
+    # blood-thinner restart shows the plan's restart day and how); empty for most steps.
+    shows_answers_of = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["version", "position", "id"]
@@ -165,6 +224,12 @@ class TaskDefinition(models.Model):
             raise ValidationError({"escalate_after_days": _("Only critical steps are escalated.")})
         if self.lead_reason and self.min_lead_days is None:
             raise ValidationError({"lead_reason": _("Only a step with a minimum lead time has a reason for it.")})
+        if self.stop and self.offset_days is not None and self.offset_days > 0:
+            raise ValidationError({"stop": _("Only a step before surgery can be a stop that cannot wait.")})
+        if self.stop and not self.stop_today.strip():
+            raise ValidationError({"stop_today": _("A stop needs the words that tell the patient to stop today.")})
+        if self.stop_today and not self.stop:
+            raise ValidationError({"stop_today": _("Only a stop has a stop-today text.")})
 
     def localized(self, language: str) -> dict:
         """Title, instructions, why and sub-item texts in the language, falling back to the base text."""
@@ -175,6 +240,7 @@ class TaskDefinition(models.Model):
             "instructions": extra.get("instructions") or self.instructions,
             "why": extra.get("why") or self.why,
             "lead_reason": extra.get("lead_reason") or self.lead_reason,
+            "stop_today": extra.get("stop_today") or self.stop_today,
             "sub_items": [{"key": s["key"], "text": sub_texts.get(s["key"]) or s["text"]} for s in self.sub_items],
         }
 
@@ -223,3 +289,33 @@ class Task(models.Model):
 
     def __str__(self):
         return f"{self.definition.title} (due {self.due_date})"
+
+    def says_stop_today(self, today) -> bool:
+        """Whether the patient is told "stop today" (the definition's stop_today text) on `today`.
+
+        For an open stop step (TaskDefinition.stop) from its due day up to the surgery day; see
+        schedule.says_stop_today. Reads the task's definition and its checklist's case.
+        """
+        return schedule.says_stop_today(
+            stop=self.definition.stop, status=self.status, due_date=self.due_date,
+            surgery_date=self.checklist.case.surgery_date, today=today,
+        )
+
+    def shown_answers(self, language: str = "") -> list[dict]:
+        """The other step's answers this one shows (TaskDefinition.shows_answers_of), in order.
+
+        [{"key", "text" (that sub-item's text in the language), "answer" ("" until given)}];
+        empty when the step shows none or the other step is not on this checklist. One query.
+        """
+        link = self.definition.shows_answers_of or {}
+        if not link:
+            return []
+        source = (
+            Task.objects.filter(checklist_id=self.checklist_id, definition__key=link["step"])
+            .select_related("definition").first()
+        )
+        if source is None:
+            return []
+        texts = {item["key"]: item["text"] for item in source.definition.localized(language)["sub_items"]}
+        answers = source.answers or {}
+        return [{"key": key, "text": texts.get(key, key), "answer": answers.get(key, "")} for key in link["keys"]]

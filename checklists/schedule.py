@@ -93,7 +93,8 @@ def lacks_lead_time(*, surgery_date: date, today: date, min_lead_days: int | Non
 
 
 def place(
-    dates: TaskDates, today: date, *, surgery_date: date, offset_days: int, min_lead_days: int | None = None
+    dates: TaskDates, today: date, *, surgery_date: date, offset_days: int, min_lead_days: int | None = None,
+    stop: bool = False,
 ) -> Placement:
     """Where a step lands when it is assigned or moved, seen from the patient's today.
 
@@ -104,8 +105,20 @@ def place(
 
     Whatever its dates, a step whose minimum lead time can no longer be met is marked
     `not_enough_time` (see `lacks_lead_time`).
+
+    A stop (`stop`: a step before surgery that stops a medicine or a habit) cannot wait: once
+    its due day has passed, or its minimum lead time can no longer be met, it is due today,
+    window open or closed, up to the surgery day. Neither a few days' grace nor an overdue
+    day in the past: each day still taking the medicine, or smoking, is a day lost, and the
+    patient is told to stop today (`says_stop_today`).
     """
     short = lacks_lead_time(surgery_date=surgery_date, today=today, min_lead_days=min_lead_days)
+    if stop and offset_days <= 0 and today <= surgery_date and (dates.due_date < today or short):
+        # Moved to today: "start now" when the planned day was behind (is_start_now sees a due
+        # day later than planned), and simply due today when it was ahead but time is short.
+        return Placement(
+            replace(dates, due_date=today), late=False, start_now=dates.due_date < today, not_enough_time=short
+        )
     if dates.due_date >= today:
         return Placement(dates, late=False, start_now=False, not_enough_time=short)
     if dates.window_end is None or dates.window_end < today:
@@ -132,6 +145,16 @@ def is_start_now(
         return False
     planned = window_start + timedelta(days=offset_days - window_start_days)
     return due_date > planned
+
+
+def says_stop_today(*, stop: bool, status: str, due_date: date, surgery_date: date, today: date) -> bool:
+    """True while an open stop (see `place`) is due or overdue and the surgery is still ahead or today.
+
+    What tells the patient's screen to say "Stop today" (the step's stop_today text) instead of
+    a due date: from the stop's due day (its planned day, or today when `place` moved it) to
+    the surgery day. Not before its day (the step waits as any other), nor once it is done.
+    """
+    return stop and status == "open" and due_date <= today <= surgery_date
 
 
 def days_between(today: date, surgery_date: date) -> int:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from checklists import schedule
 from checklists.models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
-from checklists.protocol_files import VERSION_FIELDS, ProtocolFileError, check_recovery_stages, content_hash
+from checklists.protocol_files import VERSION_FIELDS, ProtocolFileError, check_stored_version, content_hash
 from prepapp.lib.bulk import bulk_update_rows
 from prepapp.models import SurgeryCase
 
@@ -24,6 +24,7 @@ DEFINITION_FIELDS = (
     "key", "category", "title", "instructions", "why", "source_section", "offset_days",
     "window_start_days", "window_end_days", "applies_if", "sub_items", "targets",
     "reminder_rules", "translations", "min_lead_days", "lead_reason", "critical", "escalate_after_days",
+    "stop", "stop_today", "shows_answers_of",
 )
 
 
@@ -97,10 +98,9 @@ def protocol_version_publish(*, version: ProtocolVersion, now: datetime | None =
     # later recognises this version instead of publishing a copy of it.
     rows = [{f: getattr(d, f) for f in DEFINITION_FIELDS} for d in sorted(definitions, key=lambda d: d.position)]
     try:
-        # The steps may have changed in the draft: its recovery stages must still fit them.
-        check_recovery_stages(
-            version.recovery_stages, rows, languages=set(version.translations or {}), where="recovery_stages"
-        )
+        # The steps may have changed in the draft: its recovery stages, rules, warning signs and
+        # check-in questions must still fit them, as a protocol file's would.
+        check_stored_version({field: getattr(version, field) for field in VERSION_FIELDS}, rows, where="version")
     except ProtocolFileError as exc:
         raise ValidationError({"version": str(exc)}) from exc
     protocol = version.protocol
@@ -122,7 +122,7 @@ def _placement(definition: TaskDefinition, surgery_date, today) -> schedule.Plac
     )
     return schedule.place(
         dates, today, surgery_date=surgery_date, offset_days=definition.offset_days,
-        min_lead_days=definition.min_lead_days,
+        min_lead_days=definition.min_lead_days, stop=definition.stop,
     )
 
 

@@ -37,11 +37,12 @@ def overdue(patient, key, days):
     return task
 
 
-def test_the_shipped_protocol_marks_the_nsaid_stop_and_the_blood_thinner_plan_critical(protocol_version):
+def test_the_shipped_protocol_marks_the_nsaid_stop_and_the_blood_thinner_steps_critical(protocol_version):
     critical = {
         d.key: d.escalate_after_days for d in protocol_version.definitions.filter(critical=True)
     }
-    assert critical == {"stop-nsaids": 1, "blood-thinner-plan": 7}
+    # The restart after surgery too: not confirmed a day after it is due, the care team hears of it.
+    assert critical == {"stop-nsaids": 1, "blood-thinner-plan": 7, "restart-blood-thinner": 1}
 
 
 def test_an_alert_is_raised_once_and_only_when_overdue_long_enough(pat, pat_checklist):

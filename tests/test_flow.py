@@ -121,8 +121,13 @@ def test_moving_the_surgery_earlier_marks_passed_steps_late(pat_checklist, as_ca
     case = pat_checklist.case
     response = as_carol.post(f"/api/v1/cases/{case.pk}/reschedule/", {"surgery_date": str(days_from_today(5))}, format="json")
     assert response.status_code == 200
+    # A step whose time has gone is kept and marked late...
+    review = Task.objects.get(checklist=pat_checklist, definition__key="review-medicines")
+    assert review.late is True and review.status == "open"
+    # ...but a stop cannot wait: stopping smoking is due today, short of its six weeks.
     smoking = Task.objects.get(checklist=pat_checklist, definition__key="stop-smoking")
-    assert smoking.late is True and smoking.status == "open"
+    assert smoking.late is False and smoking.status == "open"
+    assert smoking.due_date == days_from_today(0) and smoking.not_enough_time is True
     # Its pending reminders for dates now in the past are gone; nothing is planned before today.
     assert not Reminder.objects.filter(task=smoking, status="pending", anchor_date__lt=days_from_today(-1)).exists()
 

@@ -82,23 +82,29 @@ EXPECTED = [
     ("driving-plan", weeks(3), weeks(1), weeks(1)),
     ("meals-and-help", weeks(2), days(3), days(3)),
     ("no-blt-practice", weeks(2), days(3), days(3)),
+    # The night before and the day itself: general pre-operative practice, not the guide's.
+    ("eating-drinking-cutoff", days(1), days(1), SURGERY),
+    ("pack-hospital-bag", weeks(1), days(1), days(1)),
+    ("ride-home-and-adult", weeks(1), days(1), days(1)),
+    ("skin-wash", days(1), SURGERY, SURGERY),
+    ("morning-medicines", days(1), SURGERY, SURGERY),
 ]
 
 # (key, window start, due date, window end) from the guide's week-by-week recovery timeline
 # and its section on helping the fusion heal.
 RECOVERY = [
     ("first-walk", after(1), after(2), after(2)),  # walking within 1 to 2 days
-    ("no-blt-recovery", week_starts(1), week_ends(2), week_ends(2)),  # weeks 1 to 2: 30 degrees, 5 to 10 pounds
+    ("restart-blood-thinner", after(1), after(3), after(3)),  # the written stop-and-restart plan
     ("wound-checks", week_starts(1), week_ends(2), week_ends(2)),  # weeks 1 to 2: signs of infection
     ("taper-opioids", week_starts(3), week_ends(6), week_ends(6)),  # weeks 3 to 6: to acetaminophen
     ("start-physical-therapy", week_starts(3), week_ends(6), week_ends(6)),  # weeks 3 to 6: PT begins
     ("driving-again", after(14), after(28), after(28)),  # no sooner than 2 to 4 weeks
     ("return-to-desk-work", week_starts(3), week_ends(6), week_ends(6)),  # desk work within 3 to 6 weeks
     ("first-followup-imaging", month_starts(2), month_ends(3), month_ends(3)),  # months 2 to 3
-    ("low-impact-exercise", month_starts(3), month_ends(6), month_ends(6)),  # months 3 to 6
+    # Months 3 to 6, opening with its stage the day after months 2 to 3 (which share month 3) end.
+    ("low-impact-exercise", month_starts(4), month_ends(6), month_ends(6)),
     ("fusion-ct", month_starts(6), month_ends(12), month_ends(12)),  # months 6 to 12: CT confirms fusion
     ("nutrition-through-fusion", after(1), month_ends(12), month_ends(12)),  # through the 6 to 12 month fusion
-    ("avoid-nsaids-after-surgery", after(1), after(90), after(180)),  # at least 3 to 6 months after
 ]
 
 
@@ -122,7 +128,8 @@ def test_the_recovery_timeline_in_plain_dates(everything):
     assert everything["first-walk"].due_date == date(2027, 3, 17)
     assert everything["taper-opioids"].window_start == date(2027, 3, 30)  # week 3 begins on day 15
     assert everything["driving-again"].window_start == date(2027, 3, 29)  # 2 weeks
-    assert everything["avoid-nsaids-after-surgery"].due_date == date(2027, 6, 13)  # 90 days
+    assert everything["restart-blood-thinner"].due_date == date(2027, 3, 18)  # 3 days
+    assert everything["low-impact-exercise"].window_start == date(2027, 6, 14)  # day 91
     assert everything["fusion-ct"].due_date == date(2028, 3, 9)  # 360 days
 
 
@@ -135,14 +142,15 @@ NO_RISK_FACTS = {
     "bone_density_concern": False, "heart_or_lung_condition": False,
 }
 CONDITIONAL_STEPS = {"stop-smoking", "stop-nsaids", "blood-thinner-plan", "glucose-control", "dexa-scan",
-                     "medical-clearance"}
+                     "medical-clearance", "restart-blood-thinner"}
 
 
 def test_recovery_steps_reach_patients_with_no_risk_facts(riverside, protocol_version):
     tasks = make_checklist(riverside, protocol_version, **NO_RISK_FACTS)
-    assert {e[0] for e in RECOVERY} <= set(tasks)
-    # NSAIDs after surgery concern every fusion patient, not only those taking them before.
-    assert "avoid-nsaids-after-surgery" in tasks and "stop-nsaids" not in tasks
+    # Every recovery step but the blood thinner's restart (NSAIDs after surgery, which concern
+    # every fusion patient, are a rule in force now: tests/test_rules_in_force.py).
+    assert {e[0] for e in RECOVERY} - set(tasks) == {"restart-blood-thinner"}
+    assert "stop-nsaids" not in tasks
 
 
 def test_tailoring_leaves_out_what_does_not_apply(riverside, protocol_version):
@@ -172,9 +180,11 @@ def test_guide_figures_reach_the_patient(everything):
     assert len(tasks["surgeon-questions"]["sub_items"]) == 10
     assert "7 to 10 days" in tasks["stop-nsaids"]["instructions"]
     assert "7 days before surgery is the last day" in tasks["stop-nsaids"]["instructions"]
-    assert "3 to 6 months" in tasks["avoid-nsaids-after-surgery"]["instructions"]
-    assert "30 degrees" in tasks["no-blt-recovery"]["instructions"]
-    assert "5 to 10 pounds" in tasks["no-blt-recovery"]["instructions"]
+    assert "3 to 6 months" in tasks["stop-nsaids"]["instructions"]
+    assert "30 degrees" in tasks["no-blt-practice"]["instructions"]  # the rule itself: test_rules_in_force.py
+    assert "5 to 10 pounds" in tasks["no-blt-practice"]["instructions"]
+    assert "acetaminophen (also called paracetamol)" in tasks["taper-opioids"]["instructions"]
+    assert "NSAIDs such as ibuprofen" in tasks["taper-opioids"]["instructions"]
     assert "1 to 2 days" in tasks["first-walk"]["instructions"]
     assert "months 6 to 12" in tasks["fusion-ct"]["instructions"]
     assert "4 to 6 weeks" in tasks["stop-smoking"]["instructions"]
@@ -195,11 +205,13 @@ def test_steps_already_past_when_assigned_are_kept_and_marked_late(riverside, pr
         organization=riverside, full_name="Late Lara", time_zone="Europe/Madrid", smoker=True, takes_nsaids=False
     )
     case = SurgeryCase.objects.create(patient=patient, procedure="MIS lumbar fusion", surgery_date=SURGERY)
-    # Assigned 20 days before surgery: the smoking window (ends 4 weeks before) is behind her.
+    # Assigned 20 days before surgery: the medicine review's window (ends 3 weeks before) is behind her.
     checklist = checklist_assign(case=case, protocol_version=protocol_version, now=datetime(2027, 2, 23, 12, tzinfo=dt_timezone.utc))
     tasks = {t.definition.key: t for t in checklist.tasks.select_related("definition")}
-    assert tasks["stop-smoking"].late is True
-    assert tasks["stop-smoking"].status == "open"
+    assert tasks["review-medicines"].late is True
+    assert tasks["review-medicines"].status == "open"
+    # So is the smoking window (ends 4 weeks before), but stopping cannot wait: due that day.
+    assert tasks["stop-smoking"].late is False and tasks["stop-smoking"].due_date == date(2027, 2, 23)
     assert "stop-nsaids" not in tasks  # she takes none
     assert tasks["sleeping-area"].late is False
 
@@ -208,7 +220,11 @@ def test_steps_already_past_when_assigned_are_kept_and_marked_late(riverside, pr
 def test_lateness_uses_the_calendar_date_where_the_patient_lives(riverside, protocol_version, zone, late):
     patient = patient_enrol(organization=riverside, full_name="Zoe Zone", time_zone=zone, smoker=True)
     case = SurgeryCase.objects.create(patient=patient, procedure="MIS lumbar fusion", surgery_date=SURGERY)
-    # 23:30 UTC on the smoking step's last day: still that day in Chicago, already the next in Madrid.
-    now = datetime.combine(weeks(4), datetime.min.time(), tzinfo=dt_timezone.utc) + timedelta(hours=23, minutes=30)
+    # 23:30 UTC on the medicine review's last day: still that day in Chicago, already the next in Madrid.
+    now = datetime.combine(weeks(3), datetime.min.time(), tzinfo=dt_timezone.utc) + timedelta(hours=23, minutes=30)
     checklist = checklist_assign(case=case, protocol_version=protocol_version, now=now)
-    assert checklist.tasks.get(definition__key="stop-smoking").late is late
+    assert checklist.tasks.get(definition__key="review-medicines").late is late
+    # A stop is due on the patient's own today, too: short of its six weeks, smoking is due
+    # that day where she lives.
+    smoking = checklist.tasks.get(definition__key="stop-smoking")
+    assert smoking.due_date == (weeks(3) + timedelta(days=1) if late else weeks(3))

@@ -49,10 +49,11 @@ def test_digest_by_default_one_row_per_channel_and_day_critical_steps_also_on_th
     assert pat.channel_policy == Patient.ChannelPolicy.PUSH_THEN_EMAIL
     pending = Reminder.objects.filter(patient=pat, status="pending")
     # Per-step rows only for the critical steps on pat's list: she takes NSAIDs, and whether she
-    # takes blood thinners is not known yet, so that plan is on her list "if it applies".
+    # takes blood thinners is not known yet, so that plan and its restart after surgery are on
+    # her list "if it applies".
     assert pat.on_blood_thinners is None
     stepped = set(pending.filter(task__isnull=False).values_list("task__definition__key", flat=True))
-    assert stepped == {"stop-nsaids", "blood-thinner-plan"}
+    assert stepped == {"stop-nsaids", "blood-thinner-plan", "restart-blood-thinner"}
     # Email waits behind push: planned on in-app and push only.
     assert set(pending.values_list("channel", flat=True)) == {INAPP, PUSH}
     days = set(digests(pat).values_list("anchor_date", flat=True))
@@ -122,7 +123,8 @@ def test_switching_to_digest_replaces_pending_per_step_rows_of_non_critical_step
     assert per_step.exclude(task__definition__critical=True).exists()
     patient_update(patient=pat, reminder_style="digest")
     pending = Reminder.objects.filter(patient=pat, status="pending")
-    critical = {"stop-nsaids", "blood-thinner-plan"}  # blood thinners: not known yet, so on her list
+    # Blood thinners: not known yet, so the plan and its restart are on her list.
+    critical = {"stop-nsaids", "blood-thinner-plan", "restart-blood-thinner"}
     assert set(pending.filter(task__isnull=False).values_list("task__definition__key", flat=True)) == critical
     cancelled = Reminder.objects.filter(patient=pat, status="cancelled", task__definition__critical=False)
     assert cancelled.exists() and set(cancelled.values_list("last_error", flat=True)) == {"plan changed"}

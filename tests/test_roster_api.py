@@ -251,7 +251,9 @@ def test_the_summary_counts_who_is_behind_over_the_whole_roster(carol, pat, pat_
 
     Patient = type(pat)
     Patient.objects.filter(pk=paul.pk).update(invitation_accepted_at=datetime.now(dt_timezone.utc))
-    # Pat's one step short of time (stopping smoking 10 days ahead) is among the two she ticked off.
+    # Pat's one step short of time (stopping smoking 10 days ahead) is a stop that cannot wait:
+    # due today rather than on its passed day, it is not among the two earliest she ticked off,
+    # and is still open and short of time.
     assert roster_summary(roster_rows(user=carol)) == {
-        "total": 2, "overdue": 1, "failed": 1, "not_signed_in": 1, "alerts": 0, "not_enough_time": 0,
+        "total": 2, "overdue": 1, "failed": 1, "not_signed_in": 1, "alerts": 0, "not_enough_time": 1,
     }

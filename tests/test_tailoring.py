@@ -145,7 +145,9 @@ def test_an_open_step_with_the_patients_notes_stays_and_is_reported(pat, pat_che
     checklist_services.task_record_answers(task=plan, answers={"last-dose": "Friday"})
     response = as_carol.patch(f"/api/v1/patients/{pat.id}/facts/", {"on_blood_thinners": False}, format="json")
     body = response.json()
-    assert body["removed"] == [] and [s["key"] for s in body["kept"]] == ["blood-thinner-plan"]
+    # The restart step after surgery, untouched, goes; the plan with her answers stays.
+    assert [s["key"] for s in body["removed"]] == ["restart-blood-thinner"]
+    assert [s["key"] for s in body["kept"]] == ["blood-thinner-plan"]
     assert Task.objects.filter(pk=plan.pk).exists()
     assert "because you wrote notes in them" in InboxMessage.objects.get(patient=pat).body
 
@@ -237,12 +239,12 @@ def test_answering_the_health_check_re_tailors_and_explains(pat, pat_checklist, 
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["answers"] == answers
-    assert sorted(s["key"] for s in body["removed"]) == ["blood-thinner-plan", "stop-smoking"]
+    assert sorted(s["key"] for s in body["removed"]) == ["blood-thinner-plan", "restart-blood-thinner", "stop-smoking"]
     assert body["message"]["title"] == "Your steps have changed"
     assert body["message"]["body"].startswith("You answered the health check:")
 
     left = steps(pat)
-    assert not {"stop-smoking", "blood-thinner-plan"} & set(left) and "stop-nsaids" in left
+    assert not {"stop-smoking", "blood-thinner-plan", "restart-blood-thinner"} & set(left) and "stop-nsaids" in left
     assert left["glucose-control"].id == glucose.id  # not sure: it stays, flagged
     assert payload_tasks(as_pat)["glucose-control"]["conditional_on"] == [{"fact": "diabetic", "applies_when": True}]
     assert InboxMessage.objects.get(patient=pat).id == body["message"]["id"]
