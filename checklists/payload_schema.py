@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from checklists import schedule
 from checklists.models import Category, Task
+from prepapp.facts import FACT_NAMES
 from prepapp.lib.schema import LocalTimeField
 from prepapp.models import SurgeryCase
 
@@ -34,7 +35,7 @@ class TaskTargetSerializer(serializers.Serializer):
 class TaskConditionSerializer(serializers.Serializer):
     """One condition of a step that reads a fact not known yet for the patient."""
 
-    fact = serializers.ChoiceField(choices=schedule.FACT_NAMES)
+    fact = serializers.ChoiceField(choices=FACT_NAMES)
     applies_when = serializers.BooleanField(help_text="The step applies when the fact turns out to be this.")
 
 

@@ -12,9 +12,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping, Sequence
 
 # The patient facts a step's `applies_if` may read (prepapp.models.FACTS names the same).
-FACT_NAMES = (
-    "smoker", "diabetic", "on_blood_thinners", "takes_nsaids", "bone_density_concern", "heart_or_lung_condition",
-)
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ SPECTACULAR_SETTINGS = {
         "MePatientKindEnum": ["patient"],
         "MeStaffKindEnum": ["staff", "other"],
         "TargetSpecKindEnum": ["per_kg_range", "fixed"],
-        "PatientFactEnum": "checklists.schedule.FACT_NAMES",
+        "PatientFactEnum": "prepapp.facts.FACT_NAMES",
         "HealthCheckAnswerEnum": ["yes", "no", "not_sure"],
     },
     "TAGS": [

@@ -28,7 +28,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from checklists import schedule
 from checklists.models import Checklist, Task
 from prepapp.audit import audit_record
-from prepapp.models import FACTS, Patient, StaffMembership, SurgeryCase
+from prepapp.facts import FACTS
+from prepapp.models import Patient, StaffMembership, SurgeryCase
 from prepapp.permissions import staff_organizations
 from prepapp.reminders import escalation
 from prepapp.reminders.models import Alert, DeliveryAttempt, Reminder

@@ -15,7 +15,8 @@ from prepapp.admin_scoping import (
     OrganizationScopedInline,
     is_operator,
 )
-from prepapp.models import FACTS, AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
+from prepapp.facts import FACTS
+from prepapp.models import AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
 
 User = get_user_model()
 

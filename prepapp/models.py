@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from prepapp.facts import FACTS
+
 
 def validate_time_zone(value: str) -> None:
     """Refuse anything that is not an IANA time zone name."""
@@ -80,18 +82,6 @@ class StaffMembership(models.Model):
 
     def __str__(self):
         return f"{self.user} ({self.get_role_display()}, {self.organization})"
-
-
-# The facts a protocol step's `applies_if` may name, with how the care team reads them.
-# (checklists.schedule.FACT_NAMES lists the same names for the protocol files.)
-FACTS = {
-    "smoker": _("Smokes or uses nicotine"),
-    "takes_nsaids": _("Takes NSAIDs (ibuprofen, naproxen, aspirin for pain)"),
-    "on_blood_thinners": _("Takes blood thinners"),
-    "diabetic": _("Diabetic"),
-    "bone_density_concern": _("Bone density concern (osteoporosis)"),
-    "heart_or_lung_condition": _("Heart or lung condition"),
-}
 
 
 class Patient(models.Model):

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from prepapp.audit import audit_record
+from prepapp.facts import FACT_NAMES
 from prepapp.models import (
     AuditEntry,
     Organization,
@@ -47,8 +48,7 @@ SIGN_IN_LINK_REFUSED = "This sign-in link has expired or has already been used. 
 SIGN_IN_LINKS_PER_EMAIL = 5
 
 PATIENT_FIELDS = (
-    "full_name", "contact_email", "date_of_birth", "time_zone", "language", "weight_kg",
-    "smoker", "diabetic", "on_blood_thinners", "takes_nsaids", "bone_density_concern", "heart_or_lung_condition",
+    "full_name", "contact_email", "date_of_birth", "time_zone", "language", "weight_kg", *FACT_NAMES,
 )
 # The patient's own choices about reminders and the app; staff may set them at enrolment too.
 PREFERENCE_FIELDS = (
@@ -326,6 +326,18 @@ def sign_in_link_redeem(*, token: str, now: datetime | None = None) -> Patient:
 def revoke_user_tokens(*, user) -> None:
     """Revoke every API token of the user (inside the caller's transaction)."""
     Token.objects.filter(user=user).delete()
+
+
+@transaction.atomic
+def api_token_issue(*, user) -> Token:
+    """A new API token for the user; the one they had before stops working."""
+    revoke_user_tokens(user=user)
+    return Token.objects.create(user=user)
+
+
+def api_token_revoke(*, token: Token) -> None:
+    """Sign one API token out (the one a request was made with)."""
+    Token.objects.filter(pk=token.pk).delete()
 
 
 @transaction.atomic

@@ -22,7 +22,13 @@ form (ProtocolVersion.check_in) is the file's, normalised (every option has its 
 from __future__ import annotations
 
 from checklists.protocol_files.common import (
-    RECOVERY, _duplicates, _fail, _require_int, _require_str, _unknown, check_translations,
+    RECOVERY,
+    _duplicates,
+    _fail,
+    _require_int,
+    _require_str,
+    _unknown,
+    check_translations,
 )
 from checklists.protocol_files.warning_signs import shown_in
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checklists.schedule import FACT_NAMES
+from prepapp.facts import FACT_NAMES
 
 
 class ProtocolFileError(ValueError):

@@ -9,7 +9,15 @@ from pathlib import Path
 import yaml
 
 from checklists.protocol_files.check_in import check_check_in
-from checklists.protocol_files.common import PREPARATION, ProtocolFileError, _duplicates, _fail, _require_str, _unknown, phase_of
+from checklists.protocol_files.common import (
+    PREPARATION,
+    ProtocolFileError,
+    _duplicates,
+    _fail,
+    _require_str,
+    _unknown,
+    phase_of,
+)
 from checklists.protocol_files.rules import check_rules
 from checklists.protocol_files.stages import check_recovery_stages, validate_recovery_stages
 from checklists.protocol_files.steps import check_step_links, validate_task

@@ -11,7 +11,15 @@ lifted) and `until_lifted` are always there, so checking a stored rule again giv
 
 from __future__ import annotations
 
-from checklists.protocol_files.common import _duplicates, _fail, _require_int, _require_str, _unknown, check_applies_if, check_translations
+from checklists.protocol_files.common import (
+    _duplicates,
+    _fail,
+    _require_int,
+    _require_str,
+    _unknown,
+    check_applies_if,
+    check_translations,
+)
 
 RULE_REQUIRED = {"key", "start", "title", "text", "source_section"}
 RULE_KEYS = RULE_REQUIRED | {"end", "until_lifted", "applies_if", "translations"}

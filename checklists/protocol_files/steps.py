@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from checklists.models import Category
-from checklists.protocol_files.common import RECOVERY, _fail, _require_int, _require_str, _unknown, check_applies_if, phase_of
+from checklists.protocol_files.common import (
+    RECOVERY,
+    _fail,
+    _require_int,
+    _require_str,
+    _unknown,
+    check_applies_if,
+    phase_of,
+)
 
 TASK_REQUIRED = {"key", "category", "title", "instructions", "offset_days"}
 TASK_OPTIONAL = {

@@ -17,7 +17,15 @@ The stored form (ProtocolVersion.warning_signs) is the file's, normalised.
 
 from __future__ import annotations
 
-from checklists.protocol_files.common import PREPARATION, RECOVERY, _duplicates, _fail, _require_str, _unknown, check_translations
+from checklists.protocol_files.common import (
+    PREPARATION,
+    RECOVERY,
+    _duplicates,
+    _fail,
+    _require_str,
+    _unknown,
+    check_translations,
+)
 
 # Most urgent first: the order the signs are shown in, and how answers are ranked.
 URGENCIES = ("emergency", "call_today", "before_surgery")

@@ -224,7 +224,7 @@ class SignOutView(APIView):
     def post(self, request):
         # Signing out with an API token revokes that token; with a session, ends the session.
         if isinstance(request.auth, Token):
-            request.auth.delete()
+            services.api_token_revoke(token=request.auth)
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

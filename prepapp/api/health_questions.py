@@ -21,10 +21,11 @@ from rest_framework.views import APIView
 
 from checklists import schedule
 from prepapp import workflows
+from prepapp.facts import FACTS
 from prepapp.lib.client_address import client_ip
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import error_response
-from prepapp.models import FACTS, Patient
+from prepapp.models import Patient
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of
 from prepapp.selectors import patients_for_staff
 

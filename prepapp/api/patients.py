@@ -15,10 +15,11 @@ from prepapp import services, workflows
 from prepapp.api.common import AuditedRetrieveMixin, validate_tz
 from prepapp.api.health_questions import FACT_HELP
 from prepapp.audit import audit_record
+from prepapp.facts import FACT_NAMES, FACTS
 from prepapp.lib.client_address import client_ip
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import LocalTimeModelSerializer, error_response
-from prepapp.models import FACTS, Patient
+from prepapp.models import Patient
 from prepapp.permissions import IsStaffMember, staff_organizations
 from prepapp.selectors import patients_for_staff
 
@@ -39,8 +40,7 @@ class PatientSerializer(StrictInputMixin, LocalTimeModelSerializer):
         model = Patient
         fields = [
             "id", "organization", "full_name", "contact_email", "date_of_birth", "time_zone", "language",
-            "weight_kg", "smoker", "diabetic", "on_blood_thinners", "takes_nsaids", "bone_density_concern",
-            "heart_or_lung_condition",
+            "weight_kg", *FACT_NAMES,
             "reminder_time", "quiet_hours_start", "quiet_hours_end", "push_enabled", "email_enabled", "inapp_enabled",
             "status", "status_changed_at", "status_reason",
             "invitation_code", "invitation_accepted_at", "created_at", "confirm_duplicate",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -12,6 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from prepapp import services
 from prepapp.authentication import token_expires_at
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.throttling import ScopedAddressThrottle
@@ -52,9 +52,7 @@ class ObtainTokenView(APIView):
         user = authenticate(request._request, **data.validated_data)
         if user is None or not user.is_active:
             raise ValidationError({"detail": ["Unable to sign in with these credentials."]})
-        with transaction.atomic():
-            Token.objects.filter(user=user).delete()
-            token = Token.objects.create(user=user)
+        token = services.api_token_issue(user=user)
         return Response({"token": token.key, "expires_at": token_expires_at(token)})
 
 
@@ -66,5 +64,5 @@ class RevokeTokenView(APIView):
     @extend_schema(request=None, responses={204: None}, tags=["auth"], operation_id="auth_token_revoke")
     def post(self, request):
         if isinstance(request.auth, Token):
-            request.auth.delete()
+            services.api_token_revoke(token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -9,13 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from checklists import schedule
 from checklists import services as checklist_services
 from checklists.selectors import checklist_current
 from prepapp.audit import audit_record
-from prepapp.models import FACTS, Patient
+from prepapp.facts import FACT_TOPICS, FACTS
+from prepapp.models import Patient
 from prepapp.reminders import planning
 from prepapp.reminders.models import InboxMessage
 
@@ -87,15 +87,6 @@ def _answer_text(value) -> str:
     return {True: _("yes"), False: _("no"), None: _("not known")}[value]
 
 
-# The facts as the patient reads them in a message.
-FACT_TOPICS = {
-    "smoker": gettext_lazy("Smoking or nicotine"),
-    "takes_nsaids": gettext_lazy("Anti-inflammatory painkillers"),
-    "on_blood_thinners": gettext_lazy("Blood thinners"),
-    "diabetic": gettext_lazy("Diabetes"),
-    "bone_density_concern": gettext_lazy("Bone density concern"),
-    "heart_or_lung_condition": gettext_lazy("Heart or lung condition"),
-}
 
 
 def facts_change_texts(result: FactsUpdate, *, by_patient: bool) -> tuple[str, str]:

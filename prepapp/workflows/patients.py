@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from checklists.selectors import tasks_open_for_patient
 from prepapp.audit import audit_record
-from prepapp.models import FACTS, Patient
+from prepapp.facts import FACTS
+from prepapp.models import Patient
 from prepapp.reminders import planning
 from prepapp.services import PATIENT_FIELDS, PREFERENCE_FIELDS, full_clean, user_sign_out_everywhere
 from prepapp.workflows.facts import patient_update_facts
