@@ -12,27 +12,18 @@ import pytest
 from django.utils import timezone, translation
 
 from checklists.models import Task
-from prepapp.reminders import announcements, delivery, outbox
+from prepapp.reminders import announcements
 from prepapp.reminders.announcements import send_at_for
 from prepapp.reminders.compose import announcement_texts, day_text
 from prepapp.reminders.models import Announcement, InboxMessage, Reminder
-from prepapp.workflows import case_book, case_cancel, case_reschedule, checklist_assign, patient_update
+from prepapp.workflows import case_book, case_reschedule, checklist_assign, patient_update
 
 from .factories import days_from_today
 from .support.fixtures import subscribe
-from .support.outbox import no_quiet_hours
+from .support.outbox import deliver_all, no_quiet_hours
 
 pytestmark = pytest.mark.django_db
 INAPP, EMAIL, PUSH = Reminder.Channel.INAPP, Reminder.Channel.EMAIL, Reminder.Channel.PUSH
-
-
-def deliver_due(capture):
-    """One sweep, and the deliveries it queues run here and now."""
-    calls = []
-    with capture(execute=True):
-        outbox.claim_due(limit=10_000, enqueue=lambda c, i, t: calls.append((c, i, t)))
-    for channel, ids, token in calls:
-        delivery.deliver_batch(ids=ids, token=token, channel=channel)
 
 
 def only_announcements_due(patient):
@@ -81,7 +72,7 @@ def test_moving_the_surgery_tells_the_patient_in_the_app_and_by_email(
     }
 
     only_announcements_due(pat)
-    deliver_due(django_capture_on_commit_callbacks)
+    deliver_all(django_capture_on_commit_callbacks)
 
     message = InboxMessage.objects.get(patient=pat, title__startswith="Your surgery has moved")
     assert message.title == f"Your surgery has moved to {day_text(new_date)}"
@@ -113,7 +104,7 @@ def test_a_spanish_patient_reads_it_in_spanish(
     new_date = days_from_today(54)
     case_reschedule(case=case, surgery_date=new_date, surgery_time=time(8, 30))
     only_announcements_due(paul)
-    deliver_due(django_capture_on_commit_callbacks)
+    deliver_all(django_capture_on_commit_callbacks)
 
     moved = InboxMessage.objects.get(patient=paul, title__startswith="Su cirugía pasó")
     assert moved.title == f"Su cirugía pasó al {spanish(new_date)}"
@@ -141,7 +132,7 @@ def test_booking_and_cancelling_are_announced(pat, as_carol, django_capture_on_c
     assert set(Reminder.objects.filter(announcement=booked).values_list("status", flat=True)) == {"cancelled"}
     cancelled = Announcement.objects.get(patient=pat, event=Announcement.Event.CANCELLED)
     assert (cancelled.old_date, cancelled.new_date) == (surgery, None)
-    deliver_due(django_capture_on_commit_callbacks)
+    deliver_all(django_capture_on_commit_callbacks)
     (message,) = InboxMessage.objects.filter(patient=pat)
     assert message.title == f"Your surgery on {day_text(surgery)} has been cancelled"
     assert "Your care team will contact you" in message.body
@@ -188,7 +179,7 @@ def test_push_carries_the_announcement_to_the_home_screen(
     new_date = pat_checklist.case.surgery_date + timedelta(days=3)
     case_reschedule(case=pat_checklist.case, surgery_date=new_date)
     only_announcements_due(quiet_pat)
-    deliver_due(django_capture_on_commit_callbacks)
+    deliver_all(django_capture_on_commit_callbacks)
     (payload,) = [p for p in phone.received if p["title"].startswith("Your surgery has moved")]
     assert payload["url"] == "/" and payload["title"] == f"Your surgery has moved to {day_text(new_date)}"
     row = Reminder.objects.get(announcement__event="moved", channel=PUSH)
@@ -200,7 +191,7 @@ def test_the_delivery_log_and_the_export_show_announcements(
 ):
     case_reschedule(case=pat_checklist.case, surgery_date=pat_checklist.case.surgery_date + timedelta(days=2))
     only_announcements_due(quiet_pat)
-    deliver_due(django_capture_on_commit_callbacks)
+    deliver_all(django_capture_on_commit_callbacks)
     log = as_carol.get(f"/api/v1/patients/{quiet_pat.id}/deliveries/").json()
     titles = {(r["reminder"]["kind"], r["reminder"]["task_title"]) for r in log["results"]}
     assert ("announcement", "Surgery moved") in titles
@@ -251,8 +242,8 @@ def test_under_push_then_email_a_move_reaches_a_patient_without_push_by_email(
     assert {r.channel for r in Reminder.objects.filter(announcement=announcement)} == {INAPP, PUSH}
 
     only_announcements_due(pat)
-    deliver_due(django_capture_on_commit_callbacks)
-    deliver_due(django_capture_on_commit_callbacks)  # the fallback email planned by the push that could not go
+    deliver_all(django_capture_on_commit_callbacks)
+    deliver_all(django_capture_on_commit_callbacks)  # the fallback email planned by the push that could not go
 
     emails = [m for m in email_to_sink.received() if m["Subject"].startswith("Your surgery has moved")]
     assert len(emails) == 1 and emails[0]["To"] == "pat@example.org"

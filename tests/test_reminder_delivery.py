@@ -19,25 +19,10 @@ from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscrip
 from prepapp.workflows import case_book, case_cancel, case_reschedule, checklist_assign, patient_update, task_complete
 
 from .support.fixtures import subscribe
-from .support.outbox import make_due, no_quiet_hours
+from .support.outbox import claim_all, deliver_all, make_due, no_quiet_hours
 
 pytestmark = pytest.mark.django_db
 INAPP, EMAIL, PUSH = Reminder.Channel.INAPP, Reminder.Channel.EMAIL, Reminder.Channel.PUSH
-
-
-def claim_all(capture):
-    calls = []
-    with capture(execute=True):
-        outbox.claim_due(limit=10_000, enqueue=lambda c, i, t: calls.append((c, i, t)))
-    return calls
-
-
-def deliver_all(capture):
-    """One sweep and the deliveries it would queue, run here and now."""
-    reports = []
-    for channel, ids, token in claim_all(capture):
-        reports.append(delivery.deliver_batch(ids=ids, token=token, channel=channel))
-    return reports
 
 
 @pytest.fixture
@@ -201,8 +186,7 @@ def test_email_goes_out_as_html_and_text_with_the_reminder_id(due_pat, email_to_
 
 
 def test_email_in_the_patients_language(paul, protocol_version, carol, email_to_sink, django_capture_on_commit_callbacks):
-    from prepapp.workflows import checklist_assign
-    from prepapp.workflows import case_book
+    from prepapp.workflows import case_book, checklist_assign
 
     from .factories import days_from_today
 
@@ -345,8 +329,7 @@ def test_500_retries_then_fails_and_falls_back_to_email(due_pat, push_configured
 def test_a_hanging_push_service_times_out_and_the_rest_of_the_batch_goes(
     due_pat, paul, push_configured, protocol_version, carol, django_capture_on_commit_callbacks
 ):
-    from prepapp.workflows import checklist_assign
-    from prepapp.workflows import case_book
+    from prepapp.workflows import case_book, checklist_assign
 
     from .factories import days_from_today
 

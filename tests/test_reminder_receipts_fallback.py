@@ -11,27 +11,15 @@ import pytest
 from django.core import signing
 from django.utils import timezone
 
-from prepapp.reminders import compose, delivery, outbox, receipts
+from prepapp.reminders import compose, outbox, receipts
 from prepapp.reminders.models import DeliveryAttempt, PushSubscription, Reminder
 
 from .conftest import client_for
 from .support.fixtures import subscribe
-from .support.outbox import make_due, no_quiet_hours
+from .support.outbox import deliver_until_quiet, make_due, no_quiet_hours
 
 pytestmark = pytest.mark.django_db
 EMAIL, PUSH = Reminder.Channel.EMAIL, Reminder.Channel.PUSH
-
-
-def deliver_all(capture):
-    """Sweep and deliver until nothing more is due (a fallback email is due at once)."""
-    for _round in range(3):
-        calls = []
-        with capture(execute=True):
-            outbox.claim_due(limit=10_000, enqueue=lambda c, i, t: calls.append((c, i, t)))
-        if not calls:
-            return
-        for channel, ids, token in calls:
-            delivery.deliver_batch(ids=ids, token=token, channel=channel)
 
 
 @pytest.fixture
@@ -54,7 +42,7 @@ def test_push_that_does_not_reach_the_patient_becomes_an_email_at_once(
     phone = subscribe(due_pat, push_configured)
     push_configured.answer(phone, answer)
     [push] = make_due(due_pat, channels=[PUSH], limit=1)
-    deliver_all(django_capture_on_commit_callbacks)
+    deliver_until_quiet(django_capture_on_commit_callbacks)
     push.refresh_from_db()
     # One push attempt, no hours of retries: the email goes in the same run.
     assert push.attempts <= 1 and push.status in ("failed", "skipped")
@@ -78,7 +66,7 @@ def test_push_that_does_not_reach_the_patient_becomes_an_email_at_once(
 
 def test_no_subscription_at_all_means_email(due_pat, push_configured, email_to_sink, django_capture_on_commit_callbacks):
     [push] = make_due(due_pat, channels=[PUSH], limit=1)
-    deliver_all(django_capture_on_commit_callbacks)
+    deliver_until_quiet(django_capture_on_commit_callbacks)
     push.refresh_from_db()
     assert push.status == "skipped" and "no push subscription" in push.last_error
     assert len(email_to_sink.received()) == 1
@@ -86,7 +74,7 @@ def test_no_subscription_at_all_means_email(due_pat, push_configured, email_to_s
 
 def test_the_fallback_never_makes_a_second_email(due_pat, push_configured, email_to_sink, django_capture_on_commit_callbacks):
     [push] = make_due(due_pat, channels=[PUSH], limit=1)
-    deliver_all(django_capture_on_commit_callbacks)
+    deliver_until_quiet(django_capture_on_commit_callbacks)
     assert outbox.fallback_to_email(reminder_ids=[push.id]) == 0  # asked again: the email exists
     assert Reminder.objects.filter(channel=EMAIL).count() == 1
 
@@ -94,7 +82,7 @@ def test_the_fallback_never_makes_a_second_email(due_pat, push_configured, email
 def test_a_push_that_got_through_sends_no_email(due_pat, push_configured, email_to_sink, django_capture_on_commit_callbacks):
     phone = subscribe(due_pat, push_configured)
     make_due(due_pat, channels=[PUSH], limit=2)
-    deliver_all(django_capture_on_commit_callbacks)
+    deliver_until_quiet(django_capture_on_commit_callbacks)
     assert len(phone.received) == 2
     assert email_to_sink.received() == [] and not Reminder.objects.filter(channel=EMAIL).exists()
     # The message carries its receipt token for the service worker.
@@ -106,7 +94,7 @@ def test_a_policy_change_that_cancelled_the_email_is_undone_by_the_fallback(
 ):
     [push, email] = make_due(due_pat, channels=[PUSH, EMAIL], limit=2)
     Reminder.objects.filter(pk=email.pk).update(status="cancelled", last_error="plan changed")
-    deliver_all(django_capture_on_commit_callbacks)
+    deliver_until_quiet(django_capture_on_commit_callbacks)
     email.refresh_from_db()
     assert email.status == "sent" and email.fallback
 
@@ -196,7 +184,7 @@ def test_an_email_link_marks_it_read_and_opens_the_step(sent_row, client, paul, 
 
 def test_reading_the_inbox_message_is_a_receipt_too(due_pat, as_pat, django_capture_on_commit_callbacks):
     [row] = make_due(due_pat, channels=[Reminder.Channel.INAPP], limit=1)
-    deliver_all(django_capture_on_commit_callbacks)
+    deliver_until_quiet(django_capture_on_commit_callbacks)
     message = Reminder.objects.get(pk=row.pk).inbox_message
     assert as_pat.post(f"/api/v1/me/inbox/{message.id}/read/").status_code == 200
     row.refresh_from_db()

@@ -1,11 +1,14 @@
 """The coordinator pages as the server renders them: sign-in, scope, audit."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
+from checklists.models import Task
 from prepapp.models import AuditEntry
 
-from .factories import UserFactory
+from .factories import UserFactory, days_from_today
 
 PASSWORD = "correct horse battery"  # the factories' password
 
@@ -72,12 +75,27 @@ def test_the_roster_and_opening_a_patient_are_both_audited(client, carol, pat_ch
     assert (entry.actor, entry.patient, entry.action) == (carol, pat, "read")
 
 
-@pytest.mark.parametrize("ordering", ["name", "-overdue", "nonsense"])
-def test_the_roster_page_sorts_and_ignores_unknown_orderings(client, carol, pat_checklist, paul, ordering):
+@pytest.mark.parametrize(
+    ("ordering", "expected", "direction"),
+    [
+        ("name", ["Pat Example", "Paul Other"], "ascending"),
+        ("-name", ["Paul Other", "Pat Example"], "descending"),
+        ("-overdue", ["Pat Example", "Paul Other"], "descending"),  # pat has a step overdue, paul none
+        ("overdue", ["Paul Other", "Pat Example"], "ascending"),
+        ("nonsense", ["Pat Example", "Paul Other"], "ascending"),  # unknown: the default, days to surgery
+    ],
+)
+def test_the_roster_page_sorts_and_ignores_unknown_orderings(client, carol, pat, pat_checklist, paul, ordering,
+                                                            expected, direction):
+    Task.objects.filter(pk=pat_checklist.tasks.order_by("position").first().pk).update(
+        due_date=days_from_today(-3, patient=pat)
+    )
     client.force_login(carol)
     page = client.get(reverse("coordinator:roster"), {"ordering": ordering})
     assert page.status_code == 200
-    assert 'aria-sort="ascending"' in page.content.decode() or 'aria-sort="descending"' in page.content.decode()
+    html = page.content.decode()
+    assert sorted(expected, key=html.index) == expected
+    assert re.findall(r'aria-sort="(ascending|descending)"', html) == [direction]
 
 
 def test_the_pages_are_translated(client, carol, pat):

@@ -171,7 +171,7 @@ def requeue_untaken(*, enqueue: Enqueue, now: datetime | None = None) -> int:
         stalled = _past_lease(now).filter(holder="")
         if connection.features.has_select_for_update_skip_locked:
             stalled = stalled.select_for_update(skip_locked=True)
-        rows = list(stalled.values_list("id", "channel", "claimed_at"))
+        rows = list(stalled.order_by("id").values_list("id", "channel", "claimed_at"))
         if not rows:
             return 0
         batches: dict[tuple[str, datetime], list[int]] = {}

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from checklists.models import Task
 from prepapp.models import Patient
-from prepapp.reminders import planning
+from prepapp.reminders import delivery, outbox, planning
 from prepapp.reminders.models import Reminder
 
 
@@ -41,3 +41,23 @@ def make_due(patient: Patient, *, channels=None, ago: timedelta = timedelta(seco
     if limit is not None:
         rows = rows[:limit]
     return Reminder.objects.bulk_create(rows)
+
+
+def claim_all(capture) -> list[tuple[str, list[int], str]]:
+    """One sweep's claims: (channel, ids, token) for every batch it would queue, after its commit."""
+    calls = []
+    with capture(execute=True):
+        outbox.claim_due(limit=10_000, enqueue=lambda c, i, t: calls.append((c, i, t)))
+    return calls
+
+
+def deliver_all(capture) -> list:
+    """One sweep and the deliveries it would queue, run here and now; their reports."""
+    return [delivery.deliver_batch(ids=ids, token=token, channel=channel) for channel, ids, token in claim_all(capture)]
+
+
+def deliver_until_quiet(capture, rounds: int = 3) -> None:
+    """Sweep and deliver until nothing more is due (a fallback email, say, is due at once)."""
+    for _round in range(rounds):
+        if not any(True for _ in deliver_all(capture)):
+            return
