@@ -102,8 +102,8 @@ def test_the_email_row_is_claimed_by_compare_and_set(pat, pat_checklist, staff_e
     escalation.raise_alerts()
     row = AlertEmail.objects.create(user=staff_emails, organization=pat.organization, day=morning(8).date())
     now = morning(8)
-    assert escalation._claim(row.id, now) is True
-    assert escalation._claim(row.id, now) is False  # someone else already has it
+    assert escalation.claim_alert_email(row.id, now) is True
+    assert escalation.claim_alert_email(row.id, now) is False  # someone else already has it
     assert escalation.send_alert_emails(now=now).sent == 1  # carol's; cody's row is taken
     assert [m["To"] for m in email_to_sink.received()] == ["carol@clinic.example.org"]
 

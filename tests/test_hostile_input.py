@@ -39,10 +39,10 @@ def test_deeply_nested_json_from_staff_and_patients_is_a_400(as_carol, as_pat, p
 
 
 def test_the_depth_count_skips_brackets_inside_strings():
-    from prepapp.lib.request_limits import _bracket_depth, nesting_depth
+    from prepapp.lib.request_limits import bracket_depth, nesting_depth
 
-    assert _bracket_depth(b'{"a": "[[[[[[", "b": [[1]]}') == 3
-    assert _bracket_depth(b'["\\"[[[["]') == 1
+    assert bracket_depth(b'{"a": "[[[[[[", "b": [[1]]}') == 3
+    assert bracket_depth(b'["\\"[[[["]') == 1
     assert nesting_depth({"a": [[{"b": []}]]}, limit=100) == 5
 
 

@@ -58,7 +58,7 @@ class DepthLimitedJSONParser(JSONParser):
         # Every nesting level opens with a bracket: a body with fewer brackets than the limit
         # cannot be too deep, so the common case skips the count below.
         if raw.count(b"[") + raw.count(b"{") > limit:
-            depth = _bracket_depth(raw)
+            depth = bracket_depth(raw)
             if depth > limit:
                 raise ParseError(f"JSON nested {depth} levels deep; at most {limit} levels are accepted.")
         try:
@@ -74,7 +74,7 @@ class DepthLimitedJSONParser(JSONParser):
         return (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
 
 
-def _bracket_depth(raw: bytes) -> int:
+def bracket_depth(raw: bytes) -> int:
     """The deepest bracket nesting in a JSON text, skipping brackets inside strings."""
     depth = deepest = 0
     in_string = escaped = False

@@ -123,7 +123,7 @@ class EmailReport:
     failed: int = 0
 
 
-def _claim(row_id: int, now: datetime) -> bool:
+def claim_alert_email(row_id: int, now: datetime) -> bool:
     """Compare-and-set pending -> sending (or a sending row whose sender vanished): True if this caller won."""
     lease = now - timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
     from_pending = AlertEmail.objects.filter(id=row_id, status=AlertEmail.Status.PENDING)
@@ -178,7 +178,7 @@ def send_alert_emails(*, now: datetime | None = None) -> EmailReport:
             organization=organization, day=day, status__in=[AlertEmail.Status.PENDING, AlertEmail.Status.SENDING]
         ).select_related("user")
         for row in due:
-            if not _claim(row.id, now):
+            if not claim_alert_email(row.id, now):
                 continue  # another sender has it, or it is sent
             alerts = alerts if alerts is not None else open_alerts([organization.id])
             mine = AlertEmail.objects.filter(id=row.id, status=AlertEmail.Status.SENDING, claimed_at=now)
