@@ -17,6 +17,8 @@ all). A relay such as Postfix on its own host costs the sender nothing of the ki
 
 Push encryption is timed on its own: the aes128gcm encryption of one payload (an ephemeral
 P-256 key, ECDH, HKDF, AES-GCM) and the VAPID signature (ES256) per request.
+
+One benchmark end to end (its own SMTP server and push stand-in runs, the floor beside them) reads best in one file.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ and the sweeper's tick cost with 1k due rows among 10k and among 1M rows (it sho
 
 Everything happens in a scratch database (`bench_prepapp_<run>`, created and dropped here) on the
 server DATABASE_URL names, and on a queue of its own on REDIS_URL.
+
+One benchmark end to end (setup, the run, the floor and the baseline beside it) reads best in one file.
 """
 
 from __future__ import annotations

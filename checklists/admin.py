@@ -8,45 +8,11 @@ checklists. An organization's own protocols, drafts included, are its staff's al
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from checklists import services
+from checklists import publishing
 from checklists.models import Checklist, Protocol, ProtocolVersion, Task, TaskDefinition
-from checklists.protocol_files import VERSION_FIELDS
 from prepapp.admin_scoping import OrganizationScopedAdmin, OrganizationScopedInline, is_operator
 from prepapp.permissions import staff_organization_ids, staff_organizations
-
-
-@transaction.atomic
-def protocol_version_draft_for_organization(*, version: ProtocolVersion, organization) -> ProtocolVersion:
-    """Copy a shipped version into a draft of the organization's own copy of its protocol.
-
-    The copy (made on first use) is keyed `<shipped key>-<organization slug>`; its version
-    numbers go on from the version copied, so a copy of v1 is that organization's v2.
-    """
-    shipped = version.protocol
-    key = f"{shipped.key}-{organization.slug}"[:80]
-    if Protocol.objects.filter(key=key).exclude(organization=organization).exists():
-        raise ValidationError(f"The protocol key {key} is taken by another organization's protocol.")
-    own, _ = Protocol.objects.get_or_create(
-        key=key,
-        organization=organization,
-        defaults={"name": f"{shipped.name} ({organization.name})"[:200], "procedure": shipped.procedure},
-    )
-    own = Protocol.objects.select_for_update().get(pk=own.pk)
-    last = own.versions.order_by("-number").first()
-    draft = ProtocolVersion.objects.create(
-        protocol=own,
-        number=(last.number if last else version.number) + 1,
-        source=f"copy of {shipped.key} v{version.number}",
-        published_at=None,
-        **{field: getattr(version, field) for field in VERSION_FIELDS},
-    )
-    TaskDefinition.objects.bulk_create(
-        TaskDefinition(version=draft, position=d.position, **{f: getattr(d, f) for f in services.DEFINITION_FIELDS})
-        for d in version.definitions.order_by("position")
-    )
-    return draft
 
 
 class ProtocolVersionInline(OrganizationScopedInline, admin.TabularInline):
@@ -122,9 +88,9 @@ class ProtocolVersionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
         for version in queryset.select_related("protocol"):
             try:
                 if is_operator(request.user) or version.protocol.organization_id is not None:
-                    draft = services.protocol_version_draft(version=version)
+                    draft = publishing.protocol_version_draft(version=version)
                 else:
-                    draft = protocol_version_draft_for_organization(
+                    draft = publishing.protocol_version_draft_for_organization(
                         version=version, organization=self._only_organization(request)
                     )
             except ValidationError as exc:
@@ -143,7 +109,7 @@ class ProtocolVersionAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
                 )
                 continue
             try:
-                services.protocol_version_publish(version=version)
+                publishing.protocol_version_publish(version=version)
             except ValidationError as exc:
                 self.message_user(request, f"{version}: {'; '.join(exc.messages)}", messages.ERROR)
             else:

@@ -5,6 +5,9 @@ environment the settings are production's and fail closed: DEBUG is off, so a re
 SECRET_KEY, ALLOWED_HOSTS, EMAIL_URL and SITE_URL are required and https is enforced.
 DEBUG=true (what `make run` and the test suite set) gives local development: SQLite,
 a filesystem broker under `var/`, emails printed to the console.
+
+It is longer than the project's other modules on purpose: one file an operator reads top to
+bottom to know every setting, rather than settings spread over several.
 """
 
 from datetime import timedelta

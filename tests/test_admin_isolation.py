@@ -19,9 +19,8 @@ from django.db.models import Q
 from django.urls import reverse
 from rest_framework.authtoken.models import Token, TokenProxy
 
-from checklists.admin import protocol_version_draft_for_organization
 from checklists.models import ProtocolVersion, Task
-from checklists.services import protocol_version_publish
+from checklists.publishing import protocol_version_draft_for_organization, protocol_version_publish
 from prepapp.admin import OwnAccountUserAdmin
 from prepapp.admin_scoping import (
     CLINICAL_LEAD_GROUP,

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from checklists.models import ProtocolVersion, TaskDefinition
-from checklists.services import protocol_version_draft, protocol_version_publish
+from checklists.publishing import protocol_version_draft, protocol_version_publish
 from prepapp.workflows import checklist_assign
 
 from .factories import days_from_today
@@ -99,3 +99,17 @@ def test_an_unchanged_copy_has_the_fingerprint_of_its_file(protocol_version):
     # One fingerprint for file-loaded and admin-published versions: identical steps, identical hash.
     draft = protocol_version_draft(version=protocol_version)
     assert protocol_version_publish(version=draft).content_hash == protocol_version.content_hash
+
+
+def test_a_drafts_texts_are_its_own_copy(protocol_version):
+    """Editing a draft's stages or a step's translations in memory leaves the published version as it was."""
+    before_stage = protocol_version.recovery_stages[0]["label"]
+    first = protocol_version.definitions.order_by("position").first()
+    draft = protocol_version_draft(version=protocol_version)
+    draft.recovery_stages[0]["label"] = "changed in the draft"
+    draft_step = draft.definitions.get(key=first.key)
+    draft_step.translations.setdefault("es", {})["title"] = "cambiado"
+    draft_step.save()
+    assert protocol_version.recovery_stages[0]["label"] == before_stage
+    assert type(protocol_version).objects.get(pk=protocol_version.pk).recovery_stages[0]["label"] == before_stage
+    assert type(first).objects.get(pk=first.pk).translations.get("es", {}).get("title") != "cambiado"

@@ -392,7 +392,7 @@ def test_the_safety_sections_are_stored_and_count_in_the_fingerprint(db, tmp_pat
 def test_a_draft_whose_sections_no_longer_fit_cannot_be_published(protocol_version):
     from django.core.exceptions import ValidationError
 
-    from checklists.services import protocol_version_draft, protocol_version_publish
+    from checklists.publishing import protocol_version_draft, protocol_version_publish
 
     draft = protocol_version_draft(version=protocol_version)
     assert (draft.rules, draft.check_in) == (protocol_version.rules, protocol_version.check_in)

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from checklists.protocol_files import ProtocolFileError, read_protocol_file, shipped_protocol_files
-from checklists.services import protocol_publish
+from checklists.publishing import protocol_publish
 
 
 class Command(BaseCommand):
