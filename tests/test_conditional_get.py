@@ -15,12 +15,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from checklists.payloads import clear_payload_caches
 from checklists.models import Protocol, Task
-from prepapp.authentication import SESSION_USER_BACKEND
 from prepapp.lib.response_cache import forget_kept_bodies
 from prepapp.reminders.models import InboxMessage
 from prepapp.workflows import case_reschedule, checklist_assign, patient_update
+
+from .support.fixtures import signed_in_phone
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +28,12 @@ CHECKLIST = "/api/v1/me/checklist/"
 
 
 @pytest.fixture(autouse=True)
-def _cold_caches():
-    clear_payload_caches()
-    yield
-    clear_payload_caches()
+def _cold_caches(cold_payload_caches):
+    """Every test here starts with nothing kept."""
 
 
 def phone(patient) -> Client:
-    client = Client()
-    client.force_login(patient.user, backend=SESSION_USER_BACKEND)
-    return client
+    return signed_in_phone(patient)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from prepapp.models import Patient, SurgeryCase
 from prepapp.workflows import cases_reschedule_bulk, checklists_assign_bulk, patient_update_facts
 
 from .factories import days_from_today
+from .support.fixtures import signed_in_phone
 
 pytestmark = pytest.mark.django_db
 
@@ -31,17 +32,13 @@ CHECKLIST = "/api/v1/me/checklist/"
 
 
 @pytest.fixture(autouse=True)
-def _cold_caches():
-    clear_payload_caches()
-    yield
-    clear_payload_caches()
+def _cold_caches(cold_payload_caches):
+    """Every test here starts with nothing kept."""
 
 
 @pytest.fixture
 def pat_phone(pat, pat_checklist):
-    client = Client()
-    client.force_login(pat.user, backend=SESSION_USER_BACKEND)
-    return client
+    return signed_in_phone(pat)
 
 
 def read(client) -> tuple[str, dict]:

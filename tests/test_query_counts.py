@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from checklists.payloads import clear_payload_caches
 from checklists.models import Task
-from prepapp.authentication import SESSION_USER_BACKEND
 from prepapp.lib.response_cache import forget_kept_bodies
 from prepapp.reminders.models import InboxMessage
+
+from .support.fixtures import signed_in_phone
 
 pytestmark = pytest.mark.django_db
 
@@ -23,18 +23,14 @@ SIGNED_IN = 1
 
 
 @pytest.fixture(autouse=True)
-def _cold_caches():
-    clear_payload_caches()
-    yield
-    clear_payload_caches()
+def _cold_caches(cold_payload_caches):
+    """Every test here starts with nothing kept."""
 
 
 @pytest.fixture
 def pat_phone(pat):
     """pat's phone, signed in the way the app signs her in."""
-    client = Client()
-    client.force_login(pat.user, backend=SESSION_USER_BACKEND)
-    return client
+    return signed_in_phone(pat)
 
 
 def grow(checklist, times: int) -> int:

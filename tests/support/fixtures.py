@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
+from checklists.payloads import clear_payload_caches
+from prepapp.authentication import SESSION_USER_BACKEND
 from prepapp.reminders.models import PushSubscription
 
 from .push_service import PushService, vapid_key_pair
@@ -64,3 +67,18 @@ def subscribe(patient, service: PushService, name: str = "phone"):
     browser = service.browser(name)
     PushSubscription.objects.create(patient=patient, endpoint=browser.endpoint, p256dh=browser.p256dh, auth=browser.auth)
     return browser
+
+
+@pytest.fixture
+def cold_payload_caches():
+    """No kept protocol steps nor rendered answers before or after: reads and counts start cold."""
+    clear_payload_caches()
+    yield
+    clear_payload_caches()
+
+
+def signed_in_phone(patient) -> Client:
+    """A patient's phone, signed in the way the app signs them in (a session of their own)."""
+    client = Client()
+    client.force_login(patient.user, backend=SESSION_USER_BACKEND)
+    return client
