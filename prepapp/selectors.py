@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Lower, Trim
 
@@ -87,4 +88,10 @@ def plan_revision_of(patient: Patient) -> int:
     came with: that object may have been loaded earlier (a test client's forced user, a cache),
     and a stale revision would answer "not modified" to a stale copy.
     """
+    if connection.vendor == "sqlite":
+        # The local demo keeps one revision for the whole database (checklists.plan_revision).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT value FROM prep_plan_revision WHERE id = 1")
+            row = cursor.fetchone()
+        return row[0] if row else 0
     return Patient.objects.filter(pk=patient.pk).values_list("plan_revision", flat=True).first() or 0

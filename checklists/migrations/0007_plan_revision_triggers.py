@@ -27,15 +27,6 @@ PATIENTS_OF = {
         f"JOIN checklists_checklist l ON l.protocol_version_id = v.id {CASE}"
     ),
 }
-# The columns each table's rows are followed by (SQLite's row triggers name them one by one).
-KEYS = {
-    "prepapp_surgerycase": ["patient_id"],
-    "checklists_checklist": ["case_id"],
-    "checklists_task": ["checklist_id"],
-    "checklists_taskdefinition": ["version_id"],
-    "checklists_protocolversion": ["id"],
-    "checklists_protocol": ["id"],
-}
 BUMP = "UPDATE prepapp_patient SET plan_revision = plan_revision + 1 WHERE id IN ({patients})"
 EVENTS = {"insert": ["new_rows"], "update": ["old_rows", "new_rows"], "delete": ["old_rows"]}
 
@@ -58,23 +49,9 @@ def postgresql(table: str) -> tuple[list[str], list[str]]:
     return forward, reverse
 
 
-def sqlite(table: str) -> tuple[list[str], list[str]]:
-    forward, reverse = [], []
-    for event, transitions in EVENTS.items():
-        name = f"prep_plan_revision_{table}_{event}"
-        patients = " UNION ".join(
-            PATIENTS_OF[table].format(
-                rows="(SELECT " + ", ".join(f"{'OLD' if rows == 'old_rows' else 'NEW'}.{key} AS {key}" for key in KEYS[table]) + ")"
-            )
-            for rows in transitions
-        )
-        forward.append(f"CREATE TRIGGER {name} AFTER {event.upper()} ON {table} FOR EACH ROW BEGIN {BUMP.format(patients=patients)}; END")
-        reverse.append(f"DROP TRIGGER IF EXISTS {name}")
-    return forward, reverse
-
-
 def statements(vendor: str, direction: int) -> list[str]:
-    build = {"postgresql": postgresql, "sqlite": sqlite}.get(vendor)
+    # SQLite: see checklists.plan_revision (created after every migrate).
+    build = {"postgresql": postgresql}.get(vendor)
     return [s for table in PATIENTS_OF for s in build(table)[direction]] if build else []
 
 

@@ -20,15 +20,15 @@ POSTGRESQL_REVERSE = [
     "DROP TRIGGER IF EXISTS prep_patient_plan_revision ON prepapp_patient",
     "DROP FUNCTION IF EXISTS prep_patient_plan_revision()",
 ]
-# SQLite (the local demo): after the update, set the revision to the old one plus one. Its
-# triggers do not fire themselves again (recursive_triggers is off).
-SQLITE = ["""
-CREATE TRIGGER prep_patient_plan_revision AFTER UPDATE ON prepapp_patient FOR EACH ROW
-BEGIN
-    UPDATE prepapp_patient SET plan_revision = OLD.plan_revision + 1 WHERE id = NEW.id;
-END
-"""]
-SQLITE_REVERSE = ["DROP TRIGGER IF EXISTS prep_patient_plan_revision"]
+# SQLite (the local demo, one clinic on one machine): one revision for the whole database in a
+# one-row table, which the triggers of checklists.plan_revision move on any change to a table a
+# plan is read from. (SQLite rebuilds a table to alter it, dropping its triggers and refusing a
+# rename that other triggers name, so they are created after every migrate instead.)
+SQLITE = [
+    "CREATE TABLE IF NOT EXISTS prep_plan_revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO prep_plan_revision (id, value) VALUES (1, 0)",
+]
+SQLITE_REVERSE = ["DROP TABLE IF EXISTS prep_plan_revision"]
 
 
 def run(statements: dict):
