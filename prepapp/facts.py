@@ -25,4 +25,3 @@ FACT_TOPICS = {
     "bone_density_concern": _("Bone density concern"),
     "heart_or_lung_condition": _("Heart or lung condition"),
 }
-assert FACT_TOPICS.keys() == FACTS.keys()

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from checklists import services as checklist_services
 from checklists.models import Task
-from prepapp.facts import FACT_NAMES, FACTS
+from prepapp.facts import FACT_NAMES, FACT_TOPICS, FACTS
 from prepapp.models import AuditEntry, Patient
 from prepapp.reminders import planning
 from prepapp.reminders.compose import compose
@@ -54,7 +54,7 @@ def pending_reminders(task_id) -> int:
 
 
 def test_the_fact_names_agree_between_the_records_and_the_protocols():
-    assert set(FACTS) == set(FACT_NAMES) == {f.name for f in Patient._meta.fields if f.name in FACTS}
+    assert set(FACTS) == set(FACT_NAMES) == set(FACT_TOPICS) == {f.name for f in Patient._meta.fields if f.name in FACTS}
 
 
 def test_new_patients_start_not_known_unless_the_coordinator_says(riverside):
