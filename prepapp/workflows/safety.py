@@ -24,7 +24,7 @@ from prepapp.selectors import case_current
 
 NOTE_MAX_LENGTH = 2000
 
-__all__ = ["CheckInClosed", "check_in_submit", "check_ins_missed", "rule_lift", "rule_reinstate", "rule_of"]
+__all__ = ["AnswersInvalid", "CheckInClosed", "check_in_submit", "check_ins_missed", "rule_lift", "rule_reinstate", "rule_of"]
 
 
 class CheckInClosed(Exception):
@@ -98,13 +98,21 @@ def check_in_window(case: SurgeryCase | None, today) -> int:
     return max(day, 0)
 
 
-def _answers_error(exc: ValueError) -> ValidationError:
+class AnswersInvalid(ValidationError):
+    """Bad answers: a ValidationError naming `answers`; `detail` names the question too, for the API."""
+
+    def __init__(self, question: str | None, message: str):
+        super().__init__({"answers": [f"{question}: {message}" if question else message]})
+        self.detail = {"answers": {question: [message]} if question else [message]}
+
+
+def _answers_error(exc: ValueError) -> AnswersInvalid:
     # checklists.safety names the field as "answers.<question>: message".
     text = str(exc)
     field, _, message = text.partition(": ")
     if field.startswith("answers.") and message:
-        return ValidationError({"answers": {field[len("answers."):]: [message]}})
-    return ValidationError({"answers": [message or text]})
+        return AnswersInvalid(field[len("answers."):], message)
+    return AnswersInvalid(None, message or text)
 
 
 @transaction.atomic
@@ -120,9 +128,9 @@ def check_in_submit(
     """
     now = now or timezone.now()
     if not isinstance(answers, dict):
-        raise ValidationError({"answers": ["Send the answers as an object: {question: answer}."]})
+        raise AnswersInvalid(None, "Send the answers as an object: {question: answer}.")
     if not answers:
-        raise ValidationError({"answers": ["Answer at least one question."]})
+        raise AnswersInvalid(None, "Answer at least one question.")
     case = case_current(patient)
     day = check_in_window(case, patient.local_today(now))
     checklist = Checklist.objects.filter(case=case).select_related("protocol_version").first()
