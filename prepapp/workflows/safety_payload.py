@@ -14,7 +14,7 @@ from django.db.models import Q
 
 from checklists import safety, schedule
 from checklists.models import Checklist, CheckIn, ProtocolVersion, RuleLift, Task
-from prepapp.models import Patient, SurgeryCase
+from prepapp.models import Organization, Patient, SurgeryCase
 from prepapp.selectors import case_current
 
 # A rule's end (or its lift) is announced for this many days after it.
@@ -27,8 +27,13 @@ RESTART_STEP = "restart-blood-thinner"
 PAIN_QUESTIONS = {"back_pain": "back-pain", "leg_pain": "leg-pain"}
 
 
-def care_team(patient: Patient) -> dict:
-    organization = patient.organization
+def organization_of(patient: Patient) -> Organization:
+    # Read afresh: the patient a request's user came with may hold an older copy of the clinic's numbers.
+    return Organization.objects.get(pk=patient.organization_id)
+
+
+def care_team(patient: Patient, organization: Organization | None = None) -> dict:
+    organization = organization or organization_of(patient)
     return {
         "organization": organization.name,
         "phone": organization.care_team_phone,
@@ -89,7 +94,7 @@ def day_of(case: SurgeryCase, patient: Patient, today: date) -> dict | None:
     """The day-of card from two days before the surgery until the surgery day, else None."""
     if not 0 <= (case.surgery_date - today).days <= DAY_OF_FROM_DAYS:
         return None
-    organization = patient.organization
+    organization = organization_of(patient)
     reference = case.arrival_time or case.surgery_time
     food = fluids = None
     if reference is not None:
