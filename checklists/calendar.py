@@ -41,8 +41,13 @@ def checklist_calendar(checklist: Checklist, *, language: str, now: datetime | N
                 surgery.add("dtend", start + timedelta(hours=4))
         else:
             _add_all_day(surgery, case.surgery_date)
+        lines = []
+        if case.arrival_time:
+            lines.append(_("Arrive at %(time)s") % {"time": case.arrival_time.strftime("%H:%M")})
         if case.surgeon:
-            surgery.add("description", _("With %(surgeon)s") % {"surgeon": case.surgeon})
+            lines.append(_("With %(surgeon)s") % {"surgeon": case.surgeon})
+        if lines:
+            surgery.add("description", "\n".join(lines))
         calendar.add_component(surgery)
 
         for task in checklist.tasks.select_related("definition").filter(status="open").order_by("due_date", "position"):

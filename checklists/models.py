@@ -319,3 +319,7 @@ class Task(models.Model):
         texts = {item["key"]: item["text"] for item in source.definition.localized(language)["sub_items"]}
         answers = source.answers or {}
         return [{"key": key, "text": texts.get(key, key), "answer": answers.get(key, "")} for key in link["keys"]]
+
+
+# The safety net's records live in their own module; imported here so the app registers them.
+from checklists.safety_records import CheckIn, RuleLift  # noqa: E402,F401

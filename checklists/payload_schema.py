@@ -39,6 +39,12 @@ class TaskConditionSerializer(serializers.Serializer):
     applies_when = serializers.BooleanField(help_text="The step applies when the fact turns out to be this.")
 
 
+class TaskShownAnswerSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    text = serializers.CharField(help_text="The other step's question, in the requested language.")
+    answer = serializers.CharField(allow_blank=True, help_text="Empty until the patient has answered it.")
+
+
 class TaskSerializer(serializers.Serializer):
     """One step as the phone shows it (task_payload): texts in the patient's language, personal figures."""
 
@@ -89,6 +95,14 @@ class TaskSerializer(serializers.Serializer):
         help_text="The conditions waiting on a fact not known yet, e.g. [{\"fact\": \"smoker\", \"applies_when\": true}] "
         "(“if you smoke”); empty when not conditional.",
     )
+    stop_today = serializers.BooleanField(
+        help_text="An open stop (a medicine or a habit) from its due day up to the surgery day: tell the patient "
+        "to stop today, in stop_today_text's words."
+    )
+    stop_today_text = serializers.CharField(allow_blank=True, help_text="In the requested language; empty for other steps.")
+    shown_answers = TaskShownAnswerSerializer(
+        many=True, help_text="Another step's answers this one shows (the blood thinner plan's restart day and how)."
+    )
 
 
 class RecoveryStageSerializer(serializers.Serializer):
@@ -108,6 +122,7 @@ class CaseSummarySerializer(serializers.Serializer):
     surgeon = serializers.CharField(allow_blank=True)
     surgery_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
     surgery_time = LocalTimeField(allow_null=True)
+    arrival_time = LocalTimeField(allow_null=True, help_text="When to arrive at the hospital, if known.")
     status = serializers.ChoiceField(choices=SurgeryCase.Status.choices)
     days_to_surgery = serializers.IntegerField(help_text="From the patient's today; negative once it has passed.")
     phase = serializers.ChoiceField(

@@ -127,6 +127,10 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> 
         "targets": definition_targets(definition, language, weight_kg),
         "conditional": bool(unknown),
         "conditional_on": [{"fact": name, "applies_when": bool(definition.applies_if[name])} for name in unknown],
+        "stop_today": task.says_stop_today(today),
+        "stop_today_text": texts["stop_today"],
+        # Only the few steps that show another's answers cost a query (Task.shown_answers).
+        "shown_answers": task.shown_answers(language) if definition.shows_answers_of else [],
     }
 
 
@@ -158,6 +162,7 @@ def case_payload(case: SurgeryCase, today, *, language: str = "", version: Proto
         "surgeon": case.surgeon,
         "surgery_date": case.surgery_date,
         "surgery_time": case.surgery_time,
+        "arrival_time": case.arrival_time,
         "status": case.status,
         "days_to_surgery": (case.surgery_date - today).days,
         "phase": phase,

@@ -220,6 +220,8 @@ SPECTACULAR_SETTINGS = {
         "TargetSpecKindEnum": ["per_kg_range", "fixed"],
         "PatientFactEnum": "prepapp.facts.FACT_NAMES",
         "HealthCheckAnswerEnum": ["yes", "no", "not_sure"],
+        "CheckInUrgencyEnum": ["emergency", "call_today", "none"],
+        "WarningSignUrgencyEnum": ["emergency", "call_today", "before_surgery"],
     },
     "TAGS": [
         {"name": "auth", "description": "Signing in and out: patients with their invitation code, staff for a token."},

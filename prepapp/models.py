@@ -28,6 +28,17 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value}, code="invalid")
 
 
+PHONE_CHARACTERS = set("0123456789 +-()")
+
+
+def validate_phone(value: str) -> None:
+    """A phone number as people write it: digits, spaces, + - ( ), with at least a few digits."""
+    if value and (set(value) - PHONE_CHARACTERS or sum(c.isdigit() for c in value) < 3):
+        raise ValidationError(
+            _("Use digits, spaces and + - ( ) only, e.g. +1 555 0100."), code="invalid"
+        )
+
+
 def validate_date_of_birth(value: date) -> None:
     """A date of birth is in the past and within a human lifetime."""
     if value > timezone.localdate():
@@ -62,6 +73,17 @@ class Organization(models.Model):
     # Where the care team works: the coordinators' morning alert email goes out at
     # ALERT_EMAIL_HOUR on this zone's clock.
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # Who the patient calls: shown with every warning sign and after each check-in.
+    care_team_phone = models.CharField(max_length=30, blank=True, validators=[validate_phone])
+    after_hours_phone = models.CharField(max_length=30, blank=True, validators=[validate_phone])
+    # When the care team reads check-ins (e.g. "Monday to Friday, 8:00 to 17:00"): the app
+    # never implies that someone reads them around the clock.
+    check_in_hours = models.CharField(max_length=120, blank=True)
+    # Fasting before surgery, in hours before arrival (or the surgery time when no arrival time
+    # is known). The defaults are general practice: a clinical lead confirms them.
+    food_cutoff_hours = models.PositiveSmallIntegerField(default=8)
+    clear_fluids_cutoff_hours = models.PositiveSmallIntegerField(default=2)
+    fasting_rule_confirmed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -211,6 +233,9 @@ class SurgeryCase(models.Model):
     surgeon = models.CharField(max_length=200, blank=True)
     surgery_date = models.DateField(help_text="Calendar date in the patient's time zone.")
     surgery_time = models.TimeField(null=True, blank=True, help_text="Wall-clock time in the patient's time zone.")
+    arrival_time = models.TimeField(
+        null=True, blank=True, help_text="When the patient arrives at the hospital, in the patient's time zone."
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -227,6 +252,10 @@ class SurgeryCase(models.Model):
 
     def __str__(self):
         return f"{self.procedure} for {self.patient} on {self.surgery_date}"
+
+    def clean(self):
+        if self.arrival_time and self.surgery_time and self.arrival_time > self.surgery_time:
+            raise ValidationError({"arrival_time": _("The arrival time cannot be after the surgery time.")})
 
     def days_to_surgery(self, now=None) -> int:
         return (self.surgery_date - self.patient.local_today(now)).days

@@ -1,4 +1,4 @@
-"""Staff alerts about missed critical steps: the list and acknowledging one."""
+"""Staff alerts (overdue critical steps, check-in warning signs, missed check-ins): the list and acknowledging one."""
 
 from __future__ import annotations
 
@@ -18,16 +18,20 @@ from prepapp.reminders.models import Alert
 
 class AlertSerializer(serializers.ModelSerializer):
     patient_name = serializers.CharField(source="patient.full_name")
-    task_title = serializers.CharField(source="task.definition.title")
+    task_title = serializers.SerializerMethodField(help_text="The overdue step's title; empty for a check-in alert.")
+    title = serializers.CharField(read_only=True, help_text="What the alert is about, in a few words.")
     acknowledged_by = serializers.SerializerMethodField()
     open = serializers.BooleanField(source="is_open")
 
     class Meta:
         model = Alert
         fields = [
-            "id", "patient", "patient_name", "task", "task_title", "due_date", "days_overdue", "raised_at", "open",
+            "id", "kind", "title", "patient", "patient_name", "task", "task_title", "check_in", "check_in_day", "due_date", "days_overdue", "raised_at", "open",
             "acknowledged_at", "acknowledged_by", "note",
         ]
+
+    def get_task_title(self, alert) -> str | None:
+        return alert.task.definition.title if alert.task_id else None
 
     def get_acknowledged_by(self, alert) -> str | None:
         return alert.acknowledged_by.get_username() if alert.acknowledged_by_id else None

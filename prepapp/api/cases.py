@@ -28,7 +28,7 @@ class SurgeryCaseSerializer(StrictInputMixin, LocalTimeModelSerializer):
     class Meta:
         model = SurgeryCase
         fields = [
-            "id", "patient", "procedure", "surgeon", "surgery_date", "surgery_time", "status",
+            "id", "patient", "procedure", "surgeon", "surgery_date", "surgery_time", "arrival_time", "status",
             "days_to_surgery", "has_checklist", "created_at", "updated_at",
         ]
         read_only_fields = ["status", "created_at", "updated_at"]
@@ -58,6 +58,9 @@ class SurgeryCaseSerializer(StrictInputMixin, LocalTimeModelSerializer):
 class RescheduleSerializer(StrictInputMixin, serializers.Serializer):
     surgery_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
     surgery_time = LocalTimeField(required=False, allow_null=True)
+    arrival_time = LocalTimeField(
+        required=False, allow_null=True, help_text="When the patient arrives; left out, the one on record stays."
+    )
 
 
 class AssignSerializer(StrictInputMixin, serializers.Serializer):

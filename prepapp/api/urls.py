@@ -19,6 +19,7 @@ from prepapp.api import (
     protocols,
     push,
     roster,
+    safety,
     tokens,
 )
 from prepapp.lib.errors import api_not_found
@@ -45,6 +46,8 @@ urlpatterns = [
     path("me/health-check/", health_questions.MyHealthCheckView.as_view(), name="my-health-check"),
     path("me/access-log/", access_log.MyAccessLogView.as_view(), name="my-access-log"),
     path("me/export/", data_rights.MyDataExportView.as_view(), name="my-data-export"),
+    path("me/safety/", safety.MySafetyView.as_view(), name="my-safety"),
+    path("me/check-ins/", safety.MyCheckInsView.as_view(), name="my-check-ins"),
     path("me/checklist/", my_checklist.MyChecklistView.as_view(), name="my-checklist"),
     path("me/calendar.ics", my_checklist.MyCalendarView.as_view(), name="my-calendar"),
     path("me/inbox/", inbox.InboxView.as_view(), name="inbox"),
@@ -60,6 +63,10 @@ urlpatterns = [
     path("patients/<int:pk>/facts/", health_questions.PatientFactsView.as_view(), name="patient-facts"),
     path("patients/<int:pk>/erase/", data_rights.PatientEraseView.as_view(), name="patient-erase"),
     path("patients/<int:pk>/deliveries/", deliveries.PatientDeliveriesView.as_view(), name="patient-deliveries"),
+    path("patients/<int:pk>/safety/", safety.PatientSafetyView.as_view(), name="patient-safety"),
+    path("patients/<int:pk>/rules/<slug:key>/lift/", safety.RuleLiftView.as_view(), name="patient-rule-lift"),
+    path("patients/<int:pk>/rules/<slug:key>/reinstate/", safety.RuleReinstateView.as_view(),
+         name="patient-rule-reinstate"),
     path("roster/", roster.RosterView.as_view(), name="roster"),
     path("roster/csv/", roster.RosterCsvView.as_view(), name="roster-csv"),
     path("alerts/", alerts.AlertListView.as_view(), name="alerts"),

@@ -31,7 +31,7 @@ from django.utils import timezone
 from checklists.models import Task
 from prepapp.audit import audit_record
 from prepapp.models import Organization, StaffMembership, SurgeryCase
-from prepapp.reminders import planning
+from prepapp.reminders import check_ins, planning
 from prepapp.reminders.models import Alert, AlertEmail
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def raise_alerts(*, now: datetime | None = None) -> list[Alert]:
     if not wanted:
         return []
     known = set(
-        Alert.objects.filter(task__in=[a.task_id for a in wanted]).values_list("task_id", "due_date")
+        Alert.objects.filter(kind=Alert.Kind.OVERDUE_STEP, task__in=[a.task_id for a in wanted])
+        .values_list("task_id", "due_date")
     )
     new = [a for a in wanted if (a.task_id, a.due_date) not in known]
     # ignore_conflicts: a second beat (or worker) raising the same alert at the same moment adds nothing.
@@ -136,9 +137,10 @@ def build_alert_email(*, user, organization: Organization, alerts: list[Alert], 
     rows = [
         {
             "patient": alert.patient.full_name,
-            "step": alert.task.definition.title,
+            "step": alert.title,
             "due_date": alert.due_date,
-            "days_overdue": max(alert.days_overdue, (day - alert.due_date).days),
+            "days_overdue": max(alert.days_overdue, (day - alert.due_date).days)
+            if alert.kind == Alert.Kind.OVERDUE_STEP else 0,
             "link": f"{settings.SITE_URL}/coordinator/patients/{alert.patient_id}/#alerts",
         }
         for alert in alerts
@@ -196,8 +198,8 @@ def send_alert_emails(*, now: datetime | None = None) -> EmailReport:
 
 
 def escalate(*, now: datetime | None = None) -> tuple[int, EmailReport]:
-    """One beat tick: raise what is due, then send the morning emails that are due."""
-    raised = raise_alerts(now=now)
+    """One beat tick: raise what is due (overdue steps, missed check-ins), then send the morning emails due."""
+    raised = raise_alerts(now=now) + check_ins.check_ins_missed(now=now)
     return len(raised), send_alert_emails(now=now)
 
 

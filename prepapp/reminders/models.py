@@ -10,6 +10,11 @@ from prepapp.models import Organization, Patient
 
 # The rule of a daily digest row: one message per patient, channel and day, no task.
 DIGEST_RULE = "digest"
+# The safety net's own reminders, rows without a task: the check-in at home on each of its days
+# (anchor date: that day), and the evening before surgery (anchor date: the surgery day).
+CHECK_IN_RULE = "check-in"
+DAY_BEFORE_RULE = "day-before"
+PATIENT_RULES = (CHECK_IN_RULE, DAY_BEFORE_RULE)
 
 
 class PushSubscription(models.Model):
@@ -140,6 +145,12 @@ class Reminder(models.Model):
                 fields=["patient", "channel", "anchor_date"], condition=Q(rule=DIGEST_RULE, task__isnull=True),
                 name="unique_digest_per_patient_channel_day",
             ),
+            # At most one check-in or evening-before reminder per (patient, rule, channel, day).
+            models.UniqueConstraint(
+                fields=["patient", "rule", "channel", "anchor_date"],
+                condition=Q(rule__in=PATIENT_RULES, task__isnull=True),
+                name="unique_patient_rule_reminder_per_channel_day",
+            ),
             # At most one message per announcement and channel.
             models.UniqueConstraint(
                 fields=["announcement", "channel"], condition=Q(announcement__isnull=False),
@@ -238,18 +249,35 @@ class InboxMessage(models.Model):
 
 
 class Alert(models.Model):
-    """A critical step overdue long enough that the care team must act: shown until acknowledged.
+    """Something the care team must act on, shown until acknowledged.
 
-    Raised at most once per task and due date (moving the surgery gives the step a new
-    due date, and a new alert if that one is missed too).
+    - an overdue step: a critical step overdue long enough; raised at most once per task and
+      due date (moving the surgery gives the step a new due date, and a new alert if that one
+      is missed too);
+    - a check-in red flag: a check-in whose answers match a warning sign; one per check-in;
+    - a missed check-in (soft): a check-in day passed without one; once per case and day.
     """
+
+    class Kind(models.TextChoices):
+        OVERDUE_STEP = "overdue_step", _("Critical step overdue")
+        CHECK_IN_RED_FLAG = "check_in_red_flag", _("Warning sign in a check-in")
+        CHECK_IN_MISSED = "check_in_missed", _("Check-in missed")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="alerts")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="alerts")
-    task = models.ForeignKey("checklists.Task", on_delete=models.CASCADE, related_name="alerts")
-    due_date = models.DateField(help_text="The step's due date when the alert was raised.")
-    days_overdue = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OVERDUE_STEP)
+    task = models.ForeignKey("checklists.Task", on_delete=models.CASCADE, related_name="alerts", null=True, blank=True)
+    case = models.ForeignKey("prepapp.SurgeryCase", on_delete=models.CASCADE, related_name="+", null=True, blank=True)
+    check_in = models.ForeignKey(
+        "checklists.CheckIn", on_delete=models.CASCADE, related_name="alerts", null=True, blank=True
+    )
+    # Days after surgery of the check-in (made or missed); empty for an overdue step.
+    check_in_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    due_date = models.DateField(help_text="The step's due date, or the check-in's day, when the alert was raised.")
+    days_overdue = models.PositiveSmallIntegerField(default=0)
     raised_at = models.DateTimeField(default=timezone.now)
+    # When the immediate email about a red flag went to the care team (compare-and-set: once).
+    emailed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -258,18 +286,38 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-raised_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["task", "due_date"], name="unique_alert_per_task_due_date")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "due_date"], condition=Q(kind="overdue_step"), name="unique_alert_per_task_due_date"
+            ),
+            models.UniqueConstraint(
+                fields=["case", "check_in_day"], condition=Q(kind="check_in_missed"),
+                name="unique_missed_check_in_alert_per_case_day",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="overdue_step") | Q(task__isnull=False), name="overdue_step_alert_has_task"
+            ),
+        ]
         indexes = [
             # The roster's and the morning email's open alerts: organization_id=? AND acknowledged_at IS NULL.
             models.Index(fields=["organization"], condition=Q(acknowledged_at__isnull=True), name="alert_open_idx"),
         ]
 
     def __str__(self):
-        return f"alert: task {self.task_id} of {self.patient} overdue since {self.due_date}"
+        if self.kind == self.Kind.OVERDUE_STEP:
+            return f"alert: task {self.task_id} of {self.patient} overdue since {self.due_date}"
+        return f"alert: {self.get_kind_display().lower()} of {self.patient}, day {self.check_in_day}"
 
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+    @property
+    def title(self) -> str:
+        """What the alert is about, in a few words (the step's title for an overdue step)."""
+        if self.task_id is not None:
+            return self.task.definition.title
+        return f"{self.get_kind_display()} (day {self.check_in_day})"
 
 
 class AlertEmail(models.Model):

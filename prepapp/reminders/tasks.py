@@ -23,7 +23,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from prepapp.reminders import delivery, escalation, journal, outages, outbox, recording
+from prepapp.reminders import check_ins, delivery, escalation, journal, outages, outbox, recording
 
 log = logging.getLogger(__name__)
 
@@ -135,3 +135,15 @@ def escalate_overdue_steps(self):
         _retry_on_connection_loss(self, exc)
     if raised or emails.sent or emails.failed:
         log.info("escalation: %s alerts raised, %s emails sent, %s failed", raised, emails.sent, emails.failed)
+
+
+@shared_task(name="prepapp.tasks.email_check_in_alert", ignore_result=True, bind=True,
+             max_retries=MAX_CONNECTION_RETRIES)
+def email_check_in_alert(self, alert_id: int):
+    """Email the care team at once about a check-in's warning sign (queued when the check-in commits)."""
+    try:
+        check_ins.send_red_flag_email(alert_id=alert_id)
+    except CONNECTION_ERRORS as exc:
+        _retry_on_connection_loss(self, exc)
+    except OSError as exc:  # the mail server: try again soon, the alert row holds the truth
+        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc

@@ -22,6 +22,8 @@ from prepapp.workflows.patients import refuse_unless_followed
 # A surgery is booked at most this far ahead: a date years away is a typing mistake, and every
 # step's date (and the calendar) is computed from it.
 MAX_DAYS_AHEAD = 2 * 365
+# case_reschedule's arrival time when the caller does not give one: the one on record stays.
+KEEP = object()
 
 
 # --- Surgeries --------------------------------------------------------------------------------
@@ -51,6 +53,7 @@ def case_book(
     surgery_date: date,
     surgeon: str = "",
     surgery_time: time | None = None,
+    arrival_time: time | None = None,
     now: datetime | None = None,
     by=None,
     request=None,
@@ -64,7 +67,8 @@ def case_book(
     if SurgeryCase.objects.filter(patient=patient, status=SurgeryCase.Status.SCHEDULED).exists():
         raise ValidationError({"patient": "This patient already has a scheduled surgery; move or cancel that one."})
     case = SurgeryCase(
-        patient=patient, procedure=procedure, surgeon=surgeon, surgery_date=surgery_date, surgery_time=surgery_time
+        patient=patient, procedure=procedure, surgeon=surgeon, surgery_date=surgery_date, surgery_time=surgery_time,
+        arrival_time=arrival_time,
     )
     full_clean(case, exclude=["patient"])
     try:
@@ -80,8 +84,8 @@ def case_book(
 
 @transaction.atomic
 def case_reschedule(
-    *, case: SurgeryCase, surgery_date: date, surgery_time: time | None = None, now: datetime | None = None,
-    by=None, request=None,
+    *, case: SurgeryCase, surgery_date: date, surgery_time: time | None = None, arrival_time=KEEP,
+    now: datetime | None = None, by=None, request=None,
 ) -> SurgeryCase:
     """Move a surgery: every open task's dates follow, and every pending reminder is re-planned.
 
@@ -96,7 +100,10 @@ def case_reschedule(
     _check_surgery_date(case.patient, surgery_date, now)
     old_date, old_time = case.surgery_date, case.surgery_time
     case.surgery_date, case.surgery_time = surgery_date, surgery_time
-    case.save(update_fields=["surgery_date", "surgery_time", "updated_at"])
+    if arrival_time is not KEEP:
+        case.arrival_time = arrival_time
+    full_clean(case, exclude=["patient"])
+    case.save(update_fields=["surgery_date", "surgery_time", "arrival_time", "updated_at"])
     checklist = Checklist.objects.filter(case=case).select_related("case__patient").first()
     steps = []
     if checklist:

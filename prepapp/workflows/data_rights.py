@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from checklists.models import Task
+from checklists.models import CheckIn, RuleLift, Task
 from prepapp.audit import audit_record
 from prepapp.models import AuditEntry, Patient
 from prepapp.reminders import planning
@@ -41,7 +41,11 @@ def patient_export(*, patient: Patient) -> dict:
                 })
         cases.append({
             "id": case.id, "procedure": case.procedure, "surgeon": case.surgeon, "surgery_date": case.surgery_date,
-            "surgery_time": case.surgery_time, "status": case.status, "created_at": case.created_at,
+            "surgery_time": case.surgery_time, "arrival_time": case.arrival_time, "status": case.status,
+            "created_at": case.created_at,
+            "rule_lifts": list(
+                RuleLift.objects.filter(case=case).order_by("lifted_at", "id").values("rule_key", "lifted_at", "note")
+            ),
             "checklist": None if checklist is None else {
                 "protocol": str(checklist.protocol_version), "assigned_at": checklist.assigned_at, "tasks": tasks,
             },
@@ -50,6 +54,11 @@ def patient_export(*, patient: Patient) -> dict:
         "exported_at": timezone.now(),
         "patient": profile,
         "surgeries": cases,
+        "check_ins": list(
+            CheckIn.objects.filter(patient=patient).order_by("answered_at", "id").values(
+                "id", "case_id", "day", "answered_at", "answers", "red_flags", "urgency"
+            )
+        ),
         "reminders": list(
             Reminder.objects.filter(patient=patient).order_by("send_at", "id").values(
                 "id", "task_id", "rule", "channel", "anchor_date", "send_at", "status", "sent_at", "read_at"
