@@ -301,19 +301,23 @@ class Task(models.Model):
             surgery_date=self.checklist.case.surgery_date, today=today,
         )
 
-    def shown_answers(self, language: str = "") -> list[dict]:
+    def shown_answers(self, language: str = "", *, siblings: dict | None = None) -> list[dict]:
         """The other step's answers this one shows (TaskDefinition.shows_answers_of), in order.
 
         [{"key", "text" (that sub-item's text in the language), "answer" ("" until given)}];
-        empty when the step shows none or the other step is not on this checklist. One query.
+        empty when the step shows none or the other step is not on this checklist. One query,
+        or none with `siblings` (the checklist's tasks by their definition's key, already read).
         """
         link = self.definition.shows_answers_of or {}
         if not link:
             return []
-        source = (
-            Task.objects.filter(checklist_id=self.checklist_id, definition__key=link["step"])
-            .select_related("definition").first()
-        )
+        if siblings is not None:
+            source = siblings.get(link["step"])
+        else:
+            source = (
+                Task.objects.filter(checklist_id=self.checklist_id, definition__key=link["step"])
+                .select_related("definition").first()
+            )
         if source is None:
             return []
         texts = {item["key"]: item["text"] for item in source.definition.localized(language)["sub_items"]}

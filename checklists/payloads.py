@@ -85,7 +85,7 @@ def definition_targets(definition: TaskDefinition, language: str, weight_kg) -> 
     return [dict(t) for t in targets]
 
 
-def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> dict:
+def task_payload(task: Task, *, language: str, weight_kg, today, facts=None, siblings: dict | None = None) -> dict:
     """A task as the phone shows it: texts in the patient's language, personal figures, its section.
 
     `facts` are the patient's (read from the task's case when not given): a step whose
@@ -130,7 +130,7 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None) -> 
         "stop_today": task.says_stop_today(today),
         "stop_today_text": texts["stop_today"],
         # Only the few steps that show another's answers cost a query (Task.shown_answers).
-        "shown_answers": task.shown_answers(language) if definition.shows_answers_of else [],
+        "shown_answers": task.shown_answers(language, siblings=siblings) if definition.shows_answers_of else [],
     }
 
 
@@ -206,8 +206,11 @@ def checklist_payload(checklist: Checklist, *, language: str) -> dict:
     today = patient.local_today()
     tasks = checklist_tasks(checklist)
     grouped = schedule.group_tasks(tasks, today)
+    # A step that shows another's answers finds it here, not with a query of its own.
+    siblings = {t.definition.key: t for t in sorted(tasks, key=lambda t: t.id, reverse=True)}
     payload = {
-        name: [task_payload(t, language=language, weight_kg=patient.weight_kg, today=today, facts=patient.facts)
+        name: [task_payload(t, language=language, weight_kg=patient.weight_kg, today=today, facts=patient.facts,
+                            siblings=siblings)
                for t in items]
         for name, items in grouped.items()
     }

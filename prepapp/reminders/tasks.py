@@ -47,6 +47,11 @@ def _retry_on_connection_loss(task, exc):
     """Close the broken database connection and queue this task again shortly (raises Retry)."""
     recording.reset_broken_connection()
     log.warning("%s lost a connection (%r); retry %s of %s", task.name, exc, task.request.retries + 1, task.max_retries)
+    _retry_soon(task, exc)
+
+
+def _retry_soon(task, exc):
+    """Queue this task again a few seconds ahead (retry_delay, capped): the only countdown in the engine."""
     raise task.retry(exc=exc, countdown=retry_delay(task.request.retries))
 
 
@@ -146,4 +151,4 @@ def email_check_in_alert(self, alert_id: int):
     except CONNECTION_ERRORS as exc:
         _retry_on_connection_loss(self, exc)
     except OSError as exc:  # the mail server: try again soon, the alert row holds the truth
-        raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+        _retry_soon(self, exc)
