@@ -17,6 +17,9 @@ urlpatterns = [
     # A link in a reminder email: marks the message read, then opens the step.
     path("r/<str:token>/", views.open_message, name="patient-open-message"),
     path("health-check/", views.patient_app, name="patient-health-check"),
+    # The safety net: who to call and the warning signs (also offline), and the check-in after surgery.
+    path("when-to-call/", views.patient_app, name="patient-when-to-call"),
+    path("check-in/", views.patient_app, name="patient-check-in"),
     path("sw.js", views.service_worker, name="patient-sw"),
     path("manifest.webmanifest", views.manifest, name="patient-manifest"),
     path("app-i18n/<str:lang>.js", views.patient_catalog, name="patient-catalog"),

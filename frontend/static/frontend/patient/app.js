@@ -8,7 +8,8 @@ import { fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { shareWithWorker, unsubscribe } from "./push.js";
 import { accessLog } from "./screens/access_log.js";
-import { focusHeading } from "./screens/frame.js";
+import { checkIn } from "./screens/check_in.js";
+import { focusHeading, showCallButton } from "./screens/frame.js";
 import { healthCheck } from "./screens/health_check.js";
 import { home } from "./screens/home.js";
 import { inbox } from "./screens/inbox.js";
@@ -16,6 +17,7 @@ import { settings } from "./screens/settings.js";
 import { signIn as showSignIn } from "./screens/sign_in.js";
 import { refreshTaskAction, step } from "./screens/step.js";
 import { notSaved, staffOnly } from "./screens/unavailable.js";
+import { whenToCall } from "./screens/when_to_call.js";
 
 const ROUTES = [
   [/^\/$/, "home"],
@@ -24,11 +26,14 @@ const ROUTES = [
   [/^\/settings\/?$/, "settings"],
   [/^\/access\/?$/, "access"],
   [/^\/health-check\/?$/, "health"],
+  [/^\/when-to-call\/?$/, "call"],
+  [/^\/check-in\/?$/, "checkin"],
   [/^\/join\/([^/]+)\/?$/, "join"],
   [/^\/signin\/?$/, "signin"],
 ];
 
-const state = { me: null, checklist: null, caseData: null };
+// safety: the last me/safety/ answer; safetySavedAt: null when fresh, else when the saved copy was made ("" unknown).
+const state = { me: null, checklist: null, caseData: null, safety: null, safetySavedAt: null };
 
 function match(pathname) {
   for (const [pattern, name] of ROUTES) {
@@ -121,6 +126,19 @@ const ctx = {
     }
   },
 
+  /** The safety card (rules, warning signs, day of surgery, check-in); kept when it cannot be had. */
+  async loadSafety() {
+    try {
+      const { data, cached, savedAt } = await api("me/safety/");
+      state.safety = data;
+      state.safetySavedAt = cached ? savedAt || "" : null;
+    } catch (error) {
+      if (!state.safety) state.safetySavedAt = null;
+    }
+    showCallButton(Boolean(state.safety && state.safety.phase === "recovery"));
+    return state.safety;
+  },
+
   async signIn(code) {
     try {
       const { data } = await api("auth/invitation/", { method: "POST", body: { code: code.trim() } });
@@ -196,7 +214,8 @@ const ctx = {
   },
 
   signedOut(problems = {}) {
-    state.me = state.checklist = state.caseData = null;
+    state.me = state.checklist = state.caseData = state.safety = null;
+    showCallButton(false);
     document.body.classList.add("signed-out");
     showSignIn(ctx, problems);
   },
@@ -225,12 +244,17 @@ const ctx = {
     const code = new URLSearchParams(location.search).get("code");
     if (code) return ctx.signIn(code);
     if (!state.me && !(await loadMe())) return;
+    // The header's "When to call" follows the phase on every screen.
+    if (!state.safety && !["home", "task", "call", "checkin"].includes(route.name)) ctx.loadSafety();
     if (route.name === "settings") await settings(ctx);
     else if (route.name === "access") await accessLog(ctx);
     else if (route.name === "health") await healthCheck(ctx);
     else if (route.name === "inbox") await inbox(ctx);
+    else if (route.name === "call") await whenToCall(ctx);
+    else if (route.name === "checkin") await checkIn(ctx);
     else {
-      if (!state.checklist && !(await loadChecklist())) return;
+      const [loaded] = await Promise.all([state.checklist || loadChecklist(), ctx.loadSafety()]);
+      if (!loaded) return;
       if (route.name === "task") step(ctx, route.param);
       else home(ctx);
     }
@@ -317,7 +341,7 @@ async function loadChecklist() {
 function markNav(name) {
   for (const link of document.querySelectorAll(".tabs a")) {
     // A step belongs to the home tab, the access log to settings (where its link is).
-    const parent = { task: "home", access: "settings", health: "home" }[name];
+    const parent = { task: "home", access: "settings", health: "home", call: "home", checkin: "home" }[name];
     if (link.dataset.route === name || link.dataset.route === parent) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -370,7 +394,7 @@ if ("serviceWorker" in navigator) {
   // On the first visit the data was fetched before the worker took over: fetch it again
   // through the worker so that it is on the phone for the next time there is no signal.
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (state.me) for (const path of ["me/", "me/checklist/", "me/case/"]) api(path).catch(() => {});
+    if (state.me) for (const path of ["me/", "me/checklist/", "me/case/", "me/safety/"]) api(path).catch(() => {});
   });
   navigator.serviceWorker.addEventListener("message", (event) => {
     const data = event.data || {};

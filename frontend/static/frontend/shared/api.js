@@ -29,7 +29,10 @@ export function csrfToken() {
 
 /**
  * Call the API: `path` is relative to its root ("me/checklist/"), or one of the API's own
- * whole links (a page's "next"). Resolves to {data, cached}; throws ApiError.
+ * whole links (a page's "next"). Resolves to {data, cached, savedAt}; throws ApiError.
+ *
+ * `cached` is true when the service worker answered from its saved copy (offline); `savedAt` is
+ * then when the server gave that copy (its Date header), for "saved on …".
  *
  * GETs keep the browser's HTTP cache on: the patient's own reads come with an ETag and
  * "Cache-Control: private, no-cache", so the browser asks "only if changed" (If-None-Match) and
@@ -51,5 +54,6 @@ export async function api(path, { method = "GET", body } = {}) {
   if (response.status === 503 && response.headers.get("X-Offline")) throw new ApiError(0);
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, data);
-  return { data, cached: response.headers.get("X-From-Cache") === "1" };
+  const cached = response.headers.get("X-From-Cache") === "1";
+  return { data, cached, savedAt: cached ? response.headers.get("Date") : null };
 }

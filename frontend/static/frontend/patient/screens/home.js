@@ -6,6 +6,7 @@ import { h } from "../../shared/dom.js";
 import { countdownText, dueText, fmt, recoveryText, shortOfTimeText, weekHeading } from "../i18n.js";
 import { conditionLine, healthCheckPrompt } from "./health_check.js";
 import { heading, message, screen, showPhase } from "./frame.js";
+import { checkInCard, clock, dayOfCard, rulesNow, signsOnHome, whenToCallLink } from "./safety.js";
 
 function taskItem(task, checklist) {
   const done = task.status === "done";
@@ -15,6 +16,7 @@ function taskItem(task, checklist) {
       "a", { href: `/tasks/${task.id}/`, "data-link": true, class: `task${done ? " is-done" : ""}` },
       h("span", { class: `cat cat-${task.category}` }, task.category_label),
       conditionLine(task),
+      task.stop_today && !done ? h("span", { class: "stop-badge small" }, gettext("Stop today")) : null,
       h("span", { class: "task-title" }, task.title),
       h("span", { class: "task-when" },
         done ? h("span", { class: "tick", "aria-hidden": "true" }, "✓ ") : null,
@@ -105,6 +107,9 @@ function countdown(caseData, today) {
     "section", { class: `countdown${recovering ? " is-recovery" : ""}`, "aria-live": "polite", "aria-atomic": "true" },
     heading(recovering ? recoveryText(caseData.days_after_surgery, caseData.recovery_week) : countdownText(days)),
     h("p", { class: "surgery-date" }, surgeryWhen(caseData, today)),
+    caseData.arrival_time && !recovering
+      ? h("p", { class: "arrival" }, fmt(gettext("Arrive at %(time)s"), { time: clock(caseData.arrival_time) }))
+      : null,
     h("p", { class: "procedure" }, caseData.procedure,
       caseData.surgeon ? h("span", {}, " · ", fmt(gettext("with %(surgeon)s"), { surgeon: caseData.surgeon })) : null),
   );
@@ -121,7 +126,7 @@ function byWeek(tasks) {
 }
 
 export function home(ctx) {
-  const { checklist, caseData } = ctx.state;
+  const { checklist, caseData, safety } = ctx.state;
   const phase = (checklist && checklist.case.phase) || (caseData && caseData.phase);
   if (phase) showPhase(phase);
   if (!checklist) {
@@ -129,6 +134,7 @@ export function home(ctx) {
       gettext("Home"),
       caseData ? countdown(caseData, caseData.today) : heading(gettext("Getting ready for surgery")),
       message(gettext("Your care team has not added your preparation steps yet. Please check again later.")),
+      whenToCallLink(safety),
     );
     return;
   }
@@ -148,8 +154,13 @@ export function home(ctx) {
     gettext("Home"),
     countdown(checklist.case, today),
     callCareTeam(checklist, Object.values(all).flat()),
+    dayOfCard(ctx, safety),
+    signsOnHome(safety),
+    checkInCard(safety),
     preparationSpan(checklist),
     recoveryStage(checklist, Object.values(all).flat()),
+    rulesNow(safety),
+    whenToCallLink(safety),
     h("div", { class: "progress" },
       h("p", { id: "progress-label" }, progressLabel),
       h("progress", { max: String(total), value: String(doneCount), "aria-labelledby": "progress-label" })),

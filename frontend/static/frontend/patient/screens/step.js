@@ -101,6 +101,17 @@ export function step(ctx, id) {
         h("p", {}, shortOfTimeText(ctx.state.checklist.case.days_to_surgery)),
         item.lead_reason ? h("p", { class: "help" }, item.lead_reason) : null)
       : null,
+    item.stop_today && item.status !== "done"
+      ? h("section", { class: "card stop-today", "aria-labelledby": "h-stop" },
+        h("h2", { id: "h-stop", class: "stop-badge" }, gettext("Stop today")),
+        h("p", { class: "stop-text" }, item.stop_today_text))
+      : null,
+    item.shown_answers && item.shown_answers.length
+      ? h("section", { class: "card agreed", "aria-labelledby": "h-agreed" },
+        h("h2", { id: "h-agreed" }, gettext("What you agreed before surgery")),
+        h("dl", {}, item.shown_answers.map((a) => [h("dt", {}, a.text),
+          h("dd", {}, a.answer || h("span", { class: "empty" }, gettext("Not written down yet. Please call your care team to check.")))])))
+      : null,
     h("section", { "aria-labelledby": "h-what" },
       h("h2", { id: "h-what" }, gettext("What to do")),
       h("p", { class: "instructions" }, item.instructions)),
