@@ -33,7 +33,10 @@ APP_FILES = sorted(
     if path.suffix in (".js", ".css")
 )
 LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
-BUDGET_BYTES = 50 * 1024
+# The whole app, every screen and the Spanish catalog, each file gzipped on its own. Raised from
+# 50 KB when the safety net's screens came (rules, when to call, the check-in: 5.7 KB); making
+# the first load small again (only what the first screen needs) is the performance work's.
+BUDGET_BYTES = 56 * 1024
 
 
 def signed_in(patient) -> Client:
@@ -232,7 +235,7 @@ def test_the_manifest_is_in_the_patients_language(riverside):
 # --- Size budget ------------------------------------------------------------------------------------
 
 
-def test_everything_the_phone_downloads_for_the_app_fits_in_50_kb_gzipped(riverside, protocol_version, carol):
+def test_everything_the_phone_downloads_for_the_app_fits_in_56_kb_gzipped(riverside, protocol_version, carol):
     """HTML + JS (modules, translations, service worker) + CSS, each gzipped as the server sends them."""
     paul = patient_enrol(organization=riverside, full_name="Paul Other", language="es")
     case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
