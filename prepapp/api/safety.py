@@ -6,7 +6,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import translation
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from prepapp.api.common import LANGUAGE_PARAMETER, conditional_answer
 from prepapp.api.safety_schema import (
+    AnswersField,
     CheckInFormSerializer,
     CheckInResultSerializer,
     SafetySerializer,
@@ -61,7 +62,7 @@ class MySafetyView(APIView):
 
 
 class CheckInInputSerializer(StrictInputMixin, serializers.Serializer):
-    answers = serializers.JSONField(
+    answers = AnswersField(
         help_text="{question key: a whole number on its scale, or an option key}; questions left out are not answered."
     )
 
@@ -116,6 +117,10 @@ class MyCheckInsView(APIView):
 # --- The care team's ---------------------------------------------------------------------------
 
 NO_PATIENT = "No such patient in your organizations."
+RULE_KEY = OpenApiParameter(
+    "key", {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}, OpenApiParameter.PATH,
+    description="The rule's key in the patient's protocol, e.g. no-driving.",
+)
 
 
 @extend_schema(tags=["patients"])
@@ -170,7 +175,8 @@ class RuleLiftView(_RuleChangeView):
 
     @extend_schema(operation_id="patients_rules_lift", request=LiftInputSerializer,
                    responses={200: StaffRuleSerializer, 400: error_response("No such rule, or it cannot be lifted."),
-                              404: OpenApiResponse(description=NO_PATIENT)})
+                              404: error_response(NO_PATIENT)},
+                   parameters=[RULE_KEY])
     def post(self, request, pk: int, key: str):
         return super().post(request, pk, key)
 
@@ -186,7 +192,8 @@ class RuleReinstateView(_RuleChangeView):
 
     @extend_schema(operation_id="patients_rules_reinstate", request=ReinstateInputSerializer,
                    responses={200: StaffRuleSerializer, 400: error_response("No such rule."),
-                              404: OpenApiResponse(description=NO_PATIENT)})
+                              404: error_response(NO_PATIENT)},
+                   parameters=[RULE_KEY])
     def post(self, request, pk: int, key: str):
         return super().post(request, pk, key)
 

@@ -1,10 +1,20 @@
 """The safety net's answers as the API documents them (the views pass on plain data built in workflows)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from prepapp.lib.schema import LocalTimeField
 
 URGENCY_CHOICES = ["emergency", "call_today", "none"]
+
+
+@extend_schema_field({
+    "type": "object",
+    "additionalProperties": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+    "example": {"back-pain": 3, "new-weakness": "no"},
+})
+class AnswersField(serializers.JSONField):
+    """{question key: a whole number on its scale, or an option key}."""
 
 
 class CareTeamSerializer(serializers.Serializer):
@@ -104,7 +114,7 @@ class CheckInHistorySerializer(serializers.Serializer):
     day = serializers.IntegerField()
     answered_at = serializers.DateTimeField()
     urgency = serializers.ChoiceField(choices=URGENCY_CHOICES)
-    answers = serializers.DictField(child=serializers.JSONField())
+    answers = AnswersField()
 
 
 class CheckInFormSerializer(serializers.Serializer):
