@@ -49,14 +49,17 @@ function ruleRow(rule, patientId, redraw) {
     }, L.reinstate), error);
   } else if (rule.can_lift) {
     const noteId = `lift-note-${rule.key}`;
-    const confirm = h("div", { class: "confirm-lift", hidden: true },
+    // The note and the confirmation show once "Lift…" is pressed: the list stays short.
+    const confirm = h("div", { class: "confirm-lift stack", hidden: true },
       h("p", {}, fill(L.lift_confirm, { title: rule.title })),
+      h("label", { for: noteId }, L.lift_note),
+      h("input", { type: "text", id: noteId, name: "note", maxlength: "2000", autocomplete: "off" }),
       h("div", { class: "actions" },
         h("button", { type: "submit", class: "button button--primary", "data-confirm-lift": rule.key }, L.lift_yes),
         h("button", { type: "button", class: "button", onclick: () => { confirm.hidden = true; open.hidden = false; } }, L.lift_keep)));
     const open = h("button", {
       type: "button", class: "button", "data-lift": rule.key,
-      onclick: () => { open.hidden = true; confirm.hidden = false; confirm.querySelector("button").focus(); },
+      onclick: () => { open.hidden = true; confirm.hidden = false; confirm.querySelector("input").focus(); },
     }, L.lift);
     const form = h("form", {
       class: "stack lift-form", novalidate: true,
@@ -73,8 +76,6 @@ function ruleRow(rule, patientId, redraw) {
         }
       },
     },
-    h("label", { for: noteId }, L.lift_note),
-    h("input", { type: "text", id: noteId, name: "note", maxlength: "2000", autocomplete: "off" }),
     error, open, confirm);
     item.append(form);
   }
