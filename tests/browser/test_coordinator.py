@@ -202,7 +202,9 @@ def test_the_coordinator_journey(desk, clinic, carol):
     expect(page.locator('[data-case] [data-field="days_to_surgery"]')).to_have_text(str((moved_to - today).days))
     # Every step moves a week with the surgery, but for one given "start now" dates at enrolment
     # (prehab: its planned day, six weeks before, had passed): it goes back to its planned day.
-    start_now = {"prehab": moved_to - timedelta(days=42)}
+    # The stop that could not wait (smoking: 40 days left of its 6 weeks, so due today) has time
+    # again once the surgery is 47 days away: it goes back to its planned day, 4 weeks before.
+    start_now = {"prehab": moved_to - timedelta(days=42), "stop-smoking": moved_to - timedelta(days=28)}
     expected = {key: start_now.get(key, due + timedelta(days=7)).isoformat() for key, due in open_tasks.items()}
     assert open_tasks["prehab"] == today + timedelta(days=3) and start_now["prehab"] > today
     assert shown_due_dates() == expected

@@ -81,11 +81,12 @@ def test_the_recovery_home_in_english(phone, walt):
     recovery = steps.filter(definition__offset_days__gt=0).count()
     expect(page.get_by_text(f"0 of {recovery} recovery steps done")).to_be_visible()
     # What to keep doing now: the steps whose window holds today, due or not.
+    # The "no BLT" limits and no anti-inflammatories are rules now, under "Rules for now", not steps.
     expect(stage.locator(".stage-steps li")).to_have_text([
-        'Follow the "no BLT" rules every day', "Check your wound every day for infection",
-        "Stay off anti-inflammatory painkillers after surgery",
+        "Restart your blood thinner as agreed before surgery", "Check your wound every day for infection",
         "Keep up protein, calcium and vitamin D while the bone heals",
     ])
+    expect(page.locator('.rules [data-rule="no-blt"]')).to_be_visible()
     overdue = page.locator(".group-overdue")
     expect(overdue.get_by_role("link", name="Get up and walk soon after surgery")).to_be_visible()
     expect(overdue.get_by_role("link", name="Stop smoking and all nicotine")).to_have_count(0)
