@@ -80,12 +80,13 @@ def test_the_recovery_home_in_english(phone, walt):
     steps = Task.objects.filter(checklist__case__patient=walt)
     recovery = steps.filter(definition__offset_days__gt=0).count()
     expect(page.get_by_text(f"0 of {recovery} recovery steps done")).to_be_visible()
-    # What to do now: the steps whose window holds today, due or not. (No BLT and no NSAIDs are
-    # rules in force now, shown for as long as they last, never steps to tick off.)
+    # What to keep doing now: the steps whose window holds today, due or not.
+    # The "no BLT" limits and no anti-inflammatories are rules now, under "Rules for now", not steps.
     expect(stage.locator(".stage-steps li")).to_have_text([
         "Restart your blood thinner as agreed before surgery", "Check your wound every day for infection",
         "Keep up protein, calcium and vitamin D while the bone heals",
     ])
+    expect(page.locator('.rules [data-rule="no-blt"]')).to_be_visible()
     overdue = page.locator(".group-overdue")
     expect(overdue.get_by_role("link", name="Get up and walk soon after surgery")).to_be_visible()
     expect(overdue.get_by_role("link", name="Stop smoking and all nicotine")).to_have_count(0)

@@ -64,6 +64,11 @@ def sign_in(phone, patient):
     return page
 
 
+def to_top(locator):
+    """Scroll so that a section starts at the top of the screen, for its screenshot."""
+    locator.evaluate("node => window.scrollTo(0, node.getBoundingClientRect().top + window.scrollY - 8)")
+
+
 def answer(page, answers):
     """Tap each answer's big button as a patient would, scrolled to the middle of the screen (clear of the tab bar)."""
     for key, value in answers.items():
@@ -89,7 +94,7 @@ def test_rules_for_now_and_when_to_call_also_offline(phone, riverside, carol, pr
     if days == 20:
         assert_no_axe_violations(page, "the recovery home with its rules")
         assert tap_targets_smaller_than(page) == []
-        rules.scroll_into_view_if_needed()
+        to_top(rules)
         phone_screenshot(page, "patient-rules-for-now")
     page.get_by_role("link", name="Settings").click()
     expect(page.locator("#call-top")).to_be_visible()
@@ -196,7 +201,7 @@ def test_the_day_of_card_shows_the_arrival_time_and_the_cut_offs(phone, riversid
     # Before surgery: no header button, a link on home, and the before-surgery signs.
     expect(page.locator("#call-top")).to_be_hidden()
     assert_no_axe_violations(page, "the day-of card")
-    card.scroll_into_view_if_needed()
+    to_top(card)
     phone_screenshot(page, "patient-day-of")
     page.get_by_role("link", name="When to call your care team").click()
     expect(page.locator('[data-urgency="before_surgery"] h2')).to_have_text("Before your surgery: call before you come in")
@@ -212,3 +217,48 @@ def test_a_late_nsaid_user_is_told_to_stop_today(phone, riverside, carol, protoc
     expect(stop.get_by_role("heading", name="Stop today")).to_be_visible()
     expect(stop.locator(".stop-text")).to_contain_text("Stop ibuprofen, naproxen and aspirin")
     assert_no_axe_violations(page, "a stop due today")
+
+
+def test_the_coordinator_lifts_a_rule_and_the_patient_no_longer_sees_it(phone, desk, riverside, carol, protocol_version):
+    from prepapp.workflows import safety
+
+    from .test_coordinator import sign_in as staff_sign_in
+
+    walt = recovering(riverside, carol, protocol_version, 10)
+    # Three check-ins: pain easing, then a warning sign on day 10.
+    for day, back, leg, weakness in ((8, 7, 5, "no"), (9, 5, 4, "no"), (10, 4, 3, "yes")):
+        SurgeryCase.objects.filter(pk=walt.cases.get().pk).update(surgery_date=walt.local_today() - timedelta(days=day))
+        safety.check_in_submit(patient=walt, answers={**LEG_WEAKNESS, "back-pain": back,
+                                                        "leg-pain": leg, "new-weakness": weakness})
+    page = sign_in(phone, walt)
+    expect(page.locator('[data-rule="no-driving"]')).to_be_visible()
+
+    staff = desk.new_page()
+    staff_sign_in(staff)
+    staff.goto(f"/coordinator/patients/{walt.id}/")
+    rules = staff.locator("#rules-section")
+    driving = rules.locator('[data-rule="no-driving"]')
+    expect(driving).to_contain_text("Until lifted")
+    check_ins = staff.locator("#check-ins-section")
+    expect(check_ins.locator(".check-in-item")).to_have_count(3)
+    expect(check_ins.locator(".check-in-item.is-red-flag")).to_have_count(1)
+    expect(check_ins.locator(".trend-chart polyline")).to_have_count(2)
+    expect(check_ins.locator("[data-pain-table] tbody tr")).to_have_count(3)
+    expect(staff.locator("#alerts [data-alert-title]").first).to_contain_text("Warning sign in a check-in")
+    driving.get_by_role("button", name="Lift…").click()
+    driving.get_by_label("Note (optional): who allowed it, or why").fill("Dr. Okafor allows short drives")
+    expect(driving.locator(".confirm-lift")).to_contain_text("The patient will be told it no longer applies.")
+    assert_no_axe_violations(staff, "the rules and check-ins panels")
+    # On a phone too: a coordinator on the ward.
+    staff.set_viewport_size(PHONE_390)
+    to_top(driving)
+    phone_screenshot(staff, "coordinator-rules-check-ins")
+    staff.set_viewport_size({"width": 1280, "height": 800})
+    driving.get_by_role("button", name="Yes, lift it").click()
+    expect(rules.locator('[data-rule="no-driving"]')).to_contain_text("Lifted by carol")
+    expect(rules.locator('[data-reinstate="no-driving"]')).to_be_visible()
+
+    page.reload()
+    expect(page.locator(".rules")).to_be_visible()
+    expect(page.locator('[data-rule="no-driving"]')).to_have_count(0)
+    expect(page.locator('[data-ended="no-driving"]')).to_contain_text("No longer needed from")

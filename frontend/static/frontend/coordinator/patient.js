@@ -1,5 +1,6 @@
 // One patient's page: their status and invitation, the facts known about them, the surgery
-// (book, move, mark done, cancel), the checklist and the delivery log of their reminders.
+// (book, move, mark done, cancel), the rules in force and the check-ins (safety.js), the
+// checklist and the delivery log of their reminders.
 
 import { api, ApiError } from "../shared/api.js";
 import { shortDate, shortDateTime } from "../shared/dates.js";
@@ -7,6 +8,7 @@ import { loadChecklist } from "./checklist.js";
 import { loadDeliveries } from "./deliveries.js";
 import { assignProtocol, bookSurgery, factsPayload, loadProtocols } from "./fields.js";
 import { L, announce, busy, fill, showApiError, showErrors, start } from "./page.js";
+import { loadSafety } from "./safety.js";
 
 /** What saving the facts did, in a sentence or three. */
 function factsSummary(result) {
@@ -131,3 +133,4 @@ if (dialog && openCancel) {
 loadProtocols();
 loadChecklist();
 loadDeliveries();
+loadSafety();

@@ -255,6 +255,8 @@ const ctx = {
     else {
       const [loaded] = await Promise.all([state.checklist || loadChecklist(), ctx.loadSafety()]);
       if (!loaded) return;
+      // Another screen was opened while this one waited for its data: that one is drawn, not this.
+      if (ctx.route !== route) return;
       if (route.name === "task") step(ctx, route.param);
       else home(ctx);
     }

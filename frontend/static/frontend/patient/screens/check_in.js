@@ -87,6 +87,8 @@ function result(ctx, body) {
   screen(body.reply.title, backHome(), panel,
     link("/when-to-call/", gettext("When to call: the warning signs"), { class: "button secondary" }),
     link("/", gettext("Back to home"), { class: "button secondary" }));
+  // The answer starts at the top of the screen, whatever was scrolled to answer the last question.
+  window.scrollTo(0, 0);
   focusHeading();
 }
 

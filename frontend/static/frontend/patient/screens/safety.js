@@ -83,7 +83,8 @@ export function rulesNow(safety) {
 // --- The days just before the surgery ------------------------------------------------------------
 
 function dayOfTasks(ctx, card) {
-  const tasks = ctx.tasks().filter((t) => t.status !== "done" && t.due_date <= card.surgery_date);
+  const today = ctx.state.checklist && ctx.state.checklist.today;
+  const tasks = ctx.tasks().filter((t) => t.status !== "done" && t.due_date >= today && t.due_date <= card.surgery_date);
   if (!tasks.length) return null;
   return [h("p", { class: "label" }, gettext("The detailed steps are in your checklist:")),
     h("ul", { class: "stage-steps" }, tasks.slice(0, 5).map((t) => h("li", {}, link(`/tasks/${t.id}/`, t.title))))];
