@@ -9,8 +9,10 @@ stored elsewhere and passed in.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 from checklists import schedule
 
@@ -73,6 +75,60 @@ def rules_in_force(
             "ending_soon": end is not None and (end - today).days < ENDING_SOON_DAYS,
         })
     return shown
+
+
+def rule_change_days(version, *, surgery_date: date, facts: Mapping[str, bool | None]) -> set[date]:
+    """The days the rules are said again: each recovery stage's first day, and the day after a rule ends.
+
+    A rule kept until the care team lifts it has no such day here: its lift is announced
+    on the day it happens (the caller knows the lifts).
+    """
+    days = {surgery_date + timedelta(days=stage["start_day"]) for stage in version.recovery_stages or []}
+    for rule in version.rules or []:
+        if not schedule.applies(rule.get("applies_if") or {}, facts):
+            continue
+        _, end = rule_dates(rule, surgery_date)
+        if end is not None and end >= surgery_date:
+            days.add(end + timedelta(days=1))
+    return days
+
+
+def stage_starting(version, *, surgery_date: date, day: date, language: str = "") -> str:
+    """The label of the recovery stage whose first day is `day`, in the language, or ""."""
+    for stage in version.recovery_stages or []:
+        if surgery_date + timedelta(days=stage["start_day"]) == day:
+            return version.localized_stage(stage, language)
+    return ""
+
+
+def rules_ended_before(version, *, surgery_date: date, day: date, facts: Mapping[str, bool | None],
+                       language: str = "") -> list[dict]:
+    """The rules whose last day was the day before `day`: [{"key", "title"}] in the language."""
+    ended = []
+    for rule in version.rules or []:
+        if not schedule.applies(rule.get("applies_if") or {}, facts):
+            continue
+        _, end = rule_dates(rule, surgery_date)
+        if end is not None and end + timedelta(days=1) == day:
+            ended.append({"key": rule["key"], "title": version.localized_rule(rule, language)["title"]})
+    return ended
+
+
+# --- The day of surgery ----------------------------------------------------------------------
+
+
+def fasting_cutoffs(surgery_date: date, reference: time | None, *, food_hours: int, fluids_hours: int,
+                    zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """The last moment for food and for clear fluids, where the patient lives; (None, None) with no time known.
+
+    `reference` is the arrival time (or the surgery time when no arrival time is known).
+    Counted in real hours (through UTC), so a night with a clock change still gives the full fast.
+    """
+    if reference is None:
+        return None, None
+    start = datetime.combine(surgery_date, reference, tzinfo=zone).astimezone(dt_timezone.utc)
+    return ((start - timedelta(hours=food_hours)).astimezone(zone),
+            (start - timedelta(hours=fluids_hours)).astimezone(zone))
 
 
 # --- Warning signs ---------------------------------------------------------------------------

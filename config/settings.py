@@ -10,7 +10,7 @@ It is longer than the project's other modules on purpose: one file an operator r
 bottom to know every setting, rather than settings spread over several.
 """
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import environ
@@ -301,6 +301,15 @@ RECEIPT_TOKEN_MAX_AGE_DAYS = env.int("RECEIPT_TOKEN_MAX_AGE_DAYS", default=30)
 # from which each coordinator gets the day's one email of open alerts.
 ALERT_CHECK_SECONDS = env.float("ALERT_CHECK_SECONDS", default=600.0)
 ALERT_EMAIL_HOUR = env.int("ALERT_EMAIL_HOUR", default=8)
+# The safety net's own reminders (the evening before surgery, check-in days, the rules said
+# again): how often beat plans today's and tomorrow's, and the evening hour, where the patient
+# lives, of the one the day before surgery.
+SAFETY_REMINDER_PLAN_SECONDS = env.float("SAFETY_REMINDER_PLAN_SECONDS", default=600.0)
+DAY_BEFORE_REMINDER_TIME = env("DAY_BEFORE_REMINDER_TIME", default="18:00")
+try:
+    time.fromisoformat(DAY_BEFORE_REMINDER_TIME)
+except ValueError:
+    raise ImproperlyConfigured(f"DAY_BEFORE_REMINDER_TIME must be a time like 18:00, not {DAY_BEFORE_REMINDER_TIME!r}.")
 
 # --- Celery ------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
@@ -355,6 +364,10 @@ CELERY_BEAT_SCHEDULE = {
     "escalate-overdue-critical-steps": {
         "task": "prepapp.tasks.escalate_overdue_steps",
         "schedule": ALERT_CHECK_SECONDS,
+    },
+    "plan-safety-reminders": {
+        "task": "prepapp.tasks.plan_safety_reminders",
+        "schedule": SAFETY_REMINDER_PLAN_SECONDS,
     },
 }
 

@@ -27,7 +27,8 @@ from checklists.models import Task
 from prepapp.permissions import patient_of
 from prepapp.reminders import receipts
 from prepapp.reminders.compose import task_path
-from prepapp.reminders.models import Reminder
+from prepapp.reminders.models import CHECK_IN_RULE, Reminder
+from prepapp.reminders.safety_words import CHECK_IN_PATH
 
 from .modules import PATIENT_APP, import_map, module_urls, static_files
 
@@ -191,7 +192,8 @@ def open_message(request, token: str):
         return redirect("/")
     except Reminder.DoesNotExist as exc:
         raise Http404(_("No such message.")) from exc
-    target = "/"
+    # A check-in day's reminder opens the check-in; the others the step named, or the home screen.
+    target = CHECK_IN_PATH if opened.reminder.rule == CHECK_IN_RULE and opened.reminder.task_id is None else "/"
     task_id = request.GET.get("to", "")
     if task_id.isdigit() and Task.objects.filter(id=int(task_id), checklist__case__patient_id=opened.reminder.patient_id).exists():
         target = task_path(int(task_id))

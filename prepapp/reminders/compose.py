@@ -6,74 +6,20 @@ for what it lists). Every message carries its own receipt token: its links mark 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import lru_cache
 
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import ngettext
 
 from checklists import schedule
 from checklists.models import TaskDefinition
 from prepapp.reminders import digest as digests
-from prepapp.reminders import receipts
-from prepapp.reminders.models import Announcement, Reminder
+from prepapp.reminders import receipts, safety_words
+from prepapp.reminders.message import HOME_PATH, DigestLine, Message, day_text, reminder_tag, task_path
+from prepapp.reminders.models import PATIENT_RULES, Announcement, Reminder
 
-HOME_PATH = "/"
-
-
-@dataclass
-class DigestLine:
-    """One step in a digest, as the patient reads it."""
-
-    task_id: int
-    kind: str
-    title: str
-    text: str  # "Due today: …", "Not done yet: …"
-    url: str  # the step's screen in the app
-    critical: bool = False
-    alerted: bool = False
-    when: str = ""  # "Was due Tuesday 1 December", "Due tomorrow": under the title where a heading names the group
-
-
-@dataclass
-class Message:
-    title: str
-    body: str
-    url: str  # a path inside the patient app
-    tag: str
-    reminder: int | None = None
-    receipt: str = ""  # the signed token that marks this message read when a link of it is opened
-    # A digest's lines, grouped as the email shows them: {"overdue": [...], "due": [...], "starting": [...]}.
-    digest: dict[str, list[DigestLine]] | None = None
-    intro: str = ""  # a digest's opening sentence (the care team was told, …)
-    more: str = ""  # "…and 3 more steps not done yet"
-    lines: list[DigestLine] = field(default_factory=list)
-
-    def link(self, task_id: int | None = None) -> str:
-        """The path a link of this message opens: through the receipt when there is one."""
-        if self.receipt:
-            return receipts.link(self.receipt, task_id)
-        return task_path(task_id) if task_id else self.url
-
-
-def task_path(task_id: int) -> str:
-    """The step's screen in the patient app (the app also still opens the older "/#/tasks/12" form)."""
-    return f"/tasks/{task_id}/"
-
-
-def day_text(value: date) -> str:
-    """A date written out with the weekday ("Tuesday 1 December"), in the active language."""
-    # Reads more easily than "Dec. 1, 2026". Formatting a date goes through the locale's
-    # formats and catalogues each time (about 0.1 ms): a batch asks for the same few dates.
-    return _day_text(value, translation.get_language())
-
-
-@lru_cache(maxsize=4096)
-def _day_text(value: date, language: str | None) -> str:
-    return formats.date_format(value, pgettext("date in a reminder (PHP date format)", "l j F"))
-
+__all__ = ["HOME_PATH", "DigestLine", "Message", "compose", "day_text", "reminder_tag", "task_path"]
 
 # What a step's words depend on: the step, its rule's anchor, the language, the days left,
 # the due date and whether a fact it depends on is still unknown. A batch of reminders shares
@@ -93,6 +39,8 @@ def compose(reminder: Reminder, now: datetime | None = None, *, memo: dict | Non
         return compose_announcement(reminder, with_receipt=with_receipt)
     if reminder.is_digest:
         return compose_digest(reminder, with_receipt=with_receipt)
+    if reminder.task_id is None and reminder.rule in PATIENT_RULES:
+        return safety_words.compose_safety(reminder, with_receipt=with_receipt)
     task = reminder.task
     patient = reminder.patient
     today = patient.local_today(now)
@@ -202,11 +150,6 @@ def compose_digest(reminder: Reminder, *, with_receipt: bool = True) -> Message:
         more=more,
         lines=lines,
     )
-
-
-def reminder_tag(reminder_id: int) -> str:
-    """The stable identity of one reminder's notification (also its Web Push Topic)."""
-    return f"reminder-{reminder_id}"
 
 
 # --- Announcements: the surgery was booked, moved or cancelled ------------------------------

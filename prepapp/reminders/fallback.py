@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from prepapp.models import Patient
 from prepapp.reminders.channels import Outcome, Result
-from prepapp.reminders.models import DIGEST_RULE, DeliveryAttempt, Reminder
+from prepapp.reminders.models import DeliveryAttempt, Reminder
 from prepapp.reminders.planning import email_reachable
 
 FALLBACK_NOTE = "push did not reach the patient: email sent instead"
@@ -78,7 +78,8 @@ def plan_email_instead(*, reminder_ids, now: datetime | None = None) -> int:
             # One email at most per announcement (its own unique key: announcement and channel).
             match |= Q(announcement_id=row.announcement_id)
         elif row.task_id is None:
-            match |= Q(task__isnull=True, patient_id=row.patient_id, rule=DIGEST_RULE, anchor_date=row.anchor_date)
+            # A digest, or one of the safety net's own (its rule names which).
+            match |= Q(task__isnull=True, patient_id=row.patient_id, rule=row.rule, anchor_date=row.anchor_date)
         else:
             match |= Q(task_id=row.task_id, rule=row.rule, anchor_date=row.anchor_date)
     existing = {_email_key(e): e for e in Reminder.objects.select_for_update().filter(match, channel=Reminder.Channel.EMAIL)}

@@ -10,11 +10,14 @@ from prepapp.models import Organization, Patient
 
 # The rule of a daily digest row: one message per patient, channel and day, no task.
 DIGEST_RULE = "digest"
-# The safety net's own reminders, rows without a task: the check-in at home on each of its days
-# (anchor date: that day), and the evening before surgery (anchor date: the surgery day).
+# The safety net's own reminders, rows without a task (see safety_reminders.py): the check-in at
+# home on each of its days (anchor date: that day), the evening before surgery (anchor date: the
+# surgery day), and the rules said again when a recovery stage begins, a rule ends or the care
+# team lifts one (anchor date: that day).
 CHECK_IN_RULE = "check-in"
 DAY_BEFORE_RULE = "day-before"
-PATIENT_RULES = (CHECK_IN_RULE, DAY_BEFORE_RULE)
+RULES_RULE = "rules"
+PATIENT_RULES = (CHECK_IN_RULE, DAY_BEFORE_RULE, RULES_RULE)
 
 
 class PushSubscription(models.Model):

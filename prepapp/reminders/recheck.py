@@ -12,8 +12,8 @@ from django.db.models import F
 from checklists.models import Task
 from prepapp.lib.bulk import insert_rows
 from prepapp.models import SurgeryCase
-from prepapp.reminders import digest, planning
-from prepapp.reminders.models import DeliveryAttempt, Reminder
+from prepapp.reminders import digest, planning, safety_reminders
+from prepapp.reminders.models import PATIENT_RULES, DeliveryAttempt, Reminder
 from prepapp.reminders.recording import BatchReport
 from prepapp.reminders.timing import is_quiet, quiet_hours_end_after
 
@@ -36,6 +36,12 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
             return Verdict(*problem)
         return _channel_and_time_verdict(reminder, now)
     task = reminder.task
+    if task is None and reminder.rule in PATIENT_RULES and reminder.announcement_id is None:
+        # The safety net's own (the evening before, a check-in day, the rules said again).
+        problem = safety_reminders.recheck(reminder, now)
+        if problem:
+            return Verdict(*problem)
+        return _channel_and_time_verdict(reminder, now)
     if task is None:
         # An announcement: news of its moment, with no step or rule to recheck. Only the
         # patient's channels count (the in-app copy always stays).
@@ -43,7 +49,6 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
             return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
         return _time_verdict(reminder, now)
     case = task.checklist.case
-    patient = reminder.patient
     if case.status == SurgeryCase.Status.CANCELLED:
         return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
     if not reminder.patient.is_followed:

@@ -23,7 +23,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from prepapp.reminders import check_ins, delivery, escalation, journal, outages, outbox, recording
+from prepapp.reminders import check_ins, delivery, escalation, journal, outages, outbox, recording, safety_reminders
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,18 @@ def escalate_overdue_steps(self):
         _retry_on_connection_loss(self, exc)
     if raised or emails.sent or emails.failed:
         log.info("escalation: %s alerts raised, %s emails sent, %s failed", raised, emails.sent, emails.failed)
+
+
+@shared_task(name="prepapp.tasks.plan_safety_reminders", ignore_result=True, bind=True,
+             max_retries=MAX_CONNECTION_RETRIES)
+def plan_safety_reminders(self):
+    """Plan today's and tomorrow's evening-before, check-in and rules reminders (beat); the sweeper sends them."""
+    try:
+        planned = safety_reminders.plan_due()
+    except CONNECTION_ERRORS as exc:
+        _retry_on_connection_loss(self, exc)
+    if planned:
+        log.info("safety reminders: %s rows planned or brought back", planned)
 
 
 @shared_task(name="prepapp.tasks.email_check_in_alert", ignore_result=True, bind=True,

@@ -7,13 +7,12 @@ serializers describe it and views only pass it on.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
 from checklists import safety, schedule
-from checklists.models import Checklist, CheckIn, ProtocolVersion, RuleLift, Task
+from checklists.models import CheckIn, Checklist, ProtocolVersion, RuleLift, Task
 from prepapp.models import Organization, Patient, SurgeryCase
 from prepapp.selectors import case_current
 
@@ -84,22 +83,15 @@ def rules_ended(version, *, case, today: date, facts, lifts: dict, zone: ZoneInf
     return ended
 
 
-def _local_iso(day: date, wall, hours_before: int, zone: ZoneInfo) -> datetime:
-    # Real hours before (through UTC), so a night with a clock change still gives the full fast.
-    instant = datetime.combine(day, wall, tzinfo=zone).astimezone(dt_timezone.utc) - timedelta(hours=hours_before)
-    return instant.astimezone(zone)
-
-
 def day_of(case: SurgeryCase, patient: Patient, today: date) -> dict | None:
     """The day-of card from two days before the surgery until the surgery day, else None."""
     if not 0 <= (case.surgery_date - today).days <= DAY_OF_FROM_DAYS:
         return None
     organization = organization_of(patient)
-    reference = case.arrival_time or case.surgery_time
-    food = fluids = None
-    if reference is not None:
-        food = _local_iso(case.surgery_date, reference, organization.food_cutoff_hours, patient.zone)
-        fluids = _local_iso(case.surgery_date, reference, organization.clear_fluids_cutoff_hours, patient.zone)
+    food, fluids = safety.fasting_cutoffs(
+        case.surgery_date, case.arrival_time or case.surgery_time, food_hours=organization.food_cutoff_hours,
+        fluids_hours=organization.clear_fluids_cutoff_hours, zone=patient.zone,
+    )
     return {
         "surgery_date": case.surgery_date, "surgery_time": case.surgery_time, "arrival_time": case.arrival_time,
         "food_until": food, "clear_fluids_until": fluids,
