@@ -76,6 +76,10 @@ class Organization(models.Model):
     # Who the patient calls: shown with every warning sign and after each check-in.
     care_team_phone = models.CharField(max_length=30, blank=True, validators=[validate_phone])
     after_hours_phone = models.CharField(max_length=30, blank=True, validators=[validate_phone])
+    # The number that reaches emergency services where the clinic's patients live: the app's
+    # "Call emergency services" buttons dial it. 911 is the guide's (a United States clinic's).
+    emergency_number = models.CharField(max_length=10, default="911", validators=[validate_phone],
+                                        help_text="Emergency services where your patients live, e.g. 911 or 112.")
     # When the care team reads check-ins (e.g. "Monday to Friday, 8:00 to 17:00"): the app
     # never implies that someone reads them around the clock.
     check_in_hours = models.CharField(max_length=120, blank=True)

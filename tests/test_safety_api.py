@@ -28,7 +28,7 @@ def test_after_surgery_the_card_shows_the_rules_with_their_figures_and_the_phone
     assert rules["no-blt"]["until_lifted"] and rules["no-blt"]["end_date"] is None
     assert body["care_team"] == {
         "organization": "Riverside Spine Center", "phone": "+1 555 0100", "after_hours_phone": "+1 555 0199",
-        "check_in_hours": "Monday to Friday, 8:00 to 17:00",
+        "check_in_hours": "Monday to Friday, 8:00 to 17:00", "emergency_number": "911",
     }
     assert [g["urgency"] for g in body["warning_signs"]][0] == "emergency"
     assert body["show_signs_on_home"] is False
@@ -148,3 +148,9 @@ def test_organization_phones_are_validated(riverside):
         riverside.full_clean()
     assert "care_team_phone" in error.value.message_dict
     assert Organization._meta.get_field("food_cutoff_hours").default == 8
+
+
+def test_the_emergency_number_is_the_clinics_own(pat, pat_case, pat_checklist, riverside, as_pat):
+    """A clinic outside the United States sets its own (e.g. 112): the app's emergency buttons dial it."""
+    Organization.objects.filter(pk=riverside.pk).update(emergency_number="112")
+    assert as_pat.get("/api/v1/me/safety/").json()["care_team"]["emergency_number"] == "112"

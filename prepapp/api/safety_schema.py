@@ -21,6 +21,8 @@ class CareTeamSerializer(serializers.Serializer):
     organization = serializers.CharField()
     phone = serializers.CharField(help_text="The care team's phone number (may be empty if not set).")
     after_hours_phone = serializers.CharField()
+    emergency_number = serializers.CharField(help_text="Emergency services where the patient lives (e.g. 911): "
+                                             "what the app's emergency buttons dial.")
     check_in_hours = serializers.CharField(help_text="When the care team reads check-ins: nobody reads them around the clock.")
 
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from checklists import safety, schedule
+from checklists import safety
 from checklists.models import Checklist
 from checklists.safety_records import CheckIn, RuleLift
 from prepapp.models import Patient, SurgeryCase
@@ -203,5 +203,3 @@ def case_of(reminder: Reminder) -> SurgeryCase | None:
     return case if case is not None else live_case(reminder.patient)
 
 
-def phase_on(case: SurgeryCase, day: date) -> str:
-    return schedule.case_phase(status=case.status, surgery_date=case.surgery_date, today=day)

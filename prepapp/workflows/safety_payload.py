@@ -37,6 +37,7 @@ def care_team(patient: Patient, organization: Organization | None = None) -> dic
         "organization": organization.name,
         "phone": organization.care_team_phone,
         "after_hours_phone": organization.after_hours_phone,
+        "emergency_number": organization.emergency_number,
         "check_in_hours": organization.check_in_hours,
     }
 

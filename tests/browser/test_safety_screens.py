@@ -111,6 +111,8 @@ def test_rules_for_now_and_when_to_call_also_offline(phone, riverside, carol, pr
     groups = page.locator("[data-urgency]")
     expect(groups.first).to_have_attribute("data-urgency", "emergency")
     expect(groups.first.locator(".action")).to_contain_text("Call emergency services now")
+    # The clinic's emergency number, one tap away in the emergency group.
+    expect(groups.first.locator('a.danger[href="tel:911"]')).to_contain_text("Call emergency services")
     expect(page.locator(".notice-saved")).to_have_count(0)
     if days == 20:
         assert_no_axe_violations(page, "when to call")
@@ -127,6 +129,7 @@ def test_rules_for_now_and_when_to_call_also_offline(phone, riverside, carol, pr
     expect(page.locator("h1")).to_have_text("When to call")
     expect(page.locator(".notice-saved")).to_contain_text("This page was saved on")
     expect(page.locator('.care-team a[href="tel:+15550100"]')).to_be_visible()
+    expect(page.locator('[data-urgency="emergency"] a[href="tel:911"]')).to_be_visible()
     expect(page.locator('[data-urgency="emergency"] .sign-list li').first).to_be_visible()
     phone.set_offline(False)
 
@@ -156,6 +159,7 @@ def test_the_first_two_weeks_show_the_signs_and_the_check_in_on_home(phone, rive
     result = page.locator(".result-emergency")
     expect(result.locator("h1")).to_have_text("Call emergency services now")
     expect(result).to_contain_text("emergency services")
+    expect(result.locator('a[href="tel:911"]')).to_contain_text("Call emergency services")
     expect(result.locator('a[href="tel:+15550100"]')).to_be_visible()
     expect(result).to_contain_text("weakness")
     assert_no_axe_violations(page, "the check-in's emergency answer")
@@ -177,6 +181,7 @@ def test_a_check_in_is_never_queued_offline(phone, riverside, carol, protocol_ve
     box = page.locator("#check-in-not-sent")
     expect(box).to_contain_text("Your check-in was not sent")
     expect(box).to_contain_text("If you have a warning sign, do not wait: call now.")
+    expect(box.locator('a[href="tel:911"]')).to_be_visible()
     expect(box.locator('a[href="tel:+15550100"]')).to_be_visible()
     phone.set_offline(False)
     assert not CheckIn.objects.filter(patient=walt).exists()

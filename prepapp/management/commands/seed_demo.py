@@ -48,7 +48,7 @@ class Command(BaseCommand):
         org, _ = Organization.objects.get_or_create(slug="riverside-spine", defaults={"name": "Riverside Spine Center"})
         # Fictional numbers (the 555 01xx range): a demo must never send anyone to a real phone.
         Organization.objects.filter(pk=org.pk, care_team_phone="").update(
-            care_team_phone="+1 555 0100", after_hours_phone="+1 555 0199",
+            care_team_phone="+1 555 0100", after_hours_phone="+1 555 0199", emergency_number="911",
             check_in_hours="Monday to Friday, 8:00 to 17:00",
         )
         # The clinical lead uses the admin as staff, not as superuser: the group's model

@@ -11,11 +11,6 @@ function backHome() {
   return h("p", { class: "back" }, link("/", [h("span", { "aria-hidden": "true" }, "‹ "), gettext("Home")]));
 }
 
-function emergencyAction(ctx) {
-  const group = ctx.state.safety && ctx.state.safety.warning_signs.find((g) => g.urgency === "emergency");
-  return group ? group.action : "";
-}
-
 /** Offline or no answer: say it plainly, and who to call now. */
 function notSent(ctx, text) {
   const team = ctx.state.safety && ctx.state.safety.care_team;
@@ -23,7 +18,7 @@ function notSent(ctx, text) {
     h("h2", {}, gettext("Your check-in was not sent")),
     h("p", {}, text),
     h("p", { class: "strong" }, gettext("If you have a warning sign, do not wait: call now.")),
-    emergencyButton(emergencyAction(ctx)),
+    emergencyButton(team),
     careTeamButtons(team),
     link("/when-to-call/", gettext("When to call: the warning signs"), { class: "button secondary" }));
 }
@@ -69,7 +64,7 @@ function result(ctx, body) {
     panel = h("section", { class: "card result result-emergency", "data-urgency": "emergency" },
       heading(body.reply.title),
       h("p", { class: "action" }, body.reply.text),
-      emergencyButton(body.reply.text) || emergencyButton(emergencyAction(ctx)),
+      emergencyButton(team),
       signs,
       h("p", {}, gettext("Then tell your care team:")),
       careTeamButtons(team, "secondary"));

@@ -30,14 +30,9 @@ export function careTeamButtons(team, kind = "primary") {
   ];
 }
 
-/** The emergency number named in an action's words ("… emergency services (911) …"), if any. */
-export function emergencyNumber(text) {
-  const found = String(text || "").match(/(?:^|[^\d+])(\d{3})(?![\d-])/);
-  return found ? found[1] : "";
-}
-
-export function emergencyButton(action) {
-  const number = emergencyNumber(action);
+/** The clinic's emergency number (care_team.emergency_number), dialled by the emergency buttons. */
+export function emergencyButton(team) {
+  const number = team && team.emergency_number;
   return number ? phoneButton(gettext("Call emergency services"), number, "danger") : null;
 }
 

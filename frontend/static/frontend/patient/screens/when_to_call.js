@@ -18,7 +18,7 @@ function group(safetyGroup, team) {
   return h("section", { class: `card signs signs-${urgency}`, "aria-labelledby": `h-${urgency}`, "data-urgency": urgency },
     h("h2", { id: `h-${urgency}` }, (GROUP_TITLES[urgency] || (() => urgency))()),
     h("p", { class: "action" }, safetyGroup.action),
-    urgency === "emergency" ? emergencyButton(safetyGroup.action) : careTeamButtons(team, "secondary"),
+    urgency === "emergency" ? emergencyButton(team) : careTeamButtons(team, "secondary"),
     h("p", { class: "label" }, gettext("If you have any of these:")),
     h("ul", { class: "sign-list" }, safetyGroup.signs.map((s) => h("li", { "data-sign": s.key }, s.text))));
 }
