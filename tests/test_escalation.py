@@ -158,3 +158,21 @@ def test_acknowledging_on_the_patients_page(pat, pat_checklist, carol, olga, cli
     client.force_login(olga)
     assert client.post(url, {"note": "mine now"}).status_code == 404
     assert StaffMembership.objects.filter(user=olga, organization=pat.organization).count() == 0
+
+
+def test_the_morning_email_words_each_kind_of_alert_and_puts_a_warning_sign_first(
+    pat, pat_case, pat_checklist, staff_emails, email_to_sink
+):
+    overdue(pat, "stop-nsaids", 3)
+    escalation.raise_alerts()
+    base = dict(organization=pat.organization, patient=pat, case=pat_case, raised_at=morning(6))
+    Alert.objects.create(kind=Alert.Kind.CHECK_IN_MISSED, check_in_day=4, due_date=pat.local_today(), **base)
+    Alert.objects.create(kind=Alert.Kind.CHECK_IN_RED_FLAG, check_in_day=5, due_date=pat.local_today(), **base)
+    assert escalation.send_alert_emails(now=morning(8)).sent == 2
+    text = email_to_sink.received()[0].get_body(("plain",)).get_content()
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert len(lines) == 3
+    assert lines[0] == "- URGENT Pat Example: warning sign reported in the check-in of day 5 after surgery"
+    assert "Stop taking anti-inflammatory painkillers" in lines[1] and "3 days overdue" in lines[1]
+    assert lines[2].startswith("- Pat Example: no check-in on day 4 after surgery")
+    assert "0 days overdue" not in text and "has 3 open alerts." in text

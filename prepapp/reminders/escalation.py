@@ -26,7 +26,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from checklists.models import Task
 from prepapp.audit import audit_record
@@ -133,17 +135,34 @@ def claim_alert_email(row_id: int, now: datetime) -> bool:
     return bool(from_pending.update(**changes) or from_lost.update(**changes))
 
 
+# Most urgent first in the morning email: a warning sign reported, then missed steps, then missed check-ins.
+EMAIL_ORDER = {Alert.Kind.CHECK_IN_RED_FLAG: 0, Alert.Kind.OVERDUE_STEP: 1, Alert.Kind.CHECK_IN_MISSED: 2}
+
+
+def alert_detail(alert: Alert, day) -> str:
+    """What the alert is, in a few words after the patient's name, as of the morning `day`."""
+    if alert.kind == Alert.Kind.CHECK_IN_RED_FLAG:
+        return _("warning sign reported in the check-in of day %(day)s after surgery") % {"day": alert.check_in_day}
+    if alert.kind == Alert.Kind.CHECK_IN_MISSED:
+        return _("no check-in on day %(day)s after surgery (%(date)s)") % {
+            "day": alert.check_in_day, "date": formats.date_format(alert.due_date, "DATE_FORMAT")}
+    days = max(alert.days_overdue, (day - alert.due_date).days)
+    return ngettext("%(step)s: due %(date)s, %(days)d day overdue", "%(step)s: due %(date)s, %(days)d days overdue",
+                    days) % {"step": alert.title, "date": formats.date_format(alert.due_date, "DATE_FORMAT"),
+                             "days": days}
+
+
 def build_alert_email(*, user, organization: Organization, alerts: list[Alert], day) -> EmailMultiAlternatives:
+    ordered = sorted(alerts, key=lambda a: (EMAIL_ORDER.get(a.kind, 9), a.raised_at, a.id))
     rows = [
         {
             "patient": alert.patient.full_name,
-            "step": alert.title,
-            "due_date": alert.due_date,
-            "days_overdue": max(alert.days_overdue, (day - alert.due_date).days)
-            if alert.kind == Alert.Kind.OVERDUE_STEP else 0,
+            "kind": alert.kind,
+            "urgent": alert.kind == Alert.Kind.CHECK_IN_RED_FLAG,
+            "detail": alert_detail(alert, day),
             "link": f"{settings.SITE_URL}/coordinator/patients/{alert.patient_id}/#alerts",
         }
-        for alert in alerts
+        for alert in ordered
     ]
     context = {"user": user, "organization": organization, "rows": rows, "day": day,
                "roster_link": f"{settings.SITE_URL}/coordinator/"}
