@@ -8,6 +8,7 @@ change its privileges.
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django_otp.admin import OTPAdminSite
 
 from prepapp.admin_scoping import (
     OperatorOnlyAdmin,
@@ -16,9 +17,31 @@ from prepapp.admin_scoping import (
     is_operator,
 )
 from prepapp.facts import FACTS
+from prepapp.lib.throttling import address_throttle_wait, too_many_requests
 from prepapp.models import AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
 
 User = get_user_model()
+
+
+class SecondFactorAdminSite(OTPAdminSite):
+    """The admin lets in only sessions verified with a second factor (django-otp's OTPAdminSite).
+
+    Its sign-in form asks for the code with the password; a lead who signed in on the
+    coordinator pages (with her code) is verified already. Password attempts count against
+    the same per-address limit as the other password sign-ins.
+    """
+
+    def login(self, request, extra_context=None):
+        if request.method == "POST":
+            wait = address_throttle_wait(request, "token")
+            if wait is not None:
+                return too_many_requests(request, wait)
+        return super().login(request, extra_context)
+
+
+# django-otp's documented way to make the default site require the second factor, keeping
+# its name and registry (every app's admin is registered on it).
+admin.site.__class__ = SecondFactorAdminSite
 
 
 class MembershipsByOperatorOnly:
@@ -184,7 +207,9 @@ def operator_only(model) -> None:
     admin.site.register(model, type(current.__name__, (OperatorOnlyAdmin, current), {}))
 
 
-# Groups (which grant permissions), API tokens and sign-in records (axes). Their apps come
-# before this one in INSTALLED_APPS, so their admins are registered by now.
-for _model in [m for m in admin.site._registry if m._meta.app_label in {"auth", "authtoken", "axes"} and m is not User]:
+# Groups (which grant permissions), API tokens, sign-in records (axes) and second-factor
+# devices (a lead resets a teammate's on the coordinator pages). Their apps come before this
+# one in INSTALLED_APPS, so their admins are registered by now.
+OPERATOR_APPS = {"auth", "authtoken", "axes", "otp_totp", "otp_static"}
+for _model in [m for m in admin.site._registry if m._meta.app_label in OPERATOR_APPS and m is not User]:
     operator_only(_model)
