@@ -5,10 +5,11 @@ operator's (a superuser's) to manage; anyone else sees only their own account, a
 change its privileges.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django_otp.admin import OTPAdminSite
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from prepapp.admin_scoping import (
     OperatorOnlyAdmin,
@@ -16,11 +17,27 @@ from prepapp.admin_scoping import (
     OrganizationScopedInline,
     is_operator,
 )
+from prepapp import two_factor
 from prepapp.facts import FACTS
 from prepapp.lib.throttling import address_throttle_wait, too_many_requests
 from prepapp.models import AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
 
 User = get_user_model()
+
+
+class SecondFactorAuthenticationForm(OTPAdminAuthenticationForm):
+    """django-otp's admin sign-in form, taking the code with the password in one go.
+
+    Left to itself it asks to pick a device first; here the code's shape picks it (the app's
+    6 digits, or a recovery code), as on the coordinator pages.
+    """
+
+    def _verify_token(self, user, token, device=None):
+        if device is None:
+            device = two_factor.device_for_code(user=user, token=token)
+        if device is None:
+            raise forms.ValidationError(self.otp_error_messages["invalid_token"], code="invalid_token")
+        return super()._verify_token(user, token, device)
 
 
 class SecondFactorAdminSite(OTPAdminSite):
@@ -30,6 +47,8 @@ class SecondFactorAdminSite(OTPAdminSite):
     coordinator pages (with her code) is verified already. Password attempts count against
     the same per-address limit as the other password sign-ins.
     """
+
+    login_form = SecondFactorAuthenticationForm
 
     def login(self, request, extra_context=None):
         if request.method == "POST":

@@ -58,22 +58,28 @@ def second_factor_asked(user, memberships=None) -> bool:
     return second_factor_required(user, memberships) or has_second_factor(user)
 
 
+def device_for_code(*, user, token: str):
+    """The confirmed device a code is meant for, told by its shape: 6 digits for the app, else a recovery code.
+
+    One device is tried, never every one in turn: a wrong code counts against that device alone
+    (django-otp throttles each device's wrong codes).
+    """
+    token = "".join((token or "").split())
+    model = TOTPDevice if len(token) == 6 and token.isdigit() else StaticDevice
+    return model.objects.devices_for_user(user, confirmed=True).first()
+
+
 def verify_code(*, user, token: str):
     """The device that accepts this code (a 6-digit app code or a recovery code), or None.
 
     Each device counts its own wrong codes and makes the next try wait longer (django-otp's
-    throttling); a recovery code works once.
+    throttling); a recovery code works once, and so does each app code.
     """
-    token = "".join((token or "").split())
-    if not token:
+    token = "".join((token or "").split()).lower()
+    device = device_for_code(user=user, token=token) if token else None
+    if device is None:
         return None
-    # The code's shape says which device it is for: the app's are 6 digits, recovery codes 8 letters and digits.
-    model = TOTPDevice if len(token) == 6 and token.isdigit() else StaticDevice
-    for device in model.objects.devices_for_user(user, confirmed=True):
-        verified = django_otp.verify_token(user, device.persistent_id, token.lower() if model is StaticDevice else token)
-        if verified is not None:
-            return verified
-    return None
+    return django_otp.verify_token(user, device.persistent_id, token)
 
 
 @transaction.atomic

@@ -8,11 +8,13 @@ never meet any of it. Codes are computed as the phone would, with django-otp's o
 from __future__ import annotations
 
 import base64
+import io
 import re
 from binascii import hexlify
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.core.management import call_command
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
@@ -216,13 +218,26 @@ def test_the_admin_requires_the_second_factor(lead_admin):
     browser = Client()
     password_only = browser.post("/admin/login/", {"username": "lee", "password": PASSWORD})
     assert password_only.status_code == 200 and not signed_in(browser)
-    # The form now lists her devices (django-otp's admin sign-in): she picks the app and types its code.
+    wrong = browser.post("/admin/login/", {"username": "lee", "password": PASSWORD, "otp_token": "000000"})
+    assert wrong.status_code == 200 and not signed_in(browser)
+    # The code with the password, in one go (django-otp's form, the code's shape picking the device).
     device = TOTPDevice.objects.get(user=lead_admin)
-    assert device.persistent_id in password_only.content.decode()
+    device.throttle_reset()
     with_code = browser.post("/admin/login/", {"username": "lee", "password": PASSWORD,
-                                               "otp_device": device.persistent_id, "otp_token": code_for(device)})
+                                               "otp_token": code_for(device)})
     assert with_code.status_code == 302
     assert browser.get("/admin/").status_code == 200
+
+
+def test_the_demo_leads_printed_recovery_code_opens_the_admin(db, settings):
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    codes = re.search(r"one of ([a-z2-7, ]+) \(each works once", out.getvalue()).group(1).split(", ")
+    assert len(codes) == 5
+    browser = Client()
+    answer = browser.post("/admin/login/", {"username": "lead", "password": "prepare-demo-2026", "otp_token": codes[0]})
+    assert answer.status_code == 302 and browser.get("/admin/").status_code == 200
 
 
 def test_the_operator_bootstraps_with_djangos_otp_command_and_the_admin_keeps_devices_to_itself(lead_admin, client):

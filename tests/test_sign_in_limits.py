@@ -291,3 +291,15 @@ def test_links_are_sent_again_once_the_hour_has_passed(pat, email_to_sink, djang
     assert len(wait_for_mail(email_to_sink, 1)) == 1
     # The hour's old, expired links are removed as the new one is made.
     assert SignInLink.objects.filter(patient=pat).count() == 1
+
+
+@pytest.mark.django_db
+def test_tries_during_a_lockout_do_not_make_it_longer(carol):
+    client = APIClient()
+    for n in range(5):
+        token_attempt(client, "carol", f"guess-{n}", ip="203.0.113.77")
+    before = AccessAttempt.objects.get(username="carol", ip_address="203.0.113.77")
+    for n in range(3):
+        assert token_attempt(client, "carol", f"again-{n}", ip="203.0.113.77").status_code == 429
+    after = AccessAttempt.objects.get(username="carol", ip_address="203.0.113.77")
+    assert (after.failures_since_start, after.attempt_time) == (before.failures_since_start, before.attempt_time)
