@@ -23,6 +23,7 @@ from django_otp.qr import write_qrcode_image
 
 from prepapp.audit import audit_staff_change
 from prepapp.models import StaffMembership
+from prepapp.permissions import second_factor_required
 from prepapp.services import user_sign_out_everywhere
 
 RECOVERY_CODES = 10
@@ -33,20 +34,6 @@ SECOND_FACTOR_RESET_ACTION = "reset-second-factor"
 CODE_REQUIRED = _("Enter the 6-digit code from your authenticator app, or one of your recovery codes.")
 CODE_REFUSED = _("This code is not valid. Check the time on your phone, or use a recovery code.")
 ENROL_FIRST = _("Your account needs a second factor. Set it up on the care-team sign-in page first.")
-
-
-def second_factor_required(user, memberships=None) -> bool:
-    """Must this person sign in with a second factor? Leads and operators always; coordinators if asked."""
-    if user is None or getattr(user, "pk", None) is None:
-        return False
-    if user.is_superuser:
-        return True
-    if memberships is None:
-        memberships = StaffMembership.objects.filter(user=user).select_related("organization")
-    return any(
-        m.role == StaffMembership.Role.CLINICAL_LEAD or m.organization.staff_second_factor_required
-        for m in memberships
-    )
 
 
 def has_second_factor(user) -> bool:

@@ -27,7 +27,7 @@ from prepapp.models import AuditEntry, StaffMembership
 from prepapp.two_factor import SECOND_FACTOR_RESET_ACTION
 
 from .factories import StaffFactory, UserFactory
-from .support.second_factor import code_for, give_second_factor
+from .support.second_factor import code_for, give_second_factor, mark_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -313,3 +313,20 @@ def test_a_lead_cannot_reset_her_own(lee, client):
 def test_patients_still_sign_in_with_their_code_alone(pat):
     response = APIClient().post("/api/v1/auth/invitation/", {"code": pat.invitation_code}, format="json", **ORIGIN)
     assert response.status_code == 200 and response.json()["kind"] == "patient"
+
+
+def test_an_api_session_begun_without_a_needed_second_factor_is_refused(carol, riverside, lee):
+    browser = APIClient()
+    browser.force_login(carol)
+    assert browser.get("/api/v1/roster/").status_code == 200
+    riverside.staff_second_factor_required = True
+    riverside.save()
+    assert browser.get("/api/v1/roster/").status_code == 403
+    # A lead's session without her code, likewise; with it, her reads work.
+    unverified = APIClient()
+    unverified.force_login(lee)
+    assert unverified.get("/api/v1/roster/").status_code == 403
+    verified = Client()
+    verified.force_login(lee)
+    mark_verified(verified, lee)
+    assert verified.get("/api/v1/roster/").status_code == 200
