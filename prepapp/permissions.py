@@ -48,7 +48,8 @@ class IsStaffMember(BasePermission):
     organization asked for one, until its owner signs in again.
     """
 
-    message = "Only care-team members may do this (signed in with a second factor where one is required)."
+    message = "Only care-team members may do this."
+    unverified_message = "Sign in again with your second factor: your role requires one."
 
     def has_permission(self, request, view):
         user = request.user
@@ -60,7 +61,11 @@ class IsStaffMember(BasePermission):
         if isinstance(request.successful_authenticator, SessionAuthentication) and second_factor_required(
             user, memberships
         ):
-            return bool(getattr(user, "is_verified", lambda: False)())
+            verified = bool(getattr(user, "is_verified", lambda: False)())
+            if not verified:
+                # DRF answers with the permission's message: this one says what to do.
+                self.message = self.unverified_message
+            return verified
         return True
 
 
