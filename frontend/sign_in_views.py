@@ -115,7 +115,10 @@ def verify_page(request):
 @never_cache
 @sensitive_post_parameters("otp_token")
 def setup_page(request):
-    """Setting up the second factor: scan the QR code (or type the key), confirm with a code, keep the recovery codes."""
+    """Setting up the second factor: scan the QR code (or type the key), confirm with a code, keep the recovery codes.
+
+    Everything happens before the session signs in: the password was right a moment ago.
+    """
     user, pending = _pending(request)
     if user is None:
         return redirect("coordinator:login")
@@ -137,7 +140,8 @@ def setup_page(request):
             error = exc.message_dict["otp_token"][0]
         else:
             _sign_in(request, user, device, pending)
-            return render(request, "frontend/coordinator/recovery_codes.html", {"codes": codes, "next": pending["next"]})
+            context = {"codes": codes, "next": pending["next"]}
+            return render(request, "frontend/coordinator/recovery_codes.html", context)
     context = {
         "qr_src": two_factor.enrolment_qr_data_uri(device),
         "secret": two_factor.enrolment_secret(device),

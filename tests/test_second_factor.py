@@ -141,7 +141,8 @@ def test_a_lead_sets_up_her_authenticator_app_and_keeps_recovery_codes(lena):
     # Reloading keeps the same key (the app already scanned still gives good codes).
     assert secret_on(browser.get("/coordinator/login/set-up-code/").content.decode()) == key
 
-    wrong = browser.post("/coordinator/login/set-up-code/", {"otp_token": "123456" if phone_code(key) != "123456" else "654321"})
+    not_the_phones = "123456" if phone_code(key) != "123456" else "654321"
+    wrong = browser.post("/coordinator/login/set-up-code/", {"otp_token": not_the_phones})
     assert wrong.status_code == 400 and not signed_in(browser)
     TOTPDevice.objects.filter(user=lena).update(throttling_failure_count=0, throttling_failure_timestamp=None)
 

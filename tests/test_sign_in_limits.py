@@ -251,7 +251,9 @@ def token_in(message) -> str:
 
 
 @pytest.mark.django_db
-def test_a_stranger_asking_for_links_cannot_keep_the_patient_out(pat, email_to_sink, django_capture_on_commit_callbacks):
+def test_a_stranger_asking_for_links_cannot_keep_the_patient_out(
+    pat, email_to_sink, django_capture_on_commit_callbacks
+):
     def ask(ip):
         with django_capture_on_commit_callbacks(execute=True):
             return APIClient().post("/api/v1/auth/sign-in-link/", {"email": "pat@example.org"}, format="json",
