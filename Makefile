@@ -38,7 +38,7 @@ run: demo
 	@echo ""
 	@echo "  Open http://$(HOST):$(PORT)/            patient app   (invitation code DEMO2345)"
 	@echo "       http://$(HOST):$(PORT)/coordinator/  care team     (coordinator / prepare-demo-2026)"
-	@echo "       http://$(HOST):$(PORT)/admin/        admin         (lead / prepare-demo-2026)"
+	@echo "       http://$(HOST):$(PORT)/admin/        admin         (lead / prepare-demo-2026, then a code printed above)"
 	@echo "       http://$(HOST):$(PORT)/api/docs/     API docs"
 	@echo ""
 	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \

@@ -61,6 +61,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "axes",
+    # Staff's second factor: an authenticator app (TOTP) and single-use recovery codes (static).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # Layers, bottom to top: the care records, the checklists, the reminder engine.
@@ -81,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session's sign-in passed a second factor.
+    "django_otp.middleware.OTPMiddleware",
     # Right after authentication: ends sessions left unused too long or signed out everywhere.
     "prepapp.session_policy.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -185,6 +191,9 @@ INVITATION_CODE_TTL_DAYS = env.int("INVITATION_CODE_TTL_DAYS", default=14)
 SIGN_IN_LINK_TTL_MINUTES = env.int("SIGN_IN_LINK_TTL_MINUTES", default=15)
 # The care team may email a patient a fresh invitation at most this often per hour.
 INVITATION_EMAILS_PER_HOUR = env.int("INVITATION_EMAILS_PER_HOUR", default=3)
+# Sign-in links emailed to one patient per hour, however many ask. Past it the request is
+# answered as usual, nothing new is sent, and the newest link already sent keeps working.
+SIGN_IN_LINK_EMAILS_PER_HOUR = env.int("SIGN_IN_LINK_EMAILS_PER_HOUR", default=3)
 # Sessions end after this long unused (prepapp/session_policy.py): staff soon, patients on
 # their own phone much later. Each request moves the window on.
 STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
@@ -420,12 +429,14 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
-    # Per client address: wrong invitation codes, and sign-in attempts for an API token.
+    # Per client address: password sign-in attempts (API token, coordinator pages, admin together).
     "token": env("TOKEN_THROTTLE_RATE", default="20/min"),
-    # Every invitation attempt together, whatever its address (codes cannot be guessed per account).
+    # Wrong invitation codes from every address together, counting only what the per-address
+    # limit let through. Past it the service is on guard: an address that already sent
+    # INVITATION_GUARDED_ADDRESS_RATE wrong codes waits, any other still has its code checked
+    # (prepapp/lib/throttling.py, docs/security.md).
     "invitation_all": env("INVITATION_GLOBAL_THROTTLE_RATE", default="300/hour"),
-    # Sign-in links asked for one email address.
-    "sign_in_link_account": env("SIGN_IN_LINK_ACCOUNT_THROTTLE_RATE", default="3/hour"),
+    "invitation_guarded": env("INVITATION_GUARDED_ADDRESS_RATE", default="3/hour"),
     # Read receipts posted by the service worker (signed tokens; the limit only stops floods).
     "receipt": env("RECEIPT_THROTTLE_RATE", default="120/min"),
 })
@@ -433,8 +444,12 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
 
 # Password sign-in (API token, coordinator pages, admin): django-axes counts failures per
-# account and per address in the database (the admin lists them under "Axes") and locks out
-# for a while after too many.
+# account and address together in the database (the admin lists them under "Axes") and locks
+# that pair out for a while after too many. A stranger's wrong passwords lock out only the
+# stranger's own address: the right password from any other address still signs in. The
+# account's owner is emailed once per lockout window when it sees that many failures from
+# anywhere (prepapp/sign_in_alerts.py); an address trying many accounts meets the per-address
+# limit above ("token").
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -443,11 +458,18 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_LOCKOUT_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# A try during the lockout does not start it again: the lockout ends COOLOFF after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "prepapp.audit.client_ip"
 AXES_LOCKOUT_CALLABLE = "prepapp.lib.throttling.lockout_response"
 AXES_USERNAME_FORM_FIELD = "username"
+# The second factor (django-otp): clinical leads and operators always, coordinators when their
+# organization asks for it (Organization.staff_second_factor_required). After the password
+# the sign-in waits this many minutes for the code; the authenticator app's name for the account.
+SECOND_FACTOR_PENDING_MINUTES = env.int("SECOND_FACTOR_PENDING_MINUTES", default=5)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Surgery preparation")
 # Staff API tokens end after this many hours; signing out (or in again) revokes one at once.
 API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=12)
 

@@ -1,4 +1,4 @@
-"""Coordinator pages: sign-in, the roster, enrolment and one patient's page.
+"""Coordinator pages: the roster, enrolment and one patient's page (sign-in: frontend.sign_in_views).
 
 The pages are rendered here; every change (enrol, book, move, cancel, assign) goes through
 the REST API from the page's ES module, with the session cookie and the CSRF token, so the
@@ -10,9 +10,8 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlencode
 
-from django import forms
-from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.views import LoginView, redirect_to_login
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -27,6 +26,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from checklists import schedule
 from checklists.models import Checklist, Task
+from prepapp import two_factor
 from prepapp.audit import audit_record
 from prepapp.facts import FACTS
 from prepapp.models import Patient, StaffMembership, SurgeryCase
@@ -49,26 +49,6 @@ COMMON_TIME_ZONES = [
 ]
 
 
-class StaffAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form, refusing accounts that belong to no care team (even admin staff)."""
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "not_staff": gettext_lazy("This sign-in is for care-team members. Your account is not part of a care team."),
-    }
-
-    def confirm_login_allowed(self, user):
-        super().confirm_login_allowed(user)
-        if not StaffMembership.objects.filter(user=user).exists():
-            raise forms.ValidationError(self.error_messages["not_staff"], code="not_staff")
-
-
-class CoordinatorLoginView(LoginView):
-    template_name = "frontend/coordinator/login.html"
-    authentication_form = StaffAuthenticationForm
-    next_page = "coordinator:roster"
-
-
 def staff_required(view):
     """Anonymous visitors sign in first; signed-in people outside every care team are refused (403)."""
 
@@ -79,7 +59,13 @@ def staff_required(view):
         memberships = list(StaffMembership.objects.filter(user=request.user).select_related("organization"))
         if not memberships:
             return render(request, "frontend/coordinator/not_staff.html", status=403)
+        if two_factor.second_factor_required(request.user, memberships) and not request.user.is_verified():
+            # A session begun without the second factor it now needs (the organization has
+            # just asked for one, or it began before): signing in again asks for it.
+            logout(request)
+            return redirect_to_login(request.get_full_path(), reverse("coordinator:login"))
         request.memberships = memberships
+        request.leads_a_team = any(m.role == StaffMembership.Role.CLINICAL_LEAD for m in memberships)
         return view(request, *args, **kwargs)
 
     return ensure_csrf_cookie(never_cache(wrapper))

@@ -5,9 +5,11 @@ operator's (a superuser's) to manage; anyone else sees only their own account, a
 change its privileges.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from prepapp.admin_scoping import (
     OperatorOnlyAdmin,
@@ -15,10 +17,50 @@ from prepapp.admin_scoping import (
     OrganizationScopedInline,
     is_operator,
 )
+from prepapp import two_factor
 from prepapp.facts import FACTS
+from prepapp.lib.throttling import address_throttle_wait, too_many_requests
 from prepapp.models import AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
 
 User = get_user_model()
+
+
+class SecondFactorAuthenticationForm(OTPAdminAuthenticationForm):
+    """django-otp's admin sign-in form, taking the code with the password in one go.
+
+    Left to itself it asks to pick a device first; here the code's shape picks it (the app's
+    6 digits, or a recovery code), as on the coordinator pages.
+    """
+
+    def _verify_token(self, user, token, device=None):
+        if device is None:
+            device = two_factor.device_for_code(user=user, token=token)
+        if device is None:
+            raise forms.ValidationError(self.otp_error_messages["invalid_token"], code="invalid_token")
+        return super()._verify_token(user, token, device)
+
+
+class SecondFactorAdminSite(OTPAdminSite):
+    """The admin lets in only sessions verified with a second factor (django-otp's OTPAdminSite).
+
+    Its sign-in form asks for the code with the password; a lead who signed in on the
+    coordinator pages (with her code) is verified already. Password attempts count against
+    the same per-address limit as the other password sign-ins.
+    """
+
+    login_form = SecondFactorAuthenticationForm
+
+    def login(self, request, extra_context=None):
+        if request.method == "POST":
+            wait = address_throttle_wait(request, "token")
+            if wait is not None:
+                return too_many_requests(request, wait)
+        return super().login(request, extra_context)
+
+
+# django-otp's documented way to make the default site require the second factor, keeping
+# its name and registry (every app's admin is registered on it).
+admin.site.__class__ = SecondFactorAdminSite
 
 
 class MembershipsByOperatorOnly:
@@ -184,7 +226,9 @@ def operator_only(model) -> None:
     admin.site.register(model, type(current.__name__, (OperatorOnlyAdmin, current), {}))
 
 
-# Groups (which grant permissions), API tokens and sign-in records (axes). Their apps come
-# before this one in INSTALLED_APPS, so their admins are registered by now.
-for _model in [m for m in admin.site._registry if m._meta.app_label in {"auth", "authtoken", "axes"} and m is not User]:
+# Groups (which grant permissions), API tokens, sign-in records (axes) and second-factor
+# devices (a lead resets a teammate's on the coordinator pages). Their apps come before this
+# one in INSTALLED_APPS, so their admins are registered by now.
+OPERATOR_APPS = {"auth", "authtoken", "axes", "otp_totp", "otp_static"}
+for _model in [m for m in admin.site._registry if m._meta.app_label in OPERATOR_APPS and m is not User]:
     operator_only(_model)

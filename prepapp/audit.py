@@ -42,3 +42,10 @@ def _valid_address(value: str) -> str | None:
         return str(ipaddress.ip_address((value or "").strip()))
     except ValueError:
         return None
+
+
+def audit_staff_change(*, actor, organization, action: str, path: str = "", ip: str = "") -> None:
+    """Note a change one member of staff made to another's sign-in (no patient's record: no patient)."""
+    AuditEntry.objects.create(
+        actor=actor, organization=organization, action=action, path=path[:300], ip_address=_valid_address(ip),
+    )

@@ -88,6 +88,8 @@ class Organization(models.Model):
     food_cutoff_hours = models.PositiveSmallIntegerField(default=8)
     clear_fluids_cutoff_hours = models.PositiveSmallIntegerField(default=2)
     fasting_rule_confirmed = models.BooleanField(default=False)
+    # Coordinators too sign in with a second factor (clinical leads and operators always do).
+    staff_second_factor_required = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

@@ -1,5 +1,9 @@
-"""Who may call what: staff act within their organizations, patients only on themselves."""
+"""Who may call what: staff act within their organizations, patients only on themselves.
 
+Also who must sign in with a second factor (prepapp.two_factor has the rest of it).
+"""
+
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 
 from prepapp.models import Organization, Patient, StaffMembership
@@ -22,12 +26,47 @@ def patient_of(user) -> Patient | None:
         return None
 
 
+def second_factor_required(user, memberships=None) -> bool:
+    """Must this person sign in with a second factor? Leads and operators always; coordinators if asked."""
+    if user is None or getattr(user, "pk", None) is None:
+        return False
+    if user.is_superuser:
+        return True
+    if memberships is None:
+        memberships = StaffMembership.objects.filter(user=user).select_related("organization")
+    return any(
+        m.role == StaffMembership.Role.CLINICAL_LEAD or m.organization.staff_second_factor_required
+        for m in memberships
+    )
+
+
 class IsStaffMember(BasePermission):
+    """A member of a care team; with a session, one verified by a second factor if they must have one.
+
+    Sessions that need a second factor begin only once it was given (frontend.sign_in_views),
+    and API tokens are issued only with it; this refuses a session begun before the
+    organization asked for one, until its owner signs in again.
+    """
+
     message = "Only care-team members may do this."
+    unverified_message = "Sign in again with your second factor: your role requires one."
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated and StaffMembership.objects.filter(user=user).exists())
+        if not (user and user.is_authenticated):
+            return False
+        memberships = list(StaffMembership.objects.filter(user=user).select_related("organization"))
+        if not memberships:
+            return False
+        if isinstance(request.successful_authenticator, SessionAuthentication) and second_factor_required(
+            user, memberships
+        ):
+            verified = bool(getattr(user, "is_verified", lambda: False)())
+            if not verified:
+                # DRF answers with the permission's message: this one says what to do.
+                self.message = self.unverified_message
+            return verified
+        return True
 
 
 class IsPatient(BasePermission):

@@ -258,19 +258,36 @@ def sign_in_link_send(*, email: str, now: datetime | None = None) -> None:
 
     The caller answers the same either way. The email leaves after the transaction commits,
     from a thread of its own, so the answer does not take longer for a known address either.
+
+    At most SIGN_IN_LINK_EMAILS_PER_HOUR links go to one patient within an hour, whoever asks
+    (the links themselves are the count). Past that nothing new is sent and the newest link
+    already sent is kept working for another SIGN_IN_LINK_TTL_MINUTES (never past an hour
+    after it was emailed): a stranger who asks for the patient's links uses up only new
+    emails, never the patient's way in, since a link sent earlier is in their inbox.
     """
     now = now or timezone.now()
-    patients = Patient.objects.filter(
+    hour = timedelta(hours=1)
+    lifetime = timedelta(minutes=settings.SIGN_IN_LINK_TTL_MINUTES)
+    # Locked, so that requests for the same patient at the same moment count one after the other.
+    patients = Patient.objects.select_for_update().filter(
         contact_email__iexact=email.strip(), user__isnull=False, user__is_active=True
     ).order_by("pk")[:SIGN_IN_LINKS_PER_EMAIL]
     for patient in patients:
-        SignInLink.objects.filter(patient=patient, expires_at__lt=now).delete()
+        # Links are kept for the hour they count in, then removed once expired.
+        SignInLink.objects.filter(patient=patient, expires_at__lt=now, created_at__lte=now - hour).delete()
+        sent = SignInLink.objects.filter(patient=patient, created_at__gt=now - hour).order_by("-created_at")
+        if sent.count() >= settings.SIGN_IN_LINK_EMAILS_PER_HOUR:
+            newest = sent.filter(used_at__isnull=True).first()
+            if newest is not None:
+                newest.expires_at = max(newest.expires_at, min(now + lifetime, newest.created_at + hour))
+                newest.save(update_fields=["expires_at"])
+            continue
         token = secrets.token_urlsafe(32)
         link = SignInLink.objects.create(
             patient=patient,
             token_hash=_sign_in_token_digest(token),
             created_at=now,
-            expires_at=now + timedelta(minutes=settings.SIGN_IN_LINK_TTL_MINUTES),
+            expires_at=now + lifetime,
         )
         # The token travels after "#": browsers never send that part, so no server or proxy log holds it.
         message = _sign_in_link_message(patient=patient, url=f"{settings.SITE_URL}/signin/#{token}")

@@ -1,7 +1,7 @@
 """Shared fixtures: the named people of every authorization test, and the shipped protocol.
 
 - carol: a care coordinator at Riverside (the owner of the patients below)
-- lee: Riverside's clinical lead (a teammate)
+- lee: Riverside's clinical lead (a teammate), with an authenticator app as leads must have
 - olga: a coordinator at another clinic (the outsider who must be refused)
 - pat and paul: two Riverside patients; paul must never see pat's records
 """
@@ -22,6 +22,7 @@ from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
 
 from .factories import OrganizationFactory, StaffFactory, UserFactory, days_from_today
+from .support.second_factor import VerifiedClient, give_second_factor
 
 
 # The reminder engine's fixtures: an SMTP sink, a Web Push stand-in and its VAPID keys.
@@ -63,9 +64,17 @@ def carol(riverside):
 
 @pytest.fixture
 def lee(riverside):
-    return StaffFactory(
+    lead = StaffFactory(
         user=UserFactory(username="lee"), organization=riverside, role=StaffMembership.Role.CLINICAL_LEAD
     ).user
+    give_second_factor(lead)
+    return lead
+
+
+@pytest.fixture
+def client():
+    """Django's test client; its force_login signs staff in verified with their second factor, if they have one."""
+    return VerifiedClient()
 
 
 @pytest.fixture

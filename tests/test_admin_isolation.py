@@ -43,6 +43,7 @@ from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
 
 from .factories import StaffFactory, UserFactory, days_from_today
+from .support.second_factor import give_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -59,12 +60,15 @@ def elsewhere_lead(elsewhere):
     user.is_staff = True
     user.save()
     user.groups.add(clinical_lead_group())
+    give_second_factor(user)
     return user
 
 
 @pytest.fixture
 def operator(db):
-    return UserFactory(username="operator", is_staff=True, is_superuser=True)
+    user = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    give_second_factor(user)  # the admin asks everyone for a second factor
+    return user
 
 
 def reminder_rows_for(patient, coordinator):

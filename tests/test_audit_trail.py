@@ -15,6 +15,7 @@ from prepapp.models import AuditEntry, AuditTrailIsAppendOnly, Patient
 from prepapp.services import patient_enrol
 
 from .factories import UserFactory
+from .support.second_factor import give_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -167,6 +168,7 @@ def test_deleting_a_patient_keeps_their_entries_under_a_pseudonym(client, carol,
 
     # Deleted in the admin (by the operator): the deletion itself is in the trail, and stays.
     operator = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    give_second_factor(operator)
     client.force_login(operator)
     paul_id = paul.pk
     response = client.post(reverse("admin:prepapp_patient_delete", args=[paul_id]), {"post": "yes"})

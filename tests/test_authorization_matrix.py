@@ -22,6 +22,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checklists.models import Protocol, ProtocolVersion, Task
 from prepapp.audit import audit_record
@@ -31,6 +32,7 @@ from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
 
 from .factories import StaffFactory, UserFactory, days_from_today
+from .support.second_factor import give_second_factor
 
 EVE_MARKERS = ("Eve Elsewhere", "eve@elsewhere.example", "EVE-SECRET-NOTE", "EVE-INBOX-TITLE")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -94,6 +96,7 @@ def elsewhere_world(elsewhere, protocol_version):
         "version": own_version, "audit": AuditEntry.objects.filter(patient=eve).first(),
         "definition": task.definition, "organization": elsewhere,
         "membership": StaffMembership.objects.get(user=olga_lead), "user": eve.user,
+        "device": give_second_factor(olga_lead),
     }
 
 
@@ -113,6 +116,7 @@ def object_for(template: str, name: str, world: dict) -> str | None:
         ("me/inbox/<pk>", world["message"].pk), ("me/push-subscriptions/<pk>", world["subscription"].pk),
         ("coordinator/patients/<pk>", world["patient"].pk), ("tasks/<task_id>", world["task"].pk),
         ("alerts/<pk>", world["alert"].pk), ("alerts/<alert_id>", world["alert"].pk),
+        ("totpdevice/<pk>", world["device"].pk), ("team/<membership_id>", world["membership"].pk),
     ]
     for fragment, value in by_route:
         if fragment in template and f"<{name}>" in fragment:
@@ -172,6 +176,7 @@ def snapshot(world: dict) -> dict:
         "inbox": list(InboxMessage.objects.filter(patient=eve).values("id", "read_at")),
         "subscriptions": list(PushSubscription.objects.filter(patient=eve).values("id", "endpoint")),
         "protocol": list(ProtocolVersion.objects.filter(protocol=world["protocol"]).values("id", "published_at")),
+        "second factor": list(TOTPDevice.objects.filter(pk=world["device"].pk).values("id", "key", "confirmed")),
     }
 
 

@@ -25,6 +25,7 @@ from prepapp.workflows import cases_reschedule_bulk, checklists_assign_bulk, pat
 
 from .factories import days_from_today
 from .support.fixtures import signed_in_phone
+from .support.second_factor import VerifiedClient
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +192,7 @@ def admin_change(client, model, pk, **changes):
 
 @pytest.fixture
 def lead_browser(lead_admin):
-    client = Client()
+    client = VerifiedClient()  # signed in with her second factor, as the admin requires
     client.force_login(lead_admin)
     return client
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import login, logout
-from django.core.exceptions import DisallowedHost
+from django.core.exceptions import DisallowedHost, ValidationError
 from django.middleware.csrf import get_token
 from django.utils.http import is_same_domain
 from drf_spectacular.utils import extend_schema
@@ -27,7 +27,7 @@ from prepapp.authentication import SESSION_USER_BACKEND
 from prepapp.lib.client_address import client_ip
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import error_response
-from prepapp.lib.throttling import InvitationGuessThrottle, ScopedAddressThrottle, SignInLinkAccountThrottle
+from prepapp.lib.throttling import GuessCeilingThrottle, ScopedAddressThrottle
 from prepapp.models import Patient
 from prepapp.permissions import IsStaffMember
 from prepapp.selectors import patients_for_staff
@@ -139,8 +139,9 @@ class InvitationSignInView(APIView):
     permission_classes = [FromThisSite]
     authentication_classes = []
     # Codes are short enough to read aloud, so guessing is slowed down per client address and
-    # over every address together (a guesser tries many accounts' codes at once).
-    throttle_classes = [ScopedAddressThrottle, InvitationGuessThrottle]
+    # over every address together (a guesser tries many accounts' codes at once), in a way that
+    # never refuses a valid code from an address that has not been guessing.
+    throttle_classes = [ScopedAddressThrottle, GuessCeilingThrottle]
     throttle_scope = "invitation"
 
     @extend_schema(
@@ -156,20 +157,27 @@ class InvitationSignInView(APIView):
     def post(self, request):
         data = InvitationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        patient = services.patient_accept_invitation(code=data.validated_data["code"])
+        try:
+            patient = services.patient_accept_invitation(code=data.validated_data["code"])
+        except ValidationError:
+            # Only a guess that got this far counts towards the ceiling over every address.
+            GuessCeilingThrottle.record_wrong_guess(request)
+            raise
         return signed_in_response(request, patient)
 
 
 class SignInLinkRequestView(APIView):
     """Email a single-use sign-in link to a patient, for a new phone or computer.
 
-    The answer is the same whether or not the address belongs to a patient.
+    The answer is the same whether or not the address belongs to a patient, and whether or not
+    the patient's links for the hour are used up (then nothing new is sent, and the newest link
+    already sent keeps working: a stranger asking for links cannot keep the patient out).
     """
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    # Per client address, and per email address asked for.
-    throttle_classes = [ScopedAddressThrottle, SignInLinkAccountThrottle]
+    # Per client address; per patient the service counts the links it sent.
+    throttle_classes = [ScopedAddressThrottle]
     throttle_scope = "sign_in_link"
 
     @extend_schema(
@@ -193,8 +201,9 @@ class SignInLinkRedeemView(APIView):
 
     permission_classes = [FromThisSite]
     authentication_classes = []
-    throttle_classes = [ScopedAddressThrottle, InvitationGuessThrottle]
-    # A sign-in attempt like a code's; the token itself is far too long to guess.
+    # Per address like a code's attempts. The token is far too long to guess (256 random bits),
+    # so no ceiling over every address is needed, and none can be filled to keep patients out.
+    throttle_classes = [ScopedAddressThrottle]
     throttle_scope = "invitation"
 
     @extend_schema(

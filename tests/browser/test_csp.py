@@ -8,10 +8,12 @@ they use no Playwright helper that runs as a page script (axe-core, wait_for_fun
 """
 
 import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from checklists.models import Task
 
+from ..support.second_factor import code_for
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser
@@ -123,6 +125,8 @@ def sign_in_to_the_admin(page, user):
     page.goto("/admin/")
     page.locator("#id_username").fill(user.username)
     page.locator("#id_password").fill(PASSWORD)
+    # The admin asks for the second factor with the password (the phone's code, as it shows now).
+    page.locator("#id_otp_token").fill(code_for(TOTPDevice.objects.get(user=user)))
     page.locator("input[type=submit]").click()
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
 

@@ -9,12 +9,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from checklists.models import Protocol
 from prepapp.admin_scoping import clinical_lead_group
 from prepapp.models import Organization, Patient, StaffMembership, SurgeryCase, invitation_code_digest
 from prepapp.reminders.models import Reminder
 from prepapp.services import patient_enrol
+from prepapp.two_factor import RECOVERY_DEVICE_NAME
 from prepapp.workflows import case_book, checklist_assign, task_complete
 
 DEMO_PASSWORD = "prepare-demo-2026"  # nosec B105  # the demo's published password, printed by `make run`
@@ -24,6 +26,9 @@ DEMO_PATIENT_CODE = "DEMO2345"
 # The demo patient's next reminder is brought forward to this long after the demo starts,
 # so whoever tries the demo sees one arrive (in the app's inbox and as a console email).
 FIRST_REMINDER_AFTER = timedelta(seconds=60)
+# A clinical lead signs in with a second factor: the demo's lead gets this many fresh recovery
+# codes at each run (printed), so that a newcomer can sign in without setting up a phone first.
+DEMO_RECOVERY_CODES = 5
 
 PATIENTS = [
     # name, code, days to surgery, time zone, facts, tasks already done. Facts left out are
@@ -96,10 +101,29 @@ class Command(BaseCommand):
         )
         if first:
             self.stdout.write(f"The demo patient's next reminder ({first}) is due in about a minute.")
+        if settings.DEBUG:
+            # Development only: never hand out sign-in codes from a production deployment.
+            codes = demo_recovery_codes(User.objects.get(username="lead"))
+            self.stdout.write(
+                "The clinical lead 'lead' types a code after the password (coordinator pages and admin): "
+                f"one of {', '.join(codes)} (each works once; this command prints new ones each run)."
+            )
         self.stdout.write(
             f"Demo ready: staff 'coordinator' and 'lead' (password {DEMO_PASSWORD}); "
             f"patient invitation code {DEMO_PATIENT_CODE} (works once; run this again for another go). Cases: {SurgeryCase.objects.filter(patient__organization=org).count()}"
         )
+
+
+def demo_recovery_codes(user) -> list[str]:
+    """Fresh recovery codes for a demo account (django-otp's static device), replacing its earlier ones.
+
+    An authenticator app the newcomer set up on the coordinator pages is kept.
+    """
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(DEMO_RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
 
 
 def demo_email(code: str) -> str:
