@@ -128,10 +128,24 @@ def test_only_patients_check_in_and_paul_sees_nothing_of_pat(day_3, as_pat, as_p
     assert as_paul.get(f"/api/v1/patients/{pat.id}/safety/").status_code == 403
 
 
+def test_another_clinics_coordinator_gets_nothing_of_pats_check_ins(day_3, as_pat, as_olga, pat):
+    as_pat.post("/api/v1/me/check-ins/", {"answers": {**ALL_CLEAR, "new-weakness": "yes"}}, format="json")
+    answer = as_olga.get(f"/api/v1/patients/{pat.id}/safety/")
+    assert answer.status_code == 404 and "weakness" not in answer.content.decode().lower()
+    assert as_olga.get("/api/v1/alerts/").json()["results"] == []
+
+
 def test_the_care_team_sees_check_ins_and_the_pain_trend(day_3, as_pat, as_carol, pat):
     as_pat.post("/api/v1/me/check-ins/", {"answers": {**ALL_CLEAR, "back-pain": 6, "fever": "yes"}}, format="json")
     body = as_carol.get(f"/api/v1/patients/{pat.id}/safety/").json()
     assert [c["red_flags"] for c in body["check_ins"]] == [["fever"]]
+    # In words for the care team: the questions as the patient read them, the answers, the signs.
+    [check_in] = body["check_ins"]
+    read = {a["key"]: a for a in check_in["answers_read"]}
+    assert list(read)[:2] == ["back-pain", "leg-pain"]
+    assert read["back-pain"]["answer"] == "6 / 10" and "back" in read["back-pain"]["question"].lower()
+    assert read["fever"]["answer"] == "Yes" and read["fever"]["question"] != "fever"
+    assert check_in["red_flags_read"] == ["A temperature of 38 °C (100.4 °F) or higher, or chills and shivering."]
     assert body["pain_trend"] == [{"day": 3, "back_pain": 6, "leg_pain": 1}]
     assert body["blood_thinner_restart"]["status"] == "open"
     alerts = as_carol.get("/api/v1/alerts/").json()["results"]

@@ -152,8 +152,16 @@ class StaffRuleSerializer(RuleSerializer):
     can_lift = serializers.BooleanField()
 
 
+class AnswerReadSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    question = serializers.CharField(help_text="The question as the patient read it (its key if the protocol no longer has it).")
+    answer = serializers.CharField(help_text="The answer in words: the option's text, or the number on its scale.")
+
+
 class StaffCheckInSerializer(CheckInHistorySerializer):
     red_flags = serializers.ListField(child=serializers.CharField())
+    answers_read = AnswerReadSerializer(many=True, help_text="The answers in the protocol's order, in words.")
+    red_flags_read = serializers.ListField(child=serializers.CharField(), help_text="The warning signs matched, in words.")
 
 
 class PainPointSerializer(serializers.Serializer):

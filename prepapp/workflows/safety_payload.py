@@ -187,6 +187,27 @@ def staff_rule_payload(patient: Patient, case: SurgeryCase, rule_key: str) -> di
     return next((rule for rule in rules if rule["key"] == rule_key), None)
 
 
+def check_in_read(check_in: CheckIn, version) -> dict:
+    """A check-in's answers and matched signs in words, for the care team (the protocol's base language)."""
+    questions = {q["key"]: q for q in safety.check_in_questions(version)} if version is not None else {}
+    signs = {s["key"]: s for s in (version.warning_signs or {}).get("signs", [])} if version is not None else {}
+    answers = []
+    for key in [*questions, *(k for k in check_in.answers if k not in questions)]:
+        if key not in check_in.answers:
+            continue
+        value, question = check_in.answers[key], questions.get(key)
+        if question is None:
+            answers.append({"key": key, "question": key, "answer": str(value)})
+            continue
+        if question["kind"] == "scale":
+            answer = f"{value} / {question['max']}"
+        else:
+            answer = next((o["text"] for o in question["options"] if o["key"] == value), str(value))
+        answers.append({"key": key, "question": question["text"], "answer": answer})
+    flags = [version.localized_warning_sign(signs[k], "") if k in signs else k for k in check_in.red_flags]
+    return {"answers_read": answers, "red_flags_read": flags}
+
+
 def staff_safety(patient: Patient, *, now: datetime | None = None) -> dict:
     """GET patients/{id}/safety/: rules with their lifts, check-ins, the pain trend, the blood thinner restart."""
     case, version, today, _phase = _context(patient, now)
@@ -207,7 +228,7 @@ def staff_safety(patient: Patient, *, now: datetime | None = None) -> dict:
         "rules": staff_rules(patient, case=case, version=version, today=today),
         "check_ins": [
             {"id": c.id, "day": c.day, "answered_at": c.answered_at, "urgency": c.urgency, "red_flags": c.red_flags,
-             "answers": c.answers}
+             "answers": c.answers, **check_in_read(c, version)}
             for c in check_ins
         ],
         "pain_trend": trend,

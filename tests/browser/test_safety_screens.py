@@ -247,6 +247,10 @@ def test_the_coordinator_lifts_a_rule_and_the_patient_no_longer_sees_it(phone, d
     check_ins = staff.locator("#check-ins-section")
     expect(check_ins.locator(".check-in-item")).to_have_count(3)
     expect(check_ins.locator(".check-in-item.is-red-flag")).to_have_count(1)
+    # The answers in words, not the questions' keys.
+    flagged = check_ins.locator(".check-in-item.is-red-flag")
+    expect(flagged.locator("dl.answers dt").first).to_contain_text("back")
+    expect(flagged).not_to_contain_text("new-weakness")
     expect(check_ins.locator(".trend-chart polyline")).to_have_count(2)
     expect(check_ins.locator("[data-pain-table] tbody tr")).to_have_count(3)
     expect(staff.locator("#alerts [data-alert-title]").first).to_contain_text("Warning sign in a check-in")

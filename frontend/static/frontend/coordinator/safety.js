@@ -143,8 +143,8 @@ function checkInsPanel(box, data) {
     },
     h("p", {}, h("strong", {}, fill(L.day_long, { day: c.day })), " ", urgencyBadge(c.urgency),
       h("span", { class: "meta" }, shortDateTime(c.answered_at))),
-    c.red_flags.length ? h("p", { class: "red-flags" }, `${L.red_flags}: `, c.red_flags.join(", ")) : null,
-    h("p", { class: "meta answers" }, Object.entries(c.answers).map(([k, v]) => `${k}: ${v}`).join(" · ")))))
+    c.red_flags_read.length ? h("p", { class: "red-flags" }, `${L.red_flags}: `, c.red_flags_read.join("; ")) : null,
+    h("dl", { class: "answers" }, c.answers_read.map((a) => [h("dt", {}, a.question), h("dd", {}, a.answer)])))))
     : h("p", { class: "muted" }, L.check_ins_none));
   if (restart) {
     const status = restart.status === "done"
