@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # JSON reads gzipped when the client accepts it (never answers to POSTs: see the module).
+    "prepapp.lib.compression.JSONReadCompressionMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "prepapp.lib.security.SecurityHeadersMiddleware",
     # Before anything reads the body: an oversized one gets 413 (with the headers above).
