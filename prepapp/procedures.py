@@ -46,7 +46,5 @@ def normalise_level(value: str) -> str:
 
 
 def validate_level(value: str) -> None:
-    """For the model field: the stored value is already normalised, and must read back the same."""
-    if value and normalise_level(value) != value:
-        raise ValidationError(_("Write the level as the surgeon does, the upper vertebra first: for example L4–L5 or L5–S1."),
-                              code="invalid")
+    """For the model field and the forms over it: a level that can be read (the verbs store it normalised)."""
+    normalise_level(value)
