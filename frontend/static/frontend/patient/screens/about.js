@@ -42,13 +42,13 @@ function index(about) {
         h("p", { class: "operation" }, operation))
       : null,
     h("nav", { "aria-label": gettext("Topics") },
-      h("ul", { class: "topics", role: "list" },
+      h("ul", { class: "tasks topics", role: "list" },
         about.pages.map((page) => h("li", {},
           link(`/about/${page.key}/`, [
-            page.key === about.your_page ? h("span", { class: "yours" }, gettext("Your approach")) : null,
-            h("span", { class: "topic-title" }, page.title)], { class: "topic" }))),
-        h("li", {}, link(`/about/${WORDS}/`, h("span", { class: "topic-title" }, gettext("Words explained")),
-          { class: "topic topic-words" })))));
+            page.key === about.your_page ? h("span", { class: "cat yours" }, gettext("Your approach")) : null,
+            h("span", { class: "task-title" }, page.title)], { class: "task" }))),
+        h("li", {}, link(`/about/${WORDS}/`, h("span", { class: "task-title" }, gettext("Words explained")),
+          { class: "task topic-words" })))));
 }
 
 function table(page) {
