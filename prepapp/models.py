@@ -20,7 +20,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from prepapp.facts import FACTS
-from prepapp.procedures import LEVEL_MAX_LENGTH, Approach, validate_level
+from prepapp.procedures import LEVEL_MAX_LENGTH, Approach, normalise_level, validate_level
 
 
 def validate_time_zone(value: str) -> None:
@@ -259,6 +259,12 @@ class SurgeryCase(models.Model):
         return f"{self.procedure} for {self.patient} on {self.surgery_date}"
 
     def clean(self):
+        # One way of writing a level whoever saves it (the verbs, the admin): "l4-l5" is "L4–L5".
+        # One that cannot be read is reported on the field by its validator.
+        try:
+            self.level = normalise_level(self.level)
+        except ValidationError:
+            pass
         if self.arrival_time and self.surgery_time and self.arrival_time > self.surgery_time:
             raise ValidationError({"arrival_time": _("The arrival time cannot be after the surgery time.")})
 

@@ -245,3 +245,26 @@ def test_another_organizations_patient_reads_only_their_own(pat_checklist, elsew
     assert body["pages"][0]["key"] == "alif" and body["level"] == "L5–S1"
     pat_body = client_for(pat_checklist.case.patient.user).get(URL).json()
     assert pat_body["level"] is None and pat_body["pages"][0]["key"] == "what-it-is"
+
+
+def test_the_checklists_validator_moves_with_the_operations_details(as_pat, pat_case, pat_checklist, carol):
+    etag = as_pat.get("/api/v1/me/checklist/")["ETag"]
+    case_describe(case=pat_case, approach="mis-tlif", level="L4-L5", by=carol)
+    again = as_pat.get("/api/v1/me/checklist/", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 200 and again.json()["case"]["approach"] == "mis-tlif"
+
+
+def test_the_level_is_written_one_way_whoever_saves_it(pat_case):
+    pat_case.level = "l5 - s1"
+    pat_case.full_clean(exclude=["patient"])
+    assert pat_case.level == "L5–S1"
+    pat_case.level = "L5-L4"
+    with pytest.raises(ValidationError) as refused:
+        pat_case.full_clean(exclude=["patient"])
+    assert "level" in refused.value.message_dict
+
+
+def test_the_patients_export_has_the_operations_details(as_pat, pat_case, pat_checklist, carol):
+    case_describe(case=pat_case, approach="alif", level="L5-S1", by=carol)
+    exported = as_pat.get("/api/v1/me/export/").json()
+    assert (exported["surgeries"][0]["approach"], exported["surgeries"][0]["level"]) == ("alif", "L5–S1")
