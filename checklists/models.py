@@ -74,6 +74,12 @@ class ProtocolVersion(models.Model):
     # {"intro", "all_clear", "translations", "questions": [{"key", "kind": "scale"|"choice", "text",
     #   "min", "max" | "options": [{"key", "text", "signs": [sign keys]}], "translations"}]}
     check_in = models.JSONField(default=dict, blank=True)
+    # "About your surgery", in the forms checklists.protocol_files.about checks and stores:
+    # {"pages": [{"key", "title", "text", "source_section", "approach", "table": [{"key", "label",
+    #   "minimally_invasive", "open", "translations"}], "stages": [stage keys], "translations"}]}
+    about = models.JSONField(default=dict, blank=True)
+    # [{"key", "term", "text", "matches": [words], "source_section", "translations": {"es": {..., "matches"}}}]
+    glossary = models.JSONField(default=list, blank=True)
 
     @property
     def is_draft(self) -> bool:

@@ -8,6 +8,7 @@ from checklists.models import Category, Task
 from prepapp.facts import FACT_NAMES
 from prepapp.lib.schema import LocalTimeField
 from prepapp.models import SurgeryCase
+from prepapp.procedures import Approach
 
 # --- The payloads the phone and the pages show ------------------------------------------------
 # Built as plain dicts by the functions below (one query for a whole checklist); the
@@ -120,6 +121,10 @@ class CaseSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     procedure = serializers.CharField(help_text="In the patient's language when the protocol translates it.")
     surgeon = serializers.CharField(allow_blank=True)
+    approach = serializers.ChoiceField(
+        choices=Approach.choices, allow_null=True, help_text="The way in the surgeon plans, when the care team has entered it."
+    )
+    level = serializers.CharField(allow_null=True, help_text="The level fused, e.g. “L4–L5”, when entered.")
     surgery_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
     surgery_time = LocalTimeField(allow_null=True)
     arrival_time = LocalTimeField(allow_null=True, help_text="When to arrive at the hospital, if known.")
@@ -183,3 +188,54 @@ class ChecklistSerializer(serializers.Serializer):
     protocol = ChecklistProtocolSerializer()
     counts = ChecklistCountsSerializer()
     groups = ChecklistGroupsSerializer()
+
+
+# --- About your surgery (checklists.about) ------------------------------------------------------
+
+
+class AboutRowSerializer(serializers.Serializer):
+    """A row of a page's table: minimally invasive against open surgery."""
+
+    key = serializers.SlugField()
+    label = serializers.CharField()
+    minimally_invasive = serializers.CharField()
+    open = serializers.CharField()
+
+
+class AboutPageSerializer(serializers.Serializer):
+    """One topic, in the requested language, with the guide section it comes from."""
+
+    key = serializers.SlugField()
+    title = serializers.CharField()
+    paragraphs = serializers.ListField(child=serializers.CharField())
+    source_section = serializers.CharField(help_text="The part of the patient guide the page comes from.")
+    approach = serializers.ChoiceField(choices=Approach.choices, allow_null=True,
+                                       help_text="The approach the page is about; null for the other pages.")
+    table = AboutRowSerializer(many=True)
+    stages = RecoveryStageSerializer(many=True, help_text="Recovery stages the page lists, in order.")
+
+
+class GlossaryEntrySerializer(serializers.Serializer):
+    key = serializers.SlugField()
+    term = serializers.CharField()
+    text = serializers.CharField(help_text="The meaning, in plain words.")
+    source_section = serializers.CharField()
+    matches = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The words that open this entry wherever the patient reads them: whole words, in any case.",
+    )
+
+
+class AboutSerializer(serializers.Serializer):
+    """About your surgery (about_payload): the protocol version's pages, the case's approach page first."""
+
+    protocol = serializers.SlugField()
+    version = serializers.IntegerField(help_text="The protocol version the texts are from.")
+    language = serializers.CharField()
+    procedure = serializers.CharField()
+    approach = serializers.ChoiceField(choices=Approach.choices, allow_null=True)
+    approach_label = serializers.CharField(allow_null=True, help_text="The approach as surgeons write it, e.g. MIS-TLIF.")
+    level = serializers.CharField(allow_null=True, help_text="e.g. “L4–L5”; null until entered.")
+    your_page = serializers.SlugField(allow_null=True, help_text="The key of the page about the case's approach, first in pages.")
+    pages = AboutPageSerializer(many=True)
+    glossary = GlossaryEntrySerializer(many=True)

@@ -160,6 +160,8 @@ def case_payload(case: SurgeryCase, today, *, language: str = "", version: Proto
         "id": case.id,
         "procedure": version.procedure_for(case.procedure, language) if version else case.procedure,
         "surgeon": case.surgeon,
+        "approach": case.approach or None,
+        "level": case.level or None,
         "surgery_date": case.surgery_date,
         "surgery_time": case.surgery_time,
         "arrival_time": case.arrival_time,

@@ -31,6 +31,7 @@ from prepapp.audit import audit_record
 from prepapp.facts import FACTS
 from prepapp.models import Patient, StaffMembership, SurgeryCase
 from prepapp.permissions import staff_organizations
+from prepapp.procedures import Approach
 from prepapp.reminders import escalation
 from prepapp.reminders.models import Alert, DeliveryAttempt, Reminder
 from prepapp.selectors import cases_current_first, cases_for_staff, patients_for_staff
@@ -260,6 +261,8 @@ def _labels() -> dict:
         "restart_title": _("Blood thinner restart"),
         "restart_open": _("Not confirmed yet; due %(date)s."),
         "restart_done": _("Confirmed by the patient on %(when)s."),
+        "described": _("Saved: the patient's “About your surgery” now shows %(operation)s."),
+        "described_none": _("Saved: no approach or level noted."),
     }
 
 
@@ -353,6 +356,7 @@ def patient_page(request, pk: int, *, alert_errors: dict | None = None, status: 
             patient_today=today,
             facts=_facts(patient),
             labels=_labels(),
+            approaches=Approach.choices,
             alerts=Alert.objects.filter(patient=patient).select_related("task__definition", "acknowledged_by")[:20],
             alert_errors=alert_errors or {},
             note_max_length=escalation.NOTE_MAX_LENGTH,

@@ -20,6 +20,9 @@ urlpatterns = [
     # The safety net: who to call and the warning signs (also offline), and the check-in after surgery.
     path("when-to-call/", views.patient_app, name="patient-when-to-call"),
     path("check-in/", views.patient_app, name="patient-check-in"),
+    # About your surgery: its topics, one page each, and the words explained (also offline).
+    path("about/", views.patient_app, name="patient-about"),
+    path("about/<slug:key>/", views.patient_app, name="patient-about-page"),
     path("sw.js", views.service_worker, name="patient-sw"),
     path("manifest.webmanifest", views.manifest, name="patient-manifest"),
     path("app-i18n/<str:lang>.js", views.patient_catalog, name="patient-catalog"),

@@ -103,7 +103,7 @@ class SurgeryCaseInline(OrganizationScopedInline, admin.TabularInline):
     model = SurgeryCase
     organization_path = "patient__organization"
     extra = 0
-    fields = ["procedure", "surgeon", "surgery_date", "surgery_time", "status"]
+    fields = ["procedure", "surgeon", "approach", "level", "surgery_date", "surgery_time", "status"]
     show_change_link = True
 
 
@@ -142,7 +142,7 @@ class PatientAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 class SurgeryCaseAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     organization_path = "patient__organization"
     patient_path = "patient"
-    list_display = ["patient", "procedure", "surgeon", "surgery_date", "status"]
+    list_display = ["patient", "procedure", "surgeon", "approach", "level", "surgery_date", "status"]
     list_filter = ["status", "patient__organization"]
     search_fields = ["patient__full_name", "procedure", "surgeon"]
     autocomplete_fields = ["patient"]

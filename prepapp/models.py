@@ -20,6 +20,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from prepapp.facts import FACTS
+from prepapp.procedures import LEVEL_MAX_LENGTH, Approach, normalise_level, validate_level
 
 
 def validate_time_zone(value: str) -> None:
@@ -243,6 +244,10 @@ class SurgeryCase(models.Model):
         null=True, blank=True, help_text="When the patient arrives at the hospital, in the patient's time zone."
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
+    # The operation itself, when the coordinator knows it (prepapp.procedures): the patient's
+    # "About your surgery" opens with the page about their approach and names the level.
+    approach = models.CharField(max_length=20, choices=Approach.choices, blank=True)
+    level = models.CharField(max_length=LEVEL_MAX_LENGTH, blank=True, validators=[validate_level])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -260,6 +265,12 @@ class SurgeryCase(models.Model):
         return f"{self.procedure} for {self.patient} on {self.surgery_date}"
 
     def clean(self):
+        # One way of writing a level whoever saves it (the verbs, the admin): "l4-l5" is "L4–L5".
+        # One that cannot be read is reported on the field by its validator.
+        try:
+            self.level = normalise_level(self.level)
+        except ValidationError:
+            pass
         if self.arrival_time and self.surgery_time and self.arrival_time > self.surgery_time:
             raise ValidationError({"arrival_time": _("The arrival time cannot be after the surgery time.")})
 

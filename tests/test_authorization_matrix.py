@@ -42,7 +42,7 @@ REFUSED = {401, 403, 404, 405}
 # shell for everyone: the data behind them comes from the API, which is checked here.
 PUBLIC_SHELLS = re.compile(
     r"^(api/schema/|api/docs/|api/redoc/|jsi18n/|sw\.js|manifest\.webmanifest|app-i18n/|healthz"
-    r"|join/|tasks/|signin/|inbox/|settings/|access/)"
+    r"|join/|tasks/|signin/|inbox/|settings/|access/|about/)"
 )
 
 

@@ -34,8 +34,10 @@ APP_FILES = sorted(
 )
 LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
 # 50 KB until the safety net; its three modules (rules and day-of card, When to call, check-in),
-# their styles and their Spanish strings measured 57.6 KB in all (from 47.3), so 60 KB now.
-BUDGET_BYTES = 60 * 1024
+# their styles and their Spanish strings measured 57.6 KB in all (from 47.3), so 60 KB. About your
+# surgery (its pages, the glossary's words in the steps: two modules, styles, Spanish strings)
+# took the total from 56.4 to 60.8 KB, so 64 KB now.
+BUDGET_BYTES = 64 * 1024
 
 
 def signed_in(patient) -> Client:
@@ -87,7 +89,10 @@ def png_size(data: bytes) -> tuple[int, int]:
 # --- The shell ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/tasks/12/", "/inbox/", "/settings/", "/join/DEMO2345/", "/when-to-call/", "/check-in/"])
+@pytest.mark.parametrize("path", [
+    "/", "/tasks/12/", "/inbox/", "/settings/", "/join/DEMO2345/", "/when-to-call/", "/check-in/", "/about/",
+    "/about/compared/", "/about/words/",
+])
 def test_every_screen_of_the_app_is_the_same_shell(client, path):
     response = client.get(path)
     assert response.status_code == 200
@@ -234,7 +239,7 @@ def test_the_manifest_is_in_the_patients_language(riverside):
 # --- Size budget ------------------------------------------------------------------------------------
 
 
-def test_everything_the_phone_downloads_for_the_app_fits_in_60_kb_gzipped(riverside, protocol_version, carol):
+def test_everything_the_phone_downloads_for_the_app_fits_in_64_kb_gzipped(riverside, protocol_version, carol):
     """HTML + JS (modules, translations, service worker) + CSS, each gzipped as the server sends them."""
     paul = patient_enrol(organization=riverside, full_name="Paul Other", language="es")
     case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from checklists.protocol_files.about import check_about, check_glossary, protocol_texts
 from checklists.protocol_files.check_in import check_check_in
 from checklists.protocol_files.common import (
     PREPARATION,
@@ -27,7 +28,7 @@ PROTOCOLS_DIR = Path(__file__).resolve().parent.parent / "protocols"
 
 TOP_KEYS = {
     "key", "name", "procedure", "source", "preparation_weeks", "summary", "translations", "recovery_stages", "tasks",
-    "rules", "warning_signs", "check_in",
+    "rules", "warning_signs", "check_in", "about", "glossary",
 }
 TOP_TRANSLATION_KEYS = {"summary", "procedure"}
 
@@ -102,6 +103,7 @@ def parse_protocol(data, *, name: str = "protocol") -> dict:
     recovery_stages = validate_recovery_stages(data, tasks, translations, name, rules=rules)
     warning_signs = check_warning_signs(data.get("warning_signs"), languages=languages, where=f"{name}.warning_signs")
     check_in = check_check_in(data.get("check_in"), warning_signs, languages=languages, where=f"{name}.check_in")
+    about, glossary = _check_about_and_glossary(data, tasks, rules, recovery_stages, languages=languages, where=name)
     # Stored on the version (ProtocolVersion) and part of its fingerprint, like the steps.
     return {
         "key": data["key"],
@@ -115,8 +117,20 @@ def parse_protocol(data, *, name: str = "protocol") -> dict:
         "rules": rules,
         "warning_signs": warning_signs,
         "check_in": check_in,
+        "about": about,
+        "glossary": glossary,
         "tasks": tasks,
     }
+
+
+def _check_about_and_glossary(data: dict, tasks, rules, stages, *, languages, where: str) -> tuple[dict, list]:
+    """The about pages, then the glossary, each of whose entries must be met in the texts they explain."""
+    about = check_about(data.get("about"), languages=languages, stage_keys=[s["key"] for s in stages],
+                        where=f"{where}.about")
+    texts = {language: protocol_texts(tasks, rules, about, language) for language in ["", *sorted(languages)]}
+    glossary = check_glossary(data.get("glossary"), languages=languages, texts_by_language=texts,
+                              where=f"{where}.glossary")
+    return about, glossary
 
 
 def check_stored_version(fields: dict, tasks: list[dict], *, where: str = "version") -> None:
@@ -135,12 +149,14 @@ def check_stored_version(fields: dict, tasks: list[dict], *, where: str = "versi
     )
     signs = check_warning_signs(fields.get("warning_signs"), languages=languages, where=f"{where}.warning_signs")
     check_check_in(fields.get("check_in"), signs, languages=languages, where=f"{where}.check_in")
+    _check_about_and_glossary(fields, tasks, rules, fields.get("recovery_stages") or [], languages=languages,
+                              where=where)
 
 
 # The version-wide fields a version stores besides its steps, with their empty values.
 VERSION_FIELDS = {
     "preparation_weeks": {}, "summary": "", "translations": {}, "recovery_stages": [],
-    "rules": [], "warning_signs": {}, "check_in": {},
+    "rules": [], "warning_signs": {}, "check_in": {}, "about": {}, "glossary": [],
 }
 
 
@@ -149,7 +165,7 @@ def content_hash(parsed: dict) -> str:
 
     Every stored field counts: each step's (min_lead_days included) and the version's own
     (preparation span, summary, translations, recovery stages, rules in force, warning signs,
-    check-in questions).
+    check-in questions, about pages, glossary).
     """
     content = {k: parsed[k] for k in ("name", "procedure", "tasks")}
     content.update({k: parsed.get(k) or empty for k, empty in VERSION_FIELDS.items()})

@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "read-deliveries": _("Looked at the reminders sent to you"),
     "update": _("Changed your details"),
     "reschedule": _("Moved your surgery date"),
+    "describe": _("Noted the approach and level of your surgery"),
     "cancel": _("Cancelled your surgery"),
     "complete": _("Marked your surgery as done"),
     "assign": _("Gave you your preparation checklist"),

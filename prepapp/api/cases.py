@@ -1,5 +1,6 @@
 """Staff endpoints for surgery cases: book, move, cancel, mark done, assign a protocol, read the checklist."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import (
     extend_schema,
 )
@@ -18,6 +19,7 @@ from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import LocalTimeField, LocalTimeModelSerializer, error_response
 from prepapp.models import Patient, SurgeryCase
 from prepapp.permissions import IsStaffMember
+from prepapp.procedures import LEVEL_MAX_LENGTH, Approach, normalise_level
 from prepapp.selectors import cases_for_staff, patients_for_staff
 
 
@@ -28,12 +30,15 @@ class SurgeryCaseSerializer(StrictInputMixin, LocalTimeModelSerializer):
     class Meta:
         model = SurgeryCase
         fields = [
-            "id", "patient", "procedure", "surgeon", "surgery_date", "surgery_time", "arrival_time", "status",
-            "days_to_surgery", "has_checklist", "created_at", "updated_at",
+            "id", "patient", "procedure", "surgeon", "approach", "level", "surgery_date", "surgery_time",
+            "arrival_time", "status", "days_to_surgery", "has_checklist", "created_at", "updated_at",
         ]
         read_only_fields = ["status", "created_at", "updated_at"]
         # The booking service checks "one scheduled surgery per patient" and names the field.
         validators = []
+
+    def validate_level(self, value: str) -> str:
+        return level_from_input(value)
 
     def get_days_to_surgery(self, case) -> int:
         return case.days_to_surgery()
@@ -53,6 +58,28 @@ class SurgeryCaseSerializer(StrictInputMixin, LocalTimeModelSerializer):
                 if user.is_authenticated
                 else Patient.objects.none()
             )
+
+
+def level_from_input(value: str) -> str:
+    """'l4-l5' -> 'L4–L5'; a level written any other way is refused, naming the field."""
+    try:
+        return normalise_level(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from exc
+
+
+class DescribeSerializer(StrictInputMixin, serializers.Serializer):
+    approach = serializers.ChoiceField(
+        choices=Approach.choices, allow_blank=True,
+        help_text="The way in the surgeon plans; empty when not known yet.",
+    )
+    level = serializers.CharField(
+        max_length=LEVEL_MAX_LENGTH, allow_blank=True, trim_whitespace=True,
+        help_text="The level fused, upper vertebra first: L4–L5, L5–S1, L3–L5 (a hyphen is fine); empty when not known.",
+    )
+
+    def validate_level(self, value: str) -> str:
+        return level_from_input(value)
 
 
 class RescheduleSerializer(StrictInputMixin, serializers.Serializer):
@@ -105,6 +132,19 @@ class SurgeryCaseViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, viewsets
         data = RescheduleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         case = workflows.case_reschedule(case=case, **data.validated_data, by=request.user, request=request)
+        return self._done(case)
+
+    @extend_schema(operation_id="cases_describe", request=DescribeSerializer,
+                   responses={200: SurgeryCaseSerializer,
+                              400: error_response("An approach not in the list, a level not written like L4–L5, "
+                                                  "or a cancelled surgery.")})
+    @action(detail=True, methods=["post"])
+    def describe(self, request, pk=None):
+        """Note the operation's approach and level: the patient's "About your surgery" opens with that approach."""
+        case = self.get_object()
+        data = DescribeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = workflows.case_describe(case=case, **data.validated_data, by=request.user, request=request)
         return self._done(case)
 
     @extend_schema(operation_id="cases_cancel", request=None, responses=SurgeryCaseSerializer)

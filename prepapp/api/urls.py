@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
 from prepapp.api import (
+    about,
     access_log,
     alerts,
     auth,
@@ -47,6 +48,7 @@ urlpatterns = [
     path("me/access-log/", access_log.MyAccessLogView.as_view(), name="my-access-log"),
     path("me/export/", data_rights.MyDataExportView.as_view(), name="my-data-export"),
     path("me/safety/", safety.MySafetyView.as_view(), name="my-safety"),
+    path("me/about/", about.MyAboutView.as_view(), name="my-about"),
     path("me/check-ins/", safety.MyCheckInsView.as_view(), name="my-check-ins"),
     path("me/checklist/", my_checklist.MyChecklistView.as_view(), name="my-checklist"),
     path("me/calendar.ics", my_checklist.MyCalendarView.as_view(), name="my-calendar"),

@@ -14,6 +14,7 @@ from prepapp.workflows.cases import (
     case_book,
     case_cancel,
     case_complete,
+    case_describe,
     case_reschedule,
     cases_reschedule_bulk,
 )
@@ -23,7 +24,7 @@ from prepapp.workflows.steps import task_complete, task_reopen
 
 __all__ = [
     "MAX_DAYS_AHEAD", "REPLANNING_FIELDS", "FACT_ANSWERS", "FactsUpdate",
-    "case_book", "case_cancel", "case_complete", "case_reschedule", "cases_reschedule_bulk",
+    "case_book", "case_cancel", "case_complete", "case_describe", "case_reschedule", "cases_reschedule_bulk",
     "checklist_assign", "checklists_assign_bulk", "facts_change_texts", "patient_set_status",
     "patient_update", "patient_update_facts", "task_complete", "task_reopen",
 ]

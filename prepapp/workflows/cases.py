@@ -13,6 +13,7 @@ from checklists.models import Checklist, Task
 from prepapp.audit import audit_record
 from prepapp.lib.bulk import bulk_update_rows
 from prepapp.models import Patient, SurgeryCase
+from prepapp.procedures import normalise_level
 from prepapp.reminders import planning
 from prepapp.reminders.announcements import announce, announce_bulk
 from prepapp.reminders.models import Announcement, Reminder
@@ -54,6 +55,8 @@ def case_book(
     surgeon: str = "",
     surgery_time: time | None = None,
     arrival_time: time | None = None,
+    approach: str = "",
+    level: str = "",
     now: datetime | None = None,
     by=None,
     request=None,
@@ -68,7 +71,7 @@ def case_book(
         raise ValidationError({"patient": "This patient already has a scheduled surgery; move or cancel that one."})
     case = SurgeryCase(
         patient=patient, procedure=procedure, surgeon=surgeon, surgery_date=surgery_date, surgery_time=surgery_time,
-        arrival_time=arrival_time,
+        arrival_time=arrival_time, approach=approach, level=_level(level),
     )
     full_clean(case, exclude=["patient"])
     try:
@@ -79,6 +82,31 @@ def case_book(
     announce(patient=patient, event=Announcement.Event.BOOKED, case=case, new_date=case.surgery_date,
              new_time=case.surgery_time, now=now)
     _audit(by, case, "book", request)
+    return case
+
+
+def _level(level: str) -> str:
+    try:
+        return normalise_level(level)
+    except ValidationError as exc:
+        raise ValidationError({"level": exc.messages}) from exc
+
+
+@transaction.atomic
+def case_describe(*, case: SurgeryCase, approach: str, level: str, by=None, request=None) -> SurgeryCase:
+    """Note the operation's approach and level (either may be empty: not known yet). The patient's
+    "About your surgery" then opens with that approach's page and names the level.
+
+    A cancelled surgery keeps what it said; a done one may still be mended, as records are.
+    """
+    case = SurgeryCase.objects.select_for_update().select_related("patient").get(pk=case.pk)
+    if case.status == SurgeryCase.Status.CANCELLED:
+        raise ValidationError({"status": "A cancelled surgery cannot be changed."})
+    refuse_unless_followed(case.patient)
+    case.approach, case.level = approach, _level(level)
+    full_clean(case, exclude=["patient"])
+    case.save(update_fields=["approach", "level", "updated_at"])
+    _audit(by, case, "describe", request)
     return case
 
 

@@ -40,7 +40,8 @@ def patient_export(*, patient: Patient) -> dict:
                     "status": task.status, "completed_at": task.completed_at, "note": task.note, "answers": task.answers,
                 })
         cases.append({
-            "id": case.id, "procedure": case.procedure, "surgeon": case.surgeon, "surgery_date": case.surgery_date,
+            "id": case.id, "procedure": case.procedure, "surgeon": case.surgeon, "approach": case.approach,
+            "level": case.level, "surgery_date": case.surgery_date,
             "surgery_time": case.surgery_time, "arrival_time": case.arrival_time, "status": case.status,
             "created_at": case.created_at,
             "rule_lifts": list(

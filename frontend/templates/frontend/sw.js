@@ -13,7 +13,7 @@ const DATA_CACHE = "prep-data";
 const STATE_CACHE = "prep-state";
 const NETWORK_TIMEOUT_MS = 8000;
 // The app's own screens; other pages (coordinator pages, admin, API docs) are left alone.
-const APP_PAGES = /^\/($|tasks\/|inbox\/|settings\/|access\/|health-check\/|when-to-call\/|check-in\/|join\/|signin\/)/;
+const APP_PAGES = /^\/($|tasks\/|inbox\/|settings\/|access\/|health-check\/|when-to-call\/|check-in\/|about\/|join\/|signin\/)/;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

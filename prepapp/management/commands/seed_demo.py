@@ -91,6 +91,8 @@ class Command(BaseCommand):
                 patient=patient,
                 procedure="Minimally invasive lumbar fusion (L4-L5)",
                 surgeon="Dr. Imani Okafor",
+                approach="mis-tlif",
+                level="L4-L5",
                 surgery_date=today + timedelta(days=days),
             )
             checklist = checklist_assign(case=case, protocol_version=version, assigned_by=coordinator)

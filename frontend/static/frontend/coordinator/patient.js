@@ -93,6 +93,20 @@ const actions = {
     window.location.reload();
   },
 
+  /** The approach and level: the patient's "About your surgery" opens with that approach's page. */
+  async describe(form) {
+    const value = (name) => form.elements.namedItem(name).value.trim();
+    const { data: surgery } = await post(`cases/${form.dataset.caseId}/describe/`, { approach: value("approach"), level: value("level") });
+    const box = document.querySelector("[data-case]");
+    const select = form.elements.namedItem("approach");
+    const label = surgery.approach ? select.querySelector(`option[value="${surgery.approach}"]`).textContent : "";
+    box.querySelector('[data-field="approach"]').textContent = label || "—";
+    box.querySelector('[data-field="level"]').textContent = surgery.level || "—";
+    form.elements.namedItem("level").value = surgery.level;
+    const operation = [label, surgery.level].filter(Boolean).join(" · ");
+    announce(operation ? fill(L.described, { operation }) : L.described_none);
+  },
+
   async reschedule(form) {
     const { data: surgery } = await post(`cases/${form.dataset.caseId}/reschedule/`, reschedulePayload(form));
     const box = document.querySelector("[data-case]");

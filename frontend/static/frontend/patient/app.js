@@ -9,6 +9,7 @@ import { announce, h } from "../shared/dom.js";
 import { fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { shareWithWorker, unsubscribe } from "./push.js";
+import { aboutSurgery, loadAbout } from "./screens/about.js";
 import { accessLog } from "./screens/access_log.js";
 import { checkIn } from "./screens/check_in.js";
 import { focusHeading, showCallButton } from "./screens/frame.js";
@@ -30,12 +31,14 @@ const ROUTES = [
   [/^\/health-check\/?$/, "health"],
   [/^\/when-to-call\/?$/, "call"],
   [/^\/check-in\/?$/, "checkin"],
+  [/^\/about\/(?:([a-z0-9-]+)\/?)?$/, "about"],
   [/^\/join\/([^/]+)\/?$/, "join"],
   [/^\/signin\/?$/, "signin"],
 ];
 
 // safety: the last me/safety/ answer; safetySavedAt: null when fresh, else when the saved copy was made ("" unknown).
-const state = { me: null, checklist: null, caseData: null, safety: null, safetySavedAt: null };
+// about: the last me/about/ answer (the protocol's pages and glossary, for the step's words too).
+const state = { me: null, checklist: null, caseData: null, safety: null, safetySavedAt: null, about: null };
 
 function match(pathname) {
   for (const [pattern, name] of ROUTES) {
@@ -216,7 +219,7 @@ const ctx = {
   },
 
   signedOut(problems = {}) {
-    state.me = state.checklist = state.caseData = state.safety = null;
+    state.me = state.checklist = state.caseData = state.safety = state.about = null;
     showCallButton(false);
     document.body.classList.add("signed-out");
     showSignIn(ctx, problems);
@@ -253,9 +256,11 @@ const ctx = {
     else if (route.name === "health") await healthCheck(ctx);
     else if (route.name === "inbox") await inbox(ctx);
     else if (route.name === "call") await whenToCall(ctx);
+    else if (route.name === "about") await aboutSurgery(ctx, route.param);
     else if (route.name === "checkin") await checkIn(ctx);
     else {
-      const [loaded] = await Promise.all([state.checklist || loadChecklist(), ctx.loadSafety()]);
+      // The about answer gives the step's words their meanings; home links to its pages.
+      const [loaded] = await Promise.all([state.checklist || loadChecklist(), ctx.loadSafety(), state.about || loadAbout(ctx)]);
       if (!loaded) return;
       // Another screen was opened while this one waited for its data: that one is drawn, not this.
       if (ctx.route !== route) return;
@@ -345,7 +350,7 @@ async function loadChecklist() {
 function markNav(name) {
   for (const link of document.querySelectorAll(".tabs a")) {
     // A step belongs to the home tab, the access log to settings (where its link is).
-    const parent = { task: "home", access: "settings", health: "home", call: "home", checkin: "home" }[name];
+    const parent = { task: "home", access: "settings", health: "home", call: "home", checkin: "home", about: "home" }[name];
     if (link.dataset.route === name || link.dataset.route === parent) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -398,7 +403,7 @@ if ("serviceWorker" in navigator) {
   // On the first visit the data was fetched before the worker took over: fetch it again
   // through the worker so that it is on the phone for the next time there is no signal.
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (state.me) for (const path of ["me/", "me/checklist/", "me/case/", "me/safety/"]) api(path).catch(() => {});
+    if (state.me) for (const path of ["me/", "me/checklist/", "me/case/", "me/safety/", "me/about/"]) api(path).catch(() => {});
   });
   navigator.serviceWorker.addEventListener("message", (event) => {
     const data = event.data || {};

@@ -5,7 +5,8 @@ import { longDate } from "../../shared/dates.js";
 import { h } from "../../shared/dom.js";
 import { countdownText, dueText, fmt, recoveryText, shortOfTimeText, weekHeading } from "../i18n.js";
 import { conditionLine, healthCheckPrompt } from "./health_check.js";
-import { heading, message, screen, showPhase } from "./frame.js";
+import { yourOperation } from "./about.js";
+import { heading, link, message, screen, showPhase } from "./frame.js";
 import { checkInCard, clock, dayOfCard, rulesNow, signsOnHome, whenToCallLink } from "./safety.js";
 
 function taskItem(task, checklist) {
@@ -95,7 +96,15 @@ function callCareTeam(checklist, tasks) {
       t.lead_reason ? h("p", { class: "help" }, t.lead_reason) : null))));
 }
 
-function countdown(caseData, today) {
+/** The way to "About your surgery", on the countdown card before and after the operation. */
+function aboutLink(about) {
+  const operation = yourOperation(about);
+  return h("p", { class: "about-link" },
+    link("/about/", [h("span", {}, gettext("About your surgery")),
+      operation ? h("span", { class: "about-operation" }, operation) : null], { class: "button secondary", id: "about-surgery" }));
+}
+
+function countdown(caseData, today, about = null) {
   if (caseData.status === "cancelled") {
     return h("section", { class: "countdown", "aria-live": "polite" },
       heading(gettext("Your surgery has been cancelled")),
@@ -112,6 +121,7 @@ function countdown(caseData, today) {
       : null,
     h("p", { class: "procedure" }, caseData.procedure,
       caseData.surgeon ? h("span", {}, " · ", fmt(gettext("with %(surgeon)s"), { surgeon: caseData.surgeon })) : null),
+    about ? aboutLink(about) : null,
   );
 }
 
@@ -126,7 +136,7 @@ function byWeek(tasks) {
 }
 
 export function home(ctx) {
-  const { checklist, caseData, safety } = ctx.state;
+  const { checklist, caseData, safety, about } = ctx.state;
   const phase = (checklist && checklist.case.phase) || (caseData && caseData.phase);
   if (phase) showPhase(phase);
   if (!checklist) {
@@ -152,7 +162,8 @@ export function home(ctx) {
     : gettext("%(done)s of %(total)s steps done"), { done: doneCount, total });
   screen(
     gettext("Home"),
-    countdown(checklist.case, today),
+    // The link is there as soon as there is a checklist; its pages say so if not saved yet.
+    countdown(checklist.case, today, about || {}),
     callCareTeam(checklist, Object.values(all).flat()),
     dayOfCard(ctx, safety),
     signsOnHome(safety),

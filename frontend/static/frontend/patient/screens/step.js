@@ -5,6 +5,7 @@ import { h, mount } from "../../shared/dom.js";
 import { dueText, number, shortOfTimeText } from "../i18n.js";
 import { conditionNote } from "./health_check.js";
 import { heading, link, screen } from "./frame.js";
+import { withTerms } from "./terms.js";
 
 function actionArea(ctx, task) {
   const { today, time_zone: timeZone } = ctx.state.checklist;
@@ -88,6 +89,9 @@ export function step(ctx, id) {
       h("h2", { id: "h-figures" }, gettext("Your personal amounts")),
       h("dl", {}, item.targets.map((t) => [h("dt", {}, t.label), h("dd", {}, amountText(t))])))
     : null;
+  // Words of the glossary (fusion, DEXA, no BLT…) open their meaning when tapped, once per screen.
+  const glossary = ctx.state.about && ctx.state.about.glossary;
+  const seen = new Set();
   screen(
     item.title,
     h("p", { class: "back" }, link("/", [h("span", { "aria-hidden": "true" }, "‹ "), gettext("My checklist")])),
@@ -114,10 +118,11 @@ export function step(ctx, id) {
       : null,
     h("section", { "aria-labelledby": "h-what" },
       h("h2", { id: "h-what" }, gettext("What to do")),
-      h("p", { class: "instructions" }, item.instructions)),
+      withTerms("p", { class: "instructions" }, item.instructions, glossary, seen)),
     figures,
     item.why
-      ? h("section", { "aria-labelledby": "h-why" }, h("h2", { id: "h-why" }, gettext("Why it matters")), h("p", {}, item.why))
+      ? h("section", { "aria-labelledby": "h-why" }, h("h2", { id: "h-why" }, gettext("Why it matters")),
+        withTerms("p", {}, item.why, glossary, seen))
       : null,
     item.sub_items.length ? answersForm(ctx, item) : null,
     h("div", { "aria-live": "polite", id: "task-action-region" }, actionArea(ctx, item)),
