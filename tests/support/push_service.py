@@ -195,6 +195,11 @@ class PushService:
     def _handle(self, handler):
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The sender vanished in the middle of its request (a worker killed with -9): like a
+            # real push service, nothing is delivered and there is no one left to answer.
+            handler.close_connection = True
+            return None
         token = handler.path.rsplit("/", 1)[-1]
         browser = self.browsers.get(token)
         if browser is None or not handler.path.startswith("/push/"):
