@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
-from prepapp import admin_scoping
+from prepapp import admin_audit
 from prepapp.audit import audit_record
 from prepapp.lib.client_address import client_ip
 from prepapp.models import AuditEntry, AuditTrailIsAppendOnly, Patient
@@ -93,13 +93,13 @@ def test_reading_protocols_is_not_a_read_of_anyones_record(client, lead_admin, p
 @pytest.mark.django_db(transaction=True)
 def test_an_admin_read_or_change_and_its_entry_share_one_transaction(client, lead_admin, pat, monkeypatch):
     written = []
-    record = admin_scoping.audit_record
+    record = admin_audit.audit_record
 
     def noting_the_transaction(**kwargs):
         written.append((kwargs["action"], connection.in_atomic_block))
         return record(**kwargs)
 
-    monkeypatch.setattr(admin_scoping, "audit_record", noting_the_transaction)
+    monkeypatch.setattr(admin_audit, "audit_record", noting_the_transaction)
     client.force_login(lead_admin)
     client.get(PATIENTS)
     page = client.get(patient_page(pat))
@@ -109,7 +109,7 @@ def test_an_admin_read_or_change_and_its_entry_share_one_transaction(client, lea
     def failing(**kwargs):
         raise RuntimeError("the audit trail is unavailable")
 
-    monkeypatch.setattr(admin_scoping, "audit_record", failing)
+    monkeypatch.setattr(admin_audit, "audit_record", failing)
     data = change_form_data(page)
     data["full_name"] = "Pat Changed"
     with pytest.raises(RuntimeError):
