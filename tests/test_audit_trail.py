@@ -157,6 +157,17 @@ def test_the_database_refuses_to_change_or_delete_an_entry(carol, pat):
     )
 
 
+def test_the_database_refuses_to_empty_the_trail(carol, pat):
+    assert connection.vendor == "postgresql", "the audit trail's trigger needs PostgreSQL (set DATABASE_URL)"
+    audit_record(actor=carol, patients=[pat], action="read")
+    with pytest.raises(IntegrityError, match="TRUNCATE refused"), transaction.atomic(), connection.cursor() as cursor:
+        # The test suite's sessions may empty the tables between tests; this one says it may not.
+        cursor.execute("SET LOCAL prepapp.audit_truncate = 'refused'")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the entry's foreign keys checked now, not at commit
+        cursor.execute("TRUNCATE prepapp_auditentry")
+    assert AuditEntry.objects.count() == 1
+
+
 def test_deleting_a_patient_keeps_their_entries_under_a_pseudonym(client, carol, riverside, pat_checklist, paul):
     pat = pat_checklist.case.patient
     pat_id = pat.pk

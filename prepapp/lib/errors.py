@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -98,6 +98,18 @@ class StrictInputMixin:
                     problems[name] = ["This field is read-only."]
             if problems:
                 raise exceptions.ValidationError(problems)
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text, and only text: a number or a true/false is refused, not turned into "5" or "True"."""
+
+    default_error_messages = {"not_text": "Must be text (a JSON string), not {kind}."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text", kind={bool: "true or false", int: "a number", float: "a number"}.get(
+                type(data), type(data).__name__))
         return super().to_internal_value(data)
 
 
