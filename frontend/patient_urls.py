@@ -7,7 +7,11 @@ from frontend import views
 urlpatterns = [
     path("", views.patient_app, name="patient-app"),
     # Screens the app draws itself; a reload or a link from a reminder lands on the same shell.
-    path("join/<str:code>/", views.patient_app, name="patient-join"),
+    # An emailed invitation: the code is after "#" ("/join/#CODE"), which never reaches a server.
+    path("join/", views.patient_app, name="patient-join"),
+    # Links of older emails carried the code in the path, which servers log: the app does not
+    # redeem it, and asks for the code typed instead (docs/security.md).
+    path("join/<str:code>/", views.patient_app, name="patient-join-code-in-path"),
     # An emailed sign-in link; the app posts its token and takes it out of the address bar.
     path("signin/", views.patient_app, name="patient-sign-in-link"),
     path("tasks/<int:task_id>/", views.patient_app, name="patient-task"),

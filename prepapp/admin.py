@@ -9,8 +9,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import router, transaction
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
+from prepapp.admin_audit import AuditedAdmin, AuditedAdminSite
 from prepapp.admin_scoping import (
     OperatorOnlyAdmin,
     OrganizationScopedAdmin,
@@ -40,8 +42,10 @@ class SecondFactorAuthenticationForm(OTPAdminAuthenticationForm):
         return super()._verify_token(user, token, device)
 
 
-class SecondFactorAdminSite(OTPAdminSite):
+class SecondFactorAdminSite(OTPAdminSite, AuditedAdminSite):
     """The admin lets in only sessions verified with a second factor (django-otp's OTPAdminSite).
+
+It stays the audited site too (its autocomplete is an audited read of the patients it lists).
 
     Its sign-in form asks for the code with the password; a lead who signed in on the
     coordinator pages (with her code) is verified already. Password attempts count against
@@ -151,7 +155,12 @@ class SurgeryCaseAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
-    """The audit trail, read-only: written by the service, never edited or removed by hand."""
+    """The audit trail, read-only: written by the service, never edited or removed by hand.
+
+    Its pages name the patients the entries are about: reading them is a read of those patients' records too.
+    """
+
+    patient_path = "patient"
 
     list_display = ["at", "actor", "action", "patient", "patient_ref", "ip_address", "path"]
     list_filter = ["action"]
@@ -171,8 +180,14 @@ class AuditEntryAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 # --- Accounts and the other models no organization owns -----------------------------------
 
 
-class OwnAccountUserAdmin(UserAdmin):
-    """Every account for the operator; for anyone else only their own, its privileges shown but fixed."""
+class OwnAccountUserAdmin(AuditedAdmin, UserAdmin):
+    """Every account for the operator; for anyone else only their own, its privileges shown but fixed.
+
+    A patient's login carries their email address: the operator's list, search and pages of
+    such logins are audited reads of those patients' records.
+    """
+
+    patient_path = "patient"
 
     # What a non-operator sees on their own account but cannot change.
     privilege_fields = [
@@ -205,6 +220,15 @@ class OwnAccountUserAdmin(UserAdmin):
     def has_delete_permission(self, request, obj=None):
         return is_operator(request.user) and super().has_delete_permission(request, obj)
 
+    def user_change_password(self, request, id, form_url=""):
+        # The page names the login; Django opens a transaction for the posted form only.
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().user_change_password(request, id, form_url)
+            shown = (getattr(response, "context_data", None) or {}).get("original")
+            if shown is not None:
+                self.audit(request, "admin-read", [shown])
+            return response
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if not is_operator(request.user):
@@ -223,7 +247,8 @@ def operator_only(model) -> None:
     """Register a model's admin again so that only the operator may use it."""
     current = type(admin.site._registry[model])
     admin.site.unregister(model)
-    admin.site.register(model, type(current.__name__, (OperatorOnlyAdmin, current), {}))
+    # Audited as well: their forms offer every account, patients' logins among them.
+    admin.site.register(model, type(current.__name__, (OperatorOnlyAdmin, AuditedAdmin, current), {}))
 
 
 # Groups (which grant permissions), API tokens, sign-in records (axes) and second-factor

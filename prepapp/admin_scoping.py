@@ -8,21 +8,18 @@ below apply it wherever the admin reads rows. Rows no organization owns (the pro
 service ships) can be readable by all (`shared_when_unowned`) and are changed by the operator only.
 
 Reading or changing patients' records in the admin is audited like the API's reads
-(`patient_path`, the way from the model to its patient): the patients on a list page shown,
-a record opened, changed or deleted, each in the transaction that did it.
+(prepapp.admin_audit, through each admin's `patient_path`).
 """
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib.admin.filters import AllValuesFieldListFilter, RelatedFieldListFilter, RelatedOnlyFieldListFilter
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.models import Group, Permission
-from django.db import models, router, transaction
+from django.db import models
 from django.db.models import Q
 
-from prepapp.audit import audit_record
+from prepapp.admin_audit import AuditedAdmin
 from prepapp.permissions import staff_organization_ids
 
 # The permissions a clinical lead needs in the admin; each row is further limited to their
@@ -155,13 +152,12 @@ class OrganizationScope:
         return fields
 
 
-class OrganizationScopedAdmin(OrganizationScope):
+class OrganizationScopedAdmin(AuditedAdmin, OrganizationScope):
     """A ModelAdmin mixin: lists, pages, searches, filters, choices and actions within the user's organizations.
 
     Use before admin.ModelAdmin: `class PatientAdmin(OrganizationScopedAdmin, admin.ModelAdmin)`.
+    Its pages that show patients are audited (prepapp.admin_audit, through `patient_path`).
     """
-
-    patient_path: str | None = None  # e.g. "pk" on Patient, "patient", "case__patient"; None: not audited
 
     # --- One object: out of scope it does not exist, and shared rows are read-only.
 
@@ -212,77 +208,6 @@ class OrganizationScopedAdmin(OrganizationScope):
         )):
             return (path, ScopedAllValuesFieldListFilter)
         return spec
-
-    # --- The audit trail: which patients' records were shown or changed.
-
-    def patients_of(self, objects) -> list:
-        if self.patient_path is None:
-            return []
-        pks = [obj.pk for obj in objects]
-        if self.patient_path == "pk" or not pks:
-            return pks
-        column = f"{self.patient_path}__pk"
-        rows = self.model._base_manager.filter(pk__in=pks).exclude(**{f"{column}__isnull": True})
-        return sorted(set(rows.values_list(column, flat=True)))
-
-    def audit(self, request, action: str, objects) -> None:
-        patients = self.patients_of(objects)
-        if patients:
-            audit_record(actor=request.user, patients=patients, action=action, request=request)
-
-    def changelist_view(self, request, extra_context=None):
-        # The page's rows are read and their audit entry written in one transaction.
-        with transaction.atomic(using=router.db_for_write(self.model)):
-            response = super().changelist_view(request, extra_context)
-            changelist = (getattr(response, "context_data", None) or {}).get("cl")
-            if changelist is not None:
-                self.audit(request, "admin-list", list(changelist.result_list))
-            return response
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # Django opens a transaction for posted forms only; a read and its audit entry need one too.
-        with transaction.atomic(using=router.db_for_write(self.model)):
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        # Inside changeform_view's transaction; also when a form with errors is shown again.
-        if obj is not None and not add:
-            self.audit(request, "admin-read", [obj])
-        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
-
-    def log_addition(self, request, obj, message):
-        self.audit(request, "admin-add", [obj])
-        return super().log_addition(request, obj, message)
-
-    def log_change(self, request, obj, message):
-        self.audit(request, "admin-change", [obj])
-        return super().log_change(request, obj, message)
-
-    def log_deletions(self, request, queryset):
-        # Called before the rows go: the entries name the patients, and outlive them.
-        self.audit(request, "admin-delete", queryset)
-        return super().log_deletions(request, queryset)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if self.patient_path is None:
-            return actions
-        # delete_selected is audited by log_deletions; every other action changes the selected rows.
-        return {
-            key: (func if key == "delete_selected" else audited_action(func), name, description)
-            for key, (func, name, description) in actions.items()
-        }
-
-
-def audited_action(func):
-    """A bulk action that notes the selected rows' patients as changed before it runs."""
-
-    @functools.wraps(func)
-    def action(modeladmin, request, queryset):
-        modeladmin.audit(request, "admin-change", queryset)
-        return func(modeladmin, request, queryset)
-
-    return action
 
 
 class OrganizationScopedInline(OrganizationScope):

@@ -9,6 +9,7 @@ from datetime import date, time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -406,8 +407,28 @@ class AuditEntry(models.Model):
         raise AuditTrailIsAppendOnly("Audit entries cannot be deleted.")
 
 
+def erased_login_name(patient_id) -> str:
+    """The user name an erased patient's login keeps when the audit trail names it (see below)."""
+    return f"erased-{patient_reference(patient_id)}"
+
+
 @receiver(post_delete, sender=Patient, dispatch_uid="prepapp.delete_patient_login")
 def delete_patient_login(sender, instance: Patient, **kwargs):
-    """A patient's login goes with the record, however it is deleted (erasure, admin, cascade)."""
-    if instance.user_id:
-        get_user_model().objects.filter(pk=instance.user_id).delete()
+    """A patient's login goes with the record, however it is deleted (erasure, admin, cascade).
+
+    Unless the audit trail names the login as the actor of an entry (the patient's own
+    health-check answers change their record and are audited): entries are never removed,
+    so the login stays, emptied of everything personal, unusable, under the patient's
+    pseudonym, as the entries about the patient do. Deleting it would be refused (the
+    entries protect their actor) and the whole erasure with it.
+    """
+    if not instance.user_id:
+        return
+    logins = get_user_model().objects.filter(pk=instance.user_id)
+    if not AuditEntry.objects.filter(actor_id=instance.user_id).exists():
+        logins.delete()
+        return
+    logins.update(
+        username=erased_login_name(instance.pk), email="", first_name="", last_name="",
+        password=make_password(None), is_active=False, last_login=None,
+    )

@@ -212,7 +212,8 @@ def _invitation_message(*, patient: Patient, code: str) -> EmailMessage:
             {
                 "patient": patient,
                 "code": code,
-                "url": f"{settings.SITE_URL}/join/{code}/",
+                # After "#": browsers never send that part, so no server or proxy log holds the code.
+                "url": f"{settings.SITE_URL}/join/#{code}",
                 "days": settings.INVITATION_CODE_TTL_DAYS,
             },
         )

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
-from prepapp import admin_scoping
+from prepapp import admin_audit
 from prepapp.audit import audit_record
 from prepapp.lib.client_address import client_ip
 from prepapp.models import AuditEntry, AuditTrailIsAppendOnly, Patient
@@ -94,13 +94,13 @@ def test_reading_protocols_is_not_a_read_of_anyones_record(client, lead_admin, p
 @pytest.mark.django_db(transaction=True)
 def test_an_admin_read_or_change_and_its_entry_share_one_transaction(client, lead_admin, pat, monkeypatch):
     written = []
-    record = admin_scoping.audit_record
+    record = admin_audit.audit_record
 
     def noting_the_transaction(**kwargs):
         written.append((kwargs["action"], connection.in_atomic_block))
         return record(**kwargs)
 
-    monkeypatch.setattr(admin_scoping, "audit_record", noting_the_transaction)
+    monkeypatch.setattr(admin_audit, "audit_record", noting_the_transaction)
     client.force_login(lead_admin)
     client.get(PATIENTS)
     page = client.get(patient_page(pat))
@@ -110,7 +110,7 @@ def test_an_admin_read_or_change_and_its_entry_share_one_transaction(client, lea
     def failing(**kwargs):
         raise RuntimeError("the audit trail is unavailable")
 
-    monkeypatch.setattr(admin_scoping, "audit_record", failing)
+    monkeypatch.setattr(admin_audit, "audit_record", failing)
     data = change_form_data(page)
     data["full_name"] = "Pat Changed"
     with pytest.raises(RuntimeError):
@@ -156,6 +156,17 @@ def test_the_database_refuses_to_change_or_delete_an_entry(carol, pat):
     assert (entry.patient_id, entry.patient_ref, entry.action, entry.ip_address) == (
         None, f"patient-{pat.pk}", "read", "192.0.2.1"
     )
+
+
+def test_the_database_refuses_to_empty_the_trail(carol, pat):
+    assert connection.vendor == "postgresql", "the audit trail's trigger needs PostgreSQL (set DATABASE_URL)"
+    audit_record(actor=carol, patients=[pat], action="read")
+    with pytest.raises(IntegrityError, match="TRUNCATE refused"), transaction.atomic(), connection.cursor() as cursor:
+        # The test suite's sessions may empty the tables between tests; this one says it may not.
+        cursor.execute("SET LOCAL prepapp.audit_truncate = 'refused'")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the entry's foreign keys checked now, not at commit
+        cursor.execute("TRUNCATE prepapp_auditentry")
+    assert AuditEntry.objects.count() == 1
 
 
 def test_deleting_a_patient_keeps_their_entries_under_a_pseudonym(client, carol, riverside, pat_checklist, paul):

@@ -247,7 +247,7 @@ def site_url(settings):
 def code_in(message) -> str:
     import re
 
-    found = re.search(r"/join/([A-Z2-9]{8})/", message.get_content())
+    found = re.search(r"/join/#([A-Z2-9]{8})\b", message.get_content())
     assert found, message.get_content()
     return found.group(1)
 

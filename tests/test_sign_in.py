@@ -117,7 +117,7 @@ def test_a_fresh_code_replaces_the_unspent_one(as_carol, carol, pat):
     issued = response.json()
     assert set(issued) == {"invitation_code", "join_url", "expires_at"}
     assert issued["invitation_code"] != old
-    assert issued["join_url"] == f"http://testserver/join/{issued['invitation_code']}/"
+    assert issued["join_url"] == f"http://testserver/join/#{issued['invitation_code']}"
 
     _, with_old = sign_in_with_code(old)
     assert with_old.status_code == 400

@@ -38,6 +38,16 @@ ACTION_LABELS = {
     "admin-add": _("Added your record"),
     "admin-change": _("Changed your record"),
     "admin-delete": _("Removed part of your record"),
+    "admin-history": _("Looked at the history of changes to your record"),
+    "admin-search": _("Saw your name in a search"),
+    "book": _("Booked your surgery"),
+    "enrol": _("Added you to the service"),
+    "list": _("Saw your name in a list"),
+    "list-alerts": _("Looked at the alerts about you"),
+    "read-safety": _("Looked at your check-ins and rules for now"),
+    "lift-rule": _("Lifted one of your rules for now"),
+    "reinstate-rule": _("Put one of your rules for now back in place"),
+    "acknowledge-alert": _("Answered an alert about you"),
 }
 OTHER_ACTION = _("Looked at your record")
 

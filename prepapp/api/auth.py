@@ -277,7 +277,8 @@ class PatientInvitationView(APIView):
         return Response(
             {
                 "invitation_code": patient.invitation_code,
-                "join_url": request.build_absolute_uri(f"/join/{patient.invitation_code}/"),
+                # The code after "#", which browsers never send: no server or proxy log holds it.
+                "join_url": request.build_absolute_uri("/join/") + f"#{patient.invitation_code}",
                 "expires_at": patient.invitation_expires_at,
             },
             status=status.HTTP_201_CREATED,

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from prepapp.lib.errors import StrictInputMixin
+from prepapp.lib.schema import error_response
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of
 from prepapp.selectors import patients_for_staff
 from prepapp.workflows import data_rights
@@ -154,6 +155,9 @@ class EraseSerializer(StrictInputMixin, serializers.Serializer):
     )
 
 
+RACED = "The record was being changed at the same moment (a discharge, a tick…); nothing was erased. Try again."
+
+
 class PatientEraseView(APIView):
     """Erase a patient of the caller's organization: record and login deleted, audit trail kept."""
 
@@ -161,8 +165,11 @@ class PatientEraseView(APIView):
 
     @extend_schema(
         request=EraseSerializer,
-        responses={200: inline_serializer("Erased", {"erased": serializers.BooleanField(),
-                                                      "reference": serializers.CharField()})},
+        responses={
+            200: inline_serializer("Erased", {"erased": serializers.BooleanField(), "reference": serializers.CharField()}),
+            404: error_response("No such patient in your organizations (or erased a moment ago)."),
+            409: error_response(RACED),
+        },
         tags=["patients"], operation_id="patients_erase_create",
     )
     def post(self, request, pk: int):

@@ -117,10 +117,14 @@ class PatientDeliveriesView(generics.ListAPIView):
 
     def get_queryset(self):
         qs = DeliveryAttempt.objects.filter(patient=self.patient).select_related("reminder__task__definition", "reminder__announcement")
-        for name in ("outcome", "channel"):
+        for name, known in (("outcome", DeliveryAttempt.Outcome.values), ("channel", Reminder.Channel.values)):
             value = self.request.query_params.get(name)
-            if value:
-                qs = qs.filter(**{name: value})
+            if value is None:
+                continue
+            # An unknown value would match nothing: an empty log that looks like good news.
+            if value not in known:
+                raise serializers.ValidationError({name: [f"Unknown {name} “{value}”. Use one of: {', '.join(known)}."]})
+            qs = qs.filter(**{name: value})
         return qs
 
     @extend_schema(
@@ -133,7 +137,7 @@ class PatientDeliveriesView(generics.ListAPIView):
                 "channel", str, enum=Reminder.Channel.values, description="Only attempts on this channel."
             ),
         ],
-        responses=DeliveryLogSerializer,
+        responses={200: DeliveryLogSerializer, 400: error_response("An outcome or channel that does not exist (named).")},
     )
     def get(self, request, *args, **kwargs):
         self.patient = self.get_patient()

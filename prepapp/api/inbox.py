@@ -11,7 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from prepapp.lib.conditional_get import client_has, make_etag, not_modified, revalidate_privately
+from prepapp.lib.schema import error_response
 from prepapp.permissions import IsPatient, patient_of
+
+# ?unread=: what it takes; anything else is a 400 rather than a silently full list.
+UNREAD_VALUES = ("1", "true", "yes", "0", "false", "no")
 from prepapp.reminders import services
 from prepapp.reminders.compose import task_path
 from prepapp.reminders.models import InboxMessage
@@ -50,6 +54,7 @@ class InboxView(generics.ListAPIView):
         parameters=[
             OpenApiParameter("unread", bool, required=False, description="1 (or true) for unread messages only.")
         ],
+        responses={200: InboxMessageSerializer, 400: error_response("`unread` is not 1, true, 0 or false.")},
     )
     def get(self, request, *args, **kwargs):
         etag = self.etag(request)
@@ -74,7 +79,10 @@ class InboxView(generics.ListAPIView):
 
     def get_queryset(self):
         qs = InboxMessage.objects.filter(patient=patient_of(self.request.user))
-        if self.request.query_params.get("unread") in ("1", "true", "yes"):
+        unread = self.request.query_params.get("unread")
+        if unread is not None and unread not in UNREAD_VALUES:
+            raise serializers.ValidationError({"unread": ["Use 1 (or true) for unread messages only, 0 (or false) for all."]})
+        if unread in ("1", "true", "yes"):
             qs = qs.filter(read_at__isnull=True)
         return qs
 

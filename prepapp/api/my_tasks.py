@@ -15,13 +15,17 @@ from checklists.payload_schema import TaskSerializer
 from checklists.payloads import task_payload
 from prepapp import workflows
 from prepapp.api.common import LANGUAGE_PARAMETER
-from prepapp.lib.errors import StrictInputMixin
+from prepapp.lib.errors import StrictCharField, StrictInputMixin
 from prepapp.permissions import IsPatient, patient_of
 
 
 class TaskUpdateSerializer(StrictInputMixin, serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, max_length=4000)
-    answers = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=4000), required=False)
+    # Every answer of a step is text (checklists' sub-items): anything else is refused, naming its key.
+    note = StrictCharField(required=False, allow_blank=True, max_length=4000)
+    answers = serializers.DictField(
+        child=StrictCharField(allow_blank=True, max_length=4000), required=False,
+        help_text="{sub-item key: the patient's answer, as text}; a number or true/false is refused.",
+    )
 
 
 @extend_schema_view(

@@ -104,6 +104,13 @@ class EmailNotSent(APIException):
     default_code = "email_not_sent"
 
 
+STATUS_RESPONSES = {
+    200: PatientSerializer,
+    404: error_response("No such patient in your organizations (or erased a moment ago)."),
+    409: error_response("The record was being changed at the same moment; nothing was saved. Try again."),
+}
+
+
 class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """The organization's patients. A patient of another organization does not exist here (404)."""
 
@@ -183,19 +190,19 @@ class PatientViewSet(AuditedRetrieveMixin, mixins.CreateModelMixin, mixins.Updat
         )
         return Response(self.get_serializer(patient).data)
 
-    @extend_schema(operation_id="patients_archive", request=StatusChangeSerializer, responses=PatientSerializer)
+    @extend_schema(operation_id="patients_archive", request=StatusChangeSerializer, responses=STATUS_RESPONSES)
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
         """Archive: entered by mistake or no longer followed. Off the roster, nothing sent, the patient signed out."""
         return self._set_status(request, Patient.Status.ARCHIVED)
 
-    @extend_schema(operation_id="patients_discharge", request=StatusChangeSerializer, responses=PatientSerializer)
+    @extend_schema(operation_id="patients_discharge", request=StatusChangeSerializer, responses=STATUS_RESPONSES)
     @action(detail=True, methods=["post"])
     def discharge(self, request, pk=None):
         """Discharge: care finished. Off the roster, nothing sent; the patient can still open their record."""
         return self._set_status(request, Patient.Status.DISCHARGED)
 
-    @extend_schema(operation_id="patients_reactivate", request=StatusChangeSerializer, responses=PatientSerializer)
+    @extend_schema(operation_id="patients_reactivate", request=StatusChangeSerializer, responses=STATUS_RESPONSES)
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
         """Make an archived or discharged record active again: back on the roster, reminders planned again."""

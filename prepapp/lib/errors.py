@@ -8,18 +8,44 @@ documents the shape as the `Error` component.
 
 from collections.abc import Mapping
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
+# What PostgreSQL says when two transactions changed the same records at the same moment and
+# this one lost: a deadlock broken by aborting it, a serialization failure, or a row it refers
+# to deleted meanwhile (say, a patient erased while their record was being changed).
+CONFLICT_SQLSTATES = {"40P01", "40001", "23503"}
+GONE = "No such record: it may have been removed a moment ago."
+CONFLICT = "Someone else changed this record at the same moment, and nothing was saved. Reload it and try again."
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = CONFLICT
+    default_code = "conflict"
+
+
+def lost_race(exc) -> bool:
+    """A database error that means a concurrent change won, not a fault of the request or the code."""
+    cause = exc.__cause__ if isinstance(exc, DatabaseError) else None
+    return getattr(cause, "sqlstate", None) in CONFLICT_SQLSTATES
+
+
 def exception_handler(exc, context):
     non_field_key = api_settings.NON_FIELD_ERRORS_KEY
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, ObjectDoesNotExist):
+        # A row found by the view and gone when the service locked it: deleted in between.
+        exc = exceptions.NotFound(GONE)
+    elif isinstance(exc, DatabaseError) and lost_race(exc):
+        exc = Conflict()
+    elif isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError: it becomes a 400 naming the field.
         if hasattr(exc, "error_dict"):
             detail = {
@@ -72,6 +98,18 @@ class StrictInputMixin:
                     problems[name] = ["This field is read-only."]
             if problems:
                 raise exceptions.ValidationError(problems)
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text, and only text: a number or a true/false is refused, not turned into "5" or "True"."""
+
+    default_error_messages = {"not_text": "Must be text (a JSON string), not {kind}."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text", kind={bool: "true or false", int: "a number", float: "a number"}.get(
+                type(data), type(data).__name__))
         return super().to_internal_value(data)
 
 

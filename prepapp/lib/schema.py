@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
@@ -25,7 +27,11 @@ from rest_framework.settings import api_settings
 # What DRF's TimeField returns (time.isoformat(): HH:MM:SS, with microseconds when there are
 # any) and accepts (HH:MM too). JSON Schema's `format: time` would promise a UTC offset.
 LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
-LOCAL_TIME_NOTE = "A wall-clock time in the patient's time zone, HH:MM[:SS], without a UTC offset."
+LOCAL_TIME_NOTE = (
+    "A wall-clock time in the patient's time zone, HH:MM[:SS], without a UTC offset "
+    "(one with an offset, such as 21:00:00+05:00, is refused with a 400 naming the field)."
+)
+OFFSET_REFUSED = "Give the time without a UTC offset: it is the patient's own wall-clock time, e.g. 21:00."
 
 
 @extend_schema_field({"type": "string", "pattern": LOCAL_TIME_PATTERN, "example": "09:00:00"})
@@ -36,6 +42,19 @@ class LocalTimeField(serializers.TimeField):
         help_text = kwargs.get("help_text")
         kwargs["help_text"] = f"{help_text} {LOCAL_TIME_NOTE}" if help_text else LOCAL_TIME_NOTE
         super().__init__(**kwargs)
+
+    def to_internal_value(self, value):
+        # Django's parser drops an offset, and the time would silently mean another one.
+        if isinstance(value, str) and _has_offset(value):
+            raise serializers.ValidationError(OFFSET_REFUSED, code="offset")
+        return super().to_internal_value(value)
+
+
+def _has_offset(value: str) -> bool:
+    try:
+        return time.fromisoformat(value.strip()).tzinfo is not None
+    except ValueError:
+        return False  # not an ISO time at all: the field's own message says so
 
 
 # A ModelSerializer whose model TimeFields are LocalTimeFields: the same values, documented

@@ -6,7 +6,6 @@ module sits with the workflows on top.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,9 +14,7 @@ from prepapp.audit import audit_record
 from prepapp.models import AuditEntry, Patient
 from prepapp.reminders import planning
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
-from prepapp.services import PATIENT_FIELDS, PREFERENCE_FIELDS
-
-User = get_user_model()
+from prepapp.services import PATIENT_FIELDS, PREFERENCE_FIELDS, user_sign_out_everywhere
 
 
 def patient_export(*, patient: Patient) -> dict:
@@ -91,14 +88,24 @@ def patient_export(*, patient: Patient) -> dict:
 def patient_erase(*, patient: Patient, by, request=None) -> int:
     """Erase a patient: reminders not yet sent are cancelled, then the record and the login are deleted.
 
-    The audit trail stays, pointing at the patient's pseudonymous reference instead of the
-    record. Returns the erased patient's id (the reference's number).
+    Everything of theirs goes with the record (surgeries, checklists and answers, rule lifts,
+    check-ins and their alerts, reminders and the delivery log, the inbox, push subscriptions,
+    sign-in links), and every session and API token of theirs ends. The audit trail stays,
+    pointing at the patient's pseudonymous reference instead of the record; a login the
+    trail names as an actor (the patient's own health-check answers) stays emptied under the
+    same pseudonym (prepapp.models.delete_patient_login). The erasure's own entry carries the
+    request's address. Returns the erased patient's id (the reference's number).
+
+    The patient's steps are locked before the patient: a tick locks its step and then moves
+    the patient's plan revision, so taking them in the same order waits for the tick instead
+    of deadlocking with it. A patient erased meanwhile raises Patient.DoesNotExist.
     """
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    patient_id, user_id = patient.pk, patient.user_id
+    list(Task.objects.select_for_update(of=("self",)).filter(checklist__case__patient_id=patient.pk).values_list("pk"))
+    patient = Patient.objects.select_for_update(of=("self",)).select_related("user").get(pk=patient.pk)
+    patient_id = patient.pk
     planning.cancel_pending(patient=patient, reason="patient erased")
-    audit_record(actor=by, patients=[patient], action="erase", path=request.get_full_path() if request else "")
+    audit_record(actor=by, patients=[patient], action="erase", request=request)
+    if patient.user is not None:
+        user_sign_out_everywhere(user=patient.user)
     patient.delete()
-    if user_id:
-        User.objects.filter(pk=user_id).delete()
     return patient_id

@@ -18,7 +18,7 @@ def test_the_access_log_screen(phone, pat, pat_checklist, paul, carol, lee):
     audit_record(actor=lee, patients=[paul], action="admin-read")
     page = phone.new_page()
 
-    page.goto(f"/join/{pat.invitation_code}/")  # `pat` as enrolled: the code is on this instance only
+    page.goto(f"/join/#{pat.invitation_code}")  # `pat` as enrolled: the code is on this instance only
     expect(page.locator("h1")).to_contain_text("days to your surgery")
     page.locator(".tabs a[data-route=settings]").click()
     expect(page.locator("h1")).to_have_text("Settings")

@@ -168,7 +168,7 @@ def test_the_coordinator_journey(desk, clinic, carol):
     nora.refresh_from_db()
     assert invitation_code_digest(code) == nora.invitation_code_hash
     join = page.locator("#step-invitation [data-join-link]")
-    expect(join).to_have_attribute("href", f"{page.url.split('/coordinator/')[0]}/join/{code}")
+    expect(join).to_have_attribute("href", f"{page.url.split('/coordinator/')[0]}/join/#{code}")
     assert Task.objects.filter(checklist__case=case).exists()
     assert_no_axe_violations(page, "the invitation step")
     screenshot(page, "coordinator-enrol-invitation")

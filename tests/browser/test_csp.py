@@ -76,7 +76,7 @@ def test_the_patient_screens(strict_phone, pat_checklist, pat):
     questions = Task.objects.get(checklist=pat_checklist, definition__key="surgeon-questions")
     page = strict_phone.new_page()
 
-    page.goto(f"/join/{pat.invitation_code}/")  # the code is on the enrolled instance only
+    page.goto(f"/join/#{pat.invitation_code}")  # the code is on the enrolled instance only
     expect(page.locator("h1")).to_have_text(f"{patient.cases.get().days_to_surgery()} days to your surgery")
     # The service worker installs and takes over; later screens come through it.
     page.evaluate(

@@ -44,7 +44,7 @@ def lucia(riverside, carol, protocol_version):
 
 def test_the_health_check_on_a_phone(phone, lucia):
     page = phone.new_page()
-    page.goto(f"/join/{lucia.invitation_code}/")
+    page.goto(f"/join/#{lucia.invitation_code}")
     expect(page.locator("h1")).to_contain_text("days to your surgery")
 
     # Nothing is known yet: the steps that depend on it carry their condition, and a card asks.

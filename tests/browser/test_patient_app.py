@@ -102,7 +102,7 @@ def test_the_patient_journey(phone, rosa):
     page = phone.new_page()
 
     # The invitation link signs in and lands on the countdown; the code leaves the address bar.
-    page.goto(f"/join/{rosa.invitation_code}/")
+    page.goto(f"/join/#{rosa.invitation_code}")
     expect(page.locator("h1")).to_have_text(f"{days} days to your surgery")
     assert page.url.endswith("/") and rosa.invitation_code not in page.url
     expect(page.locator(".countdown")).to_have_attribute("aria-live", "polite")
@@ -232,7 +232,7 @@ def test_the_spanish_interface(phone, ana):
     days = ana.cases.get().days_to_surgery()
     protein = task_of(ana, "protein-target")
     page = phone.new_page()
-    page.goto(f"/?code={ana.invitation_code}")
+    page.goto(f"/join/#{ana.invitation_code}")
     expect(page.locator("h1")).to_have_text(f"Faltan {days} días para su cirugía")
     expect(page.locator("html")).to_have_attribute("lang", "es")
     expect(page.get_by_role("heading", name="Para hacer esta semana")).to_be_visible()
@@ -255,7 +255,7 @@ def test_the_spanish_interface(phone, ana):
 def test_text_at_200_percent_and_tap_targets(phone, rosa):
     protein = task_of(rosa, "protein-target")
     page = phone.new_page()
-    page.goto(f"/join/{rosa.invitation_code}/")
+    page.goto(f"/join/#{rosa.invitation_code}")
     expect(page.locator("h1")).to_contain_text("days to your surgery")
     for path, label in [("/", "home"), (f"/tasks/{protein.id}/", "a step"), ("/inbox/", "the inbox"),
                         ("/settings/", "settings")]:
@@ -369,7 +369,7 @@ def test_a_push_message_shows_a_notification_that_leads_to_the_step(phone, rosa,
     questions = task_of(rosa, "surgeon-questions")
     phone.grant_permissions(["notifications"], origin=live_server.url)
     page = phone.new_page()
-    page.goto(f"/join/{rosa.invitation_code}/")
+    page.goto(f"/join/#{rosa.invitation_code}")
     expect(page.locator("h1")).to_contain_text("days to your surgery")
     wait_for_worker(page)
 

@@ -55,7 +55,7 @@ def phone_context(browser, live_server, user_agent=None):
 
 
 def open_settings(page, patient, *, worker=False):
-    page.goto(f"/join/{patient.invitation_code}/")
+    page.goto(f"/join/#{patient.invitation_code}")
     expect(page.locator("h1")).to_contain_text("days to your surgery")
     if worker:
         wait_for_worker(page)

@@ -61,7 +61,7 @@ def gus(riverside, carol, protocol_version):
 
 def test_the_recovery_home_in_english(phone, walt):
     page = phone.new_page()
-    page.goto(f"/join/{walt.invitation_code}/")
+    page.goto(f"/join/#{walt.invitation_code}")
     expect(page.locator("h1")).to_have_text("Day 3 after your surgery")
     # The app's name follows the journey: no longer "Getting ready for surgery".
     expect(page.locator(".brand")).to_have_text("Recovering from surgery")
@@ -105,7 +105,7 @@ def test_the_recovery_home_in_english(phone, walt):
 
 def test_the_recovery_home_in_spanish_with_figures_written_the_spanish_way(phone, lucia):
     page = phone.new_page()
-    page.goto(f"/?code={lucia.invitation_code}")
+    page.goto(f"/join/#{lucia.invitation_code}")
     expect(page.locator("html")).to_have_attribute("lang", "es")
     expect(page.locator("h1")).to_have_text("Semana 3 de su recuperación")
     expect(page.locator(".brand")).to_have_text("Recuperándose de la cirugía")
@@ -133,7 +133,7 @@ def test_the_recovery_home_in_spanish_with_figures_written_the_spanish_way(phone
 
 def test_figures_in_english_are_written_without_a_separator(phone, walt):
     page = phone.new_page()
-    page.goto(f"/join/{walt.invitation_code}/")
+    page.goto(f"/join/#{walt.invitation_code}")
     expect(page.locator("h1")).to_have_text("Day 3 after your surgery")
     page.goto(f"/tasks/{task_of(walt, 'nutrition-through-fusion').id}/")
     figures = page.locator(".figures")
@@ -145,7 +145,7 @@ def test_figures_in_english_are_written_without_a_separator(phone, walt):
 def test_a_step_short_of_time_asks_to_call_the_care_team(phone, gus):
     smoking = task_of(gus, "stop-smoking")
     page = phone.new_page()
-    page.goto(f"/join/{gus.invitation_code}/")
+    page.goto(f"/join/#{gus.invitation_code}")
     expect(page.locator("h1")).to_have_text("20 days to your surgery")
     urgent = page.locator(".urgent")
     expect(urgent.get_by_role("heading", name="Please call your care team")).to_be_visible()
@@ -213,6 +213,6 @@ def test_the_coordinator_marks_the_surgery_done_and_the_patient_sees_the_recover
     assert lucia.cases.get().status == "done"
 
     patient = phone.new_page()
-    patient.goto(f"/?code={lucia.invitation_code}")
+    patient.goto(f"/join/#{lucia.invitation_code}")
     expect(patient.locator("h1")).to_have_text("Su cirugía fue hoy")
     expect(patient.locator(".stage-now")).to_have_text('Primeros días: levantarse a caminar y las reglas "no BLT"')

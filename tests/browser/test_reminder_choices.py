@@ -35,7 +35,7 @@ def rosa(riverside, carol, protocol_version):
 
 def test_the_patient_chooses_push_then_email_or_both_and_a_digest_or_one_per_step(phone, rosa):
     page = phone.new_page()
-    page.goto(f"/join/{rosa.invitation_code}/")
+    page.goto(f"/join/#{rosa.invitation_code}")
     expect(page.locator("h1")).to_contain_text("days to your surgery")
     page.goto("/settings/")
     expect(page.locator("h1")).to_have_text("Settings")

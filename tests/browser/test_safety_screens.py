@@ -59,7 +59,7 @@ def recovering(riverside, carol, protocol_version, days_ago, name="Walt Moreno")
 
 def sign_in(phone, patient):
     page = phone.new_page()
-    page.goto(f"/join/{patient.invitation_code}/")
+    page.goto(f"/join/#{patient.invitation_code}")
     expect(page.locator("h1")).to_be_visible()
     return page
 

@@ -103,7 +103,7 @@ def test_a_coordinator_issues_a_fresh_code_and_signs_out_everywhere(
     pat.refresh_from_db()
     assert invitation_code_digest(code) == pat.invitation_code_hash != invitation_code_digest(pat.invitation_code)
     expect(page.locator("[data-issued-invitation] [data-join-link]")).to_have_attribute(
-        "href", f"{live_server.url}/join/{code}/"
+        "href", f"{live_server.url}/join/#{code}"
     )
     assert_no_axe_violations(page, "the patient page with a fresh code")
     # Once: the page opened again does not show it.
@@ -114,8 +114,16 @@ def test_a_coordinator_issues_a_fresh_code_and_signs_out_everywhere(
     phone = browser.new_context(base_url=live_server.url)
     try:
         app = phone.new_page()
+        # An older email's link, its code in the path (and so in a server's log), is not redeemed.
         app.goto(f"/join/{code}/")
+        expect(app.locator("#code-error")).to_contain_text("This link is from an older email")
+        assert app.url == f"{live_server.url}/" and app.locator("#code").input_value() == ""
+        pat.refresh_from_db()
+        assert pat.invitation_accepted_at is None
+        # The emailed link carries it after "#": the page posts it, and it leaves the address bar.
+        app.goto(f"/join/#{code}")
         expect(app.locator("h1")).to_contain_text("days to your surgery")
+        assert code not in app.url
     finally:
         phone.close()
 

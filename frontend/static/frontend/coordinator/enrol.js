@@ -87,7 +87,8 @@ const actions = {
     }
     hideDuplicates(form);
     document.getElementById("book-form").dataset.patientId = patient.id;
-    const link = new URL(`/join/${patient.invitation_code}`, window.location.origin).href;
+    // The code after "#", which browsers never send: no server or proxy log holds it.
+    const link = `${new URL("/join/", window.location.origin).href}#${patient.invitation_code}`;
     const joinLink = document.querySelector("#step-invitation [data-join-link]");
     joinLink.href = link;
     joinLink.textContent = link;

@@ -32,7 +32,8 @@ const ROUTES = [
   [/^\/when-to-call\/?$/, "call"],
   [/^\/check-in\/?$/, "checkin"],
   [/^\/about\/(?:([a-z0-9-]+)\/?)?$/, "about"],
-  [/^\/join\/([^/]+)\/?$/, "join"],
+  [/^\/join\/?$/, "join"],
+  [/^\/join\/([^/]+)\/?$/, "oldJoin"],
   [/^\/signin\/?$/, "signin"],
 ];
 
@@ -157,11 +158,15 @@ const ctx = {
     }
   },
 
-  /** Open an emailed sign-in link: its token is exchanged for a session, once. */
-  async redeemLink(token) {
-    // The token leaves the address bar and the history, whatever happens next.
+  /** A link of an older email, its code in the path: the sign-in screen, asking for the code typed. */
+  oldLink() {
     history.replaceState({}, "", "/");
     ctx.route = match("/");
+    ctx.signedOut({ error: gettext("This link is from an older email. Please type the code from the email below.") });
+  },
+
+  /** Open an emailed sign-in link: its token is exchanged for a session, once. */
+  async redeemLink(token) {
     try {
       const { data } = await api("auth/sign-in-link/redeem/", { method: "POST", body: { token } });
       await enter(data.patient);
@@ -243,11 +248,15 @@ const ctx = {
   async render({ focus = false } = {}) {
     const route = ctx.route;
     markNav(route.name);
-    if (route.name === "join") return ctx.signIn(decodeURIComponent(route.param));
-    // The link's token is in the fragment ("/signin/#token"), which never reaches a server.
-    if (route.name === "signin") return ctx.redeemLink(decodeURIComponent(location.hash.slice(1)));
-    const code = new URLSearchParams(location.search).get("code");
-    if (code) return ctx.signIn(code);
+    // The invitation's code and the link's token are in the fragment ("/join/#CODE",
+    // "/signin/#token"), which never reaches a server; each leaves the address bar at once.
+    if (route.name === "join") {
+      const code = takeFragment();
+      return code ? ctx.signIn(code) : ctx.signedOut();
+    }
+    if (route.name === "signin") return ctx.redeemLink(takeFragment());
+    // A code in the path or the query (older emails) has been in a server's log: never redeemed, typed instead.
+    if (route.name === "oldJoin" || new URLSearchParams(location.search).has("code")) return ctx.oldLink();
     if (!state.me && !(await loadMe())) return;
     // The header's "When to call" follows the phase on every screen.
     if (!state.safety && !["home", "task", "call", "checkin"].includes(route.name)) ctx.loadSafety();
@@ -275,6 +284,14 @@ const ctx = {
 export function appPath(url) {
   const parsed = new URL(url, location.origin);
   return parsed.hash.startsWith("#/") ? parsed.hash.slice(1) : parsed.pathname;
+}
+
+/** The fragment's code or token, taken out of the address bar and the history, whatever happens next. */
+function takeFragment() {
+  const value = decodeURIComponent(location.hash.slice(1));
+  history.replaceState({}, "", "/");
+  ctx.route = match("/");
+  return value;
 }
 
 function signedIn(patient) {
