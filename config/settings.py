@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "prepapp",
     "checklists",
     "prepapp.reminders",
+    # Above the workflows: the FHIR connection (integration clients, the EHR's identifiers).
+    "prepapp.fhir",
     "frontend",
 ]
 
