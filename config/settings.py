@@ -417,6 +417,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
     "sign_in_link_account": env("SIGN_IN_LINK_ACCOUNT_THROTTLE_RATE", default="3/hour"),
     # Read receipts posted by the service worker (signed tokens; the limit only stops floods).
     "receipt": env("RECEIPT_THROTTLE_RATE", default="120/min"),
+    # FHIR requests per integration client (or member of staff): an interface engine's schedule
+    # and an EHR's reads, with room to spare; a runaway loop is stopped.
+    "fhir": env("FHIR_THROTTLE_RATE", default="600/min"),
 })
 # DRF's own address logic, should any throttle use it, believes the same proxies.
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
