@@ -39,7 +39,7 @@ ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
 
 def outcome(status: int, diagnostics: str, *, expression: list[str] | None = None) -> OperationOutcome:
     return OperationOutcome(issue=[OperationOutcomeIssue(
-        severity="error", code=ISSUE_CODES.get(status, "exception"), diagnostics=diagnostics, expression=expression,
+        severity="error", code=ISSUE_CODES.get(status, "exception"), diagnostics=diagnostics or None, expression=expression,
     )])
 
 

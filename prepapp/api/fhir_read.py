@@ -25,6 +25,7 @@ from fhir.resources.R4B.capabilitystatement import (
 )
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -88,7 +89,10 @@ class ResourceSearchView(FhirView):
     def get(self, request):
         kind = search.TYPES[self.resource_type]
         with transaction.atomic():
-            rows, total, count, offset = search.search(kind, organization_ids(request), request.query_params)
+            try:
+                rows, total, count, offset = search.search(kind, organization_ids(request), request.query_params)
+            except search.SearchRefused as refused:
+                raise ValidationError({refused.parameter: [refused.message]}) from refused
             _audit(request, [kind.patient_of(row) for row in rows], "fhir-search")
             resources = [kind.build(row) for row in rows]
         return Response(searchset(request, self.resource_type, resources, total, count, offset))
