@@ -236,6 +236,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "me", "description": "Who is signed in; for a patient: profile, surgery, checklist, steps, calendar."},
         {"name": "inbox", "description": "The signed-in patient's in-app reminders."},
         {"name": "push", "description": "The signed-in patient's Web Push subscriptions."},
+        {"name": "fhir", "description": "FHIR R4 under /fhir/R4/ (application/fhir+json): the hospital's schedule in "
+                                       "(integration clients), the patient's plan and the protocols out."},
     ],
     # The docs' scripts are served from the package, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

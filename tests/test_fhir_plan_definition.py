@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from django.core.management import call_command
 from fhir.resources.R4B.plandefinition import PlanDefinition
 
 from checklists.models import Protocol, ProtocolVersion, TaskDefinition
@@ -80,3 +82,11 @@ def test_a_step_not_timed_from_the_surgery_is_refused_naming_it(protocol_version
     with pytest.raises(PlanDefinitionRefused) as refused:
         plan_definition_import(resource=resource)
     assert refused.value.field == "action[1].relatedAction"
+
+
+def test_the_command_publishes_an_exported_file(protocol_version, tmp_path):
+    path = tmp_path / "plan.json"
+    path.write_text(exported_json(protocol_version))
+    out = io.StringIO()
+    call_command("import_plan_definition", str(path), stdout=out)
+    assert out.getvalue().strip() == f"mis-lumbar-fusion: v{protocol_version.number} (unchanged)"

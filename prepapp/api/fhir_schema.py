@@ -6,7 +6,7 @@ names their common part and says which resource types come back.
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
@@ -149,3 +149,14 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("_count", int, description="Matches per page, 100 unless given, at most 500."),
     OpenApiParameter("_offset", int, description="Matches to skip (the `next` link carries it)."),
 ]
+
+
+class IntegrationClientKeyScheme(OpenApiAuthenticationExtension):
+    """An integration client's key, sent as `Authorization: Bearer <key>`."""
+
+    target_class = "prepapp.fhir.authentication.IntegrationClientAuthentication"
+    name = "integrationClientKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": "An integration client's key (admin: Integration clients), shown once when issued."}

@@ -1,4 +1,4 @@
-"""What the FHIR connection keeps: integration clients, the EHR's identifiers, the procedure mapping, held matches, pull sources.
+"""What the FHIR connection keeps: integration clients, the EHR's identifiers, the procedure mapping, held matches.
 
 The records themselves (patients, surgeries, checklists) stay where they are; these rows only
 tie them to the hospital's own identifiers, so that the same bundle posted again finds what
@@ -136,24 +136,3 @@ class HeldMatch(models.Model):
 
     def __str__(self):
         return f"{self.full_name} ({self.system}|{self.value}) may be {self.candidate}"
-
-
-class PullSource(models.Model):
-    """A FHIR server polled for surgical appointments, for EHRs that do not push (prepapp.fhir.pull)."""
-
-    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="fhir_pull_source")
-    client = models.ForeignKey(IntegrationClient, on_delete=models.PROTECT, related_name="+",
-                               help_text=_("Whose name the imports go under in the audit trail."))
-    base_url = models.URLField(max_length=500, help_text=_("The FHIR server's base, e.g. https://ehr.example.org/fhir/R4."))
-    # Sent as `Authorization: <authorization>` when the server wants one (e.g. "Bearer …").
-    authorization = models.CharField(max_length=500, blank=True)
-    enabled = models.BooleanField(default=True)
-    # Appointments updated after this instant are asked for next time.
-    last_updated_seen = models.DateTimeField(null=True, blank=True, editable=False)
-    last_polled_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_error = models.TextField(blank=True, editable=False)
-    appointments_seen = models.PositiveIntegerField(default=0, editable=False)
-
-    def __str__(self):
-        return f"{self.base_url} for {self.organization}"
