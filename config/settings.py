@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "prepapp",
     "checklists",
     "prepapp.reminders",
+    # Above the workflows: the FHIR connection (integration clients, the EHR's identifiers).
+    "prepapp.fhir",
     "frontend",
 ]
 
@@ -246,6 +248,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "me", "description": "Who is signed in; for a patient: profile, surgery, checklist, steps, calendar."},
         {"name": "inbox", "description": "The signed-in patient's in-app reminders."},
         {"name": "push", "description": "The signed-in patient's Web Push subscriptions."},
+        {"name": "fhir", "description": "FHIR R4 under /fhir/R4/ (application/fhir+json): the hospital's schedule in "
+                                       "(integration clients), the patient's plan and the protocols out."},
     ],
     # The docs' scripts are served from the package, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -442,6 +446,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
     "invitation_guarded": env("INVITATION_GUARDED_ADDRESS_RATE", default="3/hour"),
     # Read receipts posted by the service worker (signed tokens; the limit only stops floods).
     "receipt": env("RECEIPT_THROTTLE_RATE", default="120/min"),
+    # FHIR requests per integration client (or member of staff): an interface engine's schedule
+    # and an EHR's reads, with room to spare; a runaway loop is stopped.
+    "fhir": env("FHIR_THROTTLE_RATE", default="600/min"),
 })
 # DRF's own address logic, should any throttle use it, believes the same proxies.
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT

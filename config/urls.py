@@ -1,4 +1,4 @@
-"""URL map: the API under /api/v1/, its schema and docs, the admin, health, and the PWA."""
+"""URL map: the API under /api/v1/, FHIR R4 under /fhir/R4/, its schema and docs, the admin, health, and the PWA."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,6 +10,7 @@ from prepapp.lib.security import csp_override
 
 urlpatterns = [
     path("api/v1/", include("prepapp.api.urls")),
+    path("fhir/R4/", include("prepapp.api.fhir_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The docs pages' own templates carry the Content-Security-Policy nonce (prepapp/lib/security.py).
     path(

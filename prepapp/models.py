@@ -181,6 +181,8 @@ class Patient(models.Model):
     # When the patient first signed in (with a code or an emailed link).
     invitation_accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the record was last saved: FHIR's meta.lastUpdated and `_lastUpdated` searches read it.
+    updated_at = models.DateTimeField(auto_now=True)
 
     # Whether the care team still follows the patient; changed only by prepapp.workflows.patient_set_status.
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, editable=False)

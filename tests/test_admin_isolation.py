@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from checklists.models import ProtocolVersion, Task
@@ -29,6 +30,8 @@ from prepapp.admin_scoping import (
     clinical_lead_group,
 )
 from prepapp.audit import audit_record
+from prepapp.fhir.models import HeldMatch, ProcedureMapping
+from prepapp.fhir.services import integration_client_issue
 from prepapp.models import AuditEntry, Patient, StaffMembership
 from prepapp.reminders.models import (
     Alert,
@@ -113,6 +116,13 @@ def two_clinics(riverside, elsewhere, lead_admin, carol, olga, elsewhere_lead, p
     reminder_rows_for(eve, olga)
     audit_record(actor=elsewhere_lead, patients=[eve], action="read")
     Token.objects.create(user=olga)
+    # The FHIR connection's rows: a client, a procedure mapping and a held match in each clinic.
+    for organization, patient in ((riverside, pat_checklist.case.patient), (elsewhere, eve)):
+        integration_client_issue(organization=organization, name=f"{organization.name} EHR")
+        ProcedureMapping.objects.create(organization=organization, code=f"{organization.slug}-fusion",
+                                        protocol=own.protocol if organization == elsewhere else protocol_version.protocol)
+        HeldMatch.objects.create(organization=organization, candidate=patient, system="urn:mrn", value=str(patient.pk),
+                                 full_name=patient.full_name, received_at=timezone.now())
     return {"eve": eve, "pat": pat_checklist.case.patient}
 
 

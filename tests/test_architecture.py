@@ -2,9 +2,10 @@
 
 Layers, bottom to top, one folder each: the generic helpers (prepapp/lib), the care records
 (prepapp itself: models and their plain verbs), the checklists, the reminder engine
-(prepapp/reminders), the workflows that span all three (prepapp/workflows), the API on top of
-them (prepapp/api), and the site (frontend pages; config wires it all). A module may import from
-its own layer and the ones below, never from above; migrations follow the same direction.
+(prepapp/reminders), the workflows that span all three (prepapp/workflows), the FHIR mapping
+that reads them and writes through the workflows (prepapp/fhir), the API on top of them
+(prepapp/api), and the site (frontend pages; config wires it all). A module may import from its
+own layer and the ones below, never from above; migrations follow the same direction.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ LAYERS = [
     ("checklists", ["checklists"]),
     ("reminders", ["prepapp.reminders"]),
     ("workflows", ["prepapp.workflows"]),
+    # FHIR R4 in and out: maps the records to and from FHIR resources, writes only through the workflows.
+    ("fhir", ["prepapp.fhir"]),
     # Django looks for an app's commands in its own management/ folder: they are entry points, like the API.
     ("api", ["prepapp.api", "prepapp.management"]),
     ("site", ["frontend", "config"]),
 ]
-APP_LAYERS = {"prepapp": "care", "checklists": "checklists", "reminders": "reminders"}
+APP_LAYERS = {"prepapp": "care", "checklists": "checklists", "reminders": "reminders", "fhir": "fhir"}
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 
 
