@@ -90,6 +90,8 @@ class AuditedAdmin:
             # What the deletion would take, and what protects itself from it: both are listed.
             listed = [obj for instances in collector.data.values() for obj in instances] + list(collector.protected)
             patients = {obj.pk if isinstance(obj, Patient) else getattr(obj, "patient_id", None) for obj in listed} - {None}
+            # And the patients the deleted rows themselves name (a held match's candidate, say).
+            patients |= set(self.patients_of(list(objs)))
             if patients:
                 audit_record(actor=request.user, patients=sorted(patients), action="admin-read", request=request)
         return super().get_deleted_objects(objs, request)

@@ -11,13 +11,15 @@ import re
 
 import pytest
 from django.apps import apps
-from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from prepapp.fhir.models import HeldMatch
 from prepapp.models import AuditEntry
 from prepapp.reminders.models import Alert, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 
 from .factories import UserFactory, days_from_today
+from .support.second_factor import VerifiedClient, give_second_factor
 from .test_authorization_matrix import route_templates
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +27,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def operator(db):
-    return UserFactory(username="operator", is_staff=True, is_superuser=True)
+    user = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    give_second_factor(user)  # the admin asks the operator for a second factor
+    return user
 
 
 def entries(patient, action):
@@ -108,16 +112,23 @@ SHOW_NO_PATIENT = {
     "/admin/password_change/done/": "a confirmation", "/admin/jsi18n/": "translations",
     "/admin/autocomplete/": "without its parameters it offers nothing (its rows are audited: tested above)",
     "/admin/r/<content_type_id>/<object_id>/": "a redirect to the site, nothing shown",
+    "/fhir/R4/metadata": "the FHIR server's CapabilityStatement",
+    "/fhir/R4/PlanDefinition": "protocols as FHIR definitions: templates, nobody's record",
+    "/fhir/R4/PlanDefinition/<pk>": "a protocol version as a FHIR definition",
 }
 # An admin form to add a record: empty; the choices it offers that name patients are audited as a list.
 ADD_FORM = re.compile(r"^/admin/\w+/\w+/add/$")
 # The patient app's screens: one static shell; the patient reading their own record is no staff read.
-PATIENT_SCREENS = re.compile(r"^/(join/|signin/|tasks/|inbox/|settings/|access/|health-check/|when-to-call/|check-in/|r/)")
+PATIENT_SCREENS = re.compile(
+    r"^/(join/|signin/|tasks/|inbox/|settings/|access/|health-check/|when-to-call/|check-in/|about/|r/)"
+)
 # Admin pages of records that are no patient's: protocols, organizations and their staff,
 # accounts of staff, sign-in records (axes), tokens, groups, alert emails to staff.
 ADMIN_OF_NO_PATIENT = re.compile(
     r"^/admin/(checklists/(protocol|protocolversion|taskdefinition)/|prepapp/(organization|staffmembership)/"
-    r"|auth/group/|axes/|authtoken/|reminders/alertemail/|django_celery_beat/)"
+    r"|auth/group/|axes/|authtoken/|reminders/alertemail/|django_celery_beat/"
+    # staff's second-factor devices; the FHIR connection's clients and its procedure-code mapping
+    r"|otp_totp/|otp_static/|fhir/(integrationclient|proceduremapping)/)"
 )
 
 
@@ -135,7 +146,10 @@ def value_for(template: str, name: str, world: dict) -> str | None:
         return str(found[0].pk) if found else None
     for fragment, key in [("patients/<pk>", "patient"), ("cases/<pk>", "case"), ("me/tasks/<pk>", "task"),
                           ("me/inbox/<pk>", "message"), ("alerts/<pk>", "alert"), ("alerts/<alert_id>", "alert"),
-                          ("push-subscriptions/<pk>", "subscription"), ("tasks/<task_id>", "task")]:
+                          ("push-subscriptions/<pk>", "subscription"), ("tasks/<task_id>", "task"),
+                          ("R4/Patient/<pk>", "patient"), ("R4/Appointment/<pk>", "case"),
+                          ("R4/CarePlan/<pk>", "checklist"), ("R4/Task/<pk>", "task"),
+                          ("R4/CommunicationRequest/<pk>", "reminder"), ("R4/Communication/<pk>", "sent")]:
         if fragment in template and f"<{name}>" in fragment:
             return str(world[key].pk)
     if name == "id" and "/auth/user/" in template:
@@ -149,7 +163,14 @@ def world(pat_checklist, riverside):
     pat = pat_checklist.case.patient
     task = pat_checklist.tasks.order_by("pk").first()
     reminder = Reminder.objects.filter(patient=pat).first()
+    # One reminder sent, so that FHIR's Communication (a message sent) has one to show.
+    sent = Reminder.objects.filter(patient=pat).exclude(pk=reminder.pk).first()
+    Reminder.objects.filter(pk=sent.pk).update(status=Reminder.Status.SENT, sent_at=timezone.now())
     return {
+        "sent": sent,
+        # A bundle's patient held as maybe Pat: the held matches' page shows her.
+        "held": HeldMatch.objects.create(organization=riverside, candidate=pat, system="urn:mrn", value="MRN-1",
+                                         full_name=pat.full_name, received_at=timezone.now()),
         "patient": pat, "case": pat_checklist.case, "checklist": pat_checklist, "task": task, "reminder": reminder,
         "user": pat.user, "alert": Alert.objects.create(organization=riverside, patient=pat, task=task,
                                                         due_date=task.due_date, days_overdue=3),
@@ -163,9 +184,9 @@ def world(pat_checklist, riverside):
 
 def test_every_route_that_shows_a_patient_writes_an_audit_entry(world, carol, lead_admin, operator):
     pat = world["patient"]
-    staff = Client()
+    staff = VerifiedClient()
     staff.force_login(carol)
-    admin_client = Client()
+    admin_client = VerifiedClient()
     admin_client.force_login(operator)  # every admin page, accounts included
     unaudited, listed_but_shown, asked = [], [], 0
     for template in route_templates():

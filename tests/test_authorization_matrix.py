@@ -117,6 +117,12 @@ def object_for(template: str, name: str, world: dict) -> str | None:
         ("coordinator/patients/<pk>", world["patient"].pk), ("tasks/<task_id>", world["task"].pk),
         ("alerts/<pk>", world["alert"].pk), ("alerts/<alert_id>", world["alert"].pk),
         ("totpdevice/<pk>", world["device"].pk), ("team/<membership_id>", world["membership"].pk),
+        # FHIR ids are the records' own: a Patient, an Appointment (the case), a CarePlan (the
+        # checklist), a Task, a CommunicationRequest or Communication (a reminder), a PlanDefinition.
+        ("R4/Patient/<pk>", world["patient"].pk), ("R4/Appointment/<pk>", world["case"].pk),
+        ("R4/CarePlan/<pk>", world["checklist"].pk), ("R4/Task/<pk>", world["task"].pk),
+        ("R4/CommunicationRequest/<pk>", world["reminder"].pk), ("R4/Communication/<pk>", world["reminder"].pk),
+        ("R4/PlanDefinition/<pk>", world["version"].pk),
     ]
     for fragment, value in by_route:
         if fragment in template and f"<{name}>" in fragment:

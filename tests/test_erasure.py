@@ -27,6 +27,7 @@ from prepapp.workflows import case_book, checklist_assign, data_rights, patients
 
 from .conftest import client_for
 from .factories import UserFactory, days_from_today
+from .support.second_factor import give_second_factor
 from .safety_support import after_surgery, phones
 from .support.outbox import deliver_all, make_due, no_quiet_hours
 
@@ -127,7 +128,9 @@ def test_a_patient_with_no_entry_of_their_own_loses_the_login_altogether(pat, as
 def test_the_operator_deletes_a_patient_who_answered_the_health_check_in_the_admin(client, pat):
     phone = signed_in_phone(pat)
     assert phone.put("/api/v1/me/health-check/", HEALTH_CHECK, content_type="application/json").status_code == 200
-    client.force_login(UserFactory(username="operator", is_staff=True, is_superuser=True))
+    operator = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    give_second_factor(operator)  # the admin asks the operator for a second factor
+    client.force_login(operator)
     response = client.post(reverse("admin:prepapp_patient_delete", args=[pat.pk]), {"post": "yes"})
     assert response.status_code == 302 and not Patient.objects.filter(pk=pat.pk).exists()
     assert User.objects.get(pk=pat.user_id).username == erased_login_name(pat.pk)

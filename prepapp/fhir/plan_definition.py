@@ -53,7 +53,7 @@ STEP_SETTINGS = (
 # The version's structured parts, each in an extension of this name.
 VERSION_EXTENSIONS = {
     "preparation_weeks": "preparation-weeks", "recovery_stages": "recovery-stages", "rules": "rules-in-force",
-    "warning_signs": "warning-signs", "check_in": "check-in",
+    "warning_signs": "warning-signs", "check_in": "check-in", "about": "about-your-surgery", "glossary": "glossary",
 }
 FACT_TERM = re.compile(r"^%facts\.([a-z_]+) = (true|false)$")
 
