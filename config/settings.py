@@ -415,6 +415,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
     "sign_in_link_account": env("SIGN_IN_LINK_ACCOUNT_THROTTLE_RATE", default="3/hour"),
     # Read receipts posted by the service worker (signed tokens; the limit only stops floods).
     "receipt": env("RECEIPT_THROTTLE_RATE", default="120/min"),
+    # Calendar feeds, per client address: a phone fetches every few hours; the limit slows guessing.
+    "calendar_feed": env("CALENDAR_FEED_THROTTLE_RATE", default="30/min"),
 })
 # DRF's own address logic, should any throttle use it, believes the same proxies.
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT

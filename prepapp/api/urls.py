@@ -7,6 +7,7 @@ from prepapp.api import (
     access_log,
     alerts,
     auth,
+    calendar_feed,
     cases,
     data_rights,
     deliveries,
@@ -50,6 +51,7 @@ urlpatterns = [
     path("me/check-ins/", safety.MyCheckInsView.as_view(), name="my-check-ins"),
     path("me/checklist/", my_checklist.MyChecklistView.as_view(), name="my-checklist"),
     path("me/calendar.ics", my_checklist.MyCalendarView.as_view(), name="my-calendar"),
+    path("me/calendar-feed/", calendar_feed.MyCalendarFeedView.as_view(), name="my-calendar-feed"),
     path("me/inbox/", inbox.InboxView.as_view(), name="inbox"),
     path("me/inbox/unread-count/", inbox.InboxUnreadCountView.as_view(), name="inbox-unread-count"),
     path("me/inbox/read-all/", inbox.InboxReadAllView.as_view(), name="inbox-read-all"),
@@ -58,6 +60,8 @@ urlpatterns = [
     path("me/push-subscriptions/<int:pk>/", push.PushSubscriptionDetailView.as_view(), name="push-subscription"),
     path("me/push/public-key/", push.PushPublicKeyView.as_view(), name="push-public-key"),
     path("me/deliveries/", deliveries.MyDeliveriesView.as_view(), name="my-deliveries"),
+    # A phone's calendar subscription: the secret in the path is the credential (no session).
+    path("calendar/<str:token>.ics", calendar_feed.CalendarFeedView.as_view(), name="calendar-feed"),
     path("receipts/", deliveries.ReceiptView.as_view(), name="receipts"),
     # The care team's
     path("patients/<int:pk>/facts/", health_questions.PatientFactsView.as_view(), name="patient-facts"),
