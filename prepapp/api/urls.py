@@ -22,6 +22,7 @@ from prepapp.api import (
     roster,
     safety,
     tokens,
+    visit_sheet,
 )
 from prepapp.lib.errors import api_not_found
 
@@ -52,6 +53,7 @@ urlpatterns = [
     path("me/checklist/", my_checklist.MyChecklistView.as_view(), name="my-checklist"),
     path("me/calendar.ics", my_checklist.MyCalendarView.as_view(), name="my-calendar"),
     path("me/calendar-feed/", calendar_feed.MyCalendarFeedView.as_view(), name="my-calendar-feed"),
+    path("me/visit-sheet.pdf", visit_sheet.MyVisitSheetView.as_view(), name="my-visit-sheet"),
     path("me/inbox/", inbox.InboxView.as_view(), name="inbox"),
     path("me/inbox/unread-count/", inbox.InboxUnreadCountView.as_view(), name="inbox-unread-count"),
     path("me/inbox/read-all/", inbox.InboxReadAllView.as_view(), name="inbox-read-all"),
@@ -71,6 +73,7 @@ urlpatterns = [
     path("patients/<int:pk>/rules/<slug:key>/lift/", safety.RuleLiftView.as_view(), name="patient-rule-lift"),
     path("patients/<int:pk>/rules/<slug:key>/reinstate/", safety.RuleReinstateView.as_view(),
          name="patient-rule-reinstate"),
+    path("patients/<int:pk>/visit-sheet.pdf", visit_sheet.PatientVisitSheetView.as_view(), name="patient-visit-sheet"),
     path("roster/", roster.RosterView.as_view(), name="roster"),
     path("roster/csv/", roster.RosterCsvView.as_view(), name="roster-csv"),
     path("alerts/", alerts.AlertListView.as_view(), name="alerts"),
