@@ -109,7 +109,7 @@ class MyCalendarFeedView(APIView):
             raise serializers.ValidationError(exc.message_dict) from exc
         return Response(_state(feed))
 
-    @extend_schema(operation_id="me_calendar_feed_destroy", responses={204: None})
+    @extend_schema(operation_id="me_calendar_feed_destroy", request=None, responses={204: None})
     def delete(self, request):
         calendar_feeds.calendar_feed_revoke(patient=patient_of(request.user), owner=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
