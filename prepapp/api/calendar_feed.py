@@ -116,12 +116,12 @@ class MyCalendarFeedView(APIView):
 
 
 FEED_TOKEN = OpenApiParameter(
-    "token", {"type": "string", "pattern": "^[-A-Za-z0-9_]+$"}, OpenApiParameter.PATH,
+    "token", {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}, OpenApiParameter.PATH,
     description="The secret of the feed's address, as the patient got it when the link was made.",
 )
 
 
-@extend_schema(tags=["calendar"])
+@extend_schema(tags=["me"])
 class CalendarFeedView(APIView):
     """A calendar feed, fetched by a phone's calendar: the secret in the address is the credential.
 
