@@ -449,6 +449,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].update({
     # FHIR requests per integration client (or member of staff): an interface engine's schedule
     # and an EHR's reads, with room to spare; a runaway loop is stopped.
     "fhir": env("FHIR_THROTTLE_RATE", default="600/min"),
+    # Calendar feeds, per client address: a phone fetches every few hours; the limit slows guessing.
+    "calendar_feed": env("CALENDAR_FEED_THROTTLE_RATE", default="30/min"),
 })
 # DRF's own address logic, should any throttle use it, believes the same proxies.
 REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT

@@ -87,6 +87,12 @@ class ExportedSubscriptionSerializer(serializers.Serializer):
     last_success_at = serializers.DateTimeField(allow_null=True)
 
 
+class ExportedCalendarFeedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What the feed's events show: `titles` or `private`.")
+    created_at = serializers.DateTimeField()
+    last_fetched_at = serializers.DateTimeField(allow_null=True)
+
+
 class ExportedAccessSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     by = serializers.CharField()
@@ -128,6 +134,9 @@ class DataExportSerializer(serializers.Serializer):
     delivery_log = ExportedDeliverySerializer(many=True)
     inbox = ExportedMessageSerializer(many=True)
     push_subscriptions = ExportedSubscriptionSerializer(many=True)
+    calendar_feeds = ExportedCalendarFeedSerializer(
+        many=True, help_text="The private calendar links (their choice; the secret itself is not kept)."
+    )
     record_access = ExportedAccessSerializer(many=True)
 
 

@@ -8,6 +8,7 @@ from prepapp.api import (
     access_log,
     alerts,
     auth,
+    calendar_feed,
     cases,
     data_rights,
     deliveries,
@@ -22,6 +23,7 @@ from prepapp.api import (
     roster,
     safety,
     tokens,
+    visit_sheet,
 )
 from prepapp.lib.errors import api_not_found
 
@@ -52,6 +54,8 @@ urlpatterns = [
     path("me/check-ins/", safety.MyCheckInsView.as_view(), name="my-check-ins"),
     path("me/checklist/", my_checklist.MyChecklistView.as_view(), name="my-checklist"),
     path("me/calendar.ics", my_checklist.MyCalendarView.as_view(), name="my-calendar"),
+    path("me/calendar-feed/", calendar_feed.MyCalendarFeedView.as_view(), name="my-calendar-feed"),
+    path("me/visit-sheet.pdf", visit_sheet.MyVisitSheetView.as_view(), name="my-visit-sheet"),
     path("me/inbox/", inbox.InboxView.as_view(), name="inbox"),
     path("me/inbox/unread-count/", inbox.InboxUnreadCountView.as_view(), name="inbox-unread-count"),
     path("me/inbox/read-all/", inbox.InboxReadAllView.as_view(), name="inbox-read-all"),
@@ -60,6 +64,8 @@ urlpatterns = [
     path("me/push-subscriptions/<int:pk>/", push.PushSubscriptionDetailView.as_view(), name="push-subscription"),
     path("me/push/public-key/", push.PushPublicKeyView.as_view(), name="push-public-key"),
     path("me/deliveries/", deliveries.MyDeliveriesView.as_view(), name="my-deliveries"),
+    # A phone's calendar subscription: the secret in the path is the credential (no session).
+    path("calendar/<str:token>.ics", calendar_feed.CalendarFeedView.as_view(), name="calendar-feed"),
     path("receipts/", deliveries.ReceiptView.as_view(), name="receipts"),
     # The care team's
     path("patients/<int:pk>/facts/", health_questions.PatientFactsView.as_view(), name="patient-facts"),
@@ -69,6 +75,7 @@ urlpatterns = [
     path("patients/<int:pk>/rules/<slug:key>/lift/", safety.RuleLiftView.as_view(), name="patient-rule-lift"),
     path("patients/<int:pk>/rules/<slug:key>/reinstate/", safety.RuleReinstateView.as_view(),
          name="patient-rule-reinstate"),
+    path("patients/<int:pk>/visit-sheet.pdf", visit_sheet.PatientVisitSheetView.as_view(), name="patient-visit-sheet"),
     path("roster/", roster.RosterView.as_view(), name="roster"),
     path("roster/csv/", roster.RosterCsvView.as_view(), name="roster-csv"),
     path("alerts/", alerts.AlertListView.as_view(), name="alerts"),

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from checklists.models import CheckIn, RuleLift, Task
 from prepapp.audit import audit_record
-from prepapp.models import AuditEntry, Patient
+from prepapp.models import AuditEntry, CalendarFeed, Patient
 from prepapp.reminders import planning
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 from prepapp.services import PATIENT_FIELDS, PREFERENCE_FIELDS, user_sign_out_everywhere
@@ -75,6 +75,12 @@ def patient_export(*, patient: Patient) -> dict:
         "push_subscriptions": list(
             PushSubscription.objects.filter(patient=patient).order_by("id").values(
                 "id", "endpoint", "user_agent", "created_at", "last_success_at"
+            )
+        ),
+        # The choice, never the secret (only its hash is held, and a hash is no use to anyone).
+        "calendar_feeds": list(
+            CalendarFeed.objects.filter(patient=patient).order_by("created_at", "id").values(
+                "detail", "created_at", "last_fetched_at"
             )
         ),
         "record_access": [

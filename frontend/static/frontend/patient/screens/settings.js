@@ -148,6 +148,61 @@ async function pushSection(ctx) {
   return section;
 }
 
+/** The private calendar link: made here, shown once with its QR code; a new one stops the old. */
+async function calendarSection() {
+  const section = h("section", { class: "card", id: "calendar-feed", "aria-labelledby": "h-calendar" });
+  const status = h("p", { class: "save-status", role: "status" });
+  let state = { active: false, detail: "titles" };
+  try { ({ data: state } = await api("me/calendar-feed/")); } catch { /* offline: offer to make one */ }
+
+  function draw(made = null) {
+    const detail = radioGroup("feed_detail", gettext("What your calendar shows"), state.detail, [
+      ["titles", gettext("The names of the steps"), null],
+      ["private", gettext("Only “Surgery preparation step”"),
+        gettext("Choose this if other people can see your calendar.")],
+    ]);
+    detail.addEventListener("change", async () => {
+      const choice = detail.querySelector("input:checked").value;
+      if (!state.active) { state.detail = choice; return; }
+      try {
+        ({ data: state } = await api("me/calendar-feed/", { method: "PATCH", body: { detail: choice } }));
+        status.textContent = gettext("Saved.");
+      } catch { status.textContent = gettext("This could not be saved. Please try again."); }
+    });
+    const make = h("button", { type: "button", class: "secondary", id: "make-calendar-link", onclick: async () => {
+      make.disabled = true;
+      try {
+        const choice = detail.querySelector("input:checked").value;
+        const { data } = await api("me/calendar-feed/", { method: "POST", body: { detail: choice } });
+        state = data;
+        draw(data);
+      } catch (error) {
+        status.textContent = isOffline(error)
+          ? gettext("You need an internet connection to change this.")
+          : gettext("This could not be saved. Please try again.");
+        make.disabled = false;
+      }
+    } }, state.active ? gettext("Make a new link") : gettext("Make my calendar link"));
+    mount(section,
+      h("h2", { id: "h-calendar" }, gettext("Your dates in your phone's calendar")),
+      h("p", { class: "help" }, gettext("Your phone's calendar can follow your dates: when your surgery moves, they move too.")),
+      detail,
+      made
+        ? h("div", { class: "notice", id: "calendar-link" },
+          h("p", {}, h("a", { href: made.webcal_url, class: "button primary", id: "subscribe-link" }, gettext("Add to my calendar"))),
+          h("p", { class: "help" }, gettext("On a computer, scan this code with your phone's camera:")),
+          h("img", { src: made.qr_code, alt: gettext("QR code of your calendar link"), width: "180", height: "180", id: "calendar-qr" }),
+          h("p", { class: "help" }, gettext("This link is shown only now. Keep it private: anyone with it can see these dates.")))
+        : h("p", { class: "help" }, state.active
+          ? gettext("You have a calendar link. To add it to another phone, make a new link: the old one stops working.")
+          : gettext("No calendar link yet.")),
+      make,
+      status);
+  }
+  draw();
+  return section;
+}
+
 export async function settings(ctx) {
   const me = ctx.state.me;
   const status = h("p", { class: "save-status", role: "status" });
@@ -228,8 +283,10 @@ export async function settings(ctx) {
       gettext("Download all my data"))));
   screen(gettext("Settings"), heading(gettext("Settings")), form, accessCard, h("p", { class: "help" }, gettext("Loading…")));
   const pushBox = await pushSection(ctx);
+  const calendarBox = await calendarSection();
   if (ctx.route.name !== "settings") return;
   main().lastElementChild.replaceWith(pushBox);
+  pushBox.after(calendarBox);
   const everywhereStatus = h("p", { class: "save-status", role: "status" });
   const everywhere = h("button", {
     type: "button", class: "secondary", onclick: async () => {

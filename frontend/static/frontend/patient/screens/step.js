@@ -55,7 +55,11 @@ function answersForm(ctx, task) {
     h("p", { class: "help" }, isQuestions
       ? gettext("Take this list to your appointment. Write the answers here so you can read them again later.")
       : gettext("Write down dates and results here.")),
-    form);
+    form,
+    isQuestions
+      ? h("p", {}, h("a", { href: "/api/v1/me/visit-sheet.pdf", class: "button secondary", id: "visit-sheet-link", target: "_blank", rel: "noopener" },
+        gettext("Print my visit sheet")))
+      : null);
 }
 
 // Units as the patient's language writes them ("IU" is "UI" in Spanish).
