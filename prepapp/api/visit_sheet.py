@@ -64,7 +64,8 @@ class MyVisitSheetView(APIView):
 
     @extend_schema(operation_id="me_visit_sheet_retrieve", parameters=[LANG_PARAMETER, PAPER_PARAMETER],
                    responses={(200, "application/pdf"): PDF_RESPONSE,
-                              400: error_response("The language or the paper is not one of ours.")})
+                              400: error_response("The language or the paper is not one of ours."),
+                              404: error_response("A ?format= the sheet does not come in (pdf or json).")})
     def get(self, request):
         patient = patient_of(request.user)
         return pdf_response(patient, language=language_of(request, patient), paper=paper_of(request, patient))
