@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "me", "description": "Who is signed in; for a patient: profile, surgery, checklist, steps, calendar."},
         {"name": "inbox", "description": "The signed-in patient's in-app reminders."},
         {"name": "push", "description": "The signed-in patient's Web Push subscriptions."},
+        {"name": "following", "description": "A caregiver's: the patients they follow, their plans and safety cards."},
     ],
     # The docs' scripts are served from the package, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
