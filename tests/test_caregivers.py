@@ -4,7 +4,9 @@
 - the same account may follow another patient (Paul), with a link of its own
 """
 
+import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -13,6 +15,7 @@ from rest_framework.test import APIClient
 from checklists.models import Task
 from prepapp.caregivers import caregiver_invite, caregiver_revoke
 from prepapp.models import AuditEntry, CaregiverLink, CaregiverSignInLink
+from prepapp.reminders import escalation
 
 from .conftest import client_for
 
@@ -232,3 +235,41 @@ def test_revoke_service_is_idempotent(ana, pat):
     again = caregiver_revoke(link=ana, revoked_by=pat.user)
     assert first.revoked_at == again.revoked_at
     assert AuditEntry.objects.filter(action="caregiver-revoke").count() == 1
+
+
+def test_the_patients_data_export_lists_their_caregivers(ana, pat):
+    caregiver_revoke(link=ana, revoked_by=pat.user)
+    exported = client_for(pat.user).get("/api/v1/me/export/")
+    caregivers = json.loads(b"".join(exported.streaming_content) if exported.streaming else exported.content)[
+        "caregivers"]
+    assert [(c["name"], c["relationship"], c["access"], c["revoked_at"] is not None) for c in caregivers] == [
+        ("Ana", "daughter", "see_and_tick", True)
+    ]
+
+
+# --- Told when a critical step is overdue ------------------------------------------------------
+
+
+def test_caregivers_who_get_reminders_are_told_of_an_overdue_critical_step_in_their_language(
+    ana, pat, email_to_sink, settings
+):
+    from_before = len(email_to_sink.received())
+    quiet = caregiver_invite(patient=pat, invited_by=pat.user, name="Luis", relationship="son",
+                             email="luis@example.org", gets_reminders=False)
+    revoked = caregiver_invite(patient=pat, invited_by=pat.user, name="Rita", relationship="neighbour",
+                               email="rita@example.org")
+    caregiver_revoke(link=revoked, revoked_by=pat.user)
+    mail_before = len(email_to_sink.received())
+    assert mail_before == from_before + 2  # the two invitations
+    task = Task.objects.get(checklist__case__patient=pat, definition__key="stop-nsaids")
+    Task.objects.filter(pk=task.pk).update(due_date=pat.local_today() - timedelta(days=2), window_start=None)
+    escalation.escalate()
+    told = email_to_sink.received()[mail_before:]
+    assert [m["To"] for m in told] == ["ana@example.org"]  # not Luis (no reminders), not Rita (revoked)
+    body = told[0].get_content()
+    assert "Pat Example" in told[0]["Subject"] and "paso importante" in told[0]["Subject"]  # Ana reads Spanish
+    assert "hace 2 días" in body
+    # Once: the next tick raises nothing new, so tells nobody again.
+    escalation.escalate()
+    assert len(email_to_sink.received()) == mail_before + 1
+    assert quiet.pk  # Luis still follows, he only asked for no reminders

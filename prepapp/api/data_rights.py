@@ -119,6 +119,21 @@ class ExportedProfileSerializer(serializers.Serializer):
     invitation_accepted_at = serializers.DateTimeField(allow_null=True)
 
 
+class ExportedCaregiverSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    relationship = serializers.CharField()
+    email = serializers.CharField()
+    language = serializers.CharField()
+    access = serializers.CharField(help_text="`see`, or `see_and_tick` (may tick steps off).")
+    gets_reminders = serializers.BooleanField()
+    sees_health_facts = serializers.BooleanField()
+    invited_at = serializers.DateTimeField()
+    consent_note = serializers.CharField(allow_blank=True, help_text="How the patient agreed, when the care team invited.")
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
 class DataExportSerializer(serializers.Serializer):
     exported_at = serializers.DateTimeField()
     patient = ExportedProfileSerializer()
@@ -127,6 +142,7 @@ class DataExportSerializer(serializers.Serializer):
     delivery_log = ExportedDeliverySerializer(many=True)
     inbox = ExportedMessageSerializer(many=True)
     push_subscriptions = ExportedSubscriptionSerializer(many=True)
+    caregivers = ExportedCaregiverSerializer(many=True, help_text="Who follows (or followed) the patient.")
     record_access = ExportedAccessSerializer(many=True)
 
 

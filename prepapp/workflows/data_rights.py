@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from checklists.models import CheckIn, RuleLift, Task
 from prepapp.audit import audit_record
-from prepapp.models import AuditEntry, Patient
+from prepapp.models import AuditEntry, CaregiverLink, Patient
 from prepapp.reminders import planning
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 from prepapp.services import PATIENT_FIELDS, PREFERENCE_FIELDS
@@ -77,6 +77,12 @@ def patient_export(*, patient: Patient) -> dict:
         "push_subscriptions": list(
             PushSubscription.objects.filter(patient=patient).order_by("id").values(
                 "id", "endpoint", "user_agent", "created_at", "last_success_at"
+            )
+        ),
+        "caregivers": list(
+            CaregiverLink.objects.filter(patient=patient).order_by("invited_at", "id").values(
+                "id", "name", "relationship", "email", "language", "access", "gets_reminders", "sees_health_facts",
+                "invited_at", "consent_note", "accepted_at", "revoked_at",
             )
         ),
         "record_access": [
