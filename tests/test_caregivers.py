@@ -273,3 +273,12 @@ def test_caregivers_who_get_reminders_are_told_of_an_overdue_critical_step_in_th
     escalation.escalate()
     assert len(email_to_sink.received()) == mail_before + 1
     assert quiet.pk  # Luis still follows, he only asked for no reminders
+
+
+def test_the_coordinators_page_lists_the_caregivers_and_what_each_may_do(ana, pat, carol, olga, client):
+    client.force_login(carol)
+    page = client.get(f"/coordinator/patients/{pat.pk}/").content.decode()
+    assert "<strong>Ana</strong> (daughter)" in page and "Can see and tick off steps" in page
+    assert 'data-action="invite-caregiver"' in page
+    client.force_login(olga)
+    assert client.get(f"/coordinator/patients/{pat.pk}/").status_code == 404
