@@ -282,3 +282,9 @@ def test_the_coordinators_page_lists_the_caregivers_and_what_each_may_do(ana, pa
     assert 'data-action="invite-caregiver"' in page
     client.force_login(olga)
     assert client.get(f"/coordinator/patients/{pat.pk}/").status_code == 404
+
+
+def test_her_session_lasts_as_a_patients_does(ana, settings):
+    session = ana.client.session
+    assert session["prepapp_session_kind"] == "caregiver"
+    assert session.get_expiry_age() == settings.PATIENT_SESSION_IDLE_DAYS * 24 * 3600
