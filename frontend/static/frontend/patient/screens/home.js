@@ -6,6 +6,7 @@ import { h } from "../../shared/dom.js";
 import { countdownText, dueText, fmt, recoveryText, shortOfTimeText, weekHeading } from "../i18n.js";
 import { conditionLine, healthCheckPrompt } from "./health_check.js";
 import { heading, message, screen, showPhase } from "./frame.js";
+import { followingBar } from "./following.js";
 import { checkInCard, clock, dayOfCard, rulesNow, signsOnHome, whenToCallLink } from "./safety.js";
 
 function taskItem(task, checklist) {
@@ -132,6 +133,7 @@ export function home(ctx) {
   if (!checklist) {
     screen(
       gettext("Home"),
+      followingBar(ctx),
       caseData ? countdown(caseData, caseData.today) : heading(gettext("Getting ready for surgery")),
       message(gettext("Your care team has not added your preparation steps yet. Please check again later.")),
       whenToCallLink(safety),
@@ -152,6 +154,7 @@ export function home(ctx) {
     : gettext("%(done)s of %(total)s steps done"), { done: doneCount, total });
   screen(
     gettext("Home"),
+    followingBar(ctx),
     countdown(checklist.case, today),
     callCareTeam(checklist, Object.values(all).flat()),
     dayOfCard(ctx, safety),
