@@ -72,3 +72,32 @@ def test_a_caregiver_follows_the_plan_and_ticks_a_step_off(phone, rosa, live_ser
     caregiver_revoke(link=link, revoked_by=rosa.user)
     page.goto("/")
     expect(page.locator("h1")).to_have_text("Welcome")
+
+
+def test_the_patient_invites_and_stops_sharing_from_settings(phone, rosa, live_server, settings, email_to_sink):
+    settings.SITE_URL = live_server.url
+    page = phone.new_page()
+    page.goto(f"/join/{rosa.invitation_code}/")
+    expect(page.locator("h1")).to_contain_text("days to your surgery")
+    page.goto("/settings/")
+    card = page.locator("#caregivers")
+    expect(card).to_contain_text("Nobody follows your plan yet.")
+    card.get_by_label("Their name").fill("Ana")
+    card.get_by_label("Who they are to you (for example, daughter)").fill("daughter")
+    card.get_by_label("Their own email address").fill("rosa@example.org")
+    card.get_by_role("button", name="Send the invitation").click()
+    # Her own address is refused, by name of the field.
+    expect(page.locator("#cg-email-error")).to_contain_text("a caregiver needs an address of their own")
+    card.get_by_label("Their own email address").fill("ana@example.org")
+    card.get_by_label("They may also tick off steps for me").check()
+    card.get_by_role("button", name="Send the invitation").click()
+    expect(card.get_by_role("status")).to_have_text("An invitation is on its way to ana@example.org.")
+    expect(card).to_contain_text("Ana (daughter)")
+    expect(card).to_contain_text("Can see and tick off steps")
+    assert "/signin/#" in link_in_mail(email_to_sink)  # Ana's own link is in her inbox
+    assert_no_axe_violations(page, "the patient's caregivers in settings")
+    screenshot(page, "patient-settings-caregivers")
+
+    card.get_by_role("button", name="Stop sharing with Ana").click()
+    expect(card.get_by_role("status")).to_have_text("Ana can no longer see your plan.")
+    expect(card).to_contain_text("Nobody follows your plan yet.")

@@ -6,7 +6,7 @@ import { h } from "../../shared/dom.js";
 import { countdownText, dueText, fmt, recoveryText, shortOfTimeText, weekHeading } from "../i18n.js";
 import { conditionLine, healthCheckPrompt } from "./health_check.js";
 import { heading, message, screen, showPhase } from "./frame.js";
-import { followingBar } from "./following.js";
+import { followingBar } from "./caregivers.js";
 import { checkInCard, clock, dayOfCard, rulesNow, signsOnHome, whenToCallLink } from "./safety.js";
 
 function taskItem(task, checklist) {

@@ -4,7 +4,7 @@
 import { h, mount } from "../../shared/dom.js";
 import { dueText, number, shortOfTimeText } from "../i18n.js";
 import { conditionNote } from "./health_check.js";
-import { tickedBy } from "./following.js";
+import { tickedBy } from "./caregivers.js";
 import { heading, link, screen } from "./frame.js";
 
 function actionArea(ctx, task) {
