@@ -84,6 +84,9 @@ class TaskSerializer(serializers.Serializer):
     group = serializers.ChoiceField(choices=schedule.GROUPS, help_text="The section of the home screen it is in.")
     status = serializers.ChoiceField(choices=Task.Status.choices)
     completed_at = serializers.DateTimeField(allow_null=True)
+    ticked_off_by = serializers.CharField(
+        allow_null=True, help_text="The caregiver who ticked the step off, e.g. “Ana (daughter)”; null for the patient."
+    )
     note = serializers.CharField(allow_blank=True)
     sub_items = TaskSubItemSerializer(many=True)
     targets = TaskTargetSerializer(many=True)

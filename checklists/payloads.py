@@ -7,7 +7,7 @@ from checklists import schedule
 from checklists.models import Checklist, ProtocolVersion, Task, TaskDefinition
 from prepapp.lib.lru import LRU
 from prepapp.lib.response_cache import forget_kept_bodies
-from prepapp.models import SurgeryCase
+from prepapp.models import CaregiverLink, Patient, SurgeryCase
 
 
 def lacks_time_now(task: Task, surgery_date, today) -> bool:
@@ -85,17 +85,39 @@ def definition_targets(definition: TaskDefinition, language: str, weight_kg) -> 
     return [dict(t) for t in targets]
 
 
-def task_payload(task: Task, *, language: str, weight_kg, today, facts=None, siblings: dict | None = None) -> dict:
+def ticked_off_by(patient: Patient, tasks) -> dict[int, str]:
+    """{user id: "Ana (daughter)"} for the caregivers who ticked off any of these steps.
+
+    A step the patient ticked off, or the care team, names nobody; only when someone else
+    did is there a query.
+    """
+    others = {t.completed_by_id for t in tasks if t.completed_by_id and t.completed_by_id != patient.user_id}
+    if not others:
+        return {}
+    return {link.caregiver_id: link.label for link in CaregiverLink.objects.filter(patient=patient, caregiver_id__in=others)}
+
+
+def task_payload(
+    task: Task, *, language: str, weight_kg, today, facts=None, siblings: dict | None = None,
+    tickers: dict[int, str] | None = None, health_facts: bool = True,
+) -> dict:
     """A task as the phone shows it: texts in the patient's language, personal figures, its section.
 
     `facts` are the patient's (read from the task's case when not given): a step whose
-    condition reads a fact not known yet is marked conditional.
+    condition reads a fact not known yet is marked conditional. `tickers` name who ticked it
+    off (see ticked_off_by; looked up when not given). Without `health_facts` (a caregiver
+    the patient has not allowed them to) the step leaves out the patient's notes and answers,
+    which facts it waits on, and figures worked out from their weight.
     """
     definition = task.definition
     unknown = schedule.unknown_facts(definition.applies_if, task.checklist.case.patient.facts if facts is None else facts)
     texts = definition_texts(definition, language)
     answers = task.answers or {}
     group = schedule.group_key(status=task.status, due_date=task.due_date, today=today)
+    if tickers is None:
+        tickers = ticked_off_by(task.checklist.case.patient, [task])
+    if not health_facts:
+        answers, weight_kg, unknown = {}, None, []
     return {
         "id": task.id,
         "key": definition.key,
@@ -122,7 +144,8 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None, sib
         "group": group,
         "status": task.status,
         "completed_at": task.completed_at,
-        "note": task.note,
+        "ticked_off_by": tickers.get(task.completed_by_id) if task.status == Task.Status.DONE else None,
+        "note": task.note if health_facts else "",
         "sub_items": [{**item, "answer": answers.get(item["key"], "")} for item in texts["sub_items"]],
         "targets": definition_targets(definition, language, weight_kg),
         "conditional": bool(unknown),
@@ -130,7 +153,9 @@ def task_payload(task: Task, *, language: str, weight_kg, today, facts=None, sib
         "stop_today": task.says_stop_today(today),
         "stop_today_text": texts["stop_today"],
         # Only the few steps that show another's answers cost a query (Task.shown_answers).
-        "shown_answers": task.shown_answers(language, siblings=siblings) if definition.shows_answers_of else [],
+        "shown_answers": (
+            task.shown_answers(language, siblings=siblings) if definition.shows_answers_of and health_facts else []
+        ),
     }
 
 
@@ -197,11 +222,11 @@ def checklist_tasks(checklist: Checklist) -> list[Task]:
     return tasks
 
 
-def checklist_payload(checklist: Checklist, *, language: str) -> dict:
+def checklist_payload(checklist: Checklist, *, language: str, health_facts: bool = True) -> dict:
     """The whole checklist grouped for a phone: overdue, this week, coming up, done.
 
     Reads the tasks in one query, whatever their number; the steps' texts come from the
-    protocol version's cache.
+    protocol version's cache. Without `health_facts`, as a caregiver may be shown it (see task_payload).
     """
     case = checklist.case
     patient = case.patient
@@ -210,9 +235,10 @@ def checklist_payload(checklist: Checklist, *, language: str) -> dict:
     grouped = schedule.group_tasks(tasks, today)
     # A step that shows another's answers finds it here, not with a query of its own.
     siblings = {t.definition.key: t for t in sorted(tasks, key=lambda t: t.id, reverse=True)}
+    tickers = ticked_off_by(patient, tasks)
     payload = {
         name: [task_payload(t, language=language, weight_kg=patient.weight_kg, today=today, facts=patient.facts,
-                            siblings=siblings)
+                            siblings=siblings, tickers=tickers, health_facts=health_facts)
                for t in items]
         for name, items in grouped.items()
     }

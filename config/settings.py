@@ -250,6 +250,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "push", "description": "The signed-in patient's Web Push subscriptions."},
         {"name": "fhir", "description": "FHIR R4 under /fhir/R4/ (application/fhir+json): the hospital's schedule in "
                                        "(integration clients), the patient's plan and the protocols out."},
+        {"name": "following", "description": "A caregiver's: the patients they follow, their plans and safety cards."},
     ],
     # The docs' scripts are served from the package, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

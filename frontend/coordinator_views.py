@@ -34,7 +34,7 @@ from prepapp.permissions import staff_organizations
 from prepapp.procedures import Approach
 from prepapp.reminders import escalation
 from prepapp.reminders.models import Alert, DeliveryAttempt, Reminder
-from prepapp.selectors import cases_current_first, cases_for_staff, patients_for_staff
+from prepapp.selectors import caregiver_links_of, cases_current_first, cases_for_staff, patients_for_staff
 from prepapp.workflows import roster, roster_payload
 
 from .modules import COORDINATOR_PAGES, import_map, module_urls
@@ -360,6 +360,7 @@ def patient_page(request, pk: int, *, alert_errors: dict | None = None, status: 
             alerts=Alert.objects.filter(patient=patient).select_related("task__definition", "acknowledged_by")[:20],
             alert_errors=alert_errors or {},
             note_max_length=escalation.NOTE_MAX_LENGTH,
+            caregivers=list(caregiver_links_of(patient)),
         ),
         status=status,
     )

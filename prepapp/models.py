@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from prepapp.caregiver_models import CaregiverLink, CaregiverSignInLink  # noqa: F401 (Django finds them here)
 from prepapp.facts import FACTS
 from prepapp.procedures import LEVEL_MAX_LENGTH, Approach, normalise_level, validate_level
 
@@ -318,15 +319,24 @@ class SessionGeneration(models.Model):
 
 # What this service notes in a signed-in session (read on every request by prepapp.session_policy).
 SESSION_GENERATION_KEY = "prepapp_session_generation"
-SESSION_KIND_KEY = "prepapp_session_kind"  # "patient" or "staff"
+SESSION_KIND_KEY = "prepapp_session_kind"  # "patient", "caregiver" or "staff"
 SESSION_LAST_ACTIVITY_KEY = "prepapp_last_activity"  # seconds since the epoch, when last refreshed
 
 
 def session_idle_seconds(kind: str) -> int:
-    """How long a session may sit unused: patients keep theirs far longer than staff."""
-    if kind == "patient":
+    """How long a session may sit unused: patients and their caregivers keep theirs far longer than staff."""
+    if kind in ("patient", "caregiver"):
         return settings.PATIENT_SESSION_IDLE_DAYS * 24 * 3600
     return settings.STAFF_SESSION_IDLE_MINUTES * 60
+
+
+def session_kind_of(user_id) -> str:
+    """Whose a session is: a patient's, a caregiver's (an account made for following patients), or staff's."""
+    if Patient.objects.filter(user_id=user_id).exists():
+        return "patient"
+    if CaregiverLink.objects.filter(caregiver_id=user_id).exists():
+        return "caregiver"
+    return "staff"
 
 
 @receiver(user_logged_in, dispatch_uid="prepapp.stamp_new_session")
@@ -339,7 +349,7 @@ def stamp_new_session(sender, request, user, **kwargs):
     session = getattr(request, "session", None)
     if session is None:
         return
-    kind = "patient" if Patient.objects.filter(user_id=user.pk).exists() else "staff"
+    kind = session_kind_of(user.pk)
     session[SESSION_GENERATION_KEY] = SessionGeneration.current(user.pk)
     session[SESSION_KIND_KEY] = kind
     session[SESSION_LAST_ACTIVITY_KEY] = int(timezone.now().timestamp())

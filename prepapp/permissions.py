@@ -1,4 +1,4 @@
-"""Who may call what: staff act within their organizations, patients only on themselves.
+"""Who may call what: staff act within their organizations, patients only on themselves, caregivers on whom they follow.
 
 Also who must sign in with a second factor (prepapp.two_factor has the rest of it).
 """
@@ -6,7 +6,7 @@ Also who must sign in with a second factor (prepapp.two_factor has the rest of i
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 
-from prepapp.models import Organization, Patient, StaffMembership
+from prepapp.models import CaregiverLink, Organization, Patient, StaffMembership
 
 
 def staff_organization_ids(user):
@@ -74,3 +74,15 @@ class IsPatient(BasePermission):
 
     def has_permission(self, request, view):
         return patient_of(request.user) is not None
+
+
+class IsCaregiver(BasePermission):
+    """Someone who follows at least one patient now (a revoked caregiver follows no one)."""
+
+    message = "Only caregivers may do this."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated) and CaregiverLink.objects.filter(
+            caregiver=user, revoked_at__isnull=True
+        ).exclude(patient__status=Patient.Status.ARCHIVED).exists()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import connection
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Lower, Trim
 
-from prepapp.models import Organization, Patient, SurgeryCase
+from prepapp.models import CaregiverLink, Organization, Patient, SurgeryCase
 from prepapp.permissions import staff_organization_ids
 
 
@@ -79,6 +79,24 @@ def patients_for_staff(actor) -> QuerySet:
 def cases_for_staff(actor) -> QuerySet:
     """The surgeries of those patients."""
     return SurgeryCase.objects.filter(patient__organization_id__in=staff_organization_ids(actor))
+
+
+def caregiver_links_followed(user) -> QuerySet:
+    """The patients `user` follows as a caregiver: live links only (not revoked, patient not archived)."""
+    if not getattr(user, "is_authenticated", False):
+        return CaregiverLink.objects.none()
+    return (
+        CaregiverLink.objects.filter(caregiver=user, revoked_at__isnull=True)
+        .exclude(patient__status=Patient.Status.ARCHIVED)
+        .select_related("patient", "caregiver")
+    )
+
+
+def caregiver_links_of(patient: Patient) -> QuerySet:
+    """Who follows the patient, live links first, the revoked ones kept as the record."""
+    return CaregiverLink.objects.filter(patient=patient).select_related("invited_by").order_by(
+        F("revoked_at").asc(nulls_first=True), "invited_at", "id"
+    )
 
 
 def plan_revision_of(patient: Patient) -> int:

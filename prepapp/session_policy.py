@@ -19,9 +19,9 @@ from prepapp.models import (
     SESSION_GENERATION_KEY,
     SESSION_KIND_KEY,
     SESSION_LAST_ACTIVITY_KEY,
-    Patient,
     SessionGeneration,
     session_idle_seconds,
+    session_kind_of,
 )
 
 # The window moves on at most this often, so that a burst of requests does not rewrite the
@@ -63,9 +63,7 @@ class SessionPolicyMiddleware:
         kind = session.get(SESSION_KIND_KEY)
         if kind is None:
             # A session from before this policy: its kind is looked up once and kept.
-            kind = session[SESSION_KIND_KEY] = (
-                "patient" if Patient.objects.filter(user_id=user_id).exists() else "staff"
-            )
+            kind = session[SESSION_KIND_KEY] = session_kind_of(user_id)
         last_activity = session.get(SESSION_LAST_ACTIVITY_KEY)
         if last_activity is not None and now - last_activity > session_idle_seconds(kind):
             return False

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HTTP_METHODS = {"get", "put", "patch", "post", "delete"}
 RESOURCE_TAGS = {
     "auth", "patients", "cases", "protocols", "roster", "deliveries", "alerts", "me", "inbox", "push", "fhir",
+    "following",
 }
 SLUG_PATTERN = "^[-a-zA-Z0-9_]+$"
 
@@ -341,7 +342,9 @@ def test_the_calendar_is_served_as_documented(spec, as_pat, as_paul, pat_checkli
 
 
 def test_the_me_endpoint_answers_with_one_of_its_documented_kinds(spec, check, db):
-    assert set(spec["components"]["schemas"]["Me"]["discriminator"]["mapping"]) == {"patient", "staff", "other"}
+    assert set(spec["components"]["schemas"]["Me"]["discriminator"]["mapping"]) == {
+        "patient", "caregiver", "staff", "other",
+    }
     client = APIClient()
     client.force_authenticate(UserFactory(username="nobody-here"))
     response = client.get("/api/v1/me/")

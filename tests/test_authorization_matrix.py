@@ -26,6 +26,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checklists.models import Protocol, ProtocolVersion, Task
 from prepapp.audit import audit_record
+from prepapp.caregivers import caregiver_invite, caregiver_revoke
 from prepapp.models import AuditEntry, Patient, StaffMembership, SurgeryCase
 from prepapp.reminders.models import Alert, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 from prepapp.services import patient_enrol
@@ -89,7 +90,11 @@ def elsewhere_world(elsewhere, protocol_version):
                                            organization=elsewhere)
     own_version = ProtocolVersion.objects.create(protocol=own_protocol, number=1, published_at=timezone.now())
     alert = Alert.objects.create(organization=elsewhere, patient=eve, task=task, due_date=task.due_date, days_overdue=3)
+    # Eve's own caregiver, who may tick off her steps: no one else may use her link.
+    eve_caregiver = caregiver_invite(patient=eve, invited_by=eve.user, name="Evan", relationship="son",
+                                     email="evan@elsewhere.example", access="see_and_tick")
     return {
+        "caregiver": eve_caregiver,
         "alert": alert,
         "patient": eve, "case": case, "checklist": checklist, "task": task, "reminder": reminder,
         "message": message, "subscription": subscription, "attempt": attempt, "protocol": own_protocol,
@@ -123,6 +128,7 @@ def object_for(template: str, name: str, world: dict) -> str | None:
         ("R4/CarePlan/<pk>", world["checklist"].pk), ("R4/Task/<pk>", world["task"].pk),
         ("R4/CommunicationRequest/<pk>", world["reminder"].pk), ("R4/Communication/<pk>", world["reminder"].pk),
         ("R4/PlanDefinition/<pk>", world["version"].pk),
+        ("me/caregivers/<pk>", world["caregiver"].pk), ("following/<pk>", world["caregiver"].pk),
     ]
     for fragment, value in by_route:
         if fragment in template and f"<{name}>" in fragment:
@@ -156,12 +162,22 @@ def fill(template: str, world: dict) -> str | None:
 
 @pytest.fixture
 def callers(pat, carol, lee, olga, django_user_model):
-    """Everyone who must not reach Eve's record, signed in with a session."""
+    """Everyone who must not reach Eve's record, signed in with a session.
+
+    Among them two caregivers: Ana follows Pat (a Riverside patient) and may tick off her
+    steps; Rita followed Pat until Pat revoked her, and gets nothing at all.
+    """
     lee.is_staff = True  # the admin is open to clinical leads
     lee.save()
     stray = django_user_model.objects.create_user("stray", password="x-not-used-2026", is_staff=True)
+    ana = caregiver_invite(patient=pat, invited_by=pat.user, name="Ana", relationship="daughter",
+                           email="ana@example.org", access="see_and_tick").caregiver
+    rita_link = caregiver_invite(patient=pat, invited_by=pat.user, name="Rita", relationship="neighbour",
+                                 email="rita@example.org", access="see_and_tick")
+    caregiver_revoke(link=rita_link, revoked_by=pat.user)
     people = {"anonymous": None, "pat (patient)": pat.user, "carol (coordinator)": carol,
-              "lee (clinical lead)": lee, "stray (staff, no organization)": stray}
+              "lee (clinical lead)": lee, "stray (staff, no organization)": stray,
+              "ana (caregiver of pat)": ana, "rita (revoked caregiver of pat)": rita_link.caregiver}
     clients = {}
     for label, user in people.items():
         client = Client(HTTP_ORIGIN="http://testserver")
@@ -239,8 +255,30 @@ def test_elsewheres_own_team_does_reach_it(elsewhere_world, olga):
     assert b"Eve Elsewhere" in client.get("/api/v1/roster/").content
 
 
+@pytest.mark.django_db
+def test_a_revoked_caregiver_gets_nothing_even_of_the_patient_she_followed(pat, pat_checklist):
+    link = caregiver_invite(patient=pat, invited_by=pat.user, name="Rita", relationship="neighbour",
+                            email="rita@example.org", access="see_and_tick")
+    client = Client(HTTP_ORIGIN="http://testserver")
+    client.force_login(link.caregiver)
+    assert client.get(f"/api/v1/following/{link.pk}/checklist/").status_code == 200
+    caregiver_revoke(link=link, revoked_by=pat.user)
+    task = pat_checklist.tasks.first()
+    for method, url in (("get", "/api/v1/following/"), ("get", f"/api/v1/following/{link.pk}/checklist/"),
+                        ("get", f"/api/v1/following/{link.pk}/safety/"),
+                        ("post", f"/api/v1/following/{link.pk}/tasks/{task.pk}/complete/"),
+                        ("get", "/api/v1/me/checklist/")):
+        response = getattr(client, method)(url)
+        assert response.status_code in (401, 403), (url, response.status_code)
+        assert b"Pat Example" not in response.content
+    # The session itself ended: signing in again is the only way back, and the links are spent.
+    assert "_auth_user_id" not in client.session
+
+
 def test_the_route_list_is_complete_enough():
     templates = route_templates()
     for expected in ("/api/v1/patients/<pk>/", "/api/v1/me/tasks/<pk>/complete/", "/coordinator/patients/<pk>/",
-                     "/api/v1/cases/<pk>/reschedule/", "/admin/reminders/reminder/<object_id>/change/"):
+                     "/api/v1/cases/<pk>/reschedule/", "/admin/reminders/reminder/<object_id>/change/",
+                     "/api/v1/following/<pk>/tasks/<task_id>/complete/", "/api/v1/me/caregivers/<pk>/",
+                     "/api/v1/patients/<pk>/caregivers/"):
         assert expected in templates

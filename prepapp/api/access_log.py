@@ -1,7 +1,7 @@
-"""GET /api/v1/me/access-log/: the patient sees who in their care team looked at or changed their record, and when.
+"""GET /api/v1/me/access-log/: the patient sees who (their care team, their caregivers) looked at or changed their record.
 
 Read from the audit trail (prepapp.audit), newest first. It names the staff member, their
-role and organization, and what they did in the patient's language; the client's address
+role and organization, and what they did in the patient's language (a caregiver by the name and relation the patient gave them); the client's address
 and the path stay in the trail for the operator.
 """
 
@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
 
-from prepapp.models import AuditEntry, StaffMembership
+from prepapp.models import AuditEntry, CaregiverLink, StaffMembership
 from prepapp.permissions import IsPatient, patient_of
 
 # What each audited action means to the patient whose record it was.
@@ -48,13 +48,24 @@ ACTION_LABELS = {
     "lift-rule": _("Lifted one of your rules for now"),
     "reinstate-rule": _("Put one of your rules for now back in place"),
     "acknowledge-alert": _("Answered an alert about you"),
+    "caregiver-invite": _("Invited a caregiver"),
+    "caregiver-change": _("Changed what a caregiver may do"),
+    "caregiver-revoke": _("Ended a caregiver's access"),
+    "read-caregivers": _("Looked at who your caregivers are"),
+    "caregiver-read": _("Looked at your plan, as your caregiver"),
+    "caregiver-tick": _("Ticked off one of your steps, as your caregiver"),
+    "caregiver-untick": _("Undid a tick on one of your steps, as your caregiver"),
 }
 OTHER_ACTION = _("Looked at your record")
 
 
 class AccessorSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="The staff member's full name, or their username when it is not set.")
-    role = serializers.CharField(allow_blank=True, help_text="Their role in the care team, e.g. “Care coordinator”.")
+    name = serializers.CharField(
+        help_text="The staff member's full name (or username), or the caregiver's name as the patient gave it."
+    )
+    role = serializers.CharField(
+        allow_blank=True, help_text="Their role in the care team, e.g. “Care coordinator”, or a caregiver's relation."
+    )
     organization = serializers.CharField(allow_blank=True, help_text="The organization they work for.")
 
 
@@ -88,27 +99,40 @@ class MyAccessLogView(generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
+        patient = patient_of(request.user)
+        # Caregivers are named as the patient named them ("Ana", "daughter"), not by their account.
+        caregivers = {
+            link.caregiver_id: link
+            for link in CaregiverLink.objects.filter(patient=patient, caregiver_id__in={e.actor_id for e in page})
+        }
         roles = {
             (m.user_id, m.organization_id): m
             for m in StaffMembership.objects.filter(user_id__in={e.actor_id for e in page})
         }
         # Labels in the patient's own language, as the app around them is drawn.
-        with translation.override(patient_of(request.user).language):
+        with translation.override(patient.language):
             rows = [
-                self.row(entry, roles.get((entry.actor_id, entry.organization_id)), own=entry.actor_id == request.user.pk)
+                self.row(entry, roles.get((entry.actor_id, entry.organization_id)), own=entry.actor_id == request.user.pk,
+                         caregiver=caregivers.get(entry.actor_id))
                 for entry in page
             ]
             return self.get_paginated_response(AccessLogEntrySerializer(rows, many=True).data)
 
     @staticmethod
-    def row(entry: AuditEntry, membership: StaffMembership | None, *, own: bool = False) -> dict:
+    def row(entry: AuditEntry, membership: StaffMembership | None, *, own: bool = False,
+            caregiver: CaregiverLink | None = None) -> dict:
         actor = entry.actor
         # The patient's own changes (the health check) are in the trail too: shown as theirs.
-        who = {"name": str(_("You")), "role": "", "organization": ""} if own else {
-            "name": actor.get_full_name() or actor.get_username(),
-            "role": membership.get_role_display() if membership else "",
-            "organization": entry.organization.name if entry.organization else "",
-        }
+        if own:
+            who = {"name": str(_("You")), "role": "", "organization": ""}
+        elif caregiver is not None:
+            who = {"name": caregiver.name, "role": caregiver.relationship, "organization": ""}
+        else:
+            who = {
+                "name": actor.get_full_name() or actor.get_username(),
+                "role": membership.get_role_display() if membership else "",
+                "organization": entry.organization.name if entry.organization else "",
+            }
         return {
             "id": entry.id,
             "at": entry.at,

@@ -1,4 +1,4 @@
-"""Sign-in and sign-out: patients with a single-use invitation code or an emailed sign-in link.
+"""Sign-in and sign-out: patients with a single-use invitation code or an emailed sign-in link, caregivers with theirs.
 
 Also the staff's "issue a fresh code" for a patient, and "sign out everywhere" for anyone.
 Staff API tokens: prepapp.api.tokens.
@@ -21,14 +21,14 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from prepapp import services
+from prepapp import caregivers, services
 from prepapp.api.me import MeSerializer
 from prepapp.authentication import SESSION_USER_BACKEND
 from prepapp.lib.client_address import client_ip
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import error_response
 from prepapp.lib.throttling import GuessCeilingThrottle, ScopedAddressThrottle
-from prepapp.models import Patient
+from prepapp.models import CaregiverLink, Patient
 from prepapp.permissions import IsStaffMember
 from prepapp.selectors import patients_for_staff
 
@@ -57,9 +57,15 @@ class SignInLinkRedeemSerializer(StrictInputMixin, serializers.Serializer):
     token = serializers.CharField(max_length=200, help_text="The last part of the emailed link, /signin/<token>/.")
 
 
+class SignedInCaregiverSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="What the patient calls them, e.g. “Ana”.")
+    following = serializers.IntegerField(help_text="The caregiver link just opened: /api/v1/following/<id>/.")
+
+
 class SignedInSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["patient"])
-    patient = MeSerializer()
+    kind = serializers.ChoiceField(choices=["patient", "caregiver"])
+    patient = MeSerializer(required=False, help_text="For a patient: their profile.")
+    caregiver = SignedInCaregiverSerializer(required=False, help_text="For a caregiver: who they are and whom they follow.")
     csrf_token = serializers.CharField(help_text="Send as X-CSRFToken with the session's later writes.")
 
 
@@ -124,6 +130,15 @@ def signed_in_response(request, patient: Patient) -> Response:
     return Response(
         {"kind": "patient", "patient": MeSerializer(patient).data, "csrf_token": get_token(request._request)}
     )
+
+
+def caregiver_signed_in_response(request, link: CaregiverLink) -> Response:
+    # The caregiver's own account: the patient's session is never shared.
+    login(request._request, link.caregiver, backend=PATIENT_SIGN_IN_BACKEND)
+    return Response({
+        "kind": "caregiver", "caregiver": {"name": link.name, "following": link.pk},
+        "csrf_token": get_token(request._request),
+    })
 
 
 # --- Patients: sign in -------------------------------------------------------------------
@@ -197,7 +212,7 @@ class SignInLinkRequestView(APIView):
 
 
 class SignInLinkRedeemView(APIView):
-    """Exchange the token of an emailed sign-in link for a session, once."""
+    """Exchange the token of an emailed sign-in link for a session, once: a patient's, or a caregiver's own."""
 
     permission_classes = [FromThisSite]
     authentication_classes = []
@@ -219,7 +234,13 @@ class SignInLinkRedeemView(APIView):
     def post(self, request):
         data = SignInLinkRedeemSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        patient = services.sign_in_link_redeem(token=data.validated_data["token"])
+        token = data.validated_data["token"]
+        try:
+            patient = services.sign_in_link_redeem(token=token)
+        except ValidationError:
+            # Not a patient's link: perhaps a caregiver's (the same one message if neither).
+            link = caregivers.caregiver_sign_in_link_redeem(token=token)
+            return caregiver_signed_in_response(request, link)
         return signed_in_response(request, patient)
 
 

@@ -126,6 +126,21 @@ class ExportedProfileSerializer(serializers.Serializer):
     invitation_accepted_at = serializers.DateTimeField(allow_null=True)
 
 
+class ExportedCaregiverSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    relationship = serializers.CharField()
+    email = serializers.CharField()
+    language = serializers.CharField()
+    access = serializers.CharField(help_text="`see`, or `see_and_tick` (may tick steps off).")
+    gets_reminders = serializers.BooleanField()
+    sees_health_facts = serializers.BooleanField()
+    invited_at = serializers.DateTimeField()
+    consent_note = serializers.CharField(allow_blank=True, help_text="How the patient agreed, when the care team invited.")
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
 class DataExportSerializer(serializers.Serializer):
     exported_at = serializers.DateTimeField()
     patient = ExportedProfileSerializer()
@@ -137,6 +152,7 @@ class DataExportSerializer(serializers.Serializer):
     calendar_feeds = ExportedCalendarFeedSerializer(
         many=True, help_text="The private calendar links (their choice; the secret itself is not kept)."
     )
+    caregivers = ExportedCaregiverSerializer(many=True, help_text="Who follows (or followed) the patient.")
     record_access = ExportedAccessSerializer(many=True)
 
 

@@ -14,12 +14,13 @@ from rest_framework.views import APIView
 from checklists.payload_schema import CaseSummarySerializer
 from checklists.payloads import case_payload
 from prepapp import workflows
+from prepapp.api.caregivers import FollowedPatientSerializer
 from prepapp.api.common import conditional_answer, validate_tz
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import LocalTimeModelSerializer, error_response
 from prepapp.models import Patient, StaffMembership
 from prepapp.permissions import IsPatient, patient_of
-from prepapp.selectors import cases_current_first
+from prepapp.selectors import caregiver_links_followed, cases_current_first
 
 
 @extend_schema_serializer(component_name="PatientProfile")
@@ -70,9 +71,17 @@ class MeStaffSerializer(serializers.Serializer):
     memberships = MembershipSerializer(many=True)
 
 
+class MeCaregiverSerializer(serializers.Serializer):
+    """A caregiver signed in with their own account: the patients they follow (no patient's profile)."""
+
+    kind = serializers.ChoiceField(choices=["caregiver"])
+    following = FollowedPatientSerializer(many=True)
+
+
 MeResponseSerializer = PolymorphicProxySerializer(
     component_name="Me",
-    serializers={"patient": MePatientSerializer, "staff": MeStaffSerializer, "other": MeStaffSerializer},
+    serializers={"patient": MePatientSerializer, "caregiver": MeCaregiverSerializer, "staff": MeStaffSerializer,
+                 "other": MeStaffSerializer},
     resource_type_field_name="kind",
 )
 
@@ -87,6 +96,9 @@ class MeView(APIView):
         patient = patient_of(request.user)
         if patient is not None:
             return conditional_answer(request, MePatientSerializer({"kind": "patient", "patient": patient}).data)
+        followed = list(caregiver_links_followed(request.user))
+        if followed:
+            return Response(MeCaregiverSerializer({"kind": "caregiver", "following": followed}).data)
         memberships = StaffMembership.objects.filter(user=request.user).select_related("organization")
         return Response(
             MeStaffSerializer(

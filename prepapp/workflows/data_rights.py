@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from checklists.models import CheckIn, RuleLift, Task
 from prepapp.audit import audit_record
-from prepapp.models import AuditEntry, CalendarFeed, Patient
+from prepapp.models import AuditEntry, CalendarFeed, CaregiverLink, Patient
 from prepapp.reminders import planning
 from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
 from prepapp.services import PATIENT_FIELDS, PREFERENCE_FIELDS, user_sign_out_everywhere
@@ -81,6 +81,12 @@ def patient_export(*, patient: Patient) -> dict:
         "calendar_feeds": list(
             CalendarFeed.objects.filter(patient=patient).order_by("created_at", "id").values(
                 "detail", "created_at", "last_fetched_at"
+            )
+        ),
+        "caregivers": list(
+            CaregiverLink.objects.filter(patient=patient).order_by("invited_at", "id").values(
+                "id", "name", "relationship", "email", "language", "access", "gets_reminders", "sees_health_facts",
+                "invited_at", "consent_note", "accepted_at", "revoked_at",
             )
         ),
         "record_access": [

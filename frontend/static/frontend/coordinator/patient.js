@@ -72,6 +72,22 @@ const actions = {
     announce(fill(L.invitation_emailed, { email: sent.sent_to, date: shortDateTime(sent.expires_at) }));
   },
 
+  /** Invite a caregiver by email, with the patient's consent noted; the page lists them after. */
+  async "invite-caregiver"(form) {
+    const field = (name) => form.elements.namedItem(name);
+    await post(`patients/${form.dataset.patientId}/caregivers/`, {
+      name: field("name").value.trim(),
+      relationship: field("relationship").value.trim(),
+      email: field("email").value.trim(),
+      language: field("language").value,
+      access: form.querySelector('[name="access"]:checked').value,
+      gets_reminders: field("gets_reminders").checked,
+      sees_health_facts: field("sees_health_facts").checked,
+      consent_note: field("consent_note").value.trim(),
+    });
+    window.location.reload();
+  },
+
   /** Discharge, archive or make active again; the page is drawn again with the new status. */
   async "set-status"(form) {
     const chosen = form.querySelector('[name="status"]:checked') || form.querySelector('[name="status"]');

@@ -39,7 +39,15 @@ const ROUTES = [
 
 // safety: the last me/safety/ answer; safetySavedAt: null when fresh, else when the saved copy was made ("" unknown).
 // about: the last me/about/ answer (the protocol's pages and glossary, for the step's words too).
-const state = { me: null, checklist: null, caseData: null, safety: null, safetySavedAt: null, about: null };
+// For a caregiver, following is the patient shown (of those followed) and me is a stand-in with no patient's data.
+const state = {
+  me: null, checklist: null, caseData: null, safety: null, safetySavedAt: null, about: null, following: null, followed: [],
+};
+
+/** Where a screen's data comes from: the patient's own me/…, or following/<id>/… for a caregiver. */
+function source(path) {
+  return state.following ? `following/${state.following.id}/${path}` : `me/${path}`;
+}
 
 function match(pathname) {
   for (const [pattern, name] of ROUTES) {
@@ -96,11 +104,12 @@ const ctx = {
       if (!navigator.onLine) throw new ApiError(0);
       // Changes still waiting go first, so the server ends with the patient's last word.
       if (outbox.pending().length) await sync();
-      const { data } = await api(`me/tasks/${id}/${kind}/`, { method: "POST" });
+      const { data } = await api(source(`tasks/${id}/${kind}/`), { method: "POST" });
       replaceTask(data);
       announce(fmt(done ? gettext("Marked as done: %(title)s") : gettext("Marked as not done: %(title)s"), { title }));
     } catch (error) {
-      if (isOffline(error)) {
+      // A caregiver's ticks are not kept to send later: the patient's phone may tick the same step meanwhile.
+      if (isOffline(error) && !state.following) {
         outbox.enqueue({ task: Number(id), kind });
         announce(fmt(done
           ? gettext("Marked as done: %(title)s. This change will be sent when you are back online.")
@@ -135,7 +144,7 @@ const ctx = {
   /** The safety card (rules, warning signs, day of surgery, check-in); kept when it cannot be had. */
   async loadSafety() {
     try {
-      const { data, cached, savedAt } = await api("me/safety/");
+      const { data, cached, savedAt } = await api(source("safety/"));
       state.safety = data;
       state.safetySavedAt = cached ? savedAt || "" : null;
     } catch (error) {
@@ -143,6 +152,13 @@ const ctx = {
     }
     showCallButton(Boolean(state.safety && state.safety.phase === "recovery"));
     return state.safety;
+  },
+
+  /** A caregiver chooses whose plan to show (of the patients they follow). */
+  async follow(id) {
+    state.following = state.followed.find((f) => f.id === id) || state.following;
+    state.checklist = state.safety = state.caseData = null;
+    await ctx.go("/", { replace: true });
   },
 
   async signIn(code) {
@@ -169,6 +185,8 @@ const ctx = {
   async redeemLink(token) {
     try {
       const { data } = await api("auth/sign-in-link/redeem/", { method: "POST", body: { token } });
+      // A caregiver's own account: the app reads who they follow from me/.
+      if (data.kind === "caregiver") return location.replace("/");
       await enter(data.patient);
     } catch (error) {
       let text = gettext("This sign-in link has expired or has already been used. You can ask for a new one here.");
@@ -258,6 +276,8 @@ const ctx = {
     // A code in the path or the query (older emails) has been in a server's log: never redeemed, typed instead.
     if (route.name === "oldJoin" || new URLSearchParams(location.search).has("code")) return ctx.oldLink();
     if (!state.me && !(await loadMe())) return;
+    // A caregiver sees the plan, a step and When to call; the patient's own screens are not theirs.
+    if (state.following && !["home", "task", "call"].includes(route.name)) route.name = "home";
     // The header's "When to call" follows the phase on every screen.
     if (!state.safety && !["home", "task", "call", "checkin"].includes(route.name)) ctx.loadSafety();
     if (route.name === "settings") await settings(ctx);
@@ -328,6 +348,13 @@ function showProblem(text) {
 async function loadMe() {
   try {
     const { data } = await api("me/");
+    if (data.kind === "caregiver") {
+      state.followed = data.following;
+      state.following = data.following[0];
+      document.body.classList.add("caregiver");
+      signedIn({ language: document.documentElement.lang, time_zone: null });
+      return true;
+    }
     if (data.kind !== "patient") {
       staffOnly();
       return false;
@@ -343,7 +370,7 @@ async function loadMe() {
 
 async function loadChecklist() {
   try {
-    const { data } = await api("me/checklist/");
+    const { data } = await api(source("checklist/"));
     state.checklist = data;
     state.caseData = data.case;
     return true;

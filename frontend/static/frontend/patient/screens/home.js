@@ -6,6 +6,7 @@ import { h } from "../../shared/dom.js";
 import { countdownText, dueText, fmt, recoveryText, shortOfTimeText, weekHeading } from "../i18n.js";
 import { conditionLine, healthCheckPrompt } from "./health_check.js";
 import { yourOperation } from "./about.js";
+import { followingBar } from "./caregivers.js";
 import { heading, link, message, screen, showPhase } from "./frame.js";
 import { checkInCard, clock, dayOfCard, rulesNow, signsOnHome, whenToCallLink } from "./safety.js";
 
@@ -142,6 +143,7 @@ export function home(ctx) {
   if (!checklist) {
     screen(
       gettext("Home"),
+      followingBar(ctx),
       caseData ? countdown(caseData, caseData.today) : heading(gettext("Getting ready for surgery")),
       message(gettext("Your care team has not added your preparation steps yet. Please check again later.")),
       whenToCallLink(safety),
@@ -162,6 +164,7 @@ export function home(ctx) {
     : gettext("%(done)s of %(total)s steps done"), { done: doneCount, total });
   screen(
     gettext("Home"),
+    followingBar(ctx),
     // The link is there as soon as there is a checklist; its pages say so if not saved yet.
     countdown(checklist.case, today, about || {}),
     callCareTeam(checklist, Object.values(all).flat()),

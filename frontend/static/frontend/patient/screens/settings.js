@@ -1,10 +1,11 @@
 // Settings: when and how reminders come, the language and time zone, notifications on this
-// phone, the patient's record, and signing out.
+// phone, the patient's record, the people who help them (caregivers), and signing out.
 
 import { api, isOffline } from "../../shared/api.js";
 import { announce, h, lang, mount } from "../../shared/dom.js";
 import { fmt } from "../i18n.js";
 import * as push from "../push.js";
+import { caregiversCard } from "./caregivers.js";
 import { heading, link, main, screen } from "./frame.js";
 
 function hhmm(value) {
@@ -287,6 +288,9 @@ export async function settings(ctx) {
   if (ctx.route.name !== "settings") return;
   main().lastElementChild.replaceWith(pushBox);
   pushBox.after(calendarBox);
+  const helpers = await caregiversCard();
+  if (ctx.route.name !== "settings") return;
+  main().append(helpers);
   const everywhereStatus = h("p", { class: "save-status", role: "status" });
   const everywhere = h("button", {
     type: "button", class: "secondary", onclick: async () => {

@@ -4,20 +4,24 @@
 import { h, mount } from "../../shared/dom.js";
 import { dueText, number, shortOfTimeText } from "../i18n.js";
 import { conditionNote } from "./health_check.js";
+import { tickedBy } from "./caregivers.js";
 import { heading, link, screen } from "./frame.js";
 import { withTerms } from "./terms.js";
 
 function actionArea(ctx, task) {
   const { today, time_zone: timeZone } = ctx.state.checklist;
   const area = h("div", { class: "action", id: "task-action" });
+  // A caregiver the patient lets only see the steps gets no button to tick them.
+  const mayTick = !ctx.state.following || ctx.state.following.can_tick;
   if (task.status === "done") {
     area.append(
       h("p", { class: "state state-done" }, h("span", { "aria-hidden": "true" }, "✓ "), dueText(task, today, timeZone)),
+      tickedBy(task) || "",
       task.waiting ? h("p", { class: "waiting" }, gettext("Waiting to be sent")) : "",
-      h("button", { type: "button", class: "secondary", id: "undo", onclick: (e) => { e.currentTarget.disabled = true; ctx.setDone(task.id, false); } },
+      !mayTick ? "" : h("button", { type: "button", class: "secondary", id: "undo", onclick: (e) => { e.currentTarget.disabled = true; ctx.setDone(task.id, false); } },
         gettext("Undo")),
     );
-  } else {
+  } else if (mayTick) {
     area.append(
       h("button", { type: "button", class: "primary", id: "mark-done", onclick: (e) => { e.currentTarget.disabled = true; ctx.setDone(task.id, true); } },
         gettext("Mark as done")),
@@ -128,7 +132,7 @@ export function step(ctx, id) {
       ? h("section", { "aria-labelledby": "h-why" }, h("h2", { id: "h-why" }, gettext("Why it matters")),
         withTerms("p", {}, item.why, glossary, seen))
       : null,
-    item.sub_items.length ? answersForm(ctx, item) : null,
+    item.sub_items.length && !ctx.state.following ? answersForm(ctx, item) : null,
     h("div", { "aria-live": "polite", id: "task-action-region" }, actionArea(ctx, item)),
   );
 }

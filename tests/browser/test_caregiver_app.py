@@ -1,0 +1,103 @@
+"""A caregiver in Chromium at a phone's size: invited by the patient, signed in with her own link.
+
+Ana, Rosa's daughter, opens the link from her invitation email (a real SMTP server on
+loopback), sees Rosa's plan and ticks a step off; Rosa's phone then shows who ticked it.
+Once Rosa revokes her, Ana's next visit finds her signed out.
+"""
+
+import re
+import time
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from prepapp.caregivers import caregiver_invite, caregiver_revoke
+from prepapp.services import patient_enrol
+from prepapp.workflows import case_book, checklist_assign
+
+from ..factories import days_from_today
+from .a11y import assert_no_axe_violations
+from .conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def rosa(riverside, carol, protocol_version):
+    patient = patient_enrol(
+        organization=riverside, full_name="Rosa Alvarez", contact_email="rosa@example.org", time_zone="America/New_York"
+    )
+    case = case_book(patient=patient, procedure="Minimally invasive lumbar fusion", surgery_date=days_from_today(30))
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    return patient
+
+
+def link_in_mail(sink, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    while not sink.received() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sink.received(), "no email arrived"
+    found = re.search(r"(http://\S+/signin/#[A-Za-z0-9_-]+)\s", sink.received()[-1].get_content())
+    assert found
+    return found.group(1)
+
+
+def test_a_caregiver_follows_the_plan_and_ticks_a_step_off(phone, rosa, live_server, settings, email_to_sink):
+    settings.SITE_URL = live_server.url
+    link = caregiver_invite(patient=rosa, invited_by=rosa.user, name="Ana", relationship="daughter",
+                            email="ana@example.org", access="see_and_tick")
+    page = phone.new_page()
+    page.goto(link_in_mail(email_to_sink))
+    expect(page.locator(".following-who")).to_have_text("You are following Rosa Alvarez's plan, as their daughter.")
+    expect(page.locator("h1")).to_contain_text("days to your surgery")
+    assert page.url == f"{live_server.url}/"  # the token left the address bar
+    # The patient's own messages and settings are not hers.
+    expect(page.locator('.tabs a[data-route="settings"]')).to_be_hidden()
+    assert_no_axe_violations(page, "a caregiver's home screen")
+    screenshot(page, "caregiver-home")
+
+    page.locator("a.task").first.click()
+    page.get_by_role("button", name="Mark as done").click()
+    expect(page.locator(".ticked-by")).to_have_text("Ticked off by Ana (daughter)")
+    screenshot(page, "caregiver-step-ticked")
+    task_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
+
+    # Rosa's phone says who ticked it.
+    rosa_phone = Client()
+    rosa_phone.force_login(rosa.user)
+    assert rosa_phone.get(f"/api/v1/me/tasks/{task_id}/").json()["ticked_off_by"] == "Ana (daughter)"
+
+    # Revoked: her next visit finds her signed out.
+    caregiver_revoke(link=link, revoked_by=rosa.user)
+    page.goto("/")
+    expect(page.locator("h1")).to_have_text("Welcome")
+
+
+def test_the_patient_invites_and_stops_sharing_from_settings(phone, rosa, live_server, settings, email_to_sink):
+    settings.SITE_URL = live_server.url
+    page = phone.new_page()
+    page.goto(f"/join/{rosa.invitation_code}/")
+    expect(page.locator("h1")).to_contain_text("days to your surgery")
+    page.goto("/settings/")
+    card = page.locator("#caregivers")
+    expect(card).to_contain_text("Nobody follows your plan yet.")
+    card.get_by_label("Their name").fill("Ana")
+    card.get_by_label("Who they are to you (for example, daughter)").fill("daughter")
+    card.get_by_label("Their own email address").fill("rosa@example.org")
+    card.get_by_role("button", name="Send the invitation").click()
+    # Her own address is refused, by name of the field.
+    expect(page.locator("#cg-email-error")).to_contain_text("a caregiver needs an address of their own")
+    card.get_by_label("Their own email address").fill("ana@example.org")
+    card.get_by_label("They may also tick off steps for me").check()
+    card.get_by_role("button", name="Send the invitation").click()
+    expect(card.get_by_role("status")).to_have_text("An invitation is on its way to ana@example.org.")
+    expect(card).to_contain_text("Ana (daughter)")
+    expect(card).to_contain_text("Can see and tick off steps")
+    assert "/signin/#" in link_in_mail(email_to_sink)  # Ana's own link is in her inbox
+    assert_no_axe_violations(page, "the patient's caregivers in settings")
+    screenshot(page, "patient-settings-caregivers")
+
+    card.get_by_role("button", name="Stop sharing with Ana").click()
+    expect(card.get_by_role("status")).to_have_text("Ana can no longer see your plan.")
+    expect(card).to_contain_text("Nobody follows your plan yet.")
