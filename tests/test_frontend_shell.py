@@ -36,8 +36,10 @@ LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
 # 50 KB until the safety net; its three modules (rules and day-of card, When to call, check-in),
 # their styles and their Spanish strings measured 57.6 KB in all (from 47.3), so 60 KB. About your
 # surgery (its pages, the glossary's words in the steps: two modules, styles, Spanish strings)
-# took the total from 56.4 to 60.8 KB, so 64 KB now.
-BUDGET_BYTES = 64 * 1024
+# took the total from 56.4 to 60.8 KB, so 64 KB. Caregivers (their module: the following bar,
+# the patient's "People who help me") and the calendar feed in Settings, with their Spanish
+# strings, took it to 65.7 KB, so 68 KB now. (Everything the app can download, not its first load.)
+BUDGET_BYTES = 68 * 1024
 
 
 def signed_in(patient) -> Client:

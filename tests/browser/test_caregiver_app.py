@@ -77,7 +77,7 @@ def test_a_caregiver_follows_the_plan_and_ticks_a_step_off(phone, rosa, live_ser
 def test_the_patient_invites_and_stops_sharing_from_settings(phone, rosa, live_server, settings, email_to_sink):
     settings.SITE_URL = live_server.url
     page = phone.new_page()
-    page.goto(f"/join/{rosa.invitation_code}/")
+    page.goto(f"/join/#{rosa.invitation_code}")
     expect(page.locator("h1")).to_contain_text("days to your surgery")
     page.goto("/settings/")
     card = page.locator("#caregivers")
