@@ -1,6 +1,10 @@
 """The care records: organizations, their staff, patients, surgery cases, and the audit trail.
 
 The bottom layer: nothing here knows about checklists or reminders, which build on it.
+
+A little over 400 lines: the sign-in sessions' stamps read the patients and caregivers they
+belong to, and the login's end follows the audit trail, so these stay with the records they
+read; the caregivers' and the calendar feed's models, which need nothing of them, live beside it.
 """
 
 import secrets
@@ -20,6 +24,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from prepapp.calendar_feed_models import CalendarFeed  # noqa: F401 (Django finds it here)
 from prepapp.caregiver_models import CaregiverLink, CaregiverSignInLink  # noqa: F401 (Django finds them here)
 from prepapp.facts import FACTS
 from prepapp.procedures import LEVEL_MAX_LENGTH, Approach, normalise_level, validate_level
@@ -444,36 +449,3 @@ def delete_patient_login(sender, instance: Patient, **kwargs):
         username=erased_login_name(instance.pk), email="", first_name="", last_name="",
         password=make_password(None), is_active=False, last_login=None,
     )
-
-
-class CalendarFeed(models.Model):
-    """A private calendar address a phone subscribes to: whose dates it shows, and for whom it was made.
-
-    `owner` is the person who subscribes: the patient today; a caregiver who follows the
-    patient can be given a feed of their own, which the patient can end without touching
-    theirs. Only the SHA-256 of the secret in the address is kept: the address is shown once,
-    when it is made. Making a new one (prepapp.services.calendar_feed_renew) replaces the
-    secret, so the old address answers 404 from then on.
-    """
-
-    class Detail(models.TextChoices):
-        # The steps' titles ("Stop anti-inflammatory painkillers"), the surgery and the rules' ends.
-        TITLES = "titles", _("Step titles")
-        # Every event says only "Surgery preparation step": nothing about health on a shared calendar.
-        PRIVATE = "private", _("Only “Surgery preparation step”")
-
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="calendar_feeds")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds")
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    detail = models.CharField(max_length=10, choices=Detail.choices, default=Detail.TITLES)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        constraints = [
-            # One address per person and patient: a new one replaces the old.
-            models.UniqueConstraint(fields=["patient", "owner"], name="one_calendar_feed_per_owner"),
-        ]
-
-    def __str__(self):
-        return f"calendar feed of {self.patient} for {self.owner}"

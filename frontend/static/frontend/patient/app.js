@@ -1,7 +1,8 @@
 // The patient app: routing between screens, the data they show, ticking off (also
-// offline), the unread badge and the service worker. A little over 400 lines: the screens
-// themselves live in screens/, and what is left is the one router that ties them together;
-// its next split (the data loading apart from the routing) waits for the first-load work.
+// offline), the unread badge and the service worker. About 480 lines: the screens themselves
+// live in screens/, and what is left is the one router that ties them together, now for a
+// caregiver's followed patient too; its next split (the data loading apart from the routing)
+// waits for the first-load work, which reshapes that loading.
 
 import { api, ApiError, csrfToken, isOffline } from "../shared/api.js";
 import { daysBetween } from "../shared/dates.js";
