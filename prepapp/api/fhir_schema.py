@@ -6,6 +6,8 @@ names their common part and says which resource types come back.
 
 from __future__ import annotations
 
+import copy
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
@@ -57,7 +59,9 @@ class _Component(OpenApiSerializerExtension):
         return self.name
 
     def map_serializer(self, auto_schema, direction):
-        return self.schema
+        # A fresh copy each time: drf-spectacular's enum hook rewrites what it is given in place
+        # (an inline enum becomes a $ref), which would leave the next schema with dangling $refs.
+        return copy.deepcopy(self.schema)
 
 
 class FhirResourceSchema(_Component):
