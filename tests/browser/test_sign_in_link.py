@@ -6,39 +6,16 @@ and signs out everywhere.
 """
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from prepapp.models import invitation_code_digest
-from prepapp.services import patient_enrol
-from prepapp.workflows import case_book, checklist_assign
 
-from ..factories import days_from_today
 from .a11y import assert_no_axe_violations
+from .sign_in_mail import link_in_mail
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def rosa(riverside, carol, protocol_version):
-    patient = patient_enrol(
-        organization=riverside, full_name="Rosa Alvarez", contact_email="rosa@example.org", time_zone="America/New_York"
-    )
-    case = case_book(patient=patient, procedure="Minimally invasive lumbar fusion", surgery_date=days_from_today(30))
-    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
-    return patient
-
-
-def link_in_mail(sink, timeout: float = 15.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not sink.received() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert sink.received(), "no email arrived"
-    found = re.search(r"(http://\S+/signin/#[A-Za-z0-9_-]+)\s", sink.received()[0].get_content())
-    assert found
-    return found.group(1)
 
 
 def test_a_sign_in_link_by_email_signs_in_once(phone, browser, rosa, live_server, settings, email_to_sink):
