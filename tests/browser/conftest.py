@@ -5,9 +5,11 @@ Chromium is required: a missing browser fails these tests, it never skips them.
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
+from django.core.signals import request_finished, request_started
 from playwright.sync_api import expect
 
 from .sign_in_mail import rosa  # noqa: E402,F401 (a fixture: Rosa, 30 days before surgery)
@@ -63,6 +65,49 @@ def browser():
         )
         yield BrowserLettingTestScriptsIn(browser)
         browser.close()
+
+
+class RequestsInFlight:
+    """How many requests the live server is answering, so a test ends only once they are done.
+
+    A context closed by the browser leaves the server's threads finishing what it had asked;
+    one still holding its locks when Django empties the tables makes the TRUNCATE fail (or
+    deadlock), and one finishing afterwards touches a database the test no longer has.
+    """
+
+    def __init__(self):
+        self._count = 0
+        self._settled = threading.Condition()
+
+    # The test's own Django test client answers in the test's thread: only the server's count.
+    def started(self, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            return
+        with self._settled:
+            self._count += 1
+
+    def finished(self, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            return
+        with self._settled:
+            self._count = max(0, self._count - 1)
+            self._settled.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        with self._settled:
+            return self._settled.wait_for(lambda: self._count == 0, timeout=timeout)
+
+
+IN_FLIGHT = RequestsInFlight()
+request_started.connect(IN_FLIGHT.started, dispatch_uid="tests.browser.in_flight_started")
+request_finished.connect(IN_FLIGHT.finished, dispatch_uid="tests.browser.in_flight_finished")
+
+
+@pytest.fixture(autouse=True)
+def _live_server_settles(live_server, transactional_db):
+    """Set up before the browser contexts and torn down after them, before the tables are emptied."""
+    yield
+    assert IN_FLIGHT.wait(timeout=30), "the live server was still answering requests 30 s after the test"
 
 
 @pytest.fixture

@@ -48,6 +48,17 @@ function conditional(request, saved) {
   return new Request(request, { headers });
 }
 
+/** The copy to keep, one per address: the answers vary by Accept, Cookie and language, all of
+ * them this phone's own (the saved data is emptied at sign-out), and a header the browser sets
+ * differently on one request must never hide the saved "When to call" from a patient with no
+ * signal, nor leave an older copy beside the newer one. */
+function withoutVary(response) {
+  if (!response.headers.has("Vary")) return response;
+  const headers = new Headers(response.headers);
+  headers.delete("Vary");
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 /** Ask the network first; keep a copy of good answers; fall back to the copy when offline.
  *
  * When the copy is still current the server answers 304 with no body (one small query on its
@@ -59,7 +70,7 @@ async function networkFirst(request, cacheName, cacheKey) {
   try {
     const response = await withTimeout(fetch(conditional(request, saved)));
     if (response.status === 304 && saved) return saved;
-    if (response.ok) await cache.put(cacheKey || request, response.clone());
+    if (response.ok) await cache.put(cacheKey || request, withoutVary(response.clone()));
     return response;
   } catch (error) {
     if (saved) {
