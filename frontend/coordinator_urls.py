@@ -4,7 +4,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from frontend import coordinator_views as views
-from frontend import sign_in_views, team_views
+from frontend import sign_in_views, team_views, visit_sheet_pages
 
 app_name = "coordinator"
 
@@ -19,5 +19,6 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(next_page="coordinator:login"), name="logout"),
     path("enrol/", views.enrol_page, name="enrol"),
     path("patients/<int:pk>/", views.patient_page, name="patient"),
+    path("patients/<int:pk>/visit-sheet/", visit_sheet_pages.patient_visit_sheet, name="visit-sheet"),
     path("patients/<int:pk>/alerts/<int:alert_id>/acknowledge/", views.acknowledge_alert, name="acknowledge-alert"),
 ]

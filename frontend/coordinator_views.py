@@ -293,7 +293,7 @@ def enrol_page(request):
     )
 
 
-def _staff_patient(request, pk: int) -> Patient:
+def staff_patient(request, pk: int) -> Patient:
     patient = (
         patients_for_staff(request.user).filter(pk=pk)
         .select_related("organization")
@@ -307,7 +307,7 @@ def _staff_patient(request, pk: int) -> Patient:
 @staff_required
 def patient_page(request, pk: int, *, alert_errors: dict | None = None, status: int = 200):
     """One patient: details, alerts, surgery, checklist and delivery log. Opening it is an audited read."""
-    patient = _staff_patient(request, pk)
+    patient = staff_patient(request, pk)
     audit_record(actor=request.user, patients=[patient], action="read", request=request)
     cases = list(cases_current_first(patient))
     current = cases[0] if cases else None
@@ -371,7 +371,7 @@ def acknowledge_alert(request, pk: int, alert_id: int):
     """Acknowledge one of the patient's alerts with a note (POST from the patient's page); audited."""
     if request.method != "POST":
         return redirect(reverse("coordinator:patient", args=[pk]) + "#alerts")
-    patient = _staff_patient(request, pk)
+    patient = staff_patient(request, pk)
     alert = Alert.objects.filter(pk=alert_id, patient=patient).first()
     if alert is None:
         raise Http404(_("No such alert."))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend import views
+from frontend import views, visit_sheet_pages
 
 urlpatterns = [
     path("", views.patient_app, name="patient-app"),
@@ -27,6 +27,8 @@ urlpatterns = [
     # About your surgery: its topics, one page each, and the words explained (also offline).
     path("about/", views.patient_app, name="patient-about"),
     path("about/<slug:key>/", views.patient_app, name="patient-about-page"),
+    # The visit sheet to print from the browser (the PDF is the API's me/visit-sheet.pdf).
+    path("visit-sheet/", visit_sheet_pages.my_visit_sheet, name="patient-visit-sheet-page"),
     path("sw.js", views.service_worker, name="patient-sw"),
     path("manifest.webmanifest", views.manifest, name="patient-manifest"),
     path("app-i18n/<str:lang>.js", views.patient_catalog, name="patient-catalog"),

@@ -86,3 +86,55 @@ def test_bad_paper_or_language_is_a_400_naming_the_field(as_pat, pat_checklist):
     assert response.status_code == 400 and "paper" in response.json()
     response = as_pat.get("/api/v1/me/visit-sheet.pdf?lang=fr")
     assert response.status_code == 400 and "lang" in response.json()
+
+
+# --- The page that prints from the browser -------------------------------------------------------
+
+def test_the_patient_prints_the_same_sheet_from_a_page_under_the_strict_policy(client, pat_checklist, pat):
+    questions = Task.objects.get(checklist=pat_checklist, definition__key="surgeon-questions")
+    questions.answers = {"q-stay": "Can my son stay with me?"}
+    questions.save()
+    client.force_login(pat.user)
+    response = client.get("/visit-sheet/")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    for expected in ("Pat Example", "My questions for the surgeon", "Can my son stay with me?", 'id="print-sheet"'):
+        assert expected in page, expected
+    # Letter for a patient in New York; the PDF link asks for the same language and paper.
+    assert 'href="/api/v1/me/visit-sheet.pdf?lang=en&amp;paper=letter"' in page
+    # The sheet's own styles run under the page's nonce, and the print button's script is a file of ours.
+    policy = response["Content-Security-Policy"]
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'<style nonce="{nonce}">' in page
+    assert "<script>" not in page and 'src="/static/frontend/visit_sheet/print' in page
+    assert response["Cache-Control"] == "no-store"
+    spanish = client.get("/visit-sheet/?lang=es&paper=a4").content.decode()
+    assert "Mis preguntas para el cirujano" in spanish and "paper=a4" in spanish
+
+
+def test_the_page_refuses_what_is_not_its_own(client, pat_checklist, carol):
+    assert client.get("/visit-sheet/")["Location"] == "/"  # signed out: the app signs them in
+    client.force_login(carol)
+    assert client.get("/visit-sheet/").status_code == 403
+
+
+def test_a_bad_paper_or_language_on_the_page_is_a_400_naming_it(client, pat_checklist, pat):
+    client.force_login(pat.user)
+    response = client.get("/visit-sheet/?paper=a3")
+    assert response.status_code == 400 and response.content.decode().startswith("paper:")
+    response = client.get("/visit-sheet/?lang=fr")
+    assert response.status_code == 400 and response.content.decode().startswith("lang:")
+
+
+def test_the_care_team_prints_the_page_as_an_audited_read(client, pat_checklist, pat, paul, carol, olga):
+    client.force_login(carol)
+    response = client.get(f"/coordinator/patients/{pat.pk}/visit-sheet/")
+    assert response.status_code == 200 and "Pat Example" in response.content.decode()
+    assert f'href="/api/v1/patients/{pat.pk}/visit-sheet.pdf?lang=en&amp;paper=letter"' in response.content.decode()
+    assert AuditEntry.objects.filter(patient=pat, actor=carol, action="read-visit-sheet").count() == 1
+    assert client.get(f"/coordinator/patients/{pat.pk}/visit-sheet/?paper=a3").status_code == 400
+    assert AuditEntry.objects.filter(patient=pat, actor=carol, action="read-visit-sheet").count() == 1
+    client.force_login(olga)
+    assert client.get(f"/coordinator/patients/{pat.pk}/visit-sheet/").status_code == 404
+    client.force_login(paul.user)
+    assert client.get(f"/coordinator/patients/{pat.pk}/visit-sheet/").status_code == 403

@@ -79,10 +79,13 @@ def visit_sheet(patient: Patient, *, language: str, now: datetime | None = None)
     }
 
 
-def visit_sheet_html(patient: Patient, *, language: str, paper: str, now: datetime | None = None) -> str:
+def visit_sheet_html(patient: Patient, *, language: str, paper: str, now: datetime | None = None,
+                     page: dict | None = None) -> str:
+    """The sheet as HTML. `page` (nonce, pdf_url, print_script, back_url) adds the print and PDF
+    buttons for a browser; the PDF is made without it."""
     with translation.override(language):
         return render_to_string("prepapp/visit_sheet.html", {
-            **visit_sheet(patient, language=language, now=now), "paper": paper, "language": language,
+            **visit_sheet(patient, language=language, now=now), "paper": paper, "language": language, "page": page,
         })
 
 

@@ -159,6 +159,20 @@ def test_the_patient_journey(phone, rosa):
     assert_no_axe_violations(page, "the questions for the surgeon")
     phone_screenshot(page, "patient-questions")
 
+    # The visit sheet, one tap away: the same sheet the PDF is made of, with a Print button.
+    with page.expect_popup() as opened:
+        page.get_by_role("link", name="Print my visit sheet").click()
+    sheet = opened.value
+    expect(sheet.locator("h1")).to_have_text(f"My visit sheet: {rosa.full_name}")
+    expect(sheet.locator("ol.questions")).to_contain_text("About 200 a year")
+    expect(sheet.get_by_role("link", name="Download as PDF")).to_have_attribute("href", re.compile(r"visit-sheet\.pdf"))
+    assert_no_axe_violations(sheet, "the visit sheet page")
+    phone_screenshot(sheet, "patient-visit-sheet-page")
+    sheet.evaluate("window.print = () => { window.printAsked = true; }")
+    sheet.get_by_role("button", name="Print").click()
+    sheet.wait_for_function("window.printAsked === true")
+    sheet.close()
+
     # Offline: the app still opens, a step is ticked off and waits on the phone.
     page.reload()  # the data now comes through the worker, which keeps a copy
     expect(page.locator("h1")).to_have_text(questions.definition.title)

@@ -61,7 +61,7 @@ function answersForm(ctx, task) {
       : gettext("Write down dates and results here.")),
     form,
     isQuestions
-      ? h("p", {}, h("a", { href: "/api/v1/me/visit-sheet.pdf", class: "button secondary", id: "visit-sheet-link", target: "_blank", rel: "noopener" },
+      ? h("p", {}, h("a", { href: "/visit-sheet/", class: "button secondary", id: "visit-sheet-link", target: "_blank", rel: "noopener" },
         gettext("Print my visit sheet")))
       : null);
 }
