@@ -20,6 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET
 from django.views.i18n import JavaScriptCatalog
 
@@ -30,7 +31,7 @@ from prepapp.reminders.compose import task_path
 from prepapp.reminders.models import CHECK_IN_RULE, Reminder
 from prepapp.reminders.safety_words import CHECK_IN_PATH
 
-from .modules import PATIENT_APP, import_map, module_urls, static_files
+from .modules import PATIENT_APP, PATIENT_ENTRY, first_load_urls, import_map, static_files
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
@@ -60,7 +61,11 @@ def _language_for(request) -> str:
     return translation.get_language() or settings.LANGUAGE_CODE
 
 
+# The shell and the translations go compressed: neither carries a secret nor echoes anything from
+# the request (the CSRF token is in a cookie, and the CSP nonce is new on every answer), so
+# BREACH has nothing to recover from their sizes (see prepapp/lib/compression.py).
 @require_GET
+@gzip_page
 @never_cache
 @ensure_csrf_cookie
 def patient_app(request, **_route):
@@ -75,7 +80,7 @@ def patient_app(request, **_route):
                 "catalog_url": reverse("patient-catalog", args=[language]),
                 "theme_color": THEME_COLOR,
                 "import_map": import_map(PATIENT_APP),
-                "modules": module_urls(PATIENT_APP),
+                "modules": first_load_urls(PATIENT_ENTRY),
             },
         )
     # API calls after this page then speak the patient's language too (category names).
@@ -88,6 +93,7 @@ def patient_app(request, **_route):
 
 
 @require_GET
+@gzip_page
 def patient_catalog(request, lang: str):
     """The JavaScript translations of one language, at a URL of its own so each caches apart."""
     if lang not in LANGUAGE_CODES:
