@@ -7,10 +7,10 @@
 import { api, ApiError, csrfToken, isOffline } from "../shared/api.js";
 import { daysBetween } from "../shared/dates.js";
 import { announce, h } from "../shared/dom.js";
-import { loadChecklistParts } from "./checklist_data.js";
+import { loadChecklistParts, startEarly } from "./checklist_data.js";
 import { fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
-import { loadAbout } from "./screens/about.js";
+import { loadAbout } from "./screens/about_data.js";
 import { focusHeading, showCallButton } from "./screens/frame.js";
 import { home } from "./screens/home.js";
 import { notSaved, staffOnly } from "./screens/unavailable.js";
@@ -283,6 +283,17 @@ const ctx = {
     if (route.name === "signin") return ctx.redeemLink(takeFragment());
     // A code in the path or the query (older emails) has been in a server's log: never redeemed, typed instead.
     if (route.name === "oldJoin" || new URLSearchParams(location.search).has("code")) return ctx.oldLink();
+    // Online, a shell that says nobody is signed in is fresh from the server: the sign-in screen
+    // at once, without asking me/ for a 401. Offline it may be an old copy: me/ (saved) decides.
+    if (!state.me && document.body.dataset.session === "none" && navigator.onLine) {
+      delete document.body.dataset.session;
+      return ctx.signedOut();
+    }
+    // A patient's shell (a hint only): their checklist's two parts are asked for alongside me/.
+    if (!state.me && document.body.dataset.session === "patient") {
+      delete document.body.dataset.session;
+      if (route.name === "home" || route.name === "task") startEarly("me/checklist/state/", document.body.dataset.texts);
+    }
     if (!state.me && !(await loadMe())) return;
     // A caregiver sees the plan, a step and When to call; the patient's own screens are not theirs.
     if (state.following && !["home", "task", "call"].includes(route.name)) route.name = "home";

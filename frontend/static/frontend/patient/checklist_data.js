@@ -11,12 +11,25 @@ const DEFAULTS = {
   completed_at: null, ticked_off_by: null, note: "", conditional: false, stop_today: false,
 };
 
+// The texts' address and their answer (a promise, so that a read started early is shared).
 let kept = { url: "", texts: null };
+// A read of the state started early (startEarly), taken by the first loadChecklistParts of its path.
+let early = { path: "", answer: null };
 
 /** The words under this address: from memory, else through the worker (which keeps them for good). */
-async function textsAt(url) {
-  if (kept.url !== url) kept = { url, texts: (await api(new URL(url, location.origin).href)).data };
+function textsAt(url) {
+  if (kept.url !== url) {
+    kept = { url, texts: api(new URL(url, location.origin).href).then((answer) => answer.data) };
+    kept.texts.catch(() => { if (kept.url === url) kept = { url: "", texts: null }; });
+  }
   return kept.texts;
+}
+
+/** Start reading the state at `path` and the texts at `textsUrl` (the shell's hint) now, before they are asked for. */
+export function startEarly(path, textsUrl) {
+  early = { path, answer: api(path) };
+  early.answer.catch(() => {});
+  if (textsUrl) textsAt(textsUrl).catch(() => {});
 }
 
 function joinTask(item, words) {
@@ -32,7 +45,9 @@ function joinTask(item, words) {
 
 /** The combined checklist (as me/checklist/ answers it) from the state at `path`; throws ApiError. */
 export async function loadChecklistParts(path) {
-  const { data: state, cached } = await api(path);
+  const answer = early.path === path ? early.answer : api(path);
+  early = { path: "", answer: null };
+  const { data: state, cached } = await answer;
   const texts = await textsAt(state.texts_url);
   const groups = {};
   for (const [name, items] of Object.entries(state.groups)) groups[name] = items.map((item) => joinTask(item, texts.steps[item.key]));
