@@ -1,5 +1,5 @@
 // The patient app: routing between screens, the data they show, ticking off (also
-// offline), the unread badge and the service worker. About 480 lines: the screens themselves
+// offline), the unread badge and the service worker. About 500 lines: the screens themselves
 // live in screens/ (all but home loaded when first opened), the checklist's two parts are
 // joined in checklist_data.js, and what is left is the one router that ties them together,
 // for a caregiver's followed patient too.
@@ -48,6 +48,8 @@ const ROUTES = [
 // safety: the last me/safety/ answer; safetySavedAt: null when fresh, else when the saved copy was made ("" unknown).
 // about: the last me/about/ answer (the protocol's pages and glossary, for the step's words too).
 // For a caregiver, following is the patient shown (of those followed) and me is a stand-in with no patient's data.
+// The safety card's and About's reads, when a patient's shell let them start alongside me/.
+let earlyReads = null;
 const state = {
   me: null, checklist: null, caseData: null, safety: null, safetySavedAt: null, about: null, following: null, followed: [],
 };
@@ -292,9 +294,15 @@ const ctx = {
     // A patient's shell (a hint only): their checklist's two parts are asked for alongside me/.
     if (!state.me && document.body.dataset.session === "patient") {
       delete document.body.dataset.session;
-      if (route.name === "home" || route.name === "task") startEarly("me/checklist/state/", document.body.dataset.texts);
+      if (route.name === "home" || route.name === "task") {
+        startEarly("me/checklist/state/", document.body.dataset.texts);
+        earlyReads = [ctx.loadSafety(), loadAbout(ctx)];
+      }
     }
-    if (!state.me && !(await loadMe())) return;
+    if (!state.me && !(await loadMe())) {
+      earlyReads = null;
+      return;
+    }
     // A caregiver sees the plan, a step and When to call; the patient's own screens are not theirs.
     if (state.following && !["home", "task", "call"].includes(route.name)) route.name = "home";
     // The header's "When to call" follows the phase on every screen.
@@ -302,9 +310,10 @@ const ctx = {
     if (SCREENS[route.name]) await (await SCREENS[route.name]())(ctx, route.param);
     else {
       // The about answer gives the step's words their meanings; home links to its pages.
+      const [safetyRead, aboutRead] = earlyReads || [ctx.loadSafety(), state.about || loadAbout(ctx)];
+      earlyReads = null;
       const [loaded, , , steps] = await Promise.all([
-        state.checklist || loadChecklist(), ctx.loadSafety(), state.about || loadAbout(ctx),
-        route.name === "task" ? stepScreen() : null,
+        state.checklist || loadChecklist(), safetyRead, aboutRead, route.name === "task" ? stepScreen() : null,
       ]);
       if (!loaded) return;
       // Another screen was opened while this one waited for its data: that one is drawn, not this.
