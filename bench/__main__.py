@@ -7,6 +7,7 @@ Runs, each on scratch databases of its own on the PostgreSQL server DATABASE_URL
   bulk       assigning a protocol to, and moving, 1,000 and 10,000 surgeries;
   reminders  in-app delivery against bare claiming and one django-celery-beat task per reminder,
              and the sweeper's tick among 10,000 and 1,000,000 rows;
+  lighthouse the patient app in Chromium, scored by Lighthouse (mobile): sign-in, home and a step;
 
 prints each figure as it comes (value, the same run's baseline, their ratio, the goal) and a
 pass/fail table at the end. Exit status 0 whatever the figures: they are measurements, on a
@@ -19,10 +20,10 @@ import argparse
 import sys
 import time
 
-from bench import api, bulk, channels, reminders
+from bench import api, bulk, channels, lighthouse, reminders
 from bench.common import Figure, require_services, summary_table
 
-SECTIONS = {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders}
+SECTIONS = {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders, "lighthouse": lighthouse}
 
 
 def main(argv=None) -> list[Figure]:

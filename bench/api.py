@@ -80,7 +80,8 @@ def parse_wrk(output: str) -> WrkResult:
 class Server:
     """gunicorn serving the project with production settings and throwaway secrets."""
 
-    def __init__(self, logdir: str, floor_body: Path, *, workers: int, worker_class: str, threads: int):
+    def __init__(self, logdir: str, floor_body: Path, *, workers: int, worker_class: str, threads: int,
+                 extra_env: dict[str, str] | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(
@@ -98,6 +99,7 @@ class Server:
             PYTHONUNBUFFERED="1",
         )
         env.pop("DB_CONN_MAX_AGE", None)  # the production default
+        env.update(extra_env or {})
         args = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
                 "--workers", str(workers), "--worker-class", worker_class, "--log-level", "warning"]
         if worker_class == "gthread":

@@ -193,6 +193,111 @@ class ChecklistSerializer(serializers.Serializer):
     groups = ChecklistGroupsSerializer()
 
 
+# --- The checklist in two parts (checklists.checklist_parts) -----------------------------------
+
+
+class TaskStateTargetSerializer(serializers.Serializer):
+    """A figure worked out for the patient; its label is in the texts (`target_labels`)."""
+
+    key = serializers.SlugField()
+    text = serializers.CharField(help_text="The figure as shown, e.g. “84–112 g/day”.")
+    unit = serializers.CharField()
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    value = serializers.FloatField(allow_null=True)
+
+
+class TaskStateSerializer(serializers.Serializer):
+    """One step's own state: TaskSerializer's fields that are the patient's, its words found by `key` in the texts.
+
+    A field not required here is left out while it has its usual value: null for the dates and
+    names, false, an empty text, list or object.
+    """
+
+    id = serializers.IntegerField()
+    key = serializers.SlugField(help_text="The step's entry in the texts' `steps`.")
+    due_date = serializers.DateField(help_text="Calendar date in the patient's time zone.")
+    window_start = serializers.DateField(required=False)
+    window_end = serializers.DateField(required=False)
+    days_until_due = serializers.IntegerField(help_text="Negative once the due day has passed.")
+    weeks_until_due = serializers.IntegerField(help_text="Whole weeks from today to the due day; 0 is this week.")
+    late = serializers.BooleanField(required=False)
+    start_now = serializers.BooleanField(required=False)
+    not_enough_time = serializers.BooleanField(required=False)
+    group = serializers.ChoiceField(choices=schedule.GROUPS)
+    status = serializers.ChoiceField(choices=Task.Status.choices)
+    completed_at = serializers.DateTimeField(required=False)
+    ticked_off_by = serializers.CharField(required=False)
+    note = serializers.CharField(required=False)
+    answers = serializers.DictField(
+        child=serializers.CharField(), required=False,
+        help_text="The patient's answers by sub-item key; a sub-item not answered is left out.",
+    )
+    targets = TaskStateTargetSerializer(many=True, required=False)
+    conditional = serializers.BooleanField(required=False)
+    conditional_on = TaskConditionSerializer(many=True, required=False)
+    stop_today = serializers.BooleanField(required=False)
+    shown_answers = TaskShownAnswerSerializer(many=True, required=False)
+
+
+class TaskStateGroupsSerializer(serializers.Serializer):
+    overdue = TaskStateSerializer(many=True)
+    this_week = TaskStateSerializer(many=True)
+    coming_up = TaskStateSerializer(many=True)
+    done = TaskStateSerializer(many=True, help_text="Most recently done first.")
+
+
+class ChecklistStateProtocolSerializer(serializers.Serializer):
+    key = serializers.SlugField()
+    version = serializers.IntegerField()
+
+
+class ChecklistStateSerializer(serializers.Serializer):
+    """The patient's own part of the checklist; with the texts at `texts_url` it is ChecklistSerializer's answer."""
+
+    id = serializers.IntegerField()
+    today = serializers.DateField(help_text="Today's date in the patient's time zone.")
+    time_zone = serializers.CharField()
+    texts_url = serializers.CharField(
+        help_text="Where the steps' words are, in the language asked for; a new address whenever they change."
+    )
+    protocol = ChecklistStateProtocolSerializer()
+    case = CaseSummarySerializer()
+    counts = ChecklistCountsSerializer()
+    groups = TaskStateGroupsSerializer()
+
+
+class TaskSubItemTextSerializer(serializers.Serializer):
+    key = serializers.SlugField()
+    text = serializers.CharField()
+
+
+class StepTextsSerializer(serializers.Serializer):
+    """A step's words in the language, the same for every patient on the version."""
+
+    key = serializers.SlugField()
+    category = serializers.ChoiceField(choices=Category.choices)
+    category_label = serializers.CharField()
+    phase = serializers.ChoiceField(choices=[schedule.PREPARATION, schedule.RECOVERY])
+    title = serializers.CharField()
+    instructions = serializers.CharField()
+    why = serializers.CharField(allow_blank=True)
+    source_section = serializers.CharField(allow_blank=True)
+    min_lead_days = serializers.IntegerField(allow_null=True)
+    lead_reason = serializers.CharField(allow_blank=True)
+    stop_today_text = serializers.CharField(allow_blank=True)
+    sub_items = TaskSubItemTextSerializer(many=True)
+    target_labels = serializers.DictField(child=serializers.CharField(), help_text="Each target's label by its key.")
+
+
+class ChecklistTextsSerializer(serializers.Serializer):
+    """A protocol version's words in a language (checklist_texts)."""
+
+    language = serializers.CharField()
+    protocol = ChecklistProtocolSerializer()
+    steps = serializers.DictField(child=StepTextsSerializer(), help_text="Every step of the version, by key.")
+
+
 # --- About your surgery (checklists.about) ------------------------------------------------------
 
 

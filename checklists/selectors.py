@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet, Subquery
 
-from checklists.models import Checklist, Protocol, Task
+from checklists.models import Checklist, Protocol, ProtocolVersion, Task
 from prepapp.models import Patient, SurgeryCase
-from prepapp.permissions import staff_organization_ids
-from prepapp.selectors import cases_current_first
+from prepapp.permissions import patient_of, staff_organization_ids
+from prepapp.selectors import caregiver_links_followed, cases_current_first
 
 
 def tasks_open_to_remind() -> QuerySet:
@@ -41,3 +41,18 @@ def checklist_current(patient: Patient) -> Checklist | None:
 def protocols_for_staff(actor) -> QuerySet:
     """The protocols `actor` may assign and read: the shipped ones and their organizations' own."""
     return Protocol.objects.filter(Q(organization__isnull=True) | Q(organization_id__in=staff_organization_ids(actor)))
+
+
+def protocol_version_read_by(user, version_id: int) -> ProtocolVersion | None:
+    """The protocol version, if `user` reads a current checklist on it: their own, or a followed patient's.
+
+    The texts of a version are the same for every patient on it, but only those who have a
+    checklist on it (or follow someone who has) are given them. One query per patient looked at.
+    """
+    patients = [patient] if (patient := patient_of(user)) is not None else []
+    patients += [link.patient for link in caregiver_links_followed(user)]
+    for someone in patients:
+        checklist = checklist_current(someone)
+        if checklist is not None and checklist.protocol_version_id == version_id:
+            return checklist.protocol_version
+    return None

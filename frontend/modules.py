@@ -7,6 +7,9 @@ is served with long caching and one release never mixes with another's modules.
 """
 
 import json
+import posixpath
+import re
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +19,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 # Each app's folders of static files; the shared folder holds what both import.
 PATIENT_APP = ("frontend/patient", "frontend/shared")
+PATIENT_ENTRY = "frontend/patient/app.js"
 COORDINATOR_PAGES = ("frontend/coordinator", "frontend/shared")
 
 
@@ -35,6 +39,34 @@ def module_urls(folders: tuple[str, ...]) -> list[str]:
     fetches all at once, and a page's forms are ready about as soon as the page is drawn.
     """
     return [static(name) for name in static_files(folders, (".js",))]
+
+
+# `import … from "./x.js"` and `import "./x.js"` (over several lines too); not `import("./x.js")`,
+# which loads a module only when the code asks for it.
+STATIC_IMPORT = re.compile(r"""^\s*import\s+(?:[\w*{}\s,]+?\s+from\s+)?["']([^"']+)["']""", re.M)
+
+
+@cache
+def first_load(entry: str) -> tuple[str, ...]:
+    """The static names of the entry module and of every module it imports statically, at any depth.
+
+    These are what the browser must fetch before the entry runs: the ones to preload. A module
+    imported with import() is fetched when it is first wanted (and kept offline by the worker).
+    """
+    seen, todo = [], [entry]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.append(name)
+        text = (STATIC_DIR / name).read_text(encoding="utf-8")
+        todo += [posixpath.normpath(posixpath.join(posixpath.dirname(name), found)) for found in STATIC_IMPORT.findall(text)]
+    return tuple(sorted(seen))
+
+
+def first_load_urls(entry: str) -> list[str]:
+    """The URLs of first_load(entry), for <link rel="modulepreload">."""
+    return [static(name) for name in first_load(entry)]
 
 
 def import_map(folders: tuple[str, ...]) -> str:

@@ -20,17 +20,20 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET
 from django.views.i18n import JavaScriptCatalog
 
 from checklists.models import Task
+from checklists.selectors import checklist_current
+from prepapp.api.checklist_parts import texts_url as checklist_texts_url
 from prepapp.permissions import patient_of
 from prepapp.reminders import receipts
 from prepapp.reminders.compose import task_path
 from prepapp.reminders.models import CHECK_IN_RULE, Reminder
 from prepapp.reminders.safety_words import CHECK_IN_PATH
 
-from .modules import PATIENT_APP, import_map, module_urls, static_files
+from .modules import PATIENT_APP, PATIENT_ENTRY, first_load_urls, import_map, static_files
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
@@ -60,7 +63,50 @@ def _language_for(request) -> str:
     return translation.get_language() or settings.LANGUAGE_CODE
 
 
+# The shell and the translations go compressed: neither carries a secret nor echoes anything from
+# the request (the CSRF token is in a cookie, and the CSP nonce is new on every answer), so
+# BREACH has nothing to recover from their sizes (see prepapp/lib/compression.py).
+def _first_screen(request) -> list[str]:
+    """The module of the screen this address opens, when the app loads it lazily (see app.js's SCREENS).
+
+    Preloaded with the app, it arrives with the rest instead of one round trip after the app
+    has started; the home screen's modules are preloaded always.
+    """
+    if not request.user.is_authenticated:
+        return ["frontend/patient/screens/sign_in.js"]
+    for prefix, name in LAZY_SCREENS:
+        if request.path.startswith(prefix):
+            return [f"frontend/patient/screens/{name}.js"]
+    return []
+
+
+def _session_hints(request) -> dict:
+    """What lets the app start its reads at once: who is signed in, and where their checklist's texts are.
+
+    "none": nobody (the sign-in screen, without asking me/); "patient": the patient's state,
+    safety card and texts are fetched alongside me/ instead of after it. Only hints: the
+    answers of the API decide (a copy of this page kept offline may be old).
+    """
+    if not request.user.is_authenticated:
+        return {"session": "none"}
+    patient = patient_of(request.user)
+    if patient is None:
+        return {}
+    checklist = checklist_current(patient)
+    if checklist is None or patient.language not in LANGUAGE_CODES:
+        return {"session": "patient"}
+    return {"session": "patient", "texts_url": checklist_texts_url(checklist.protocol_version, patient.language)}
+
+
+LAZY_SCREENS = [
+    ("/tasks/", "step"), ("/inbox/", "inbox"), ("/settings/", "settings"), ("/access/", "access_log"),
+    ("/health-check/", "health_check"), ("/when-to-call/", "when_to_call"), ("/check-in/", "check_in"),
+    ("/about/", "about"),
+]
+
+
 @require_GET
+@gzip_page
 @never_cache
 @ensure_csrf_cookie
 def patient_app(request, **_route):
@@ -75,7 +121,8 @@ def patient_app(request, **_route):
                 "catalog_url": reverse("patient-catalog", args=[language]),
                 "theme_color": THEME_COLOR,
                 "import_map": import_map(PATIENT_APP),
-                "modules": module_urls(PATIENT_APP),
+                "modules": first_load_urls(PATIENT_ENTRY) + [static(name) for name in _first_screen(request)],
+                **_session_hints(request),
             },
         )
     # API calls after this page then speak the patient's language too (category names).
@@ -88,6 +135,7 @@ def patient_app(request, **_route):
 
 
 @require_GET
+@gzip_page
 def patient_catalog(request, lang: str):
     """The JavaScript translations of one language, at a URL of its own so each caches apart."""
     if lang not in LANGUAGE_CODES:

@@ -130,6 +130,7 @@ def object_for(template: str, name: str, world: dict) -> str | None:
         ("R4/CommunicationRequest/<pk>", world["reminder"].pk), ("R4/Communication/<pk>", world["reminder"].pk),
         ("R4/PlanDefinition/<pk>", world["version"].pk),
         ("me/caregivers/<pk>", world["caregiver"].pk), ("following/<pk>", world["caregiver"].pk),
+        ("checklist-texts/<version_id>", world["version"].pk),
     ]
     for fragment, value in by_route:
         if fragment in template and f"<{name}>" in fragment:
@@ -142,7 +143,7 @@ def object_for(template: str, name: str, world: dict) -> str | None:
         return str(world["version"].number)
     if name == "code":
         return "ELSEWHERE"
-    if name == "lang":
+    if name in ("lang", "language"):
         return "en"
     if name == "app_label":
         return "prepapp"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import api, bulk, channels, reminders
+from bench import api, bulk, channels, lighthouse, reminders
 from bench.__main__ import SECTIONS
 from bench.common import Figure, summary_table
 
@@ -33,7 +33,8 @@ Transfer/sec:     76.00MB
 
 
 def test_every_part_is_wired_into_the_one_command():
-    assert SECTIONS == {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders}
+    assert SECTIONS == {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders,
+                        "lighthouse": lighthouse}
 
 
 def test_wrk_reports_are_read_right():
@@ -41,6 +42,24 @@ def test_wrk_reports_are_read_right():
     assert (result.rate, result.requests, result.p50_ms, result.p99_ms) == (2970.0, 29700, 20.9, 1020.0)
     # Closed connections are how sync workers end each answer; a non-2xx answer is a failure.
     assert result.errors == 3
+
+
+def test_lighthouse_reports_are_read_right():
+    """The four scores against 100, LCP against 1.5 s, TBT against 0; a score that could not be had is 0, and said so."""
+    titles = {"performance": "Performance", "accessibility": "Accessibility", "best-practices": "Best Practices",
+              "seo": "SEO"}
+    report = {
+        "categories": {key: {"title": title, "score": 1.0} for key, title in titles.items()},
+        "audits": {"largest-contentful-paint": {"numericValue": 1620.5}, "total-blocking-time": {"numericValue": 0}},
+    }
+    report["categories"]["performance"]["score"] = 0.97
+    report["categories"]["seo"]["score"] = None
+    figures = {f.name.split(": ")[1]: f for f in lighthouse.figures_of("home", report)}
+    assert (figures["performance"].value, figures["performance"].passed) == (97, False)
+    assert (figures["accessibility"].value, figures["accessibility"].passed) == (100, True)
+    assert (figures["seo"].value, figures["seo"].passed, figures["seo"].note) == (0, False, "an audit failed to run")
+    assert (figures["LCP"].value, figures["LCP"].passed) == (1.6205, False)
+    assert figures["TBT"].passed is True
 
 
 def test_the_summary_table_says_pass_fail_or_reported():
@@ -58,11 +77,11 @@ def test_the_summary_table_says_pass_fail_or_reported():
 
 @pytest.mark.integration
 def test_the_quick_mode_runs_end_to_end():
-    """Every part but the API's load (it needs wrk, which only a benchmarking machine has)."""
+    """Every part but the API's load (it needs wrk, which only a benchmarking machine has) and Lighthouse (npm)."""
     env = dict(os.environ, DEBUG="true")
     # The benchmarks make and drop scratch databases of their own on the same server.
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--skip", "api", "--email-n", "40", "--push-n", "20"],
+        [sys.executable, "-m", "bench", "--quick", "--skip", "api,lighthouse", "--email-n", "40", "--push-n", "20"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

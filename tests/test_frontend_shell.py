@@ -38,8 +38,11 @@ LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
 # surgery (its pages, the glossary's words in the steps: two modules, styles, Spanish strings)
 # took the total from 56.4 to 60.8 KB, so 64 KB. Caregivers (their module: the following bar,
 # the patient's "People who help me") and the calendar feed in Settings, with their Spanish
-# strings, took it to 65.7 KB, so 68 KB now. (Everything the app can download, not its first load.)
-BUDGET_BYTES = 68 * 1024
+# strings, took it to 65.7 KB, so 68 KB. Joining the checklist's two parts on the phone
+# (checklist_data.js) and moving what the home screen draws of two screens into modules of their
+# own (conditions.js, about_data.js), so that those screens load only when opened, took it to
+# 68.2 KB, so 72 KB now. (Everything the app can download, not its first load: see below.)
+BUDGET_BYTES = 72 * 1024
 
 
 def signed_in(patient) -> Client:
@@ -72,6 +75,20 @@ def imported_modules(entry: str) -> set[str]:
         assert path.is_file(), f"{url} is imported but does not exist"
         for match in IMPORT.finditer(path.read_text()):
             todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(url), match.group(1) or match.group(2))))
+    return seen
+
+
+def static_imports(entry: str) -> set[str]:
+    """The entry and what it imports statically, at any depth: what the browser fetches before it runs."""
+    seen, todo = set(), [entry]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        for match in IMPORT.finditer((STATIC / url.removeprefix("/static/")).read_text()):
+            if match.group(1):
+                todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(url), match.group(1))))
     return seen
 
 
@@ -112,7 +129,7 @@ def test_the_shell_speaks_the_signed_in_patients_language(riverside):
     html = response.content.decode()
     assert '<html lang="es">' in html
     assert "Preparándose para la cirugía" in html
-    assert '<script src="/app-i18n/es.js"></script>' in html
+    assert '<script defer src="/app-i18n/es.js"></script>' in html
     # The API calls that follow get Spanish category names too.
     assert response.cookies["django_language"].value == "es"
 
@@ -166,7 +183,11 @@ def test_every_module_the_app_imports_is_cached_for_offline_use_and_in_its_impor
     for url in modules:
         assert url in precache, f"{url} is imported by the app but would be missing offline"
         assert url in import_map, f"{url} is imported by the app but missing from its import map"
-    assert modules <= preloads_of(html)
+    # Preloaded: what the app's first screen needs (its static imports), not the screens loaded later.
+    first = static_imports(entry)
+    # Signed out, the sign-in screen's module comes with them.
+    assert preloads_of(html) == first | {"/static/frontend/patient/screens/sign_in.js"}
+    assert "/static/frontend/patient/screens/settings.js" in modules - first
 
 
 @pytest.mark.parametrize("page", ["roster", "enrol", "patient"])
@@ -257,6 +278,42 @@ def test_everything_the_phone_downloads_for_the_app_fits_in_64_kb_gzipped(rivers
     sizes = {name: len(gzip.compress(data, compresslevel=9)) for name, data in parts.items()}
     total = sum(sizes.values())
     assert total <= BUDGET_BYTES, f"{total} bytes gzipped: {sizes}"
+
+
+# The first load: the shell, the translations and the style sheet it names, and the modules it
+# preloads (the app and what the home screen imports statically), as the server sends them,
+# gzipped. With all 23 modules and style sheets preloaded and the shell and translations sent
+# uncompressed it was about 59.9 KB (English) and 96.0 KB (Spanish); now 33.0 and 43.6 KB. The
+# goal, 15 KB, is NOT met: nothing is minified, the home screen still imports caregivers.js and
+# safety.js whole, the style sheet styles every screen, and the Spanish translations of every
+# screen (11.5 KB) come at once. These budgets keep what was gained; docs/performance.md says
+# what is left to do.
+FIRST_LOAD_BYTES = {"en": 34 * 1024, "es": 44 * 1024}
+FIRST_LOAD_GOAL_BYTES = 15 * 1024
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_first_load_of_the_app_stays_within_its_budget(riverside, protocol_version, carol, language):
+    paul = patient_enrol(organization=riverside, full_name="Paul Other", language=language)
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    client = signed_in(paul)
+    shell = client.get("/", HTTP_ACCEPT_ENCODING="gzip")
+    assert shell["Content-Encoding"] == "gzip"
+    html = gzip.decompress(shell.content).decode()
+    catalog_url = re.search(r'<script defer src="([^"]+)"></script>', html).group(1)
+    catalog = client.get(catalog_url, HTTP_ACCEPT_ENCODING="gzip")
+    assert catalog["Content-Encoding"] == "gzip"
+    sizes = {"shell": len(shell.content), catalog_url: len(catalog.content)}
+    entry = re.search(r'<script type="module" src="([^"]+)"', html).group(1)
+    styles = re.findall(r'<link rel="stylesheet" href="([^"]+)">', html)
+    statics = {entry, *styles, *preloads_of(html)}
+    assert static_imports(entry) <= statics
+    for url in statics:
+        sizes[url] = len(gzip.compress((STATIC / url.removeprefix("/static/")).read_bytes(), compresslevel=9))
+    total = sum(sizes.values())
+    print(f"first load ({language}): {total} bytes gzipped in {len(sizes)} files (goal {FIRST_LOAD_GOAL_BYTES})")
+    assert total <= FIRST_LOAD_BYTES[language], f"{total} bytes gzipped: {sizes}"
 
 
 # --- Translations -------------------------------------------------------------------------------------

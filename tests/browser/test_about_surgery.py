@@ -96,7 +96,7 @@ def test_the_patient_reads_about_their_surgery_and_a_word_of_a_step_also_offline
     expect(page.locator("#term-pseudarthrosis")).to_have_text("Pseudarthrosis")
 
     # No connection: the pages were saved with the app.
-    wait_until_saved(page, "/api/v1/me/about/", "/api/v1/me/checklist/")
+    wait_until_saved(page, "/api/v1/me/about/", "/api/v1/me/checklist/state/")
     phone.set_offline(True)
     page.goto("/about/compared/")
     expect(page.locator("h1")).to_have_text("Small cuts or open surgery")
@@ -130,7 +130,7 @@ def test_in_spanish_after_the_surgery_offline(phone, riverside, carol, protocol_
     expect(page.locator(".term-meaning")).to_contain_text("Fusión: Dos o más huesos de la columna")
     expect(page.locator(".term-meaning")).to_contain_text("Todas las palabras explicadas")
 
-    wait_until_saved(page, "/api/v1/me/about/", "/api/v1/me/checklist/")
+    wait_until_saved(page, "/api/v1/me/about/", "/api/v1/me/checklist/state/")
     phone.set_offline(True)
     page.goto("/about/outcomes/")
     expect(page.locator("h1")).to_have_text("Cómo están las personas un año después")

@@ -12,6 +12,7 @@ const SHELL_CACHE = "prep-shell-" + VERSION;
 const DATA_CACHE = "prep-data";
 const STATE_CACHE = "prep-state";
 const NETWORK_TIMEOUT_MS = 8000;
+const TEXTS_PREFIX = "/api/v1/checklist-texts/";
 // The app's own screens; other pages (coordinator pages, admin, API docs) are left alone.
 const APP_PAGES = /^\/($|tasks\/|inbox\/|settings\/|access\/|health-check\/|when-to-call\/|check-in\/|about\/|join\/|signin\/)/;
 
@@ -82,11 +83,11 @@ async function networkFirst(request, cacheName, cacheKey) {
   }
 }
 
-async function cacheFirst(request) {
+async function cacheFirst(request, cacheName = SHELL_CACHE) {
   const saved = await caches.match(request);
   if (saved) return saved;
   const response = await fetch(request);
-  if (response.ok) (await caches.open(SHELL_CACHE)).put(request, response.clone());
+  if (response.ok) (await caches.open(cacheName)).put(request, response.clone());
   return response;
 }
 
@@ -105,6 +106,10 @@ self.addEventListener("fetch", (event) => {
     if (!APP_PAGES.test(url.pathname)) return;
     // Every screen is the same shell, so the latest copy of any of them serves them all.
     event.respondWith(networkFirst(request, SHELL_CACHE, SHELL_URL).catch(() => caches.match(SHELL_URL)));
+  } else if (url.pathname.startsWith(TEXTS_PREFIX)) {
+    // A protocol version's words: what is under one address never changes, so the saved copy
+    // is used without asking. With the personal data, as only a signed-in reader gets them.
+    event.respondWith(cacheFirst(request, DATA_CACHE).catch(offlineJson));
   } else if (url.pathname.startsWith("/api/v1/me/")) {
     event.respondWith(networkFirst(request, DATA_CACHE).catch(offlineJson));
   } else if (url.pathname.startsWith(STATIC_PREFIX)) {

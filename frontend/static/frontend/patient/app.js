@@ -1,27 +1,34 @@
 // The patient app: routing between screens, the data they show, ticking off (also
-// offline), the unread badge and the service worker. About 480 lines: the screens themselves
-// live in screens/, and what is left is the one router that ties them together, now for a
-// caregiver's followed patient too; its next split (the data loading apart from the routing)
-// waits for the first-load work, which reshapes that loading.
+// offline), the unread badge and the service worker. About 500 lines: the screens themselves
+// live in screens/ (all but home loaded when first opened), the checklist's two parts are
+// joined in checklist_data.js, and what is left is the one router that ties them together,
+// for a caregiver's followed patient too.
 
 import { api, ApiError, csrfToken, isOffline } from "../shared/api.js";
 import { daysBetween } from "../shared/dates.js";
 import { announce, h } from "../shared/dom.js";
+import { loadChecklistParts, startEarly } from "./checklist_data.js";
 import { fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
-import { shareWithWorker, unsubscribe } from "./push.js";
-import { aboutSurgery, loadAbout } from "./screens/about.js";
-import { accessLog } from "./screens/access_log.js";
-import { checkIn } from "./screens/check_in.js";
+import { loadAbout } from "./screens/about_data.js";
 import { focusHeading, showCallButton } from "./screens/frame.js";
-import { healthCheck } from "./screens/health_check.js";
 import { home } from "./screens/home.js";
-import { inbox } from "./screens/inbox.js";
-import { settings } from "./screens/settings.js";
-import { signIn as showSignIn } from "./screens/sign_in.js";
-import { refreshTaskAction, step } from "./screens/step.js";
 import { notSaved, staffOnly } from "./screens/unavailable.js";
-import { whenToCall } from "./screens/when_to_call.js";
+
+// Only what the home screen draws is loaded with the app; every other screen, and Web Push,
+// when first opened (each is kept by the service worker for offline use all the same).
+const push = () => import("./push.js");
+const SCREENS = {
+  settings: () => import("./screens/settings.js").then((m) => m.settings),
+  access: () => import("./screens/access_log.js").then((m) => m.accessLog),
+  health: () => import("./screens/health_check.js").then((m) => m.healthCheck),
+  inbox: () => import("./screens/inbox.js").then((m) => m.inbox),
+  call: () => import("./screens/when_to_call.js").then((m) => m.whenToCall),
+  about: () => import("./screens/about.js").then((m) => m.aboutSurgery),
+  checkin: () => import("./screens/check_in.js").then((m) => m.checkIn),
+};
+const stepScreen = () => import("./screens/step.js");
+const showSignIn = (ctx, problems) => import("./screens/sign_in.js").then((m) => m.signIn(ctx, problems));
 
 const ROUTES = [
   [/^\/$/, "home"],
@@ -41,6 +48,8 @@ const ROUTES = [
 // safety: the last me/safety/ answer; safetySavedAt: null when fresh, else when the saved copy was made ("" unknown).
 // about: the last me/about/ answer (the protocol's pages and glossary, for the step's words too).
 // For a caregiver, following is the patient shown (of those followed) and me is a stand-in with no patient's data.
+// The safety card's and About's reads, when a patient's shell let them start alongside me/.
+let earlyReads = null;
 const state = {
   me: null, checklist: null, caseData: null, safety: null, safetySavedAt: null, about: null, following: null, followed: [],
 };
@@ -122,7 +131,7 @@ const ctx = {
         showProblem(gettext("Something went wrong. Please try again."));
       }
     }
-    refreshTaskAction(ctx, id);
+    (await stepScreen()).refreshTaskAction(ctx, id);
   },
 
   /** "saved", "queued" or "" (failed). */
@@ -170,7 +179,7 @@ const ctx = {
       let text = gettext("This code is not valid. Please check it with your care team.");
       if (isOffline(error)) text = gettext("You need an internet connection to sign in.");
       else if (error instanceof ApiError && error.status === 429) text = gettext("Too many tries. Please wait a minute and try again.");
-      showSignIn(ctx, { code, error: text });
+      await showSignIn(ctx, { code, error: text });
       document.getElementById("code").focus();
     }
   },
@@ -193,7 +202,7 @@ const ctx = {
       let text = gettext("This sign-in link has expired or has already been used. You can ask for a new one here.");
       if (isOffline(error)) text = gettext("You need an internet connection to sign in.");
       else if (error instanceof ApiError && error.status === 429) text = gettext("Too many tries. Please wait a minute and try again.");
-      ctx.signedOut({ linkError: text });
+      await ctx.signedOut({ linkError: text });
       document.getElementById("email").focus();
     }
   },
@@ -217,7 +226,7 @@ const ctx = {
   /** End every session of the patient, on every device; only a failure comes back (as text). */
   async signOutEverywhere() {
     if (!navigator.onLine) return gettext("You need an internet connection to do this.");
-    await unsubscribe().catch(() => {});
+    await push().then((p) => p.unsubscribe()).catch(() => {});
     try {
       await api("auth/signout-everywhere/", { method: "POST" });
     } catch (error) {
@@ -234,7 +243,7 @@ const ctx = {
   async signOut() {
     // Free this phone's push subscription first: the next person to sign in here gets it,
     // and the server never hands one patient's phone to another.
-    await unsubscribe().catch(() => {});
+    await push().then((p) => p.unsubscribe()).catch(() => {});
     await api("auth/signout/", { method: "POST" }).catch(() => {});
     outbox.clear();
     // The saved checklist and the worker's note of the session are personal: leave nothing behind.
@@ -246,7 +255,7 @@ const ctx = {
     state.me = state.checklist = state.caseData = state.safety = state.about = null;
     showCallButton(false);
     document.body.classList.add("signed-out");
-    showSignIn(ctx, problems);
+    return showSignIn(ctx, problems);
   },
 
   async refreshBadge() {
@@ -276,25 +285,40 @@ const ctx = {
     if (route.name === "signin") return ctx.redeemLink(takeFragment());
     // A code in the path or the query (older emails) has been in a server's log: never redeemed, typed instead.
     if (route.name === "oldJoin" || new URLSearchParams(location.search).has("code")) return ctx.oldLink();
-    if (!state.me && !(await loadMe())) return;
+    // Online, a shell that says nobody is signed in is fresh from the server: the sign-in screen
+    // at once, without asking me/ for a 401. Offline it may be an old copy: me/ (saved) decides.
+    if (!state.me && document.body.dataset.session === "none" && navigator.onLine) {
+      delete document.body.dataset.session;
+      return ctx.signedOut();
+    }
+    // A patient's shell (a hint only): their checklist's two parts are asked for alongside me/.
+    if (!state.me && document.body.dataset.session === "patient") {
+      delete document.body.dataset.session;
+      if (route.name === "home" || route.name === "task") {
+        startEarly("me/checklist/state/", document.body.dataset.texts);
+        earlyReads = [ctx.loadSafety(), loadAbout(ctx)];
+      }
+    }
+    if (!state.me && !(await loadMe())) {
+      earlyReads = null;
+      return;
+    }
     // A caregiver sees the plan, a step and When to call; the patient's own screens are not theirs.
     if (state.following && !["home", "task", "call"].includes(route.name)) route.name = "home";
     // The header's "When to call" follows the phase on every screen.
     if (!state.safety && !["home", "task", "call", "checkin"].includes(route.name)) ctx.loadSafety();
-    if (route.name === "settings") await settings(ctx);
-    else if (route.name === "access") await accessLog(ctx);
-    else if (route.name === "health") await healthCheck(ctx);
-    else if (route.name === "inbox") await inbox(ctx);
-    else if (route.name === "call") await whenToCall(ctx);
-    else if (route.name === "about") await aboutSurgery(ctx, route.param);
-    else if (route.name === "checkin") await checkIn(ctx);
+    if (SCREENS[route.name]) await (await SCREENS[route.name]())(ctx, route.param);
     else {
       // The about answer gives the step's words their meanings; home links to its pages.
-      const [loaded] = await Promise.all([state.checklist || loadChecklist(), ctx.loadSafety(), state.about || loadAbout(ctx)]);
+      const [safetyRead, aboutRead] = earlyReads || [ctx.loadSafety(), state.about || loadAbout(ctx)];
+      earlyReads = null;
+      const [loaded, , , steps] = await Promise.all([
+        state.checklist || loadChecklist(), safetyRead, aboutRead, route.name === "task" ? stepScreen() : null,
+      ]);
       if (!loaded) return;
       // Another screen was opened while this one waited for its data: that one is drawn, not this.
       if (ctx.route !== route) return;
-      if (route.name === "task") step(ctx, route.param);
+      if (route.name === "task") steps.step(ctx, route.param);
       else home(ctx);
     }
     if (focus) focusHeading();
@@ -318,7 +342,7 @@ function takeFragment() {
 function signedIn(patient) {
   state.me = patient;
   document.body.classList.remove("signed-out");
-  shareWithWorker({ csrf: csrfToken() }).catch(() => {});
+  push().then((p) => p.shareWithWorker({ csrf: csrfToken() })).catch(() => {});
 }
 
 /** Just signed in, with a code or a link: on to the home screen. */
@@ -371,7 +395,7 @@ async function loadMe() {
 
 async function loadChecklist() {
   try {
-    const { data } = await api(source("checklist/"));
+    const { data } = await loadChecklistParts(source("checklist/state/"));
     state.checklist = data;
     state.caseData = data.case;
     return true;
@@ -448,7 +472,10 @@ if ("serviceWorker" in navigator) {
   // On the first visit the data was fetched before the worker took over: fetch it again
   // through the worker so that it is on the phone for the next time there is no signal.
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (state.me) for (const path of ["me/", "me/checklist/", "me/case/", "me/safety/", "me/about/"]) api(path).catch(() => {});
+    if (!state.me) return;
+    const texts = state.checklist && state.checklist.texts_url;
+    for (const path of ["me/", "me/checklist/state/", "me/case/", "me/safety/", "me/about/"]) api(path).catch(() => {});
+    if (texts) api(new URL(texts, location.origin).href).catch(() => {});
   });
   navigator.serviceWorker.addEventListener("message", (event) => {
     const data = event.data || {};

@@ -2,32 +2,13 @@
 // own approach first), and the words explained. The texts are the protocol version's; offline
 // they are drawn from the last answer the phone saved.
 
-import { api } from "../../shared/api.js";
 import { h } from "../../shared/dom.js";
 import { fmt } from "../i18n.js";
+import { loadAbout, yourOperation } from "./about_data.js";
 import { heading, link, message, screen } from "./frame.js";
 import { withTerms } from "./terms.js";
 
 const WORDS = "words";
-
-/** The about answer (me/about/): fetched afresh, the saved copy kept when it cannot be had. */
-export async function loadAbout(ctx) {
-  try {
-    const { data, cached } = await api("me/about/");
-    ctx.state.about = data;
-    ctx.state.aboutSaved = cached;
-  } catch {
-    // Nothing new: what was had stays (null when nothing ever was).
-  }
-  return ctx.state.about;
-}
-
-/** "MIS-TLIF at L4–L5", "MIS-TLIF", "L4–L5" or null: the operation as the care team noted it. */
-export function yourOperation(about) {
-  if (!about || (!about.approach_label && !about.level)) return null;
-  if (about.approach_label && about.level) return fmt(gettext("%(approach)s at %(level)s"), { approach: about.approach_label, level: about.level });
-  return about.approach_label || fmt(gettext("Level %(level)s"), { level: about.level });
-}
 
 const backTo = (href, text) => h("p", { class: "back" }, link(href, [h("span", { "aria-hidden": "true" }, "‹ "), text]));
 

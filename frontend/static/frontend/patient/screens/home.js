@@ -4,8 +4,8 @@
 import { longDate } from "../../shared/dates.js";
 import { h } from "../../shared/dom.js";
 import { countdownText, dueText, fmt, recoveryText, shortOfTimeText, weekHeading } from "../i18n.js";
-import { conditionLine, healthCheckPrompt } from "./health_check.js";
-import { yourOperation } from "./about.js";
+import { yourOperation } from "./about_data.js";
+import { conditionLine, healthCheckPrompt } from "./conditions.js";
 import { followingBar } from "./caregivers.js";
 import { heading, link, message, screen, showPhase } from "./frame.js";
 import { checkInCard, clock, dayOfCard, rulesNow, signsOnHome, whenToCallLink } from "./safety.js";

@@ -3,7 +3,7 @@
 
 import { h, mount } from "../../shared/dom.js";
 import { dueText, number, shortOfTimeText } from "../i18n.js";
-import { conditionNote } from "./health_check.js";
+import { conditionNote } from "./conditions.js";
 import { tickedBy } from "./caregivers.js";
 import { heading, link, screen } from "./frame.js";
 import { withTerms } from "./terms.js";
