@@ -90,6 +90,10 @@ class FhirSourceForm(forms.ModelForm):
                                "current one."),
     )
     remove_token = forms.BooleanField(label=gettext_lazy("Remove the token"), required=False)
+    base_url = forms.URLField(
+        label=gettext_lazy("Base address"), max_length=500, assume_scheme="https",
+        help_text=gettext_lazy("The FHIR R4 base address, e.g. https://ehr.example.org/fhir/R4."),
+    )
 
     class Meta:
         model = FhirSource
