@@ -24,6 +24,8 @@ from prepapp.reminders.models import Announcement, Reminder
 
 from . import fhir_bundles as fb
 from .support.fhir_server import FhirServer
+from .support.processes import wait_until
+from .support.stack import Stack, redis_url_from_env
 
 pytestmark = pytest.mark.django_db
 TOKEN = "riverside-bearer-token-0123456789"
@@ -274,3 +276,34 @@ def test_the_beat_schedule_polls_the_sources():
     assert entry["task"] == "prepapp.tasks.poll_fhir_sources" and entry["task"] in app.tasks
     assert "prepapp.tasks.poll_fhir_source" in app.tasks
     assert float(entry["schedule"]) <= 600
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.integration
+def test_beat_and_a_worker_poll_the_source_and_pick_up_a_change(riverside, mapping, ehr, tmp_path):
+    """The operator's `celery beat` and `celery worker`, ticking every second, against the stand-in."""
+    source = fhir_source_add(organization=riverside, name="Riverside EHR", base_url=ehr.base_url, token=TOKEN)
+    put(ehr, range(5))
+    stack = Stack(tmp_path, redis_url=redis_url_from_env(), FHIR_PULL_SECONDS=1, FHIR_PULL_ALLOW_HTTP="true",
+                  FHIR_PULL_OVERLAP_SECONDS=0)
+    try:
+        stack.worker()
+        stack.beat()
+        wait_until(lambda: SurgeryCase.objects.filter(patient__organization=riverside).count() == 5, timeout=60,
+                   what="the first poll to book the five surgeries")
+        put(ehr, [2], on=in_days(70))
+        wait_until(lambda: AppointmentLink.objects.get(value="OR-00002").case.surgery_date == in_days(70),
+                   timeout=60, what="a later poll to move the surgery")
+        polls = len(ehr.searches())
+        wait_until(lambda: len(ehr.searches()) > polls + 1, timeout=30, what="beat to go on polling")
+    except AssertionError:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop()
+    source.refresh_from_db()
+    # Every poll went through, and the watermark is one of the server's own search times.
+    assert source.last_error == "" and source.last_error_at is None
+    assert source.watermark in {parse_datetime(t) for t in ehr.search_times[1:]}
+    assert Patient.objects.filter(organization=riverside).count() == 5
+    assert Announcement.objects.filter(event=Announcement.Event.MOVED).count() == 1
