@@ -47,6 +47,9 @@ else:
     SITE_URL = production_site_url(
         env.str("SITE_URL", default=""), allow_http=env.bool("SITE_URL_ALLOW_HTTP", default=False)
     )
+# Earlier keys, while SECRET_KEY is rotated: what they signed or sealed (sessions, links, the FHIR
+# sources' tokens) still opens until it is made again under the new key.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

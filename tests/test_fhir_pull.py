@@ -307,3 +307,25 @@ def test_beat_and_a_worker_poll_the_source_and_pick_up_a_change(riverside, mappi
     assert source.watermark in {parse_datetime(t) for t in ehr.search_times[1:]}
     assert Patient.objects.filter(organization=riverside).count() == 5
     assert Announcement.objects.filter(event=Announcement.Event.MOVED).count() == 1
+
+
+def test_a_token_sealed_under_a_retired_key_opens_only_while_that_key_is_a_fallback(source, ehr, settings):
+    put(ehr, [1])
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert unseal(FhirSource.objects.get(pk=source.pk).sealed_token) == TOKEN
+    assert poll(source).ok
+
+    settings.SECRET_KEY_FALLBACKS = []
+    put(ehr, [2])
+    broken = poll(source)
+    assert "cannot be opened" in broken.error and Patient.objects.count() == 1
+
+
+def test_a_next_link_to_another_address_is_not_followed(source, ehr):
+    put(ehr, range(10))  # two pages
+    ehr.next_links_to = "http://127.0.0.1:9/elsewhere/fhir"
+    result = poll(source)
+    assert "next link points outside" in result.error
+    assert len(ehr.searches()) == 1 and Patient.objects.count() == 0 and source.watermark is None

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -106,6 +107,8 @@ def source_poll(*, source_id: int, now: datetime | None = None) -> PollResult | 
         error = _where(refused, names)
     except (PullFailed, SealBroken) as exc:
         error = str(exc)
+    except SoftTimeLimitExceeded:
+        error = "the poll took longer than a task may run; the next one asks again"
     except LeaseLost:
         logger.warning("The poll of FHIR source %s outlived its lease; it was undone.", source_id)
         return PollResult(error="the poll took longer than its lease and was undone; the next one asks again")

@@ -76,7 +76,9 @@ def fetch_schedule(*, base_url: str, token: str, since: datetime | None, today: 
                 raise PullFailed(f"the server's next links did not end after {fetched.pages} pages")
             seen_links.add(next_url)
             next_url = urljoin(base_url.rstrip("/") + "/", next_url)
-            # fhirpy refuses a next link outside the configured base address (the token stays with the server).
+            # The token goes with every request: never to an address outside the configured server.
+            if not next_url.startswith(base_url.rstrip("/") + "/"):
+                raise PullFailed("the server's next link points outside its base address")
             page = _plain(client.execute(next_url, method="get"))
         fetched.appointments = list(by_id.values())
         for patient_id in _missing_patients(fetched):

@@ -58,6 +58,7 @@ class FhirServer:
         self.token = token
         self.clock_offset = clock_offset
         self.answers_include = answers_include
+        self.next_links_to: str | None = None  # another address for the next links (a misconfigured proxy)
         self.resources: dict[tuple[str, str], dict] = {}  # (type, id) -> JSON with the server's meta
         self.failure: tuple[int, str] | None = None  # (status, body) to answer every request with
         self.requests: list[tuple[str, dict[str, list[str]]]] = []  # (path, query) of each request received
@@ -206,8 +207,8 @@ class FhirServer:
         links = [BundleLink(relation="self", url=f"{self.base_url}/Appointment?{urlencode(query, doseq=True)}")]
         if offset + count < len(appointments):
             following = {**query, "_offset": [str(offset + count)]}
-            links.append(BundleLink(relation="next",
-                                    url=f"{self.base_url}/Appointment?{urlencode(following, doseq=True)}"))
+            links.append(BundleLink(relation="next", url=f"{self.next_links_to or self.base_url}/Appointment?"
+                                                         f"{urlencode(following, doseq=True)}"))
         if offset == 0:
             self.search_times.append(searched_at)
         bundle = Bundle(type="searchset", total=len(appointments), meta=Meta(lastUpdated=searched_at),
