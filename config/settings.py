@@ -47,6 +47,9 @@ else:
     SITE_URL = production_site_url(
         env.str("SITE_URL", default=""), allow_http=env.bool("SITE_URL_ALLOW_HTTP", default=False)
     )
+# Earlier keys, while SECRET_KEY is rotated: what they signed or sealed (sessions, links, the FHIR
+# sources' tokens) still opens until it is made again under the new key.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -328,6 +331,22 @@ try:
 except ValueError:
     raise ImproperlyConfigured(f"DAY_BEFORE_REMINDER_TIME must be a time like 18:00, not {DAY_BEFORE_REMINDER_TIME!r}.")
 
+# --- FHIR pull mode ---------------------------------------------------------
+# How often beat polls each enabled FHIR source (admin: FHIR sources) for changed surgeries.
+FHIR_PULL_SECONDS = env.float("FHIR_PULL_SECONDS", default=300.0)
+# Each request to the hospital's server; a poll of several pages makes several.
+FHIR_PULL_TIMEOUT_SECONDS = env.float("FHIR_PULL_TIMEOUT_SECONDS", default=30.0)
+FHIR_PULL_PAGE_SIZE = env.int("FHIR_PULL_PAGE_SIZE", default=100)
+# A server whose next links go on past this many pages in one poll is answered as an error.
+FHIR_PULL_MAX_PAGES = env.int("FHIR_PULL_MAX_PAGES", default=200)
+# The poll asks for what changed since a little before the watermark: a change stamped just
+# before it but committed after is read again (which changes nothing) rather than missed.
+FHIR_PULL_OVERLAP_SECONDS = env.int("FHIR_PULL_OVERLAP_SECONDS", default=60)
+# How long a poll holds its source: longer than a task may run, so a worker that died lets go.
+FHIR_PULL_LEASE_SECONDS = env.int("FHIR_PULL_LEASE_SECONDS", default=300)
+# A source's address must be https (the bearer token travels with each request) unless this is set.
+FHIR_PULL_ALLOW_HTTP = env.bool("FHIR_PULL_ALLOW_HTTP", default=False)
+
 # --- Celery ------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
@@ -385,6 +404,10 @@ CELERY_BEAT_SCHEDULE = {
     "plan-safety-reminders": {
         "task": "prepapp.tasks.plan_safety_reminders",
         "schedule": SAFETY_REMINDER_PLAN_SECONDS,
+    },
+    "poll-fhir-sources": {
+        "task": "prepapp.tasks.poll_fhir_sources",
+        "schedule": FHIR_PULL_SECONDS,
     },
 }
 

@@ -25,10 +25,12 @@ from prepapp.permissions import staff_organization_ids
 # The permissions a clinical lead needs in the admin; each row is further limited to their
 # organizations by the admins themselves. Role groups get exactly these (see clinical_lead_group).
 CLINICAL_LEAD_PERMISSIONS = [
-    # The FHIR connection: the clinic's integration clients, its procedure mapping, matches held for review.
+    # The FHIR connection: the clinic's integration clients, the servers it polls, its procedure mapping,
+    # matches held for review.
     "fhir.view_integrationclient", "fhir.add_integrationclient", "fhir.change_integrationclient",
     "fhir.view_proceduremapping", "fhir.add_proceduremapping", "fhir.change_proceduremapping",
     "fhir.delete_proceduremapping", "fhir.view_heldmatch", "fhir.change_heldmatch",
+    "fhir.view_fhirsource", "fhir.add_fhirsource", "fhir.change_fhirsource",
     "prepapp.view_organization",
     "prepapp.view_staffmembership",
     "prepapp.view_patient",

@@ -31,7 +31,7 @@ from prepapp.admin_scoping import (
 )
 from prepapp.audit import audit_record
 from prepapp.fhir.models import HeldMatch, ProcedureMapping
-from prepapp.fhir.services import integration_client_issue
+from prepapp.fhir.services import fhir_source_add, integration_client_issue
 from prepapp.models import AuditEntry, Patient, StaffMembership
 from prepapp.reminders.models import (
     Alert,
@@ -116,9 +116,11 @@ def two_clinics(riverside, elsewhere, lead_admin, carol, olga, elsewhere_lead, p
     reminder_rows_for(eve, olga)
     audit_record(actor=elsewhere_lead, patients=[eve], action="read")
     Token.objects.create(user=olga)
-    # The FHIR connection's rows: a client, a procedure mapping and a held match in each clinic.
+    # The FHIR connection's rows: a client, a polled source, a procedure mapping and a held match in each clinic.
     for organization, patient in ((riverside, pat_checklist.case.patient), (elsewhere, eve)):
         integration_client_issue(organization=organization, name=f"{organization.name} EHR")
+        fhir_source_add(organization=organization, name=f"{organization.name} FHIR server",
+                        base_url=f"https://fhir.{organization.slug}.example/R4", token=f"{organization.slug}-token")
         ProcedureMapping.objects.create(organization=organization, code=f"{organization.slug}-fusion",
                                         protocol=own.protocol if organization == elsewhere else protocol_version.protocol)
         HeldMatch.objects.create(organization=organization, candidate=patient, system="urn:mrn", value=str(patient.pk),

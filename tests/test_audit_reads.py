@@ -127,8 +127,9 @@ PATIENT_SCREENS = re.compile(
 ADMIN_OF_NO_PATIENT = re.compile(
     r"^/admin/(checklists/(protocol|protocolversion|taskdefinition)/|prepapp/(organization|staffmembership)/"
     r"|auth/group/|axes/|authtoken/|reminders/alertemail/|django_celery_beat/"
-    # staff's second-factor devices; the FHIR connection's clients and its procedure-code mapping
-    r"|otp_totp/|otp_static/|fhir/(integrationclient|proceduremapping)/)"
+    # staff's second-factor devices; the FHIR connection's clients, the servers it polls (their state and
+    # last error name the hospital's resource ids, never a patient) and its procedure-code mapping
+    r"|otp_totp/|otp_static/|fhir/(integrationclient|fhirsource|proceduremapping)/)"
 )
 
 

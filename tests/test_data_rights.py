@@ -6,6 +6,10 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.patient import Patient as FhirPatient
+from fhir.resources.R4B.task import Task as FhirTask
 
 from prepapp.models import AuditEntry, Patient
 from prepapp.reminders.models import Reminder
@@ -25,6 +29,29 @@ def test_a_patient_downloads_all_of_their_data(as_pat, pat_checklist, paul):
     assert "Ask about the brace" in {t["note"] for t in surgery["checklist"]["tasks"]}
     assert len(data["reminders"]) == Reminder.objects.filter(patient=pat_checklist.case.patient).count() > 0
     assert "Paul Other" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_download_holds_the_patients_fhir_bundle_with_their_care_plan_and_steps(as_pat, as_carol, pat_checklist,
+                                                                                    paul):
+    data = json.loads(as_pat.get("/api/v1/me/export/").content)
+    bundle = Bundle.model_validate(data["fhir"])
+    assert bundle.type == "searchset"
+    resources = [entry.resource for entry in bundle.entry]
+    [patient] = [r for r in resources if isinstance(r, FhirPatient)]
+    assert patient.id == str(pat_checklist.case.patient_id) and patient.name[0].text == "Pat Example"
+    [care_plan] = [r for r in resources if isinstance(r, CarePlan)]
+    assert care_plan.id == str(pat_checklist.pk)
+    assert care_plan.subject.reference == f"Patient/{patient.id}"
+    steps = {r.id for r in resources if isinstance(r, FhirTask)}
+    assert steps == {str(pk) for pk in pat_checklist.tasks.values_list("pk", flat=True)}
+    # The care plan names each of its steps, and each step its care plan.
+    assert {a.reference.reference for a in care_plan.activity if a.reference} == {f"Task/{pk}" for pk in steps}
+    assert {r.basedOn[0].reference for r in resources if isinstance(r, FhirTask)} == {f"CarePlan/{care_plan.id}"}
+    # The same resources as staff read at $everything, and nobody else's records.
+    staff_read = as_carol.get(f"/fhir/R4/Patient/{patient.id}/$everything").json()
+    assert [e["fullUrl"] for e in staff_read["entry"]] == [e["fullUrl"] for e in data["fhir"]["entry"]]
+    assert "Paul Other" not in json.dumps(data["fhir"])
 
 
 @pytest.mark.django_db

@@ -1,10 +1,16 @@
-"""Endpoints for a patient's data rights: download everything as JSON; staff erase a patient."""
+"""Endpoints for a patient's data rights: download everything as JSON; staff erase a patient.
+
+The download is put together here, above both the workflows' export of the records and the FHIR
+mapping, so that it can carry the patient's `$everything` Bundle too without the workflows
+reaching up into the FHIR layer.
+"""
 
 from __future__ import annotations
 
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -12,6 +18,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from prepapp.api.fhir_schema import FhirBundleSerializer
+from prepapp.fhir.patient_plan import everything_bundle
 from prepapp.lib.errors import StrictInputMixin
 from prepapp.lib.schema import error_response
 from prepapp.permissions import IsPatient, IsStaffMember, patient_of
@@ -154,6 +162,10 @@ class DataExportSerializer(serializers.Serializer):
     )
     caregivers = ExportedCaregiverSerializer(many=True, help_text="Who follows (or followed) the patient.")
     record_access = ExportedAccessSerializer(many=True)
+    fhir = FhirBundleSerializer(
+        help_text="The same records as FHIR R4: the Bundle of /fhir/R4/Patient/{id}/$everything (Patient, "
+                  "Appointment, CarePlan, Task, CommunicationRequest, Communication), for another provider's systems."
+    )
 
 
 class MyDataExportView(APIView):
@@ -167,8 +179,11 @@ class MyDataExportView(APIView):
     )
     def get(self, request):
         patient = patient_of(request.user)
-        body = json.dumps(data_rights.patient_export(patient=patient), cls=DjangoJSONEncoder, indent=2,
-                          ensure_ascii=False)
+        # One snapshot: the records and their FHIR form read in the same transaction.
+        with transaction.atomic():
+            export = data_rights.patient_export(patient=patient)
+            export["fhir"] = everything_bundle(patient).model_dump(mode="json")
+        body = json.dumps(export, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
         response = HttpResponse(body, content_type="application/json; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="my-surgery-preparation-data.json"'
         return response

@@ -34,8 +34,8 @@ class TransactionView(FhirView):
     def post(self, request):
         try:
             bundle, patients, appointments = read_bundle(request.data)
-            results = schedule_import(client=request.auth, patients=patients, appointments=appointments,
-                                      request=request)
+            results = schedule_import(organization=request.auth.organization, actor=request.auth.user,
+                                      patients=patients, appointments=appointments, request=request)
         except BundleRefused as refused:
             return Response(outcome(refused.status, str(refused), expression=[refused.where]), status=refused.status)
         by_index = {r.index: r for r in results}

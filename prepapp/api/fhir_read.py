@@ -133,16 +133,8 @@ class PatientEverythingView(FhirView):
             if patient is None:
                 raise Http404(f"No Patient/{pk} here.")
             _audit(request, [patient.pk], "fhir-everything")
-            resources = patient_plan.everything(patient)
-        return Response(everything_bundle(resources))
-
-
-def everything_bundle(resources: list) -> Bundle:
-    base = codes.fhir_base()
-    return Bundle(
-        type="searchset", total=len(resources), timestamp=timezone.now(),
-        entry=[BundleEntry(fullUrl=f"{base}/{r.get_resource_type()}/{r.id}", resource=r) for r in resources],
-    )
+            bundle = patient_plan.everything_bundle(patient)
+        return Response(bundle)
 
 
 def plan_definitions_for(request):

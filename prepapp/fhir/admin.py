@@ -1,15 +1,26 @@
-"""The FHIR connection in the admin: integration clients (keys issued, rotated, revoked), the procedure mapping, held matches.
+"""The FHIR connection in the admin: integration clients (keys issued, rotated, revoked), the FHIR sources pull
+mode polls (their state, "poll now"), the procedure mapping, held matches.
 
 Each limited to the staff member's organizations, as every care record is (prepapp.admin_scoping).
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from prepapp.admin_scoping import OrganizationScopedAdmin
-from prepapp.fhir.models import HeldMatch, IntegrationClient, ProcedureMapping
-from prepapp.fhir.services import integration_client_issue, integration_client_revoke, integration_client_rotate
+from prepapp.fhir import pull
+from prepapp.fhir.models import FhirSource, HeldMatch, IntegrationClient, ProcedureMapping
+from prepapp.fhir.services import (
+    check_source_address,
+    fhir_source_add,
+    fhir_source_update,
+    integration_client_issue,
+    integration_client_revoke,
+    integration_client_rotate,
+)
 
 KEY_SHOWN_ONCE = gettext_lazy(
     "The key of %(client)s is %(key)s — copy it into the interface engine now: it is not shown again."
@@ -68,3 +79,101 @@ class HeldMatchAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class FhirSourceForm(forms.ModelForm):
+    # Typed, never shown back: the page says only whether one is kept.
+    token = forms.CharField(
+        label=gettext_lazy("Bearer token"), required=False, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=gettext_lazy("Sent as “Authorization: Bearer …” with every request. Leave empty to keep the "
+                               "current one."),
+    )
+    remove_token = forms.BooleanField(label=gettext_lazy("Remove the token"), required=False)
+    base_url = forms.URLField(
+        label=gettext_lazy("Base address"), max_length=500, assume_scheme="https",
+        help_text=gettext_lazy("The FHIR R4 base address, e.g. https://ehr.example.org/fhir/R4."),
+    )
+
+    class Meta:
+        model = FhirSource
+        fields = ["organization", "name", "base_url", "enabled"]
+
+    def clean_base_url(self):
+        try:
+            return check_source_address(self.cleaned_data["base_url"])
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["base_url"]) from None
+
+
+@admin.register(FhirSource)
+class FhirSourceAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
+    form = FhirSourceForm
+    list_display = ["name", "organization", "enabled", "state", "watermark", "last_success_at", "last_error_at",
+                    "last_appointments", "last_created", "last_changed"]
+    list_filter = ["organization", "enabled"]
+    readonly_fields = ["token_kept", "state", "watermark", "last_success_at", "last_error", "last_error_at",
+                       "last_appointments", "last_patients", "last_created", "last_changed", "last_held",
+                       "claimed_until"]
+    actions = ["poll_now"]
+
+    def get_fieldsets(self, request, obj=None):
+        connection = ["organization", "name", "base_url", "enabled", "token", "remove_token"]
+        if obj is None:
+            return [(None, {"fields": connection})]
+        return [
+            (None, {"fields": [*connection, "token_kept"]}),
+            (gettext_lazy("Last poll"), {"fields": [
+                "state", "watermark", "last_success_at", "last_error", "last_error_at", "last_appointments",
+                "last_patients", "last_created", "last_changed", "last_held", "claimed_until",
+            ]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = list(super().get_readonly_fields(request, obj))
+        return fixed + ["organization"] if obj is not None else fixed
+
+    @admin.display(description=gettext_lazy("Token kept"), boolean=True)
+    def token_kept(self, obj):
+        return obj.has_token
+
+    @admin.display(description=gettext_lazy("State"))
+    def state(self, obj):
+        if not obj.enabled:
+            return _("Not polled (disabled)")
+        if obj.last_error_at and (obj.last_success_at is None or obj.last_error_at > obj.last_success_at):
+            return _("Failing: %(error)s") % {"error": obj.last_error}
+        if obj.last_success_at is None:
+            return _("Not polled yet")
+        return _("Working")
+
+    def save_model(self, request, obj, form, change):
+        token = form.cleaned_data.get("token") or None
+        if form.cleaned_data.get("remove_token"):
+            token = ""
+        if change:
+            saved = fhir_source_update(source=obj, name=obj.name, base_url=obj.base_url, enabled=obj.enabled,
+                                       token=token)
+        else:
+            # Made by the service, never saved as typed: it gives the source its own login for the audit trail.
+            saved = fhir_source_add(organization=obj.organization, name=obj.name, base_url=obj.base_url,
+                                    token=token or "", enabled=obj.enabled)
+        for field in ("pk", "user_id", "sealed_token", "watermark", "created_at"):
+            setattr(obj, field, getattr(saved, field))
+
+    @admin.action(description=gettext_lazy("Poll now"))
+    def poll_now(self, request, queryset):
+        for source in queryset:
+            result = pull.source_poll(source_id=source.pk)
+            if result is None:
+                self.message_user(request, _("%(source)s is disabled or being polled right now.")
+                                  % {"source": source.name}, messages.WARNING)
+            elif result.ok:
+                self.message_user(request, _(
+                    "%(source)s: %(appointments)s appointments read, %(created)s records created, %(changed)s "
+                    "changed, %(held)s held for a coordinator."
+                ) % {"source": source.name, "appointments": result.appointments, "created": result.created,
+                     "changed": result.changed, "held": result.held}, messages.SUCCESS)
+            else:
+                self.message_user(request, _("%(source)s: the poll failed and changed nothing: %(error)s")
+                                  % {"source": source.name, "error": result.error}, messages.ERROR)

@@ -131,9 +131,10 @@ def _appointment(index: int, resource: Appointment) -> AppointmentIn:
     for participant in resource.participant or []:
         actor = participant.actor
         ref = (actor.reference or "") if actor else ""
-        if ref.startswith("Patient/") or (ref.startswith("urn:") and patient_ref is None):
+        # Patient/<id>, a bundle's urn:uuid, or a server's absolute …/Patient/<id> (as a polled server writes them).
+        if ref.startswith("Patient/") or "/Patient/" in ref or (ref.startswith("urn:") and patient_ref is None):
             patient_ref = ref
-        elif ref.startswith("Practitioner/") and not surgeon:
+        elif (ref.startswith("Practitioner/") or "/Practitioner/" in ref) and not surgeon:
             surgeon = (actor.display or "")[:200]
     if patient_ref is None:
         raise BundleRefused(index, "participant", "no participant is the patient (actor: Patient/… or a bundle fullUrl)")

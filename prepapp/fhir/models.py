@@ -136,3 +136,56 @@ class HeldMatch(models.Model):
 
     def __str__(self):
         return f"{self.full_name} ({self.system}|{self.value}) may be {self.candidate}"
+
+
+class FhirSource(models.Model):
+    """A hospital FHIR server the service polls for its surgical schedule (pull mode), for one organization.
+
+    The poll asks for `Appointment?date=ge<today>&_lastUpdated=gt<watermark>` and feeds what
+    it reads to the same import as a posted bundle (prepapp.fhir.pull). The watermark is the
+    server's own time of the last poll that was imported whole: it moves only on success, so
+    a failed poll is asked again, from the same point, by the next one.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="fhir_sources")
+    name = models.CharField(max_length=120, help_text=_("Which server it is, e.g. “Main hospital EHR”."))
+    base_url = models.URLField(
+        max_length=500, help_text=_("The FHIR R4 base address, e.g. https://ehr.example.org/fhir/R4."),
+    )
+    # The bearer token, sealed (prepapp.lib.sealed): the service must send it, so it cannot be hashed.
+    sealed_token = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    # The login the imports act as, so that the audit trail names the source (no password, no staff membership).
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="fhir_source")
+    created_at = models.DateTimeField(auto_now_add=True)
+    watermark = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text=_("The server's time of the last poll imported whole: the next poll asks for what changed after it."),
+    )
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the last successful poll read and did.
+    last_appointments = models.PositiveIntegerField(default=0, editable=False)
+    last_patients = models.PositiveIntegerField(default=0, editable=False)
+    last_created = models.PositiveIntegerField(default=0, editable=False)
+    last_changed = models.PositiveIntegerField(default=0, editable=False)
+    last_held = models.PositiveIntegerField(default=0, editable=False)
+    # A poll under way: taken by compare-and-set, until this time at the latest (a worker that died lets go by itself).
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["organization", "name", "id"]
+        verbose_name = _("FHIR source (pull)")
+        verbose_name_plural = _("FHIR sources (pull)")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "base_url"], name="one_source_per_server_and_organization")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.organization})"
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.sealed_token)

@@ -6,7 +6,9 @@
   `Task` per step (status, due window as restriction.period, done time, the patient's answers),
   and the rules in force today as the CarePlan's activity details;
 - reminders still planned as `CommunicationRequest`, those sent (or given up on) as
-  `Communication` (channel, sent time, and when the patient opened it as `received`).
+  `Communication` (channel, sent time, and when the patient opened it as `received`);
+- all of them for one patient as the Bundle of `Patient/<id>/$everything`, which the patient's
+  own data export carries too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime, time
 from django.utils import timezone
 from fhir.resources.R4B.annotation import Annotation
 from fhir.resources.R4B.appointment import Appointment, AppointmentParticipant
+from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir.resources.R4B.careplan import CarePlan, CarePlanActivity, CarePlanActivityDetail
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
@@ -264,3 +267,14 @@ def everything(patient: Patient, *, now: datetime | None = None) -> list:
         else:
             resources.append(communication_request_resource(reminder))
     return resources
+
+
+def everything_bundle(patient: Patient, *, now: datetime | None = None) -> Bundle:
+    """The Bundle `Patient/<id>/$everything` answers (a searchset of everything above, the Patient first)."""
+    now = now or timezone.now()
+    resources = everything(patient, now=now)
+    base = codes.fhir_base()
+    return Bundle(
+        type="searchset", total=len(resources), timestamp=now,
+        entry=[BundleEntry(fullUrl=f"{base}/{r.get_resource_type()}/{r.id}", resource=r) for r in resources],
+    )

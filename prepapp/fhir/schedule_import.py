@@ -34,8 +34,8 @@ from prepapp.fhir.bundle_reading import (
     PatientIn,
     ref_to_own_patient,
 )
-from prepapp.fhir.models import AppointmentLink, HeldMatch, IntegrationClient, PatientIdentifier, ProcedureMapping
-from prepapp.models import Patient, SurgeryCase
+from prepapp.fhir.models import AppointmentLink, HeldMatch, PatientIdentifier, ProcedureMapping
+from prepapp.models import Organization, Patient, SurgeryCase
 from prepapp.selectors import patients_like
 from prepapp.workflows import case_book, case_cancel, case_complete, case_reschedule, checklist_assign
 
@@ -51,6 +51,7 @@ class EntryResult:
     location: str = ""
     note: str = ""
     changed: bool = False
+    held: bool = False  # a patient held for a coordinator, or an appointment of one
 
 
 def _refuse(entry: int, exc: ValidationError) -> BundleRefused:
@@ -62,15 +63,18 @@ def _refuse(entry: int, exc: ValidationError) -> BundleRefused:
 
 @transaction.atomic
 def schedule_import(
-    *, client: IntegrationClient, patients: list[PatientIn], appointments: list[AppointmentIn], request=None,
+    *, organization: Organization, actor, patients: list[PatientIn], appointments: list[AppointmentIn],
+    request=None, via: str = "/fhir/R4/",
 ) -> list[EntryResult]:
-    """Apply a read bundle (prepapp.fhir.bundle_reading) for the client's organization; all or nothing."""
-    organization = client.organization
-    actor = client.user
+    """Apply a read bundle (prepapp.fhir.bundle_reading) for one organization; all or nothing.
+
+    `actor` is the login of whoever sent it (an integration client's, or a polled source's):
+    the audit trail names it. `via` is where it came in, noted with the invitations sent.
+    """
     results: list[EntryResult] = []
     resolved: dict[str, Patient | None] = {}  # a bundle patient's keys -> the patient (None: held)
     for entry in patients:
-        patient, result = _match_patient(entry, client=client, request=request)
+        patient, result = _match_patient(entry, organization=organization, actor=actor, request=request, via=via)
         results.append(result)
         for key in entry.keys:
             resolved[key] = patient
@@ -83,8 +87,8 @@ def schedule_import(
     return sorted(results, key=lambda r: r.index)
 
 
-def _match_patient(entry: PatientIn, *, client: IntegrationClient, request) -> tuple[Patient | None, EntryResult]:
-    organization = client.organization
+def _match_patient(entry: PatientIn, *, organization: Organization, actor, request,
+                   via: str) -> tuple[Patient | None, EntryResult]:
     known = (
         PatientIdentifier.objects.filter(_pairs_filter(entry.identifiers), organization=organization)
         .select_related("patient").order_by("id").first()
@@ -106,7 +110,7 @@ def _match_patient(entry: PatientIn, *, client: IntegrationClient, request) -> t
             )
         note = ("Held for a coordinator: an enrolled patient has this name and birth date (or email) "
                 "but not this identifier. Nothing was enrolled or booked for this entry.")
-        return None, EntryResult(entry.index, "200 OK", note=note)
+        return None, EntryResult(entry.index, "200 OK", note=note, held=True)
     try:
         patient = services.patient_enrol(
             organization=organization, full_name=entry.full_name, confirm_duplicate=True,
@@ -116,9 +120,9 @@ def _match_patient(entry: PatientIn, *, client: IntegrationClient, request) -> t
     except ValidationError as exc:
         raise _refuse(entry.index, exc) from exc
     _keep_identifiers(patient, entry.identifiers)
-    audit_record(actor=client.user, patients=[patient], action="enrol", request=request)
+    audit_record(actor=actor, patients=[patient], action="enrol", request=request)
     if patient.contact_email:
-        transaction.on_commit(lambda: _invite(patient, client))
+        transaction.on_commit(lambda: _invite(patient, actor, via))
     return patient, EntryResult(entry.index, "201 Created", f"Patient/{patient.pk}", changed=True)
 
 
@@ -138,10 +142,10 @@ def _keep_identifiers(patient: Patient, pairs: list[tuple[str, str]]) -> None:
     )
 
 
-def _invite(patient: Patient, client: IntegrationClient) -> None:
+def _invite(patient: Patient, actor, via: str) -> None:
     """After the bundle commits: the invitation email, as a coordinator's "email the code" sends it."""
     try:
-        services.patient_invitation_email(patient=patient, issued_by=client.user, path="/fhir/R4/")
+        services.patient_invitation_email(patient=patient, issued_by=actor, path=via)
     except (services.InvitationEmailNotSent, services.TooManyInvitationEmails, ValidationError) as exc:
         # The enrolment stands; a coordinator can send the invitation again from the patient's page.
         logger.warning("The invitation of imported patient %s was not emailed (%s).", patient.pk,
@@ -168,7 +172,8 @@ def _local(entry: AppointmentIn, patient: Patient):
 def _apply_appointment(entry: AppointmentIn, *, organization, actor, resolved: dict, request) -> EntryResult:
     patient = _patient_for(entry, organization=organization, resolved=resolved)
     if patient is None:
-        return EntryResult(entry.index, "200 OK", note="Its patient is held for a coordinator: not booked.")
+        return EntryResult(entry.index, "200 OK", note="Its patient is held for a coordinator: not booked.",
+                           held=True)
     system, value = entry.identifier
     link = AppointmentLink.objects.filter(organization=organization, system=system, value=value) \
         .select_related("case__patient").first()
