@@ -103,3 +103,24 @@ def test_a_caregiver_who_follows_someone_else_keeps_her_account(ana, pat, paul, 
     assert account.is_active and account.email == "ana@example.org"
     assert [link.patient_id for link in CaregiverLink.objects.filter(caregiver=account)] == [paul.pk]
     assert CaregiverSettings.objects.filter(user=account).exists()
+
+
+# --- In the admin -----------------------------------------------------------------------------
+
+
+def test_a_lead_reading_a_caregiver_in_the_admin_is_an_audited_read_of_the_patient(client, lead_admin, ana, pat):
+    from django.urls import reverse
+
+    client.force_login(lead_admin)
+    listing = client.get(reverse("admin:prepapp_caregiverlink_changelist"))
+    assert listing.status_code == 200 and "Ana" in listing.content.decode()
+    assert AuditEntry.objects.filter(action="admin-list", patient=pat, actor=lead_admin).count() == 1
+    page = client.get(reverse("admin:prepapp_caregiverlink_change", args=[ana.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "in the app, email" in text and "Español" in text  # her own settings, as she chose them
+    assert AuditEntry.objects.filter(action="admin-read", patient=pat, actor=lead_admin).count() == 1
+    # Read-only: revoking goes through the service, which ends her sessions.
+    assert client.post(reverse("admin:prepapp_caregiverlink_change", args=[ana.pk]),
+                       {"access": "see_and_tick"}).status_code == 403
+    assert CaregiverLink.objects.get(pk=ana.pk).access == "see"
