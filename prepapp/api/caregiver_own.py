@@ -7,6 +7,7 @@ revoked link's messages are gone from it).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -17,7 +18,7 @@ from rest_framework.views import APIView
 from prepapp import caregivers
 from prepapp.api.push import PushSubscriptionSerializer, PushUnsubscribeSerializer
 from prepapp.lib.errors import StrictInputMixin
-from prepapp.lib.schema import error_response
+from prepapp.lib.schema import LocalTimeModelSerializer, error_response
 from prepapp.models import CaregiverLink, CaregiverSettings
 from prepapp.permissions import IsCaregiver
 from prepapp.reminders import services
@@ -27,18 +28,23 @@ NO_MESSAGE = "No such message."
 NO_SUBSCRIPTION = "No such subscription."
 
 
-class CaregiverSettingsSerializer(StrictInputMixin, serializers.ModelSerializer):
-    """How the caregiver hears from us, for every patient they follow."""
+class CaregiverSettingsSerializer(StrictInputMixin, LocalTimeModelSerializer):
+    """How the caregiver hears from us, for every patient they follow. Times are in the caregiver's own `time_zone`."""
 
     push_subscriptions = serializers.SerializerMethodField(help_text="How many of their browsers get Web Push.")
+    push_public_key = serializers.SerializerMethodField(
+        help_text="The VAPID key their browser subscribes with; empty when Web Push is not configured.")
 
     class Meta:
         model = CaregiverSettings
         fields = ["language", "time_zone", "reminder_time", "quiet_hours_start", "quiet_hours_end",
-                  "email_enabled", "push_enabled", "inapp_enabled", "push_subscriptions"]
+                  "email_enabled", "push_enabled", "inapp_enabled", "push_subscriptions", "push_public_key"]
 
     def get_push_subscriptions(self, own) -> int:
         return CaregiverPushSubscription.objects.filter(user_id=own.user_id).count()
+
+    def get_push_public_key(self, own) -> str:
+        return settings.VAPID_PUBLIC_KEY if settings.VAPID_PRIVATE_KEY else ""
 
 
 class CaregiverPushSubscriptionSerializer(PushSubscriptionSerializer):

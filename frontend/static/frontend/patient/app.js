@@ -12,6 +12,8 @@ import * as outbox from "./outbox.js";
 import { shareWithWorker, unsubscribe } from "./push.js";
 import { aboutSurgery, loadAbout } from "./screens/about.js";
 import { accessLog } from "./screens/access_log.js";
+import { caregiverSettings, familyInbox } from "./screens/caregiver_own.js";
+import { speakOf } from "./screens/caregivers.js";
 import { checkIn } from "./screens/check_in.js";
 import { focusHeading, showCallButton } from "./screens/frame.js";
 import { healthCheck } from "./screens/health_check.js";
@@ -110,7 +112,12 @@ const ctx = {
       announce(fmt(done ? gettext("Marked as done: %(title)s") : gettext("Marked as not done: %(title)s"), { title }));
     } catch (error) {
       // A caregiver's ticks are not kept to send later: the patient's phone may tick the same step meanwhile.
-      if (isOffline(error) && !state.following) {
+      if (isOffline(error) && state.following) {
+        // Said on the screen, not only to screen readers: nothing of this tick is kept.
+        const text = gettext("You are offline. Your tick was not saved and will not be sent later: please tick it again when you are back online.");
+        announce(text);
+        showProblem(text);
+      } else if (isOffline(error)) {
         outbox.enqueue({ task: Number(id), kind });
         announce(fmt(done
           ? gettext("Marked as done: %(title)s. This change will be sent when you are back online.")
@@ -158,6 +165,7 @@ const ctx = {
   /** A caregiver chooses whose plan to show (of the patients they follow). */
   async follow(id) {
     state.following = state.followed.find((f) => f.id === id) || state.following;
+    speakOf(state.following);
     state.checklist = state.safety = state.caseData = null;
     await ctx.go("/", { replace: true });
   },
@@ -277,14 +285,14 @@ const ctx = {
     // A code in the path or the query (older emails) has been in a server's log: never redeemed, typed instead.
     if (route.name === "oldJoin" || new URLSearchParams(location.search).has("code")) return ctx.oldLink();
     if (!state.me && !(await loadMe())) return;
-    // A caregiver sees the plan, a step and When to call; the patient's own screens are not theirs.
-    if (state.following && !["home", "task", "call"].includes(route.name)) route.name = "home";
+    // A caregiver sees the plan, a step, When to call, and their own messages and settings.
+    if (state.following && !["home", "task", "call", "inbox", "settings"].includes(route.name)) route.name = "home";
     // The header's "When to call" follows the phase on every screen.
     if (!state.safety && !["home", "task", "call", "checkin"].includes(route.name)) ctx.loadSafety();
-    if (route.name === "settings") await settings(ctx);
+    if (route.name === "settings") await (state.following ? caregiverSettings(ctx) : settings(ctx));
     else if (route.name === "access") await accessLog(ctx);
     else if (route.name === "health") await healthCheck(ctx);
-    else if (route.name === "inbox") await inbox(ctx);
+    else if (route.name === "inbox") await (state.following ? familyInbox(ctx) : inbox(ctx));
     else if (route.name === "call") await whenToCall(ctx);
     else if (route.name === "about") await aboutSurgery(ctx, route.param);
     else if (route.name === "checkin") await checkIn(ctx);
@@ -352,6 +360,7 @@ async function loadMe() {
     if (data.kind === "caregiver") {
       state.followed = data.following;
       state.following = data.following[0];
+      speakOf(state.following);
       document.body.classList.add("caregiver");
       signedIn({ language: document.documentElement.lang, time_zone: null });
       return true;

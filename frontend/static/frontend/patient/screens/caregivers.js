@@ -100,7 +100,9 @@ export function followingBar(ctx) {
   const line = h("p", { class: "following-who" },
     fmt(gettext("You are following %(name)s's plan, as their %(relationship)s."),
       { name: following.patient_name, relationship: following.relationship }),
-    following.can_tick ? "" : h("span", { class: "help" }, ` ${gettext("You can see the steps; only they tick them off.")}`));
+    following.can_tick
+      ? h("span", { class: "help" }, ` ${gettext("Your ticks need an internet connection: offline, a tick is not saved.")}`)
+      : h("span", { class: "help" }, ` ${gettext("You can see the steps; only they tick them off.")}`));
   if (followed.length < 2) return h("div", { class: "following card" }, line);
   const select = h("select", {
     id: "following-switch",
@@ -115,3 +117,24 @@ export function tickedBy(task) {
   if (!task.ticked_off_by || task.status !== "done") return null;
   return h("p", { class: "ticked-by" }, fmt(gettext("Ticked off by %(who)s"), { who: task.ticked_off_by }));
 }
+
+// --- Words for a caregiver: "Walt's surgery", never "your surgery" ---------------------------
+
+let followed = null;
+
+/** The followed patient the screens speak of (null for the patient themselves). */
+export function speakOf(following) {
+  followed = following;
+}
+
+/** The first word of the patient's name: how the family says it ("Walt"). */
+export function givenName(fullName) {
+  return String(fullName || "").trim().split(/\s+/)[0] || "";
+}
+
+/** The patient's own words, or for a caregiver the same said of the patient by name. */
+export function whose(own, named, values = {}) {
+  return fmt(followed ? named : own, { ...values, name: followed ? givenName(followed.patient_name) : "" });
+}
+
+export const isCaregiver = () => followed !== null;

@@ -5,6 +5,7 @@
 import { longDate } from "../../shared/dates.js";
 import { h } from "../../shared/dom.js";
 import { fmt } from "../i18n.js";
+import { whose } from "./caregivers.js";
 import { link } from "./frame.js";
 
 // The urgencies, most urgent first, as the patient reads them.
@@ -25,7 +26,7 @@ export function phoneButton(label, phone, kind = "primary") {
 export function careTeamButtons(team, kind = "primary") {
   if (!team) return null;
   return [
-    phoneButton(gettext("Call your care team"), team.phone, kind),
+    phoneButton(whose(gettext("Call your care team"), gettext("Call %(name)s's care team")), team.phone, kind),
     phoneButton(gettext("After hours"), team.after_hours_phone, "secondary"),
   ];
 }
@@ -92,7 +93,7 @@ export function dayOfCard(ctx, safety) {
   const asTold = gettext("as your care team told you");
   const item = (label, text) => h("li", {}, h("strong", {}, label), " ", text);
   return h("section", { class: "card day-of", "aria-labelledby": "h-day-of" },
-    h("h2", { id: "h-day-of" }, gettext("Your surgery day")),
+    h("h2", { id: "h-day-of" }, whose(gettext("Your surgery day"), gettext("%(name)s's surgery day"))),
     card.arrival_time
       ? h("p", { class: "arrive" }, fmt(gettext("Arrive at %(time)s on %(date)s"),
         { time: clock(card.arrival_time), date: longDate(card.surgery_date, today) }))
@@ -109,7 +110,8 @@ export function dayOfCard(ctx, safety) {
       item(gettext("Morning medicines:"), gettext("take them as your care team told you. Be sure about diabetes medicines and blood thinners: ask if you do not know.")),
       item(gettext("Wash:"), gettext("shower and wash your skin as your care team told you.")),
       item(gettext("Bring:"), gettext("your list of medicines, your ID and insurance card, and your glasses or hearing aids.")),
-      item(gettext("Going home:"), gettext("an adult must drive you home and stay with you for the first 24 hours."))),
+      item(gettext("Going home:"), whose(gettext("an adult must drive you home and stay with you for the first 24 hours."),
+        gettext("an adult must drive %(name)s home and stay with %(name)s for the first 24 hours.")))),
     dayOfTasks(ctx, card));
 }
 
@@ -146,5 +148,6 @@ export function checkInCard(safety) {
 export function whenToCallLink(safety) {
   if (!safety || safety.phase === "recovery") return null;
   return h("p", { class: "when-to-call-link" },
-    link("/when-to-call/", gettext("When to call your care team"), { class: "button secondary" }));
+    link("/when-to-call/", whose(gettext("When to call your care team"), gettext("When to call %(name)s's care team")),
+      { class: "button secondary" }));
 }
