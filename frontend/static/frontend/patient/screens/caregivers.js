@@ -118,23 +118,5 @@ export function tickedBy(task) {
   return h("p", { class: "ticked-by" }, fmt(gettext("Ticked off by %(who)s"), { who: task.ticked_off_by }));
 }
 
-// --- Words for a caregiver: "Walt's surgery", never "your surgery" ---------------------------
-
-let followed = null;
-
-/** The followed patient the screens speak of (null for the patient themselves). */
-export function speakOf(following) {
-  followed = following;
-}
-
-/** The first word of the patient's name: how the family says it ("Walt"). */
-export function givenName(fullName) {
-  return String(fullName || "").trim().split(/\s+/)[0] || "";
-}
-
-/** The patient's own words, or for a caregiver the same said of the patient by name. */
-export function whose(own, named, values = {}) {
-  return fmt(followed ? named : own, { ...values, name: followed ? givenName(followed.patient_name) : "" });
-}
-
-export const isCaregiver = () => followed !== null;
+// The words for a caregiver ("Walt's surgery") live with the other words, in i18n.js.
+export { givenName, isCaregiver, speakOf, whose } from "../i18n.js";
