@@ -126,6 +126,9 @@ def test_a_caregiver_sets_her_own_reminders_reads_her_messages_and_follows_offli
     page.goto("/")
     expect(page.locator("h1")).to_contain_text("days to Rosa's surgery")
     expect(page.locator(".following-who")).to_contain_text("offline, a tick is not saved")
+    expect(page.locator("#offline .for-caregiver")).to_have_text(
+        "You are offline. You can still read the plan, but a tick is not saved until you are back online.")
+    expect(page.locator("#offline .for-patient")).to_be_hidden()
     page.goto("/when-to-call/")
     expect(page.locator("h1")).to_have_text("When to call")
     page.goto("/")

@@ -4,6 +4,7 @@
 import { api, ApiError, isOffline } from "../../shared/api.js";
 import { dateTime } from "../../shared/dates.js";
 import { announce, h } from "../../shared/dom.js";
+import { fmt } from "../i18n.js";
 import { keyBytes, permission, support } from "../push.js";
 import { heading, message, screen } from "./frame.js";
 
@@ -27,7 +28,7 @@ export async function familyInbox(ctx) {
     };
     return h("li", { class: `msg${m.read_at ? "" : " is-unread"}` },
       h("h2", {}, m.read_at ? null : h("span", { class: "new" }, gettext("New")), m.title),
-      h("p", { class: "help" }, m.patient_name),
+      h("p", { class: "help" }, fmt(gettext("About %(name)s"), { name: m.patient_name })),
       h("p", { class: "msg-body" }, m.body),
       h("p", { class: "help" }, dateTime(m.created_at, null)),
       m.read_at ? null : h("button", { type: "button", class: "secondary", onclick: read }, gettext("Mark as read")));
@@ -108,7 +109,7 @@ export async function caregiverSettings(ctx) {
   }
 
   const form = h("form", { class: "stack", onsubmit: (event) => { event.preventDefault(); save(event.currentTarget); } },
-    h("p", { class: "help" }, gettext("These are your own choices, for every person you follow. They decide only whether you are told; you decide how and when.")),
+    h("p", { class: "help" }, gettext("These are your own choices, for every person you follow. The person you follow decides only whether you are told; you decide how and when.")),
     h("fieldset", {}, h("legend", {}, gettext("How we tell you")),
       check("own-inapp_enabled", gettext("In this app (Messages)"), own.inapp_enabled),
       check("own-email_enabled", gettext("By email"), own.email_enabled),
