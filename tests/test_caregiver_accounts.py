@@ -124,3 +124,21 @@ def test_a_lead_reading_a_caregiver_in_the_admin_is_an_audited_read_of_the_patie
     assert client.post(reverse("admin:prepapp_caregiverlink_change", args=[ana.pk]),
                        {"access": "see_and_tick"}).status_code == 403
     assert CaregiverLink.objects.get(pk=ana.pk).access == "see"
+
+
+# --- About the followed patient's surgery ---------------------------------------------------------
+
+
+def test_she_reads_about_pats_surgery_in_her_own_language_and_the_read_is_audited(ana, pat, paul):
+    client = Client(**OWN_PAGE)
+    client.force_login(ana.caregiver)
+    answer = client.get(f"/api/v1/following/{ana.pk}/about/")
+    assert answer.status_code == 200 and answer.json()["pages"], answer.content
+    assert answer.json()["language"] == "es"  # Ana's own language, not Pat's English
+    assert AuditEntry.objects.filter(actor=ana.caregiver, patient=pat, action="caregiver-read").count() == 1
+    theirs = caregiver_invite(patient=paul, invited_by=paul.user, name="Bea", relationship="wife",
+                              email="bea@example.org")
+    assert client.get(f"/api/v1/following/{theirs.pk}/about/").status_code == 404
+    caregiver_revoke(link=ana, revoked_by=pat.user)
+    client.force_login(ana.caregiver)
+    assert client.get(f"/api/v1/following/{ana.pk}/about/").status_code == 403

@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checklists.models import Task
-from checklists.payload_schema import ChecklistSerializer, TaskSerializer
+from checklists.about import about_payload
+from checklists.payload_schema import AboutSerializer, ChecklistSerializer, TaskSerializer
 from checklists.payloads import checklist_payload, task_payload
 from checklists.selectors import checklist_current
 from prepapp import caregivers, workflows
@@ -81,6 +82,26 @@ class FollowedChecklistView(APIView):
                 raise NotFound(NO_CHECKLIST)
             caregivers.caregiver_read_record(link=link, request=request)
             payload = checklist_payload(checklist, language=language, health_facts=link.sees_health_facts)
+        return conditional_answer(request, payload)
+
+
+@extend_schema(tags=["following"])
+class FollowedAboutView(APIView):
+    """About the followed patient's surgery: their protocol's plain-words pages, their approach's first."""
+
+    permission_classes = [IsCaregiver]
+
+    @extend_schema(operation_id="following_about_retrieve", parameters=[LANGUAGE_PARAMETER],
+                   responses={200: AboutSerializer, 304: None, 404: error_response(f"{NOT_FOLLOWED} Or: {NO_CHECKLIST}")})
+    def get(self, request, pk: int):
+        link = followed_link(request, pk)
+        language = reader_language(request, link)
+        with transaction.atomic():
+            checklist = checklist_current(link.patient)
+            if checklist is None:
+                raise NotFound(NO_CHECKLIST)
+            caregivers.caregiver_read_record(link=link, request=request)
+            payload = about_payload(checklist.protocol_version, checklist.case, language=language)
         return conditional_answer(request, payload)
 
 

@@ -80,6 +80,7 @@ urlpatterns = [
          name="following-inbox-read"),
     path("following/<int:pk>/checklist/", following.FollowedChecklistView.as_view(), name="following-checklist"),
     path("following/<int:pk>/safety/", following.FollowedSafetyView.as_view(), name="following-safety"),
+    path("following/<int:pk>/about/", following.FollowedAboutView.as_view(), name="following-about"),
     path("following/<int:pk>/tasks/<int:task_id>/complete/", following.FollowedTaskCompleteView.as_view(),
          name="following-task-complete"),
     path("following/<int:pk>/tasks/<int:task_id>/reopen/", following.FollowedTaskReopenView.as_view(),

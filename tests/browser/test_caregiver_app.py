@@ -95,6 +95,11 @@ def test_a_caregiver_sets_her_own_reminders_reads_her_messages_and_follows_offli
     page.goto(link_in_mail(email_to_sink))
     expect(page.locator(".following-who")).to_be_visible()
 
+    # About Rosa's surgery, from the countdown card.
+    page.locator("#about-surgery").click()
+    expect(page.locator("h1")).to_have_text("About Rosa's surgery")
+    page.goto("/")
+
     # Her messages: what she was told about Rosa.
     page.locator('.tabs a[data-route="inbox"]').click()
     expect(page.locator(".messages")).to_contain_text("Rosa's surgery is tomorrow")

@@ -166,7 +166,7 @@ const ctx = {
   async follow(id) {
     state.following = state.followed.find((f) => f.id === id) || state.following;
     speakOf(state.following);
-    state.checklist = state.safety = state.caseData = null;
+    state.checklist = state.safety = state.caseData = state.about = null;
     await ctx.go("/", { replace: true });
   },
 
@@ -286,7 +286,7 @@ const ctx = {
     if (route.name === "oldJoin" || new URLSearchParams(location.search).has("code")) return ctx.oldLink();
     if (!state.me && !(await loadMe())) return;
     // A caregiver sees the plan, a step, When to call, and their own messages and settings.
-    if (state.following && !["home", "task", "call", "inbox", "settings"].includes(route.name)) route.name = "home";
+    if (state.following && !["home", "task", "call", "about", "inbox", "settings"].includes(route.name)) route.name = "home";
     // The header's "When to call" follows the phase on every screen.
     if (!state.safety && !["home", "task", "call", "checkin"].includes(route.name)) ctx.loadSafety();
     if (route.name === "settings") await (state.following ? caregiverSettings(ctx) : settings(ctx));

@@ -101,7 +101,7 @@ function callCareTeam(checklist, tasks) {
 function aboutLink(about) {
   const operation = yourOperation(about);
   return h("p", { class: "about-link" },
-    link("/about/", [h("span", {}, gettext("About your surgery")),
+    link("/about/", [h("span", {}, whose(gettext("About your surgery"), gettext("About %(name)s's surgery"))),
       operation ? h("span", { class: "about-operation" }, operation) : null], { class: "button secondary", id: "about-surgery" }));
 }
 
@@ -124,7 +124,7 @@ function countdown(caseData, today, about = null) {
       : null,
     h("p", { class: "procedure" }, caseData.procedure,
       caseData.surgeon ? h("span", {}, " · ", fmt(gettext("with %(surgeon)s"), { surgeon: caseData.surgeon })) : null),
-    about && !isCaregiver() ? aboutLink(about) : null,
+    about ? aboutLink(about) : null,
   );
 }
 
