@@ -25,7 +25,8 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from prepapp.calendar_feed_models import CalendarFeed  # noqa: F401 (Django finds it here)
-from prepapp.caregiver_models import CaregiverLink, CaregiverSettings, CaregiverSignInLink  # noqa: F401 (Django finds them here)
+# Django finds them here.
+from prepapp.caregiver_models import CaregiverLink, CaregiverSettings, CaregiverSignInLink  # noqa: F401
 from prepapp.facts import FACTS
 from prepapp.procedures import LEVEL_MAX_LENGTH, Approach, normalise_level, validate_level
 

@@ -92,7 +92,8 @@ class FollowedAboutView(APIView):
     permission_classes = [IsCaregiver]
 
     @extend_schema(operation_id="following_about_retrieve", parameters=[LANGUAGE_PARAMETER],
-                   responses={200: AboutSerializer, 304: None, 404: error_response(f"{NOT_FOLLOWED} Or: {NO_CHECKLIST}")})
+                   responses={200: AboutSerializer, 304: None,
+                              404: error_response(f"{NOT_FOLLOWED} Or: {NO_CHECKLIST}")})
     def get(self, request, pk: int):
         link = followed_link(request, pk)
         language = reader_language(request, link)
