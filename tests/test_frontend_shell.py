@@ -39,7 +39,7 @@ LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
 # took the total from 56.4 to 60.8 KB, so 64 KB. Caregivers (their module: the following bar,
 # the patient's "People who help me") and the calendar feed in Settings, with their Spanish
 # strings, took it to 65.7 KB, so 68 KB. A caregiver's own screens (their Messages and Settings),
-# the screens saying the followed patient's name, and their Spanish strings took it to 70.5 KB, so
+# the screens saying the followed patient's name, and their Spanish strings took it to 70.9 KB, so
 # 72 KB now. (Everything the app can download, not its first load.)
 BUDGET_BYTES = 72 * 1024
 

@@ -78,7 +78,7 @@ export async function caregiversCard() {
       h("div", { class: "check" }, h("input", { type: "checkbox", id: "cg-access", name: "access" }),
         h("label", { for: "cg-access" }, gettext("They may also tick off steps for me"))),
       h("div", { class: "check" }, h("input", { type: "checkbox", id: "cg-gets_reminders", name: "gets_reminders", checked: true }),
-        h("label", { for: "cg-gets_reminders" }, gettext("Tell them when an important step is late"))),
+        h("label", { for: "cg-gets_reminders" }, gettext("Send them the messages meant for family: an important step late, the evening before and the day of surgery, the rules when they change"))),
       h("button", { type: "submit", class: "secondary" }, gettext("Send the invitation")));
     status.textContent = said;
     card.replaceChildren(
