@@ -27,6 +27,7 @@ from django.views.i18n import JavaScriptCatalog
 from checklists.models import Task
 from checklists.selectors import checklist_current
 from prepapp.api.checklist_parts import texts_url as checklist_texts_url
+from prepapp.models import CaregiverSettings
 from prepapp.permissions import patient_of
 from prepapp.reminders import receipts
 from prepapp.reminders.compose import task_path
@@ -60,6 +61,9 @@ def _language_for(request) -> str:
     patient = patient_of(request.user)
     if patient is not None and patient.language in LANGUAGE_CODES:
         return patient.language
+    own = caregiver_language(request.user)
+    if own in LANGUAGE_CODES:
+        return own
     return translation.get_language() or settings.LANGUAGE_CODE
 
 
@@ -105,6 +109,13 @@ LAZY_SCREENS = [
 ]
 
 
+def caregiver_language(user) -> str | None:
+    """A caregiver's own language (their settings), or None for anyone else."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return CaregiverSettings.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
+
+
 @require_GET
 @gzip_page
 @never_cache
@@ -126,7 +137,8 @@ def patient_app(request, **_route):
             },
         )
     # API calls after this page then speak the patient's language too (category names).
-    if patient_of(request.user) is not None and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:
+    signed_in = patient_of(request.user) is not None or caregiver_language(request.user) is not None
+    if signed_in and request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != language:
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
             secure=request.is_secure(),

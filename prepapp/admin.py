@@ -22,7 +22,9 @@ from prepapp.admin_scoping import (
 from prepapp import two_factor
 from prepapp.facts import FACTS
 from prepapp.lib.throttling import address_throttle_wait, too_many_requests
-from prepapp.models import AuditEntry, Organization, Patient, StaffMembership, SurgeryCase
+from prepapp.models import (
+    AuditEntry, CaregiverLink, CaregiverSettings, Organization, Patient, StaffMembership, SurgeryCase,
+)
 
 User = get_user_model()
 
@@ -151,6 +153,43 @@ class SurgeryCaseAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     search_fields = ["patient__full_name", "procedure", "surgeon"]
     autocomplete_fields = ["patient"]
     date_hierarchy = "surgery_date"
+
+
+class ReadOnlyHere:
+    """Changed only through the services (a revocation ends sessions and is audited): read in the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CaregiverLink)
+class CaregiverLinkAdmin(ReadOnlyHere, OrganizationScopedAdmin, admin.ModelAdmin):
+    """Who follows each patient, what the patient lets them do, and how the caregiver chose to hear from us."""
+
+    organization_path = "patient__organization"
+    patient_path = "patient"
+    list_display = ["name", "relationship", "patient", "access", "gets_reminders", "invited_at", "accepted_at",
+                    "revoked_at"]
+    list_filter = ["access", "gets_reminders", "patient__organization"]
+    search_fields = ["name", "patient__full_name"]
+    list_select_related = ["patient"]
+    fields = ["patient", "name", "relationship", "email", "language", "access", "gets_reminders",
+              "sees_health_facts", "invited_by", "invited_at", "consent_note", "accepted_at", "revoked_at",
+              "own_settings"]
+    readonly_fields = fields
+
+    @admin.display(description="The caregiver's own settings")
+    def own_settings(self, link):
+        own = CaregiverSettings.objects.filter(user_id=link.caregiver_id).first()
+        if own is None:
+            return "not chosen yet"
+        channels = [name for name, on in (("in the app", own.inapp_enabled), ("email", own.email_enabled),
+                                          ("Web Push", own.push_enabled)) if on] or ["none"]
+        return (f"{', '.join(channels)}; at {own.reminder_time:%H:%M}, quiet {own.quiet_hours_start:%H:%M}–"
+                f"{own.quiet_hours_end:%H:%M} ({own.time_zone}); language {own.get_language_display()}")
 
 
 @admin.register(AuditEntry)

@@ -4,7 +4,11 @@ Kept apart from prepapp.models (which imports this module, so Django finds the m
 naming the patient by its app label only, so the two modules do not import each other.
 """
 
+import zoneinfo
+from datetime import time
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -80,3 +84,52 @@ class CaregiverSignInLink(models.Model):
 
     def __str__(self):
         return f"caregiver sign-in link {self.pk} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+def _validate_zone(value: str) -> None:
+    # The same rule as a patient's time zone (prepapp.models imports this module, not the reverse).
+    if not value or value not in zoneinfo.available_timezones():
+        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value}, code="invalid")
+
+
+class CaregiverSettings(models.Model):
+    """How the service reaches a caregiver: their own channels, quiet hours, reminder time and language.
+
+    One per caregiver account, whichever patients it follows: every message to the caregiver
+    (an overdue critical step, the evening before surgery, the day of it, the rules said
+    again) uses these, never the patient's choices. The patient decides only whether the
+    caregiver gets reminders at all (CaregiverLink.gets_reminders). The names of the fields
+    are a patient's, so the reminder engine's timing and channel rules read either.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caregiver_settings")
+    language = models.CharField(max_length=5, choices=CaregiverLink.Language.choices,
+                                default=CaregiverLink.Language.ENGLISH)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[_validate_zone])
+    reminder_time = models.TimeField(default=time(9, 0))
+    quiet_hours_start = models.TimeField(default=time(21, 0))
+    quiet_hours_end = models.TimeField(default=time(8, 0))
+    email_enabled = models.BooleanField(default=True)
+    # Off until the caregiver's own phone subscribes (their settings screen asks the browser).
+    push_enabled = models.BooleanField(default=False)
+    inapp_enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # A caregiver's push and email go side by side: no fallback from one to the other.
+    channel_policy = "both"
+    # Whether the patient is still followed is asked of the patient; the caregiver is reachable.
+    is_followed = True
+
+    class Meta:
+        verbose_name_plural = "caregiver settings"
+
+    def __str__(self):
+        return f"reminder settings of caregiver account {self.user_id}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def contact_email(self) -> str:
+        return self.user.email

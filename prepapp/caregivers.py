@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -22,8 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from prepapp.audit import audit_record
-from prepapp.models import CaregiverLink, CaregiverSignInLink, Patient
-from prepapp.services import SIGN_IN_LINK_REFUSED, user_sign_out_everywhere
+from prepapp.models import AuditEntry, CaregiverLink, CaregiverSettings, CaregiverSignInLink, Patient
+from prepapp.services import SIGN_IN_LINK_REFUSED, SIGN_IN_LINKS_PER_EMAIL, send_in_background, user_sign_out_everywhere
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ ARCHIVED_PATIENT = gettext_lazy("This patient's record is archived: no caregiver
 INVITATION_NOT_SENT = "The mail server did not take the invitation; nobody was invited."
 # What a caregiver's settings may change; everything else is fixed at the invitation.
 CHANGEABLE = ("access", "gets_reminders", "sees_health_facts", "relationship", "name", "language")
+# What the caregiver chooses for themselves, for every message the service sends them.
+OWN_SETTINGS = ("language", "time_zone", "reminder_time", "quiet_hours_start", "quiet_hours_end",
+                "email_enabled", "push_enabled", "inapp_enabled")
+ERASED_CAREGIVER_PREFIX = "erased-caregiver-"
 
 
 class CaregiverInvitationNotSent(Exception):
@@ -59,6 +64,14 @@ def _caregiver_account(email: str):
         account.set_unusable_password()
         account.save()
     return account
+
+
+def _settings_for(account, *, language: str, time_zone: str) -> CaregiverSettings:
+    """The account's own settings; a new caregiver starts in the invitation's language and the patient's zone."""
+    found, _created = CaregiverSettings.objects.get_or_create(
+        user=account, defaults={"language": language, "time_zone": time_zone}
+    )
+    return found
 
 
 @transaction.atomic
@@ -94,6 +107,7 @@ def caregiver_invite(
     )
     link.full_clean(exclude=["patient", "caregiver", "invited_by"], validate_constraints=False)
     link.save()
+    _settings_for(account, language=language, time_zone=patient.time_zone)
     token = secrets.token_urlsafe(32)
     CaregiverSignInLink.objects.create(
         link=link, token_hash=_token_digest(token), created_at=now,
@@ -189,3 +203,103 @@ def caregiver_revoke(
 def caregiver_read_record(*, link: CaregiverLink, action: str = "caregiver-read", request=None) -> None:
     """Note that a caregiver read (or ticked) the patient's record: the patient's access list names them."""
     audit_record(actor=link.caregiver, patients=[link.patient], action=action, request=request)
+
+
+# --- The caregiver's own side: their settings, a new sign-in link -------------------------
+
+
+@transaction.atomic
+def caregiver_settings_update(*, user, **changes) -> CaregiverSettings:
+    """The caregiver changes how they hear from us: channels, quiet hours, reminder time, language, time zone.
+
+    Raises ValidationError naming the field for a wrong value; nothing is saved then.
+    """
+    unknown = set(changes) - set(OWN_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown caregiver settings: {', '.join(sorted(unknown))}")
+    first = CaregiverLink.objects.filter(caregiver=user).select_related("patient").order_by("invited_at", "id").first()
+    own, _created = CaregiverSettings.objects.select_for_update().get_or_create(
+        user=user, defaults={"language": first.language if first else "en",
+                             "time_zone": first.patient.time_zone if first else "UTC"},
+    )
+    for field, value in changes.items():
+        setattr(own, field, value)
+    own.full_clean(exclude=["user"])
+    own.save()
+    return own
+
+
+@transaction.atomic
+def caregiver_sign_in_link_send(*, email: str, now: datetime | None = None) -> int:
+    """Email a caregiver with this address a new single-use sign-in link; returns how many were sent.
+
+    The same limits as a patient's: at most SIGN_IN_LINK_EMAILS_PER_HOUR links to one
+    caregiver account within an hour, and past that the newest unused one keeps working a
+    while longer, so a stranger asking cannot keep the caregiver out. Only an account that
+    follows someone now gets one; the caller answers the same whatever happens here.
+    """
+    now = now or timezone.now()
+    hour = timedelta(hours=1)
+    lifetime = timedelta(minutes=settings.SIGN_IN_LINK_TTL_MINUTES)
+    accounts = User.objects.select_for_update().filter(
+        username__startswith=CAREGIVER_USERNAME_PREFIX, email__iexact=(email or "").strip(), is_active=True,
+    ).order_by("pk")[:SIGN_IN_LINKS_PER_EMAIL]
+    sent_now = 0
+    for account in accounts:
+        link = (
+            CaregiverLink.objects.filter(caregiver=account, revoked_at__isnull=True)
+            .exclude(patient__status=Patient.Status.ARCHIVED).select_related("patient")
+            .order_by("invited_at", "id").first()
+        )
+        if link is None:
+            continue
+        mine = CaregiverSignInLink.objects.filter(link__caregiver=account)
+        mine.filter(expires_at__lt=now, created_at__lte=now - hour).delete()
+        recent = mine.filter(created_at__gt=now - hour).order_by("-created_at")
+        if recent.count() >= settings.SIGN_IN_LINK_EMAILS_PER_HOUR:
+            newest = recent.filter(used_at__isnull=True).first()
+            if newest is not None:
+                newest.expires_at = max(newest.expires_at, min(now + lifetime, newest.created_at + hour))
+                newest.save(update_fields=["expires_at"])
+            continue
+        token = secrets.token_urlsafe(32)
+        sign_in = CaregiverSignInLink.objects.create(
+            link=link, token_hash=_token_digest(token), created_at=now, expires_at=now + lifetime
+        )
+        language = getattr(getattr(account, "caregiver_settings", None), "language", link.language)
+        message = _sign_in_link_message(account=account, language=language, url=f"{settings.SITE_URL}/signin/#{token}")
+        transaction.on_commit(lambda message=message, pk=sign_in.pk: send_in_background(message, f"c{pk}"))
+        sent_now += 1
+    return sent_now
+
+
+def _sign_in_link_message(*, account, language: str, url: str) -> EmailMessage:
+    with translation.override(language):
+        subject = _("Your sign-in link")
+        body = render_to_string("prepapp/email/caregiver_sign_in_link.txt",
+                                {"url": url, "minutes": settings.SIGN_IN_LINK_TTL_MINUTES})
+    return EmailMessage(subject=subject, body=body, to=[account.email], headers={"Auto-Submitted": "auto-generated"})
+
+
+def caregiver_account_release(*, account) -> str:
+    """After a patient's erasure: a caregiver account that follows no one any more loses its personal data.
+
+    Called inside the erasure's transaction, after the patient's links went with the record.
+    An account still linked to another patient (live, or revoked: that patient's record of who
+    followed them) is left as it is. Otherwise it is deleted, unless the audit trail names it
+    as the actor of an entry (every read a caregiver makes is audited): entries are never
+    removed, so the account stays, emptied, unusable and inactive, under a pseudonym, as an
+    erased patient's login does. Returns "kept", "deleted" or "emptied".
+    """
+    if CaregiverLink.objects.filter(caregiver=account).exists():
+        return "kept"
+    user_sign_out_everywhere(user=account)
+    if not AuditEntry.objects.filter(actor_id=account.pk).exists():
+        account.delete()
+        return "deleted"
+    CaregiverSettings.objects.filter(user=account).delete()
+    User.objects.filter(pk=account.pk).update(
+        username=f"{ERASED_CAREGIVER_PREFIX}{account.pk}", email="", first_name="", last_name="",
+        password=make_password(None), is_active=False, last_login=None,
+    )
+    return "emptied"

@@ -25,7 +25,8 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from prepapp.calendar_feed_models import CalendarFeed  # noqa: F401 (Django finds it here)
-from prepapp.caregiver_models import CaregiverLink, CaregiverSignInLink  # noqa: F401 (Django finds them here)
+# Django finds them here.
+from prepapp.caregiver_models import CaregiverLink, CaregiverSettings, CaregiverSignInLink  # noqa: F401
 from prepapp.facts import FACTS
 from prepapp.procedures import LEVEL_MAX_LENGTH, Approach, normalise_level, validate_level
 
@@ -227,6 +228,11 @@ class Patient(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def given_name(self) -> str:
+        """How the family speaks of the patient ("Walt's surgery"): the first word of the full name."""
+        return (self.full_name or "").split(" ", 1)[0] or self.full_name
 
     def local_today(self, now=None):
         """Today's calendar date where the patient lives."""

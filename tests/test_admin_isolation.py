@@ -32,12 +32,13 @@ from prepapp.admin_scoping import (
 from prepapp.audit import audit_record
 from prepapp.fhir.models import HeldMatch, ProcedureMapping
 from prepapp.fhir.services import fhir_source_add, integration_client_issue
-from prepapp.models import AuditEntry, Patient, StaffMembership
+from prepapp.models import AuditEntry, CaregiverLink, Patient, StaffMembership
 from prepapp.reminders.models import (
     Alert,
     AlertEmail,
     Announcement,
     DeliveryAttempt,
+    FamilyMessage,
     InboxMessage,
     PushSubscription,
     Reminder,
@@ -93,6 +94,11 @@ def reminder_rows_for(patient, coordinator):
                          days_overdue=2, note=f"{patient} did not answer")
     AlertEmail.objects.create(user=coordinator, organization=patient.organization, day=days_from_today(0), alerts=1,
                               last_error=f"{patient.organization} mail relay")
+    # A caregiver following the patient, and what the family was told.
+    follower = UserFactory(username=f"caregiver-{patient.pk}", email=f"carer{patient.pk}@example.org")
+    link = CaregiverLink.objects.create(patient=patient, caregiver=follower, name=f"Carer of {patient}",
+                                        relationship="son", email=follower.email)
+    FamilyMessage.objects.create(caregiver=link, title=f"{patient.full_name}'s surgery is tomorrow", body="Arrive")
     assert Announcement.objects.filter(patient=patient).exists()
 
 

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from prepapp.fhir.models import HeldMatch
+from prepapp.caregivers import caregiver_invite
 from prepapp.models import AuditEntry
-from prepapp.reminders.models import Alert, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.reminders.models import Alert, DeliveryAttempt, FamilyMessage, InboxMessage, PushSubscription, Reminder
 
 from .factories import UserFactory, days_from_today
 from .support.second_factor import VerifiedClient, give_second_factor
@@ -167,6 +168,8 @@ def world(pat_checklist, riverside):
     # One reminder sent, so that FHIR's Communication (a message sent) has one to show.
     sent = Reminder.objects.filter(patient=pat).exclude(pk=reminder.pk).first()
     Reminder.objects.filter(pk=sent.pk).update(status=Reminder.Status.SENT, sent_at=timezone.now())
+    caregiver = caregiver_invite(patient=pat, invited_by=pat.user, name="Ana", relationship="daughter",
+                                 email="ana@example.org")
     return {
         "sent": sent,
         # A bundle's patient held as maybe Pat: the held matches' page shows her.
@@ -180,6 +183,8 @@ def world(pat_checklist, riverside):
                                                   outcome=DeliveryAttempt.Outcome.SENT, detail=""),
         "subscription": PushSubscription.objects.create(patient=pat, endpoint="https://fcm.googleapis.com/x",
                                                         p256dh="k", auth="a"),
+        "caregiver": caregiver,
+        "family_message": FamilyMessage.objects.create(caregiver=caregiver, title="t", body="b"),
     }
 
 

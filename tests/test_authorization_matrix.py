@@ -29,7 +29,7 @@ from checklists.models import Protocol, ProtocolVersion, Task
 from prepapp.audit import audit_record
 from prepapp.caregivers import caregiver_invite, caregiver_revoke
 from prepapp.models import AuditEntry, Patient, StaffMembership, SurgeryCase
-from prepapp.reminders.models import Alert, DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.reminders.models import Alert, DeliveryAttempt, FamilyMessage, InboxMessage, PushSubscription, Reminder
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
 
@@ -94,8 +94,12 @@ def elsewhere_world(elsewhere, protocol_version):
     # Eve's own caregiver, who may tick off her steps: no one else may use her link.
     eve_caregiver = caregiver_invite(patient=eve, invited_by=eve.user, name="Evan", relationship="son",
                                      email="evan@elsewhere.example", access="see_and_tick")
+    # What Evan was told about Eve, in his own inbox.
+    family_message = FamilyMessage.objects.create(caregiver=eve_caregiver, title="Eve Elsewhere's surgery is tomorrow",
+                                                  body="EVE-SECRET-NOTE")
     return {
         "caregiver": eve_caregiver,
+        "family_message": family_message,
         "alert": alert,
         "patient": eve, "case": case, "checklist": checklist, "task": task, "reminder": reminder,
         "message": message, "subscription": subscription, "attempt": attempt, "protocol": own_protocol,
@@ -129,7 +133,8 @@ def object_for(template: str, name: str, world: dict) -> str | None:
         ("R4/CarePlan/<pk>", world["checklist"].pk), ("R4/Task/<pk>", world["task"].pk),
         ("R4/CommunicationRequest/<pk>", world["reminder"].pk), ("R4/Communication/<pk>", world["reminder"].pk),
         ("R4/PlanDefinition/<pk>", world["version"].pk),
-        ("me/caregivers/<pk>", world["caregiver"].pk), ("following/<pk>", world["caregiver"].pk),
+        ("me/caregivers/<pk>", world["caregiver"].pk), ("following/inbox/<pk>", world["family_message"].pk),
+        ("following/<pk>", world["caregiver"].pk),
         ("checklist-texts/<version_id>", world["version"].pk),
     ]
     for fragment, value in by_route:
@@ -199,6 +204,7 @@ def snapshot(world: dict) -> dict:
         "reminders": list(Reminder.objects.filter(patient=eve).values("id", "status", "send_at")),
         "inbox": list(InboxMessage.objects.filter(patient=eve).values("id", "read_at")),
         "subscriptions": list(PushSubscription.objects.filter(patient=eve).values("id", "endpoint")),
+        "family inbox": list(FamilyMessage.objects.filter(caregiver__patient=eve).values("id", "read_at")),
         "protocol": list(ProtocolVersion.objects.filter(protocol=world["protocol"]).values("id", "published_at")),
         "second factor": list(TOTPDevice.objects.filter(pk=world["device"].pk).values("id", "key", "confirmed")),
     }
@@ -267,11 +273,15 @@ def test_a_revoked_caregiver_gets_nothing_even_of_the_patient_she_followed(pat, 
     client = Client(HTTP_ORIGIN="http://testserver")
     client.force_login(link.caregiver)
     assert client.get(f"/api/v1/following/{link.pk}/checklist/").status_code == 200
+    message = FamilyMessage.objects.create(caregiver=link, title="Pat Example's surgery is tomorrow", body="b")
     caregiver_revoke(link=link, revoked_by=pat.user)
     task = pat_checklist.tasks.first()
     for method, url in (("get", "/api/v1/following/"), ("get", f"/api/v1/following/{link.pk}/checklist/"),
                         ("get", f"/api/v1/following/{link.pk}/safety/"),
                         ("post", f"/api/v1/following/{link.pk}/tasks/{task.pk}/complete/"),
+                        ("get", "/api/v1/following/settings/"), ("patch", "/api/v1/following/settings/"),
+                        ("get", "/api/v1/following/inbox/"), ("post", f"/api/v1/following/inbox/{message.pk}/read/"),
+                        ("post", "/api/v1/following/push/"),
                         ("get", "/api/v1/me/checklist/")):
         response = getattr(client, method)(url)
         assert response.status_code in (401, 403), (url, response.status_code)
@@ -285,5 +295,6 @@ def test_the_route_list_is_complete_enough():
     for expected in ("/api/v1/patients/<pk>/", "/api/v1/me/tasks/<pk>/complete/", "/coordinator/patients/<pk>/",
                      "/api/v1/cases/<pk>/reschedule/", "/admin/reminders/reminder/<object_id>/change/",
                      "/api/v1/following/<pk>/tasks/<task_id>/complete/", "/api/v1/me/caregivers/<pk>/",
-                     "/api/v1/patients/<pk>/caregivers/"):
+                     "/api/v1/patients/<pk>/caregivers/", "/api/v1/following/inbox/<pk>/read/",
+                     "/api/v1/following/settings/"):
         assert expected in templates

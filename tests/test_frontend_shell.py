@@ -41,8 +41,10 @@ LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
 # strings, took it to 65.7 KB, so 68 KB. Joining the checklist's two parts on the phone
 # (checklist_data.js) and moving what the home screen draws of two screens into modules of their
 # own (conditions.js, about_data.js), so that those screens load only when opened, took it to
-# 68.2 KB, so 72 KB now. (Everything the app can download, not its first load: see below.)
-BUDGET_BYTES = 72 * 1024
+# 68.2 KB; a caregiver's own screens (their Messages and Settings), the screens saying the
+# followed patient's name, and their Spanish strings added about 5 KB more, so 76 KB now.
+# (Everything the app can download, not its first load: see below.)
+BUDGET_BYTES = 76 * 1024
 
 
 def signed_in(patient) -> Client:

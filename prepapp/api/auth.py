@@ -182,7 +182,7 @@ class InvitationSignInView(APIView):
 
 
 class SignInLinkRequestView(APIView):
-    """Email a single-use sign-in link to a patient, for a new phone or computer.
+    """Email a single-use sign-in link to a patient or a caregiver, for a new phone or computer.
 
     The answer is the same whether or not the address belongs to a patient, and whether or not
     the patient's links for the hour are used up (then nothing new is sent, and the newest link
@@ -205,6 +205,8 @@ class SignInLinkRequestView(APIView):
         data = SignInLinkRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.sign_in_link_send(email=data.validated_data["email"])
+        # A caregiver's own account by the same address gets one too (one account may be both).
+        caregivers.caregiver_sign_in_link_send(email=data.validated_data["email"])
         return Response(
             {"email": data.validated_data["email"], "expires_in_minutes": settings.SIGN_IN_LINK_TTL_MINUTES},
             status=status.HTTP_202_ACCEPTED,

@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from checklists.models import Task
-from checklists.payload_schema import ChecklistSerializer, TaskSerializer
+from checklists.about import about_payload
+from checklists.payload_schema import AboutSerializer, ChecklistSerializer, TaskSerializer
 from checklists.payloads import checklist_payload, task_payload
 from checklists.selectors import checklist_current
 from prepapp import caregivers, workflows
@@ -24,7 +25,7 @@ from prepapp.api.common import LANGUAGE_PARAMETER, conditional_answer
 from prepapp.api.safety import language_of
 from prepapp.api.safety_schema import SafetySerializer
 from prepapp.lib.schema import error_response
-from prepapp.models import CaregiverLink
+from prepapp.models import CaregiverLink, CaregiverSettings, Patient
 from prepapp.permissions import IsCaregiver
 from prepapp.selectors import caregiver_links_followed
 from prepapp.workflows import safety_payload
@@ -33,6 +34,15 @@ NOT_FOLLOWED = "You do not follow this patient."
 NO_CHECKLIST = "No checklist has been assigned to this patient yet."
 NO_TASK = "No such step in this patient's plan."
 MAY_NOT_TICK = "The patient lets you see their steps, not tick them off."
+
+
+def reader_language(request, link: CaregiverLink) -> str:
+    """The caregiver reads the plan in their own language (their settings), unless ?lang= asks otherwise."""
+    if not request.query_params.get("lang"):
+        own = CaregiverSettings.objects.filter(user_id=link.caregiver_id).values_list("language", flat=True).first()
+        if own in Patient.Language.values:
+            return own
+    return language_of(request, link.patient)
 
 
 def followed_link(request, pk) -> CaregiverLink:
@@ -65,13 +75,34 @@ class FollowedChecklistView(APIView):
                               404: error_response(f"{NOT_FOLLOWED} Or: {NO_CHECKLIST}")})
     def get(self, request, pk: int):
         link = followed_link(request, pk)
-        language = language_of(request, link.patient)
+        language = reader_language(request, link)
         with transaction.atomic():
             checklist = checklist_current(link.patient)
             if checklist is None:
                 raise NotFound(NO_CHECKLIST)
             caregivers.caregiver_read_record(link=link, request=request)
             payload = checklist_payload(checklist, language=language, health_facts=link.sees_health_facts)
+        return conditional_answer(request, payload)
+
+
+@extend_schema(tags=["following"])
+class FollowedAboutView(APIView):
+    """About the followed patient's surgery: their protocol's plain-words pages, their approach's first."""
+
+    permission_classes = [IsCaregiver]
+
+    @extend_schema(operation_id="following_about_retrieve", parameters=[LANGUAGE_PARAMETER],
+                   responses={200: AboutSerializer, 304: None,
+                              404: error_response(f"{NOT_FOLLOWED} Or: {NO_CHECKLIST}")})
+    def get(self, request, pk: int):
+        link = followed_link(request, pk)
+        language = reader_language(request, link)
+        with transaction.atomic():
+            checklist = checklist_current(link.patient)
+            if checklist is None:
+                raise NotFound(NO_CHECKLIST)
+            caregivers.caregiver_read_record(link=link, request=request)
+            payload = about_payload(checklist.protocol_version, checklist.case, language=language)
         return conditional_answer(request, payload)
 
 
@@ -85,7 +116,7 @@ class FollowedSafetyView(APIView):
                    responses={200: SafetySerializer, 304: None, 404: error_response(NOT_FOLLOWED)})
     def get(self, request, pk: int):
         link = followed_link(request, pk)
-        language = language_of(request, link.patient)
+        language = reader_language(request, link)
         with transaction.atomic():
             caregivers.caregiver_read_record(link=link, request=request)
             payload = safety_payload.patient_safety(link.patient, language=language)
@@ -109,7 +140,7 @@ class FollowedTaskTickView(APIView):
             raise NotFound(NO_TASK)
         if not link.can_tick:
             raise PermissionDenied(MAY_NOT_TICK)
-        language = language_of(request, link.patient)
+        language = reader_language(request, link)
         with transaction.atomic():
             if self.done:
                 task = workflows.task_complete(task=task, by=request.user, now=timezone.now())

@@ -9,6 +9,7 @@ from prepapp.reminders.models import (
     AlertEmail,
     Announcement,
     DeliveryAttempt,
+    FamilyMessage,
     InboxMessage,
     PushSubscription,
     Reminder,
@@ -81,6 +82,18 @@ class InboxMessageAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     search_fields = ["patient__full_name", "title"]
     raw_id_fields = ["patient", "reminder", "task"]
     list_select_related = ["patient"]
+
+
+@admin.register(FamilyMessage)
+class FamilyMessageAdmin(WrittenByTheEngine, OrganizationScopedAdmin, admin.ModelAdmin):
+    """What caregivers were told about the patients they follow (their own inbox). Written by delivery only."""
+
+    organization_path = "caregiver__patient__organization"
+    patient_path = "caregiver__patient"
+    list_display = ["created_at", "caregiver", "title", "read_at"]
+    search_fields = ["caregiver__patient__full_name", "title"]
+    raw_id_fields = ["caregiver", "reminder"]
+    list_select_related = ["caregiver__patient"]
 
 
 @admin.register(PushSubscription)

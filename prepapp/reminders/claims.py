@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from checklists.models import Checklist, Task, TaskDefinition
-from prepapp.models import Patient, SurgeryCase
+from prepapp.models import CaregiverLink, Patient, SurgeryCase
 from prepapp.reminders import digest, journal, outbox
 from prepapp.reminders.models import DIGEST_RULE, Announcement, Reminder
 
@@ -92,7 +92,15 @@ def _attach_related(rows: list[Reminder]) -> None:
             SurgeryCase.patient.field.set_cached_value(case, patients[case.patient_id])
     announcement_ids = {r.announcement_id for r in rows if r.announcement_id}
     announcements = Announcement.objects.in_bulk(announcement_ids) if announcement_ids else {}
+    # A family row's caregiver link, with the caregiver's account and own settings.
+    link_ids = {r.caregiver_id for r in rows if r.caregiver_id}
+    links = (CaregiverLink.objects.select_related("caregiver__caregiver_settings").in_bulk(link_ids)
+             if link_ids else {})
+    for link in links.values():
+        CaregiverLink.patient.field.set_cached_value(link, patients[link.patient_id])
     for reminder in rows:
+        if reminder.caregiver_id:
+            Reminder.caregiver.field.set_cached_value(reminder, links.get(reminder.caregiver_id))
         Reminder.patient.field.set_cached_value(reminder, patients[reminder.patient_id])
         Reminder.task.field.set_cached_value(reminder, tasks.get(reminder.task_id))
         Reminder.announcement.field.set_cached_value(reminder, announcements.get(reminder.announcement_id))

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 from checklists import schedule
 from checklists.models import TaskDefinition
 from prepapp.reminders import digest as digests
-from prepapp.reminders import receipts, safety_words
+from prepapp.reminders import family_words, receipts, safety_words
 from prepapp.reminders.message import HOME_PATH, DigestLine, Message, day_text, reminder_tag, task_path
 from prepapp.reminders.models import PATIENT_RULES, Announcement, Reminder
 
@@ -35,6 +35,9 @@ def compose(reminder: Reminder, now: datetime | None = None, *, memo: dict | Non
     (see above). `with_receipt=False` leaves out the signed receipt token, for a
     channel whose messages carry no link (the app's inbox).
     """
+    if reminder.for_family:
+        # To a caregiver, about the patient: their language, no receipt (family_words.py).
+        return family_words.compose_family(reminder)
     if reminder.announcement_id is not None:
         return compose_announcement(reminder, with_receipt=with_receipt)
     if reminder.is_digest:

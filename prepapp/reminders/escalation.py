@@ -33,7 +33,7 @@ from django.utils.translation import ngettext
 from checklists.models import Task
 from prepapp.audit import audit_record
 from prepapp.models import Organization, StaffMembership, SurgeryCase
-from prepapp.reminders import caregiver_alerts, check_ins, planning
+from prepapp.reminders import check_ins, family, planning
 from prepapp.reminders.models import Alert, AlertEmail
 
 log = logging.getLogger(__name__)
@@ -219,11 +219,11 @@ def send_alert_emails(*, now: datetime | None = None) -> EmailReport:
 def escalate(*, now: datetime | None = None) -> tuple[int, EmailReport]:
     """One beat tick: raise what is due (overdue steps, missed check-ins), then send the morning emails due.
 
-    The caregivers who get reminders hear of a newly overdue critical step at once (after the
-    alert is committed), in their own language.
+    The caregivers who get reminders hear of a newly overdue critical step: a row each in the
+    outbox, on their own channels, due now or when their quiet hours end (family.py).
     """
     overdue = raise_alerts(now=now)
-    caregiver_alerts.tell_caregivers(alerts=overdue)
+    family.plan_overdue_alerts(alerts=overdue, now=now)
     raised = overdue + check_ins.check_ins_missed(now=now)
     return len(raised), send_alert_emails(now=now)
 

@@ -39,6 +39,8 @@ def settle_push_results(rows: list[Reminder], results: dict[int, Result]) -> dic
         result = results.get(reminder.id)
         if result is None or result.outcome != Outcome.RETRY or reminder.channel != Reminder.Channel.PUSH:
             continue
+        if reminder.for_family:
+            continue  # a caregiver's push and email go side by side: the email is planned already
         if gives_way_to_email(reminder.patient):
             detail = f"{result.detail}; not retried on push" if result.detail else "not retried on push"
             settled[reminder.id] = Result(reminder.id, Outcome.FAILED, detail)
@@ -65,7 +67,10 @@ def plan_email_instead(*, reminder_ids, now: datetime | None = None) -> int:
     now = now or timezone.now()
     pushes = [
         row
-        for row in Reminder.objects.filter(id__in=list(reminder_ids), channel=Reminder.Channel.PUSH).select_related(
+        # Only the patient's: a caregiver's push and email go side by side (CaregiverSettings).
+        for row in Reminder.objects.filter(
+            id__in=list(reminder_ids), channel=Reminder.Channel.PUSH, caregiver__isnull=True
+        ).select_related(
             "patient"
         )
         if email_reachable(row.patient)

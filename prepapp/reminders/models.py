@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from prepapp.models import Organization, Patient
+from prepapp.models import CaregiverLink, Organization, Patient
 
 # The rule of a daily digest row: one message per patient, channel and day, no task.
 DIGEST_RULE = "digest"
@@ -18,6 +18,13 @@ CHECK_IN_RULE = "check-in"
 DAY_BEFORE_RULE = "day-before"
 RULES_RULE = "rules"
 PATIENT_RULES = (CHECK_IN_RULE, DAY_BEFORE_RULE, RULES_RULE)
+# What the family hears (rows with a caregiver, see family.py): the evening before and the rules
+# said again, as the patient gets them; the morning of surgery (the ride home and the adult who
+# stays, anchor date: the surgery day); and a critical step newly overdue (the alert's task and
+# due date).
+DAY_OF_RULE = "day-of"
+OVERDUE_ALERT_RULE = "overdue-alert"
+FAMILY_RULES = (DAY_BEFORE_RULE, DAY_OF_RULE, RULES_RULE)
 
 
 class PushSubscription(models.Model):
@@ -101,6 +108,11 @@ class Reminder(models.Model):
         Announcement, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
     )
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
+    # Set for a message to one of the patient's caregivers (about the patient): it goes out on
+    # the caregiver's own channels, at their hours, in their language (CaregiverSettings).
+    caregiver = models.ForeignKey(
+        CaregiverLink, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
     rule = models.CharField(max_length=40)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     # The task date the rule was computed from. Part of the unique key, so moving the
@@ -140,7 +152,8 @@ class Reminder(models.Model):
         constraints = [
             # At most one message per (task, rule, channel, anchor date), whatever the workers do.
             models.UniqueConstraint(
-                fields=["task", "rule", "channel", "anchor_date"], name="unique_reminder_per_task_rule_channel_date"
+                fields=["task", "rule", "channel", "anchor_date"], condition=Q(caregiver__isnull=True),
+                name="unique_reminder_per_task_rule_channel_date",
             ),
             # At most one digest per (patient, channel, day): planning twice, or two plannings
             # at once, cannot make a second one.
@@ -151,8 +164,20 @@ class Reminder(models.Model):
             # At most one check-in or evening-before reminder per (patient, rule, channel, day).
             models.UniqueConstraint(
                 fields=["patient", "rule", "channel", "anchor_date"],
-                condition=Q(rule__in=PATIENT_RULES, task__isnull=True),
+                condition=Q(rule__in=PATIENT_RULES, task__isnull=True, caregiver__isnull=True),
                 name="unique_patient_rule_reminder_per_channel_day",
+            ),
+            # A caregiver's: at most one per (caregiver link, rule, channel, day), and for an
+            # overdue step one per (caregiver link, step, channel, due date).
+            models.UniqueConstraint(
+                fields=["caregiver", "rule", "channel", "anchor_date"],
+                condition=Q(caregiver__isnull=False, task__isnull=True),
+                name="unique_caregiver_reminder_per_rule_channel_day",
+            ),
+            models.UniqueConstraint(
+                fields=["caregiver", "task", "rule", "channel", "anchor_date"],
+                condition=Q(caregiver__isnull=False, task__isnull=False),
+                name="unique_caregiver_reminder_per_task_channel_day",
             ),
             # At most one message per announcement and channel.
             models.UniqueConstraint(
@@ -184,6 +209,11 @@ class Reminder(models.Model):
     @property
     def is_digest(self) -> bool:
         return self.task_id is None and self.rule == DIGEST_RULE
+
+    @property
+    def for_family(self) -> bool:
+        """A message to a caregiver about the patient, not to the patient."""
+        return self.caregiver_id is not None
 
 
 class DeliveryAttempt(models.Model):
@@ -249,6 +279,43 @@ class InboxMessage(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class FamilyMessage(models.Model):
+    """A message to a caregiver about the patient they follow, as their own inbox shows it.
+
+    Apart from the patient's inbox: the patient never sees what was said to the family, and a
+    caregiver's link (not the patient's record) is who it belongs to.
+    """
+
+    caregiver = models.ForeignKey(CaregiverLink, on_delete=models.CASCADE, related_name="family_messages")
+    reminder = models.OneToOneField(Reminder, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="family_message")
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.title
+
+
+class CaregiverPushSubscription(models.Model):
+    """A caregiver's own browser (their phone) subscribed to Web Push: every patient they follow uses it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caregiver_push")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"push for caregiver account {self.user_id}"
 
 
 class Alert(models.Model):

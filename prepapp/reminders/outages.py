@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import F
 from django.utils import timezone
 
+from prepapp.reminders import family
 from prepapp.reminders.channels import Outcome, Result
 from prepapp.reminders.models import Reminder
 from prepapp.reminders.timing import first_moment_outside_quiet_hours, is_quiet
@@ -64,9 +65,10 @@ def probe_waiting_channels(*, now: datetime | None = None) -> int:
         waiting = Reminder.objects.filter(status=Reminder.Status.PENDING, waiting_for_channel=True, channel=channel)
         if waiting.filter(send_at__lte=now).exists():
             continue  # one is due already: the sweep is about to try the channel anyway
-        candidates = waiting.select_related("patient").order_by("send_at")[:20]
+        candidates = (waiting.select_related("patient", "caregiver__caregiver__caregiver_settings")
+                      .order_by("send_at")[:20])
         for row in candidates:
-            if is_quiet(row.patient, now):
+            if is_quiet(family.recipient_of(row), now):
                 continue
             probes += Reminder.objects.filter(
                 id=row.id, status=Reminder.Status.PENDING, waiting_for_channel=True, attempts__gt=0
@@ -76,20 +78,27 @@ def probe_waiting_channels(*, now: datetime | None = None) -> int:
 
 
 def retry_waiting_for_channel(*, channel: str, now: datetime | None = None) -> int:
-    """The channel works again: every row that waited for it is due now (or when the patient's quiet hours end).
+    """The channel works again: every row that waited for it is due now (or when its recipient's quiet hours end).
 
     A row is brought forward at most once per failure (the mark is cleared here and set
     again only by another failure), so a flapping channel cannot spin.
     """
     now = now or timezone.now()
+    rows = Reminder.objects.filter(
+        status=Reminder.Status.PENDING, waiting_for_channel=True, channel=channel, send_at__gt=now
+    )
     waiting = list(
-        Reminder.objects.filter(status=Reminder.Status.PENDING, waiting_for_channel=True, channel=channel, send_at__gt=now)
-        .select_related("patient")
-        .only("id", "send_at", "patient__time_zone", "patient__quiet_hours_start", "patient__quiet_hours_end")
+        rows.filter(caregiver__isnull=True).select_related("patient")
+        .only("id", "send_at", "caregiver_id", "patient__time_zone", "patient__quiet_hours_start",
+              "patient__quiet_hours_end")
+    )
+    # A caregiver's rows wait for the caregiver's own quiet hours, not the patient's.
+    waiting += list(
+        rows.filter(caregiver__isnull=False).select_related("patient", "caregiver__caregiver__caregiver_settings")
     )
     by_time: dict[datetime, list[int]] = {}
     for row in waiting:
-        when = first_moment_outside_quiet_hours(row.patient, now)
+        when = first_moment_outside_quiet_hours(family.recipient_of(row), now)
         if when < row.send_at:
             by_time.setdefault(when, []).append(row.id)
     moved = 0

@@ -12,7 +12,7 @@ from django.db.models import F
 from checklists.models import Task
 from prepapp.lib.bulk import insert_rows
 from prepapp.models import SurgeryCase
-from prepapp.reminders import digest, planning, safety_reminders
+from prepapp.reminders import digest, family, planning, safety_reminders
 from prepapp.reminders.models import PATIENT_RULES, DeliveryAttempt, Reminder
 from prepapp.reminders.recording import BatchReport
 from prepapp.reminders.timing import is_quiet, quiet_hours_end_after
@@ -29,6 +29,12 @@ class Verdict:
 
 def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
     """Whether this reminder should still go out now: None if yes, else what to do with it."""
+    if reminder.for_family:
+        # To a caregiver: the link and the plan first, then the caregiver's own channels and hours.
+        problem = family.recheck(reminder, now)
+        if problem:
+            return Verdict(*problem)
+        return _channel_and_time_verdict(reminder, now)
     if reminder.is_digest:
         # A digest: rebuilt from the steps as they are now (digest.py), then the same checks of channel and time.
         problem = digest.recheck(reminder, now)
@@ -66,14 +72,18 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
 
 def _channel_and_time_verdict(reminder: Reminder, now: datetime) -> Verdict | None:
     """The checks every step and digest row gets: the channel still wanted, then `_time_verdict`."""
-    if not planning.channel_wanted(reminder, reminder.patient):
-        return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
+    if not planning.channel_wanted(reminder, family.recipient_of(reminder)):
+        who = "the caregiver" if reminder.for_family else "the patient"
+        return Verdict(Reminder.Status.CANCELLED, f"{who} turned this channel off")
     return _time_verdict(reminder, now)
 
 
 def _time_verdict(reminder: Reminder, now: datetime) -> Verdict | None:
-    """Not too late, and not going out inside quiet hours when its time was outside them."""
-    patient = reminder.patient
+    """Not too late, and not going out inside quiet hours when its time was outside them.
+
+    The quiet hours are the recipient's: the patient's, or for a family row the caregiver's.
+    """
+    patient = family.recipient_of(reminder)
     max_late = timedelta(hours=settings.REMINDER_MAX_LATENESS_HOURS)
     lateness = now - reminder.send_at
     if lateness > max_late:
@@ -84,7 +94,7 @@ def _time_verdict(reminder: Reminder, now: datetime) -> Verdict | None:
         # (a backlog or an outage): wait for the morning if that is still in time.
         morning = quiet_hours_end_after(patient, now)
         if morning - reminder.send_at <= max_late:
-            return Verdict(Reminder.Status.PENDING, "deferred: now inside the patient's quiet hours", morning)
+            return Verdict(Reminder.Status.PENDING, "deferred: now inside the recipient's quiet hours", morning)
         return Verdict(Reminder.Status.SKIPPED, "too late: quiet hours began before it could go out")
     return None
 

@@ -13,7 +13,7 @@ from django.db.models import Case, DateTimeField, F, TextField, Value, When
 from django.utils import timezone
 
 from prepapp.lib.bulk import insert_rows
-from prepapp.reminders import outages, outbox
+from prepapp.reminders import family, outages, outbox
 from prepapp.reminders.channels import Outcome, Result
 from prepapp.reminders.models import DeliveryAttempt, Reminder
 from prepapp.reminders.outages import EXTERNAL_CHANNELS
@@ -82,7 +82,7 @@ def record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime,
                 duplicate_notes[reminder.id] = detail
         elif result.outcome == Outcome.RETRY and reminder.attempts < max_attempts:
             when = next_attempt_at(
-                attempts=reminder.attempts, now=now, patient=reminder.patient, retry_after=result.retry_after
+                attempts=reminder.attempts, now=now, patient=family.recipient_of(reminder), retry_after=result.retry_after
             )
             retry_at[reminder.id], errors[reminder.id] = when, detail
             outcome = DeliveryAttempt.Outcome.RETRY

@@ -86,7 +86,7 @@ def rows_for(case: SurgeryCase, *, version, lifts: dict[str, date], now: datetim
     return rows
 
 
-def _lift_days(cases) -> dict[int, dict[str, date]]:
+def lift_days(cases) -> dict[int, dict[str, date]]:
     """{case id: {rule key: the day it was lifted, on the patient's calendar}}."""
     zones = {case.pk: case.patient.zone for case in cases}
     lifts: dict[int, dict[str, date]] = {}
@@ -118,7 +118,7 @@ def plan_due(*, now: datetime | None = None) -> int:
         checklist.case_id: checklist.protocol_version
         for checklist in Checklist.objects.filter(case__in=cases).select_related("protocol_version")
     }
-    lifts = _lift_days(cases)
+    lifts = lift_days(cases)
     wanted = {}
     for case in cases:
         for row in rows_for(case, version=versions.get(case.pk), lifts=lifts.get(case.pk, {}), now=now):

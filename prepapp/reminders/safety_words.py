@@ -88,7 +88,8 @@ def check_in_texts(case: SurgeryCase, day: date, organization: Organization) -> 
     return title, lines
 
 
-def rules_texts(case: SurgeryCase, patient: Patient, day: date, language: str) -> tuple[str, list[str]]:
+def rules_change(case: SurgeryCase, patient: Patient, day: date, language: str):
+    """(the recovery stage starting that day or "", the rules ended, the rules in force), in `language`."""
     version = case.checklist.protocol_version
     lifted = {lift.rule_key for lift in case.rule_lifts.all()}
     in_force = safety.rules_in_force(
@@ -105,6 +106,11 @@ def rules_texts(case: SurgeryCase, patient: Patient, day: date, language: str) -
         for rule in version.rules or [] if rule["key"] == lift.rule_key
     ]
     stage = safety.stage_starting(version, surgery_date=case.surgery_date, day=day, language=language)
+    return stage, ended, in_force
+
+
+def rules_texts(case: SurgeryCase, patient: Patient, day: date, language: str) -> tuple[str, list[str]]:
+    stage, ended, in_force = rules_change(case, patient, day, language)
     title = (_("A new stage of your recovery: %(stage)s") % {"stage": stage}) if stage else _(
         "Your rules for now have changed"
     )

@@ -23,7 +23,9 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from prepapp.reminders import check_ins, delivery, escalation, journal, outages, outbox, recording, safety_reminders
+from prepapp.reminders import (
+    check_ins, delivery, escalation, family, journal, outages, outbox, recording, safety_reminders,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,7 @@ def plan_safety_reminders(self):
     """Plan today's and tomorrow's evening-before, check-in and rules reminders (beat); the sweeper sends them."""
     try:
         planned = safety_reminders.plan_due()
+        planned += family.plan_due()
     except CONNECTION_ERRORS as exc:
         _retry_on_connection_loss(self, exc)
     if planned:

@@ -6,15 +6,21 @@ module sits with the workflows on top.
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from checklists.models import CheckIn, RuleLift, Task
+from prepapp import caregivers
 from prepapp.audit import audit_record
 from prepapp.models import AuditEntry, CalendarFeed, CaregiverLink, Patient
 from prepapp.reminders import planning
-from prepapp.reminders.models import DeliveryAttempt, InboxMessage, PushSubscription, Reminder
+from prepapp.reminders.models import (
+    CaregiverPushSubscription, DeliveryAttempt, InboxMessage, PushSubscription, Reminder,
+)
 from prepapp.services import PATIENT_FIELDS, PREFERENCE_FIELDS, user_sign_out_everywhere
+
+User = get_user_model()
 
 
 def patient_export(*, patient: Patient) -> dict:
@@ -102,7 +108,11 @@ def patient_erase(*, patient: Patient, by, request=None) -> int:
 
     Everything of theirs goes with the record (surgeries, checklists and answers, rule lifts,
     check-ins and their alerts, reminders and the delivery log, the inbox, push subscriptions,
-    sign-in links), and every session and API token of theirs ends. The audit trail stays,
+    sign-in links, the links of the caregivers who followed them and what was sent to those
+    caregivers), and every session and API token of theirs ends. A caregiver account that
+    follows no one afterwards loses its personal data (caregivers.caregiver_account_release:
+    deleted, or emptied when the audit trail names it); one that still follows (or once
+    followed) another patient keeps its account. The audit trail stays,
     pointing at the patient's pseudonymous reference instead of the record; a login the
     trail names as an actor (the patient's own health-check answers) stays emptied under the
     same pseudonym (prepapp.models.delete_patient_login). The erasure's own entry carries the
@@ -119,5 +129,9 @@ def patient_erase(*, patient: Patient, by, request=None) -> int:
     audit_record(actor=by, patients=[patient], action="erase", request=request)
     if patient.user is not None:
         user_sign_out_everywhere(user=patient.user)
+    followers = list(User.objects.filter(caregiver_links__patient=patient).distinct().order_by("pk"))
     patient.delete()
+    for account in followers:
+        if caregivers.caregiver_account_release(account=account) == "emptied":
+            CaregiverPushSubscription.objects.filter(user=account).delete()  # their phone's address too
     return patient_id

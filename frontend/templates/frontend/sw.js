@@ -65,13 +65,14 @@ function withoutVary(response) {
  * When the copy is still current the server answers 304 with no body (one small query on its
  * side), and the copy is what the page gets.
  */
-async function networkFirst(request, cacheName, cacheKey) {
+async function networkFirst(request, cacheName, cacheKey, { forgetRefused = false } = {}) {
   const cache = await caches.open(cacheName);
   const saved = await cache.match(cacheKey || request);
   try {
     const response = await withTimeout(fetch(conditional(request, saved)));
     if (response.status === 304 && saved) return saved;
     if (response.ok) await cache.put(cacheKey || request, withoutVary(response.clone()));
+    else if (forgetRefused && [401, 403, 404].includes(response.status)) await cache.delete(cacheKey || request);
     return response;
   } catch (error) {
     if (saved) {
@@ -112,6 +113,10 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(cacheFirst(request, DATA_CACHE).catch(offlineJson));
   } else if (url.pathname.startsWith("/api/v1/me/")) {
     event.respondWith(networkFirst(request, DATA_CACHE).catch(offlineJson));
+  } else if (url.pathname.startsWith("/api/v1/following/")) {
+    // A caregiver's followed plans and When to call, one saved copy per followed patient (its
+    // link's id is in the path); a copy the server now refuses (access ended) is forgotten.
+    event.respondWith(networkFirst(request, DATA_CACHE, undefined, { forgetRefused: true }).catch(offlineJson));
   } else if (url.pathname.startsWith(STATIC_PREFIX)) {
     event.respondWith(cacheFirst(request));
   } else if (PRECACHE.includes(url.pathname)) {

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
 from prepapp.reminders.compose import day_text
+from prepapp.reminders.family import address_of, settings_of
 from prepapp.reminders.models import Reminder
 
 
@@ -234,7 +235,7 @@ class EmailTransport(Transport):
     def render(self, item: Outgoing) -> tuple[str, str]:
         """The plain text and the HTML of one reminder or digest, in the patient's language."""
         reminder, message = item.reminder, item.message
-        if message.digest is not None:
+        if message.digest is not None or reminder.for_family:
             return self.render_templates(item)
         texts = self.texts(item)
         values = (reminder.patient.full_name, message.title, message.body, texts["instructions"], texts["why"],
@@ -261,6 +262,8 @@ class EmailTransport(Transport):
     def render_templates(self, item: Outgoing) -> tuple[str, str]:
         """The plain text and the HTML rendered from the templates with the whole context, every time."""
         reminder, message = item.reminder, item.message
+        if reminder.for_family:
+            return self.render_family(item)
         patient = reminder.patient
         with translation.override(patient.language):
             if message.digest is not None:
@@ -280,11 +283,24 @@ class EmailTransport(Transport):
             return (render_to_string("reminders/email/reminder.txt", context),
                     render_to_string("reminders/email/reminder.html", context))
 
+    @staticmethod
+    def render_family(item: Outgoing) -> tuple[str, str]:
+        """A caregiver's email about the patient, in the caregiver's language, greeting the caregiver."""
+        reminder, message = item.reminder, item.message
+        language = settings_of(reminder.caregiver).language
+        with translation.override(language):
+            context = {
+                "patient": {"full_name": reminder.caregiver.name}, "message": message, "language": language,
+                "link": settings.SITE_URL + message.url, "settings_link": settings.SITE_URL + "/settings/",
+            }
+            return (render_to_string("reminders/email/family.txt", context),
+                    render_to_string("reminders/email/family.html", context))
+
     def build(self, item: Outgoing, rendered: tuple[str, str] | None = None) -> EmailMultiAlternatives:
         """The message as Django's mail API builds it: what non-SMTP backends get, and the reference."""
         text, html = rendered or self.render(item)
         email = EmailMultiAlternatives(
-            subject=item.message.title, body=text, to=[item.reminder.patient.contact_email],
+            subject=item.message.title, body=text, to=[address_of(item.reminder)],
             headers=reminder_headers(item.reminder.id),
         )
         email.attach_alternative(html, "text/html")
@@ -293,7 +309,7 @@ class EmailTransport(Transport):
     def wire(self, item: Outgoing) -> bytes:
         """The message as the bytes `build(item).message().as_bytes()` gives, at a fraction of the work."""
         rendered = self.render(item)
-        return wire_bytes(item.message.title, item.reminder.patient.contact_email, reminder_headers(item.reminder.id),
+        return wire_bytes(item.message.title, address_of(item.reminder), reminder_headers(item.reminder.id),
                           *rendered) or _reference_bytes(self.build(item, rendered))
 
     def send(self, items: list[Outgoing]) -> Iterator[Result]:
@@ -305,7 +321,7 @@ class EmailTransport(Transport):
         sender = envelope_address(settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET) if smtp else None
         try:
             for index, item in enumerate(items):
-                if not item.reminder.patient.contact_email:
+                if not address_of(item.reminder):
                     yield Result(item.reminder.id, Outcome.UNAVAILABLE, "no email address")
                     continue
                 try:
@@ -313,7 +329,7 @@ class EmailTransport(Transport):
                     if sender is None:
                         connection.send_messages([self.build(item)])
                     else:
-                        recipient = envelope_address(item.reminder.patient.contact_email, settings.DEFAULT_CHARSET)
+                        recipient = envelope_address(address_of(item.reminder), settings.DEFAULT_CHARSET)
                         send_one(connection.connection, sender, recipient, self.wire(item))
                 except smtplib.SMTPRecipientsRefused as exc:
                     codes = [code for code, _msg in exc.recipients.values()]

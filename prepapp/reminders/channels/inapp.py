@@ -8,11 +8,14 @@ from django.utils import timezone
 
 from prepapp.lib.bulk import insert_rows
 from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
-from prepapp.reminders.models import InboxMessage, Reminder
+from prepapp.reminders.models import FamilyMessage, InboxMessage, Reminder
 
 
 class InAppTransport(Transport):
-    """The app's inbox: one InboxMessage per reminder, written in one statement."""
+    """The app's inbox: one InboxMessage per reminder, written in one statement.
+
+    A family row goes to the caregiver's own inbox (FamilyMessage), never the patient's.
+    """
 
     channel = Reminder.Channel.INAPP
     transactional = True
@@ -22,11 +25,21 @@ class InAppTransport(Transport):
         now = timezone.now()
         # The one-to-one on InboxMessage.reminder makes a second insert for the same
         # reminder a no-op, whatever happened to the status update.
-        insert_rows(
-            InboxMessage, ["patient_id", "reminder_id", "task_id", "title", "body", "created_at"],
-            [(item.reminder.patient_id, item.reminder.id, item.reminder.task_id, item.message.title,
-              item.message.body, now) for item in items],
-            ignore_conflicts=True,
-        )
+        own = [item for item in items if not item.reminder.for_family]
+        family = [item for item in items if item.reminder.for_family]
+        if own:
+            insert_rows(
+                InboxMessage, ["patient_id", "reminder_id", "task_id", "title", "body", "created_at"],
+                [(item.reminder.patient_id, item.reminder.id, item.reminder.task_id, item.message.title,
+                  item.message.body, now) for item in own],
+                ignore_conflicts=True,
+            )
+        if family:
+            insert_rows(
+                FamilyMessage, ["caregiver_id", "reminder_id", "title", "body", "created_at"],
+                [(item.reminder.caregiver_id, item.reminder.id, item.message.title, item.message.body, now)
+                 for item in family],
+                ignore_conflicts=True,
+            )
         for item in items:
             yield Result(item.reminder.id, Outcome.SENT)

@@ -17,7 +17,7 @@ from pywebpush import WebPushException, webpush
 
 from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
 from prepapp.reminders.compose import Message, reminder_tag
-from prepapp.reminders.models import PushSubscription, Reminder
+from prepapp.reminders.models import CaregiverPushSubscription, PushSubscription, Reminder
 
 PUSH_PAYLOAD_LIMIT = 3000  # bytes of JSON before encryption; push services accept about 4 KB
 
@@ -93,6 +93,31 @@ class WebPushTransport(Transport):
             return "Web Push is not configured (no VAPID keys)"
         return None
 
+    @staticmethod
+    def owner(reminder: Reminder) -> tuple[str, int]:
+        """Whose phones a row goes to: the patient's, or for a family row the caregiver's own."""
+        if reminder.for_family:
+            return ("caregiver", reminder.caregiver.caregiver_id)
+        return ("patient", reminder.patient_id)
+
+    @staticmethod
+    def key(sub) -> tuple:
+        return (type(sub), sub.id)
+
+    @staticmethod
+    def subscriptions(items: list[Outgoing]) -> dict[tuple[str, int], list]:
+        """{owner: their subscriptions, oldest first}, read once for the batch."""
+        found: dict[tuple[str, int], list] = {}
+        patients = {i.reminder.patient_id for i in items if not i.reminder.for_family}
+        caregivers = {i.reminder.caregiver.caregiver_id for i in items if i.reminder.for_family}
+        if patients:
+            for sub in PushSubscription.objects.filter(patient_id__in=patients).order_by("id"):
+                found.setdefault(("patient", sub.patient_id), []).append(sub)
+        if caregivers:
+            for sub in CaregiverPushSubscription.objects.filter(user_id__in=caregivers).order_by("id"):
+                found.setdefault(("caregiver", sub.user_id), []).append(sub)
+        return found
+
     def send(self, items: list[Outgoing]) -> Iterator[Result]:
         reason = self.unavailable_reason()
         if reason:
@@ -100,16 +125,14 @@ class WebPushTransport(Transport):
                 yield Result(item.reminder.id, Outcome.UNAVAILABLE, reason)
             return
         vapid = Vapid.from_string(settings.VAPID_PRIVATE_KEY)
-        subscriptions: dict[int, list[PushSubscription]] = {}
-        for sub in PushSubscription.objects.filter(patient_id__in={i.reminder.patient_id for i in items}).order_by("id"):
-            subscriptions.setdefault(sub.patient_id, []).append(sub)
-        gone: set[int] = set()
-        delivered: set[int] = set()
+        subscriptions = self.subscriptions(items)
+        gone: set = set()
+        delivered: set = set()
         session = requests.Session()
         ttl = settings.REMINDER_MAX_LATENESS_HOURS * 3600  # shown later than this, a reminder is noise
         try:
             for item in items:
-                subs = [s for s in subscriptions.get(item.reminder.patient_id, []) if s.id not in gone]
+                subs = [s for s in subscriptions.get(self.owner(item.reminder), []) if self.key(s) not in gone]
                 if not subs:
                     yield Result(item.reminder.id, Outcome.UNAVAILABLE, "no push subscription")
                     continue
@@ -135,8 +158,8 @@ class WebPushTransport(Transport):
                         code = exc.status_code
                         if code in (404, 410):
                             # The browser unsubscribed or the subscription expired: forget it.
-                            gone.add(sub.id)
-                            PushSubscription.objects.filter(id=sub.id).delete()
+                            gone.add(self.key(sub))
+                            type(sub).objects.filter(id=sub.id).delete()
                             notes.append(f"subscription {sub.id} gone ({code}), removed")
                         elif code == 429:
                             wait = parse_retry_after(exc.retry_after)
@@ -150,7 +173,7 @@ class WebPushTransport(Transport):
                         transient.append(f"subscription {sub.id}: {exc.__class__.__name__}")
                     else:
                         ok = True
-                        delivered.add(sub.id)
+                        delivered.add(self.key(sub))
                 detail = "; ".join(notes + transient + permanent)
                 if ok:
                     yield Result(item.reminder.id, Outcome.SENT, detail)
@@ -162,5 +185,7 @@ class WebPushTransport(Transport):
                     yield Result(item.reminder.id, Outcome.UNAVAILABLE, detail or "no push subscription")
         finally:
             session.close()
-            if delivered:
-                PushSubscription.objects.filter(id__in=delivered).update(last_success_at=timezone.now())
+            for model in (PushSubscription, CaregiverPushSubscription):
+                ids = [pk for kind, pk in delivered if kind is model]
+                if ids:
+                    model.objects.filter(id__in=ids).update(last_success_at=timezone.now())

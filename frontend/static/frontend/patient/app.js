@@ -11,6 +11,7 @@ import { loadChecklistParts, startEarly } from "./checklist_data.js";
 import { fmt } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { loadAbout } from "./screens/about_data.js";
+import { speakOf } from "./screens/caregivers.js";
 import { focusHeading, showCallButton } from "./screens/frame.js";
 import { home } from "./screens/home.js";
 import { notSaved, staffOnly } from "./screens/unavailable.js";
@@ -20,6 +21,9 @@ import { notSaved, staffOnly } from "./screens/unavailable.js";
 const push = () => import("./push.js");
 const SCREENS = {
   settings: () => import("./screens/settings.js").then((m) => m.settings),
+  // A caregiver's own settings and messages (screens/caregiver_own.js), not the patient's.
+  caregiverSettings: () => import("./screens/caregiver_own.js").then((m) => m.caregiverSettings),
+  familyInbox: () => import("./screens/caregiver_own.js").then((m) => m.familyInbox),
   access: () => import("./screens/access_log.js").then((m) => m.accessLog),
   health: () => import("./screens/health_check.js").then((m) => m.healthCheck),
   inbox: () => import("./screens/inbox.js").then((m) => m.inbox),
@@ -119,7 +123,12 @@ const ctx = {
       announce(fmt(done ? gettext("Marked as done: %(title)s") : gettext("Marked as not done: %(title)s"), { title }));
     } catch (error) {
       // A caregiver's ticks are not kept to send later: the patient's phone may tick the same step meanwhile.
-      if (isOffline(error) && !state.following) {
+      if (isOffline(error) && state.following) {
+        // Said on the screen, not only to screen readers: nothing of this tick is kept.
+        const text = gettext("You are offline. Your tick was not saved and will not be sent later: please tick it again when you are back online.");
+        announce(text);
+        showProblem(text);
+      } else if (isOffline(error)) {
         outbox.enqueue({ task: Number(id), kind });
         announce(fmt(done
           ? gettext("Marked as done: %(title)s. This change will be sent when you are back online.")
@@ -167,7 +176,8 @@ const ctx = {
   /** A caregiver chooses whose plan to show (of the patients they follow). */
   async follow(id) {
     state.following = state.followed.find((f) => f.id === id) || state.following;
-    state.checklist = state.safety = state.caseData = null;
+    speakOf(state.following);
+    state.checklist = state.safety = state.caseData = state.about = null;
     await ctx.go("/", { replace: true });
   },
 
@@ -303,11 +313,12 @@ const ctx = {
       earlyReads = null;
       return;
     }
-    // A caregiver sees the plan, a step and When to call; the patient's own screens are not theirs.
-    if (state.following && !["home", "task", "call"].includes(route.name)) route.name = "home";
+    // A caregiver sees the plan, a step, When to call, and their own messages and settings.
+    if (state.following && !["home", "task", "call", "about", "inbox", "settings"].includes(route.name)) route.name = "home";
     // The header's "When to call" follows the phase on every screen.
     if (!state.safety && !["home", "task", "call", "checkin"].includes(route.name)) ctx.loadSafety();
-    if (SCREENS[route.name]) await (await SCREENS[route.name]())(ctx, route.param);
+    const screenName = state.following ? ({ settings: "caregiverSettings", inbox: "familyInbox" }[route.name] || route.name) : route.name;
+    if (SCREENS[screenName]) await (await SCREENS[screenName]())(ctx, route.param);
     else {
       // The about answer gives the step's words their meanings; home links to its pages.
       const [safetyRead, aboutRead] = earlyReads || [ctx.loadSafety(), state.about || loadAbout(ctx)];
@@ -376,6 +387,7 @@ async function loadMe() {
     if (data.kind === "caregiver") {
       state.followed = data.following;
       state.following = data.following[0];
+      speakOf(state.following);
       document.body.classList.add("caregiver");
       signedIn({ language: document.documentElement.lang, time_zone: null });
       return true;

@@ -14,6 +14,27 @@ export function fmt(text, values) {
   return interpolate(text, values, true);
 }
 
+// --- Words for a caregiver: "Walt's surgery", never "your surgery" ------------------------------
+
+let followed = null;
+
+/** The followed patient the screens speak of (null for the patient themselves). */
+export function speakOf(following) {
+  followed = following;
+}
+
+/** The first word of the patient's name: how the family says it ("Walt"). */
+export function givenName(fullName) {
+  return String(fullName || "").trim().split(/\s+/)[0] || "";
+}
+
+/** The patient's own words, or for a caregiver the same said of the patient by name. */
+export function whose(own, named, values = {}) {
+  return fmt(followed ? named : own, { ...values, name: followed ? givenName(followed.patient_name) : "" });
+}
+
+export const isCaregiver = () => followed !== null;
+
 /** "23 days to your surgery", "Your surgery is tomorrow", "Your surgery is today". */
 export function countdownText(days) {
   if (days === 0) return gettext("Your surgery is today");
@@ -24,9 +45,9 @@ export function countdownText(days) {
 
 /** After the surgery: "Day 3 after your surgery" for two weeks, then "Week 3 of your recovery". */
 export function recoveryText(day, week) {
-  if (day <= 0) return gettext("Your surgery was today");
-  if (day <= 14) return fmt(gettext("Day %(day)s after your surgery"), { day });
-  return fmt(gettext("Week %(week)s of your recovery"), { week });
+  if (day <= 0) return whose(gettext("Your surgery was today"), gettext("%(name)s's surgery was today"));
+  if (day <= 14) return whose(gettext("Day %(day)s after your surgery"), gettext("Day %(day)s after %(name)s's surgery"), { day });
+  return whose(gettext("Week %(week)s of your recovery"), gettext("Week %(week)s of %(name)s's recovery"), { week });
 }
 
 /** When a step is due, or when it was done, as the home list and the step's screen say it. */
@@ -37,7 +58,7 @@ export function dueText(task, today, timeZone) {
       : gettext("Done");
   }
   // Not enough days are left for it to work fully: the care team decides what now.
-  if (task.not_enough_time) return gettext("Call your care team about this step");
+  if (task.not_enough_time) return whose(gettext("Call your care team about this step"), gettext("Call %(name)s's care team about this step"));
   if (task.due_date < today) return fmt(gettext("Planned for %(date)s"), { date: longDate(task.due_date, today) });
   if (task.late) return gettext("Do this as soon as you can");
   // Its planned day had passed when it was given, but there is still time: no blame, a start.
@@ -52,6 +73,13 @@ export function dueText(task, today, timeZone) {
 
 /** "Your surgery is in only 20 days…": what a step short of time asks of the patient. */
 export function shortOfTimeText(days) {
+  if (isCaregiver()) {
+    if (days <= 0) return whose("", gettext("%(name)s's surgery is today, so there is not enough time left for this. Call %(name)s's care team now: they will say what to do."));
+    return whose("", ngettext(
+      "%(name)s's surgery is in only %(count)s day, so there is not enough time left for this. Call %(name)s's care team today: they will say what to do.",
+      "%(name)s's surgery is in only %(count)s days, so there is not enough time left for this. Call %(name)s's care team today: they will say what to do.",
+      days), { count: days });
+  }
   if (days <= 0) return gettext("Your surgery is today, so there is not enough time left for this. Call your care team now: they will tell you what to do.");
   return fmt(ngettext(
     "Your surgery is in only %(count)s day, so there is not enough time left for this. Call your care team today: they will tell you what to do.",

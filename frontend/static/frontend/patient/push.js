@@ -45,7 +45,7 @@ export function permission() {
   return "Notification" in window ? Notification.permission : "denied";
 }
 
-function keyBytes(base64url) {
+export function keyBytes(base64url) {
   const padded = (base64url + "===".slice((base64url.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
 }

@@ -3,7 +3,7 @@
 // they are drawn from the last answer the phone saved.
 
 import { h } from "../../shared/dom.js";
-import { fmt } from "../i18n.js";
+import { fmt, whose } from "../i18n.js";
 import { loadAbout, yourOperation } from "./about_data.js";
 import { heading, link, message, screen } from "./frame.js";
 import { withTerms } from "./terms.js";
@@ -13,20 +13,20 @@ const WORDS = "words";
 const backTo = (href, text) => h("p", { class: "back" }, link(href, [h("span", { "aria-hidden": "true" }, "‹ "), text]));
 
 function index(about) {
-  const title = gettext("About your surgery");
+  const title = whose(gettext("About your surgery"), gettext("About %(name)s's surgery"));
   const operation = yourOperation(about);
   screen(title, backTo("/", gettext("Home")), heading(title),
     about.procedure ? h("p", { class: "lead" }, about.procedure) : null,
     operation
       ? h("section", { class: "card your-operation", "aria-labelledby": "h-yours" },
-        h("h2", { id: "h-yours" }, gettext("Your operation")),
+        h("h2", { id: "h-yours" }, whose(gettext("Your operation"), gettext("%(name)s's operation"))),
         h("p", { class: "operation" }, operation))
       : null,
     h("nav", { "aria-label": gettext("Topics") },
       h("ul", { class: "tasks topics", role: "list" },
         about.pages.map((page) => h("li", {},
           link(`/about/${page.key}/`, [
-            page.key === about.your_page ? h("span", { class: "cat yours" }, gettext("Your approach")) : null,
+            page.key === about.your_page ? h("span", { class: "cat yours" }, whose(gettext("Your approach"), gettext("%(name)s's approach"))) : null,
             h("span", { class: "task-title" }, page.title)], { class: "task" }))),
         h("li", {}, link(`/about/${WORDS}/`, h("span", { class: "task-title" }, gettext("Words explained")),
           { class: "task topic-words" })))));
@@ -52,10 +52,10 @@ function onePage(about, page) {
   const pages = about.pages;
   const next = pages[pages.indexOf(page) + 1];
   const yours = page.key === about.your_page;
-  screen(page.title, backTo("/about/", gettext("About your surgery")),
-    yours ? h("p", { class: "yours" }, gettext("Your approach")) : null,
+  screen(page.title, backTo("/about/", whose(gettext("About your surgery"), gettext("About %(name)s's surgery"))),
+    yours ? h("p", { class: "yours" }, whose(gettext("Your approach"), gettext("%(name)s's approach"))) : null,
     heading(page.title),
-    yours && about.level ? h("p", { class: "lead" }, fmt(gettext("Your level: %(level)s"), { level: about.level })) : null,
+    yours && about.level ? h("p", { class: "lead" }, whose(gettext("Your level: %(level)s"), gettext("%(name)s's level: %(level)s"), { level: about.level })) : null,
     page.paragraphs.map((text) => withTerms("p", { class: "about-text" }, text, about.glossary, seen)),
     table(page),
     stageList(page),
@@ -68,7 +68,7 @@ function onePage(about, page) {
 function words(about) {
   const title = gettext("Words explained");
   const sorted = [...about.glossary].sort((a, b) => a.term.localeCompare(b.term, document.documentElement.lang));
-  screen(title, backTo("/about/", gettext("About your surgery")), heading(title),
+  screen(title, backTo("/about/", whose(gettext("About your surgery"), gettext("About %(name)s's surgery"))), heading(title),
     h("dl", { class: "glossary" }, sorted.map((entry) => [
       h("dt", { id: `term-${entry.key}`, tabindex: "-1" }, entry.term),
       h("dd", {}, entry.text),
@@ -79,7 +79,7 @@ function words(about) {
 
 export async function aboutSurgery(ctx, key) {
   const about = await loadAbout(ctx);
-  const title = gettext("About your surgery");
+  const title = whose(gettext("About your surgery"), gettext("About %(name)s's surgery"));
   if (!about) {
     screen(title, backTo("/", gettext("Home")), heading(title),
       message(gettext("These pages have not been saved on this phone yet. Open them once with an internet connection."), "problem"));

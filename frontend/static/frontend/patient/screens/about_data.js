@@ -7,7 +7,8 @@ import { fmt } from "../i18n.js";
 /** The about answer (me/about/): fetched afresh, the saved copy kept when it cannot be had. */
 export async function loadAbout(ctx) {
   try {
-    const { data, cached } = await api("me/about/");
+    const followed = ctx.state.following;
+    const { data, cached } = await api(followed ? `following/${followed.id}/about/` : "me/about/");
     ctx.state.about = data;
     ctx.state.aboutSaved = cached;
   } catch {

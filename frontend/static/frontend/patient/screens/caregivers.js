@@ -78,7 +78,7 @@ export async function caregiversCard() {
       h("div", { class: "check" }, h("input", { type: "checkbox", id: "cg-access", name: "access" }),
         h("label", { for: "cg-access" }, gettext("They may also tick off steps for me"))),
       h("div", { class: "check" }, h("input", { type: "checkbox", id: "cg-gets_reminders", name: "gets_reminders", checked: true }),
-        h("label", { for: "cg-gets_reminders" }, gettext("Tell them when an important step is late"))),
+        h("label", { for: "cg-gets_reminders" }, gettext("Send them the messages meant for family: an important step late, the evening before and the day of surgery, the rules when they change"))),
       h("button", { type: "submit", class: "secondary" }, gettext("Send the invitation")));
     status.textContent = said;
     card.replaceChildren(
@@ -100,7 +100,9 @@ export function followingBar(ctx) {
   const line = h("p", { class: "following-who" },
     fmt(gettext("You are following %(name)s's plan, as their %(relationship)s."),
       { name: following.patient_name, relationship: following.relationship }),
-    following.can_tick ? "" : h("span", { class: "help" }, ` ${gettext("You can see the steps; only they tick them off.")}`));
+    following.can_tick
+      ? h("span", { class: "help" }, ` ${gettext("Your ticks need an internet connection: offline, a tick is not saved.")}`)
+      : h("span", { class: "help" }, ` ${gettext("You can see the steps; only they tick them off.")}`));
   if (followed.length < 2) return h("div", { class: "following card" }, line);
   const select = h("select", {
     id: "following-switch",
@@ -115,3 +117,6 @@ export function tickedBy(task) {
   if (!task.ticked_off_by || task.status !== "done") return null;
   return h("p", { class: "ticked-by" }, fmt(gettext("Ticked off by %(who)s"), { who: task.ticked_off_by }));
 }
+
+// The words for a caregiver ("Walt's surgery") live with the other words, in i18n.js.
+export { givenName, isCaregiver, speakOf, whose } from "../i18n.js";

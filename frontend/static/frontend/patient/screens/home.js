@@ -6,7 +6,7 @@ import { h } from "../../shared/dom.js";
 import { countdownText, dueText, fmt, recoveryText, shortOfTimeText, weekHeading } from "../i18n.js";
 import { yourOperation } from "./about_data.js";
 import { conditionLine, healthCheckPrompt } from "./conditions.js";
-import { followingBar } from "./caregivers.js";
+import { followingBar, isCaregiver, whose } from "./caregivers.js";
 import { heading, link, message, screen, showPhase } from "./frame.js";
 import { checkInCard, clock, dayOfCard, rulesNow, signsOnHome, whenToCallLink } from "./safety.js";
 
@@ -40,7 +40,7 @@ function timeOfDay(value) {
 
 function surgeryWhen(caseData, today) {
   const date = longDate(caseData.surgery_date, today);
-  if (caseData.phase === "recovery") return fmt(gettext("Your surgery was on %(date)s"), { date });
+  if (caseData.phase === "recovery") return whose(gettext("Your surgery was on %(date)s"), gettext("%(name)s's surgery was on %(date)s"), { date });
   if (!caseData.surgery_time) return fmt(gettext("Surgery on %(date)s"), { date });
   const { hour, text } = timeOfDay(caseData.surgery_time);
   // Spanish says "a la 1:30" but "a las 7:30": one o'clock has a message of its own.
@@ -72,7 +72,7 @@ function recoveryStage(checklist, tasks) {
   const now = tasks.filter((t) => t.phase === "recovery" && t.status !== "done"
     && (t.window_start || t.due_date) <= today && today <= (t.window_end || t.due_date));
   return h("section", { class: "card stage", "aria-labelledby": "h-stage" },
-    h("h2", { id: "h-stage" }, gettext("Where you are now")),
+    h("h2", { id: "h-stage" }, whose(gettext("Where you are now"), gettext("Where %(name)s is now"))),
     h("p", { class: "stage-now" }, stage.label),
     now.length
       ? [h("p", { class: "label" }, gettext("Right now:")),
@@ -87,7 +87,7 @@ function callCareTeam(checklist, tasks) {
   const short = tasks.filter((t) => t.not_enough_time && t.status !== "done");
   if (!short.length || checklist.case.phase !== "preparation") return null;
   return h("section", { class: "card urgent", "aria-labelledby": "h-call" },
-    h("h2", { id: "h-call" }, gettext("Please call your care team")),
+    h("h2", { id: "h-call" }, whose(gettext("Please call your care team"), gettext("Please call %(name)s's care team"))),
     h("ul", { class: "plain", role: "list" }, short.map((t) => h("li", {},
       // The step itself is in the list below, marked "call your care team": one link to it is enough.
       // A step still waiting on a fact ("If you smoke or use nicotine:") says so here too.
@@ -101,21 +101,23 @@ function callCareTeam(checklist, tasks) {
 function aboutLink(about) {
   const operation = yourOperation(about);
   return h("p", { class: "about-link" },
-    link("/about/", [h("span", {}, gettext("About your surgery")),
+    link("/about/", [h("span", {}, whose(gettext("About your surgery"), gettext("About %(name)s's surgery"))),
       operation ? h("span", { class: "about-operation" }, operation) : null], { class: "button secondary", id: "about-surgery" }));
 }
 
 function countdown(caseData, today, about = null) {
   if (caseData.status === "cancelled") {
     return h("section", { class: "countdown", "aria-live": "polite" },
-      heading(gettext("Your surgery has been cancelled")),
-      h("p", {}, gettext("Your care team will contact you about what happens next.")));
+      heading(whose(gettext("Your surgery has been cancelled"), gettext("%(name)s's surgery has been cancelled"))),
+      h("p", {}, whose(gettext("Your care team will contact you about what happens next."),
+        gettext("The care team will contact %(name)s about what happens next."))));
   }
   const days = caseData.days_to_surgery;
   const recovering = caseData.phase === "recovery";
   return h(
     "section", { class: `countdown${recovering ? " is-recovery" : ""}`, "aria-live": "polite", "aria-atomic": "true" },
-    heading(recovering ? recoveryText(caseData.days_after_surgery, caseData.recovery_week) : countdownText(days)),
+    heading(recovering ? recoveryText(caseData.days_after_surgery, caseData.recovery_week)
+      : isCaregiver() ? namedCountdown(days) : countdownText(days)),
     h("p", { class: "surgery-date" }, surgeryWhen(caseData, today)),
     caseData.arrival_time && !recovering
       ? h("p", { class: "arrival" }, fmt(gettext("Arrive at %(time)s"), { time: clock(caseData.arrival_time) }))
@@ -124,6 +126,14 @@ function countdown(caseData, today, about = null) {
       caseData.surgeon ? h("span", {}, " · ", fmt(gettext("with %(surgeon)s"), { surgeon: caseData.surgeon })) : null),
     about ? aboutLink(about) : null,
   );
+}
+
+/** The countdown as a caregiver reads it: "23 days to Walt's surgery". */
+function namedCountdown(days) {
+  if (days === 0) return whose("", gettext("%(name)s's surgery is today"));
+  if (days === 1) return whose("", gettext("%(name)s's surgery is tomorrow"));
+  if (days < 0) return whose("", gettext("%(name)s's surgery date has passed"));
+  return whose("", ngettext("%(count)s day to %(name)s's surgery", "%(count)s days to %(name)s's surgery", days), { count: days });
 }
 
 function byWeek(tasks) {
@@ -145,7 +155,8 @@ export function home(ctx) {
       gettext("Home"),
       followingBar(ctx),
       caseData ? countdown(caseData, caseData.today) : heading(gettext("Getting ready for surgery")),
-      message(gettext("Your care team has not added your preparation steps yet. Please check again later.")),
+      message(whose(gettext("Your care team has not added your preparation steps yet. Please check again later."),
+        gettext("%(name)s's care team has not added the preparation steps yet. Please check again later."))),
       whenToCallLink(safety),
     );
     return;
@@ -178,7 +189,7 @@ export function home(ctx) {
     h("div", { class: "progress" },
       h("p", { id: "progress-label" }, progressLabel),
       h("progress", { max: String(total), value: String(doneCount), "aria-labelledby": "progress-label" })),
-    healthCheckPrompt(ctx.tasks()),
+    isCaregiver() ? null : healthCheckPrompt(ctx.tasks()),
     h("section", { class: "group group-week", "aria-labelledby": "h-week" },
       h("h2", { id: "h-week" }, gettext("To do this week")),
       groups.this_week.length
@@ -202,10 +213,11 @@ export function home(ctx) {
         : h("p", { class: "empty" }, gettext("Steps you mark as done will be listed here."))),
     earlier.length
       ? h("details", { class: "group earlier" },
-        h("summary", {}, fmt(gettext("Before your surgery (%(count)s steps)"), { count: earlier.length })),
+        h("summary", {}, whose(gettext("Before your surgery (%(count)s steps)"),
+          gettext("Before %(name)s's surgery (%(count)s steps)"), { count: earlier.length })),
         taskList(earlier, checklist))
       : null,
-    h("p", { class: "calendar" },
+    isCaregiver() ? null : h("p", { class: "calendar" },
       h("a", { href: "/api/v1/me/calendar.ics", download: "surgery-preparation.ics", class: "button secondary", id: "add-to-calendar" },
         gettext("Add these dates to my calendar"))),
   );

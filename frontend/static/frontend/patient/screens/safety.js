@@ -5,6 +5,7 @@
 import { longDate } from "../../shared/dates.js";
 import { h } from "../../shared/dom.js";
 import { fmt } from "../i18n.js";
+import { whose } from "./caregivers.js";
 import { link } from "./frame.js";
 
 // The urgencies, most urgent first, as the patient reads them.
@@ -25,7 +26,7 @@ export function phoneButton(label, phone, kind = "primary") {
 export function careTeamButtons(team, kind = "primary") {
   if (!team) return null;
   return [
-    phoneButton(gettext("Call your care team"), team.phone, kind),
+    phoneButton(whose(gettext("Call your care team"), gettext("Call %(name)s's care team")), team.phone, kind),
     phoneButton(gettext("After hours"), team.after_hours_phone, "secondary"),
   ];
 }
@@ -52,7 +53,7 @@ function whenText(iso, today) {
 
 function ruleItem(rule, today) {
   const until = rule.until_lifted
-    ? gettext("Until your care team says otherwise")
+    ? whose(gettext("Until your care team says otherwise"), gettext("Until %(name)s's care team says otherwise"))
     : rule.end_date ? fmt(gettext("Ends on %(date)s"), { date: longDate(rule.end_date, today) }) : null;
   return h("li", { class: `rule${rule.ending_soon ? " is-ending" : ""}`, "data-rule": rule.key },
     rule.conditional ? h("p", { class: "condition" }, gettext("If this applies to you:")) : null,
@@ -81,7 +82,7 @@ function dayOfTasks(ctx, card) {
   const today = ctx.state.checklist && ctx.state.checklist.today;
   const tasks = ctx.tasks().filter((t) => t.status !== "done" && t.due_date >= today && t.due_date <= card.surgery_date);
   if (!tasks.length) return null;
-  return [h("p", { class: "label" }, gettext("The detailed steps are in your checklist:")),
+  return [h("p", { class: "label" }, whose(gettext("The detailed steps are in your checklist:"), gettext("The detailed steps are in %(name)s's checklist:"))),
     h("ul", { class: "stage-steps" }, tasks.slice(0, 5).map((t) => h("li", {}, link(`/tasks/${t.id}/`, t.title))))];
 }
 
@@ -89,15 +90,15 @@ export function dayOfCard(ctx, safety) {
   const card = safety && safety.day_of;
   if (!card) return null;
   const { today } = safety;
-  const asTold = gettext("as your care team told you");
+  const asTold = whose(gettext("as your care team told you"), gettext("as the care team told %(name)s"));
   const item = (label, text) => h("li", {}, h("strong", {}, label), " ", text);
   return h("section", { class: "card day-of", "aria-labelledby": "h-day-of" },
-    h("h2", { id: "h-day-of" }, gettext("Your surgery day")),
+    h("h2", { id: "h-day-of" }, whose(gettext("Your surgery day"), gettext("%(name)s's surgery day"))),
     card.arrival_time
       ? h("p", { class: "arrive" }, fmt(gettext("Arrive at %(time)s on %(date)s"),
         { time: clock(card.arrival_time), date: longDate(card.surgery_date, today) }))
-      : h("p", { class: "arrive" }, fmt(gettext("Surgery on %(date)s. Your care team will tell you when to arrive."),
-        { date: longDate(card.surgery_date, today) })),
+      : h("p", { class: "arrive" }, whose(gettext("Surgery on %(date)s. Your care team will tell you when to arrive."),
+        gettext("Surgery on %(date)s. The care team will tell %(name)s when to arrive."), { date: longDate(card.surgery_date, today) })),
     h("ul", { class: "day-of-list" },
       item(gettext("Food:"), card.food_until
         ? fmt(gettext("no food after %(when)s."), { when: whenText(card.food_until, today) })
@@ -105,11 +106,12 @@ export function dayOfCard(ctx, safety) {
       item(gettext("Drinks:"), card.clear_fluids_until
         ? fmt(gettext("clear fluids (such as water) until %(when)s. Nothing to drink after that."), { when: whenText(card.clear_fluids_until, today) })
         : fmt(gettext("clear fluids (such as water) only, %(as_told)s."), { as_told: asTold })),
-      card.rule_confirmed ? null : h("li", { class: "confirm" }, gettext("Your care team will confirm these times with you.")),
+      card.rule_confirmed ? null : h("li", { class: "confirm" }, whose(gettext("Your care team will confirm these times with you."), gettext("The care team will confirm these times with %(name)s."))),
       item(gettext("Morning medicines:"), gettext("take them as your care team told you. Be sure about diabetes medicines and blood thinners: ask if you do not know.")),
       item(gettext("Wash:"), gettext("shower and wash your skin as your care team told you.")),
       item(gettext("Bring:"), gettext("your list of medicines, your ID and insurance card, and your glasses or hearing aids.")),
-      item(gettext("Going home:"), gettext("an adult must drive you home and stay with you for the first 24 hours."))),
+      item(gettext("Going home:"), whose(gettext("an adult must drive you home and stay with you for the first 24 hours."),
+        gettext("an adult must drive %(name)s home and stay with %(name)s for the first 24 hours.")))),
     dayOfTasks(ctx, card));
 }
 
@@ -146,5 +148,6 @@ export function checkInCard(safety) {
 export function whenToCallLink(safety) {
   if (!safety || safety.phase === "recovery") return null;
   return h("p", { class: "when-to-call-link" },
-    link("/when-to-call/", gettext("When to call your care team"), { class: "button secondary" }));
+    link("/when-to-call/", whose(gettext("When to call your care team"), gettext("When to call %(name)s's care team")),
+      { class: "button secondary" }));
 }

@@ -4,7 +4,7 @@
 import { h, mount } from "../../shared/dom.js";
 import { dueText, number, shortOfTimeText } from "../i18n.js";
 import { conditionNote } from "./conditions.js";
-import { tickedBy } from "./caregivers.js";
+import { tickedBy, whose } from "./caregivers.js";
 import { heading, link, screen } from "./frame.js";
 import { withTerms } from "./terms.js";
 
@@ -88,13 +88,13 @@ export function step(ctx, id) {
   const item = ctx.task(id);
   if (!item) {
     screen(gettext("Step not found"), heading(gettext("Step not found")),
-      h("p", {}, gettext("This step is not on your checklist.")),
+      h("p", {}, whose(gettext("This step is not on your checklist."), gettext("This step is not on %(name)s's checklist."))),
       h("p", {}, link("/", gettext("Back to my checklist"), { class: "button secondary" })));
     return;
   }
   const figures = item.targets.length
     ? h("section", { class: "card figures", "aria-labelledby": "h-figures" },
-      h("h2", { id: "h-figures" }, gettext("Your personal amounts")),
+      h("h2", { id: "h-figures" }, whose(gettext("Your personal amounts"), gettext("%(name)s's personal amounts"))),
       h("dl", {}, item.targets.map((t) => [h("dt", {}, t.label), h("dd", {}, amountText(t))])))
     : null;
   // Words of the glossary (fusion, DEXA, no BLT…) open their meaning when tapped, once per screen.
@@ -109,7 +109,7 @@ export function step(ctx, id) {
     h("p", { class: "when" }, item.status === "done" ? gettext("Done") : dueText(item, ctx.state.checklist.today, ctx.state.checklist.time_zone)),
     item.not_enough_time && item.status !== "done"
       ? h("section", { class: "card urgent", "aria-labelledby": "h-short" },
-        h("h2", { id: "h-short" }, gettext("Please call your care team")),
+        h("h2", { id: "h-short" }, whose(gettext("Please call your care team"), gettext("Please call %(name)s's care team"))),
         h("p", {}, shortOfTimeText(ctx.state.checklist.case.days_to_surgery)),
         item.lead_reason ? h("p", { class: "help" }, item.lead_reason) : null)
       : null,

@@ -4,13 +4,15 @@
 import { dateTime } from "../../shared/dates.js";
 import { h } from "../../shared/dom.js";
 import { fmt } from "../i18n.js";
+import { whose } from "./caregivers.js";
 import { heading, link, message, screen } from "./frame.js";
 import { URGENCIES, careTeamButtons, emergencyButton } from "./safety.js";
 
 const GROUP_TITLES = {
   emergency: () => gettext("Emergency"),
-  call_today: () => gettext("Call your care team today"),
-  before_surgery: () => gettext("Before your surgery: call before you come in"),
+  call_today: () => whose(gettext("Call your care team today"), gettext("Call %(name)s's care team today")),
+  before_surgery: () => whose(gettext("Before your surgery: call before you come in"),
+    gettext("Before %(name)s's surgery: call before coming in")),
 };
 
 function group(safetyGroup, team) {
@@ -43,7 +45,7 @@ export async function whenToCall(ctx) {
         : gettext("You are offline. This page was saved earlier."), "saved")
       : null,
     h("section", { class: "card care-team", "aria-labelledby": "h-team" },
-      h("h2", { id: "h-team" }, team.organization || gettext("Your care team")),
+      h("h2", { id: "h-team" }, team.organization || whose(gettext("Your care team"), gettext("%(name)s's care team"))),
       careTeamButtons(team),
       team.check_in_hours
         ? h("p", { class: "hours" }, fmt(gettext("The care team reads messages %(hours)s. It is not watched around the clock."),
