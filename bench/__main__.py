@@ -8,6 +8,8 @@ Runs, each on scratch databases of its own on the PostgreSQL server DATABASE_URL
   reminders  in-app delivery against bare claiming and one django-celery-beat task per reminder,
              and the sweeper's tick among 10,000 and 1,000,000 rows;
   lighthouse the patient app in Chromium, scored by Lighthouse (mobile): sign-in, home and a step;
+  peak       the morning peak: 100,000 patients' 09:00 reminders, the largest zone's delivered on
+             every channel by a Celery worker while wrk loads the API with reads and ticks;
 
 prints each figure as it comes (value, the same run's baseline, their ratio, the goal) and a
 pass/fail table at the end. Exit status 0 whatever the figures: they are measurements, on a
@@ -20,10 +22,11 @@ import argparse
 import sys
 import time
 
-from bench import api, bulk, channels, lighthouse, reminders
+from bench import api, bulk, channels, lighthouse, peak, reminders
 from bench.common import Figure, require_services, summary_table
 
-SECTIONS = {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders, "lighthouse": lighthouse}
+SECTIONS = {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders, "peak": peak,
+            "lighthouse": lighthouse}
 
 
 def main(argv=None) -> list[Figure]:
@@ -37,6 +40,7 @@ def main(argv=None) -> list[Figure]:
     api.add_arguments(parser)
     channels.add_arguments(parser)
     reminders.add_arguments(parser)
+    peak.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.seconds is None:
         args.seconds = 2 if args.quick else 10

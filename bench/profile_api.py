@@ -119,6 +119,61 @@ def measure(app, env_for, runs: int, before=None) -> tuple[float, float, int, st
     return statistics.median(wall), statistics.median(cpu), len(statements), status, headers, body
 
 
+def tick(app, cookie: str, args) -> None:
+    """POST complete and reopen in turn over every step of the demo checklist, as the bench's wrk script does."""
+    import json
+    from django.utils.crypto import get_random_string
+
+    from django.db import connection
+
+    from checklists.models import Task
+
+    ids = list(Task.objects.filter(checklist__case__patient__full_name="Rosa Alvarez").order_by("id")
+               .values_list("id", flat=True))
+    csrf = get_random_string(32)  # the form of token Django accepts
+    cookies = f"{cookie}; csrftoken={csrf}"
+    counter = {"n": 0}
+
+    def env_for():
+        n = counter["n"]
+        counter["n"] += 1
+        action = "complete" if (n // len(ids)) % 2 == 0 else "reopen"
+        return environ(f"/api/v1/me/tasks/{ids[n % len(ids)]}/{action}/", cookies, REQUEST_METHOD="POST",
+                       HTTP_X_CSRFTOKEN=csrf, HTTP_ORIGIN="https://127.0.0.1", CONTENT_LENGTH="0")
+
+    for action in ("complete", "reopen"):
+        # One of each, its statements shown.
+        statements = []
+
+        def count(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        task_id = ids[0]
+        with connection.execute_wrapper(count):
+            status, _, body = call(app, environ(f"/api/v1/me/tasks/{task_id}/{action}/", cookies,
+                                                REQUEST_METHOD="POST", HTTP_X_CSRFTOKEN=csrf,
+                                                HTTP_ORIGIN="https://127.0.0.1", CONTENT_LENGTH="0"))
+        assert status.startswith("200"), (status, body[:300])
+        print(f"{action}: {status[:3]}, {len(statements)} statements")
+        if args.show_queries:
+            for sql in statements:
+                print("   ", sql[:240])
+        json.loads(body)
+    wall, cpu, queries, status, _, _ = measure(app, env_for, args.runs)
+    print(f"{'tick (complete/reopen in turn)':32} {status[:3]}  {wall:6.2f} ms wall  {cpu:6.2f} ms CPU  "
+          f"{queries} queries")
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0001)
+        profiler.start()
+        for _ in range(args.runs):
+            call(app, env_for())
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=300)
@@ -127,6 +182,9 @@ def main(argv=None):
     parser.add_argument("--profile-etag", action="store_true", help="profile the revalidation (If-None-Match)")
     parser.add_argument("--show-queries", action="store_true")
     parser.add_argument("--only", help="measure this path alone (e.g. under py-spy); with --profile-etag, its 304")
+    parser.add_argument("--tick", action="store_true",
+                        help="ticking steps off and on (POST complete/reopen in turn): time, queries, and with "
+                             "--profile the call tree")
     args = parser.parse_args(argv)
     require_services()
     setup()
@@ -145,6 +203,9 @@ def main(argv=None):
             f.write(body)
         etag = headers.get("ETag")
         print(f"checklist: {len(body):,} bytes, Cache-Control {headers.get('Cache-Control')!r}, ETag {etag!r}")
+        if args.tick:
+            tick(app, cookie, args)
+            return
         if args.only:
             extra = {"HTTP_IF_NONE_MATCH": etag} if args.profile_etag and etag else {}
             wall, cpu, queries, status, _, _ = measure(app, lambda: environ(args.only, cookie, **extra), args.runs)

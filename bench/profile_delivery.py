@@ -2,10 +2,10 @@
 
 Claims batches of due in-app reminders as the sweeper does and delivers them in this process
 with `delivery.deliver_batch`, timing each step of it from the outside (nothing in delivery is
-changed): taking the rows (claim moved to a fresh token, share locks, the rows with their
-patients, tasks and cases, the definitions), the recheck, composing the words, the in-app
-transport (the inbox rows), recording the outcomes (the status UPDATE and the delivery log),
-and the commit. It also prints the SQL statements of one batch. With --profile and
+changed): taking the rows (read under their claim, share locks, the rows' patients, tasks and
+cases, the definitions), the recheck, composing the words, marking them sent (the status
+UPDATE, which locks them), the in-app transport (the inbox rows), the delivery log, and the
+commit. It also prints the SQL statements of one batch. With --profile and
 pyinstrument installed, the call tree.
 """
 
@@ -69,6 +69,9 @@ def main(argv=None):
         delivery.compose = timing("compose", compose_module.compose)
         InAppTransport.send = timing("in-app transport (inbox rows)", InAppTransport.send)
         recording.record = timing("record (status UPDATE, delivery log)", recording.record)
+        # The inbox's recording: the "sent" mark (its compare-and-set locks the rows), then the log.
+        recording._mark_sent = timing("mark sent (status UPDATE … RETURNING)", recording._mark_sent)
+        recording.insert_rows = timing("delivery log (INSERT)", recording.insert_rows)
         original_atomic = transaction.Atomic.__exit__
 
         def timed_exit(self, *exc):

@@ -277,16 +277,31 @@ def _task_for_update(task: Task) -> Task:
     )
 
 
-def _ensure_case_open(task: Task):
-    if task.checklist.case.status == SurgeryCase.Status.CANCELLED:
+def _ensure_case_open(task: Task, case_status: str | None = None):
+    if (case_status or task.checklist.case.status) == SurgeryCase.Status.CANCELLED:
         raise ValidationError({"task": "This surgery was cancelled; its checklist can no longer change."})
+
+
+def _tick_state_for_update(task: Task) -> Task:
+    """Lock the task's row and bring its tick (status, when, by whom) up to date, with its case's status.
+
+    A tick reads nothing else afresh: the caller's task already has its definition and case, and
+    only the tick's own columns are written. One narrow locked read instead of the task, its
+    definition, checklist, case and patient all over again.
+    """
+    status, completed_at, completed_by_id, case_status = (
+        Task.objects.select_for_update(of=("self",)).filter(pk=task.pk)
+        .values_list("status", "completed_at", "completed_by_id", "checklist__case__status").get()
+    )
+    task.status, task.completed_at, task.completed_by_id = status, completed_at, completed_by_id
+    _ensure_case_open(task, case_status)
+    return task
 
 
 @transaction.atomic
 def task_mark_done(*, task: Task, by, now: datetime) -> tuple[Task, bool]:
     """Mark a task done; returns the task and whether it changed (it may have been done already)."""
-    task = _task_for_update(task)
-    _ensure_case_open(task)
+    task = _tick_state_for_update(task)
     if task.status == Task.Status.DONE:
         return task, False
     task.status, task.completed_at, task.completed_by = Task.Status.DONE, now, by
@@ -297,8 +312,7 @@ def task_mark_done(*, task: Task, by, now: datetime) -> tuple[Task, bool]:
 @transaction.atomic
 def task_mark_open(*, task: Task, by) -> tuple[Task, bool]:
     """Mark a done task open again; returns the task and whether it changed."""
-    task = _task_for_update(task)
-    _ensure_case_open(task)
+    task = _tick_state_for_update(task)
     if task.status == Task.Status.OPEN:
         return task, False
     task.status, task.completed_at, task.completed_by = Task.Status.OPEN, None, None

@@ -134,3 +134,36 @@ def test_staff_checklist_read_does_not_grow_with_the_steps(as_carol, pat_checkli
     # Whatever the number of steps: the same reads, and the same one audit entry.
     with django_assert_num_queries(few):
         assert as_carol.get(path).status_code == 200
+
+
+# Ticking a step off: the session's user; the step (scoped to the patient, for the answer); the
+# workflow's and the service's savepoints (the test runs inside a transaction, so each atomic
+# block is one); the step's tick locked and read afresh; the tick written; then the outbox: the
+# step's pending rows cancelled, the open steps the digest days are worked out from, whether an
+# alert is open, the digest rows of the days this step gave (locked) and the days no longer
+# wanted cancelled.
+TICK_OFF = SIGNED_IN + 1 + 4 + 2 + 5
+# Undoing it: the same up to the tick; then the step's own rows (locked), whether an alert is
+# open, the digest rows of its days (locked) and those days made pending again.
+TICK_ON = SIGNED_IN + 1 + 4 + 2 + 4
+
+
+def test_ticking_a_step_is_pinned_and_does_not_grow_with_the_steps(
+    pat, pat_phone, pat_checklist, django_assert_num_queries
+):
+    task = pat_checklist.tasks.filter(definition__critical=False).exclude(definition__reminder_rules=[]).first()
+    assert task is not None
+    with django_assert_num_queries(TICK_OFF):
+        assert pat_phone.post(f"/api/v1/me/tasks/{task.pk}/complete/").json()["status"] == "done"
+    with django_assert_num_queries(TICK_ON):
+        assert pat_phone.post(f"/api/v1/me/tasks/{task.pk}/reopen/").json()["status"] == "open"
+    # Four times the steps: the same statements, none per step or per reminder row.
+    grow(pat_checklist, 3)
+    with django_assert_num_queries(TICK_OFF):
+        assert pat_phone.post(f"/api/v1/me/tasks/{task.pk}/complete/").status_code == 200
+    with django_assert_num_queries(TICK_ON):
+        assert pat_phone.post(f"/api/v1/me/tasks/{task.pk}/reopen/").status_code == 200
+    # Ticking a done step again writes nothing: the user, the step, its locked state, the savepoints.
+    pat_phone.post(f"/api/v1/me/tasks/{task.pk}/complete/")
+    with django_assert_num_queries(SIGNED_IN + 1 + 4 + 1):
+        assert pat_phone.post(f"/api/v1/me/tasks/{task.pk}/complete/").status_code == 200

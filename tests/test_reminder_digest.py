@@ -249,3 +249,44 @@ def test_compose_names_the_step_the_care_team_was_alerted_about(pat, pat_checkli
     message = compose.compose(row)
     assert message.title == f"Still not done: {task.definition.title}"
     assert "care team" in message.body
+
+
+def test_a_batch_of_digests_reads_their_steps_once_for_all(pat, paul, pat_checklist, protocol_version, carol,
+                                                           django_capture_on_commit_callbacks):
+    """Rechecking a batch's digests reads the patients' surgeries, open steps and alerts in three
+    statements for the whole batch, not three per digest: one digest or several of two patients
+    take the same statements."""
+    from django.db import connection
+
+    from prepapp.workflows import case_book, checklist_assign
+
+    from .support.outbox import claim_all
+
+    def statements_of_one_batch():
+        [(channel, ids, token)] = claim_all(django_capture_on_commit_callbacks)
+        statements = []
+
+        def count(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            report = delivery.deliver_batch(ids=ids, token=token, channel=channel)
+        return len(statements), report
+
+    no_quiet_hours(pat)
+    make_digest_due(pat, first_due_day(pat, pat_checklist), INAPP)
+    one, report = statements_of_one_batch()
+    assert report.sent == 1
+    no_quiet_hours(paul)
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=pat_checklist.case.surgery_date)
+    checklist = checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    # Every digest of both patients (some days ahead: the recheck reads the same, the words differ).
+    now = timezone.now() - timedelta(seconds=5)
+    wanted = list(digests(pat, channel=INAPP, status="pending")) + list(digests(paul, channel=INAPP, status="pending"))
+    Reminder.objects.filter(patient__in=[pat, paul], status="pending").update(send_at=now + timedelta(days=400))
+    Reminder.objects.filter(pk__in=[r.pk for r in wanted]).update(send_at=now)
+    assert len(wanted) >= 4 and checklist
+    several, report = statements_of_one_batch()
+    assert report.taken == len(wanted)
+    assert several == one

@@ -1,7 +1,7 @@
 """Taking a claimed batch (delivery step 1).
 
 Lock what the recheck reads, move the rows' claim to a fresh token (a stale or duplicated
-broker message then finds nothing left to take), and read the rows with everything the
+broker message then finds nothing left to take; the inbox keeps its claim, see `take`), and read the rows with everything the
 recheck and the message need, each related row read once for the batch.
 """
 
@@ -58,22 +58,6 @@ def _move_claim(ids: list[int], claim: datetime, taken_at: datetime) -> list[Rem
     return list(Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at).order_by("id"))
 
 
-def _lock_claimed(ids: list[int], claim: datetime) -> list[Reminder]:
-    """Lock the rows still carrying `claim` (FOR UPDATE) and read them, leaving the claim as it is.
-
-    For a channel that sends and records in one transaction (the inbox): the row locks keep a
-    second copy of the batch's message waiting until this one has committed, after which
-    the rows are no longer "sending" under this claim and it finds nothing. No fresh token,
-    lease or holder is needed, since nothing is ever out while the rows are unlocked, which
-    saves writing every row once more.
-    """
-    return list(
-        Reminder.objects.select_for_update()
-        .filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
-        .order_by("id")
-    )
-
-
 def _attach_related(rows: list[Reminder]) -> None:
     """Give the rows their patient, task (with checklist, case and definition) and announcement.
 
@@ -109,13 +93,24 @@ def _attach_related(rows: list[Reminder]) -> None:
 def take(ids: list[int], claim: datetime, *, in_one_transaction: bool = False) -> tuple[datetime | None, list[Reminder]]:
     """Move the rows still carrying this claim to a fresh token; return the token and the rows.
 
-    `in_one_transaction`: the caller sends and records inside this transaction, so the rows
-    are only locked under their claim (see `_lock_claimed`) and the token returned is the claim.
+    `in_one_transaction`: the caller sends and records inside this transaction (the inbox), so
+    the rows are only read under their claim and the token returned is the claim. They are not
+    locked here: the caller's first write is the compare-and-set that marks them sent, which
+    locks them then (recording.record_in_transaction). A second copy of the batch's message, or
+    a reclaim, either takes the rows before that write, and the write finds nothing, or waits
+    for this transaction and then finds them sent. Locking them as well would write every row
+    once more for nothing.
     """
-    found = list(
-        Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
-        .values_list("task_id", "patient_id", "rule")
-    )
+    if in_one_transaction:
+        rows = list(
+            Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim).order_by("id")
+        )
+        found = [(r.task_id, r.patient_id, r.rule) for r in rows]
+    else:
+        found = list(
+            Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
+            .values_list("task_id", "patient_id", "rule")
+        )
     if not found:
         return None, []
     task_ids = {task_id for task_id, _, _ in found if task_id is not None}
@@ -125,12 +120,13 @@ def take(ids: list[int], claim: datetime, *, in_one_transaction: bool = False) -
                                       if task_id is None and rule == DIGEST_RULE})
     if task_ids:
         _lock_what_recheck_reads(sorted(task_ids))
-    if in_one_transaction and connection.features.has_select_for_update:
-        taken_at, rows = claim, _lock_claimed(ids, claim)
+    if in_one_transaction:
+        taken_at = claim
     else:
         taken_at = timezone.now()
         if taken_at <= claim:
             taken_at = claim + timedelta(microseconds=1)
         rows = _move_claim(ids, claim, taken_at)
     _attach_related(rows)
+    digest.prefetch(rows)
     return taken_at, rows

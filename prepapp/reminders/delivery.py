@@ -96,8 +96,7 @@ def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
                  for reminder in ready]
         if transport.transactional:
             _commit_without_waiting_for_disk()
-            results = {r.reminder_id: r for r in transport.send(items)}
-            recording.record(ready, results, taken_at, report)
+            recording.record_in_transaction(transport, items, taken_at, report)
             return report
     if not items:
         return report

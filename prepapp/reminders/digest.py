@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.db.models import F
+
 from checklists.models import Task
 from checklists.selectors import tasks_open_for_patient, tasks_open_to_remind
 from prepapp.models import Patient, SurgeryCase
@@ -62,14 +64,18 @@ def _due_rule_on(task: Task, day: date) -> bool:
     )
 
 
-def build(patient: Patient, day: date, tasks=None) -> Digest:
-    """The digest of one patient's day: overdue steps, steps due (today, tomorrow, soon), steps opening."""
+def build(patient: Patient, day: date, tasks=None, alerted: set[int] | None = None) -> Digest:
+    """The digest of one patient's day: overdue steps, steps due (today, tomorrow, soon), steps opening.
+
+    `tasks` and `alerted` (the ids of its steps with an open alert), when the caller read them
+    already (a delivery batch reads them for all its digests at once, see `prefetch`).
+    """
     tasks = list(tasks if tasks is not None else tasks_open_for_patient(patient))
-    alerted = set(
-        Alert.objects.filter(patient=patient, acknowledged_at__isnull=True, task__in=[t.id for t in tasks]).values_list(
-            "task_id", flat=True
+    if alerted is None:
+        alerted = set(
+            Alert.objects.filter(patient=patient, acknowledged_at__isnull=True, task__in=[t.id for t in tasks])
+            .values_list("task_id", flat=True)
         )
-    )
     digest = Digest(day=day)
     for task in tasks:
         if task.status != Task.Status.OPEN:
@@ -109,18 +115,54 @@ def recheck(reminder: Reminder, now: datetime) -> tuple[str, str] | None:
     composing, so what is sent is what was checked.
     """
     patient = reminder.patient
-    # A surgery marked done still has its recovery to remind (tasks_open_for_patient).
-    live = [SurgeryCase.Status.SCHEDULED, SurgeryCase.Status.DONE]
-    if not SurgeryCase.objects.filter(patient=patient, status__in=live).exists():
+    inputs = getattr(reminder, "digest_inputs", None)
+    if inputs is None:
+        inputs = _read_inputs([patient.pk])[patient.pk]
+    has_live_case, tasks, alerted = inputs
+    if not has_live_case:
         return Reminder.Status.CANCELLED, "no scheduled surgery"
-    tasks = list(tasks_open_for_patient(patient))
-    content = build(patient, reminder.anchor_date, tasks)
+    content = build(patient, reminder.anchor_date, tasks, alerted)
     if patient.reminder_style != Patient.ReminderStyle.DIGEST and not content.missing:
         return Reminder.Status.CANCELLED, "the patient chose one message per step"
     if content.empty:
         return Reminder.Status.CANCELLED, "nothing left to tell: the steps it would list are done"
     reminder.digest = content
     return None
+
+
+# A surgery marked done still has its recovery to remind (tasks_open_for_patient).
+LIVE_CASES = (SurgeryCase.Status.SCHEDULED, SurgeryCase.Status.DONE)
+
+
+def _read_inputs(patient_ids) -> dict[int, tuple[bool, list[Task], set[int]]]:
+    """What the recheck of these patients' digests reads, in three queries however many there are:
+    per patient, whether a surgery is still live, its open steps (with definitions), and which of
+    them have an open alert."""
+    patient_ids = set(patient_ids)
+    live = set(SurgeryCase.objects.filter(patient_id__in=patient_ids, status__in=LIVE_CASES)
+               .values_list("patient_id", flat=True))
+    tasks: dict[int, list[Task]] = {pk: [] for pk in patient_ids}
+    for task in (tasks_open_to_remind().filter(checklist__case__patient_id__in=patient_ids)
+                 .select_related("definition").annotate(owner_id=F("checklist__case__patient_id"))):
+        tasks[task.owner_id].append(task)
+    alerted: dict[int, set[int]] = {pk: set() for pk in patient_ids}
+    task_ids = [t.id for own in tasks.values() for t in own]
+    if task_ids:
+        for patient_id, task_id in Alert.objects.filter(
+            patient_id__in=patient_ids, acknowledged_at__isnull=True, task__in=task_ids
+        ).values_list("patient_id", "task_id"):
+            alerted[patient_id].add(task_id)
+    return {pk: (pk in live, tasks[pk], alerted[pk]) for pk in patient_ids}
+
+
+def prefetch(rows: list[Reminder]) -> None:
+    """Read, once for a delivery batch, what rechecking its digests reads (see `recheck`)."""
+    digests = [r for r in rows if r.is_digest]
+    if not digests:
+        return
+    inputs = _read_inputs({r.patient_id for r in digests})
+    for reminder in digests:
+        reminder.digest_inputs = inputs[reminder.patient_id]
 
 
 def content_of(reminder: Reminder) -> Digest:

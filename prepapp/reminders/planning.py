@@ -174,24 +174,44 @@ def planned_digest_rows(*, tasks, patient: Patient, now: datetime, open_alert: b
     return rows
 
 
-def replan_digests(*, patient: Patient, now: datetime | None = None) -> int:
+def replan_digests(
+    *, patient: Patient, now: datetime | None = None, days: set[date] | None = None, tasks=None
+) -> int:
     """Bring the patient's pending digests in line with their open steps and preferences.
 
     Reads every open step of the scheduled surgery (a digest is about the whole day), locks
     the patient's digest rows, cancels the days no longer wanted, moves the rest, and adds
     the new ones. The unique key on (patient, channel, day) makes a concurrent planning's
     rows and ours the same rows.
+
+    `days` limits the work to those days (a tick changes only the days its step gives, see
+    replan_after_tick); `tasks`, the open steps to plan from, when the caller knows that these
+    alone decide those days.
     """
     now = now or timezone.now()
-    tasks = list(tasks_open_for_patient(patient))
-    wanted = {(row.channel, row.anchor_date): row for row in planned_digest_rows(tasks=tasks, patient=patient, now=now)}
+    if days is not None and not days:
+        return 0
+    if tasks is None:
+        # Only what the days are worked out from: a step's definition also carries its texts in
+        # every language, which planning never reads.
+        tasks = list(tasks_open_for_patient(patient).only(*DIGEST_COLUMNS))
+    open_alert = None
+    if days is not None and next_send_day(patient, now) not in days:
+        open_alert = False  # an open alert only adds the next reminder day, which is not in question here
+    wanted = {
+        (row.channel, row.anchor_date): row
+        for row in planned_digest_rows(tasks=tasks, patient=patient, now=now, open_alert=open_alert)
+        if days is None or row.anchor_date in days
+    }
     existing = Reminder.objects.select_for_update().filter(
         patient=patient, task__isnull=True, rule=DIGEST_RULE, fallback=False,
         status__in=[Reminder.Status.PENDING, Reminder.Status.CANCELLED],
     )
+    if days is not None:
+        existing = existing.filter(anchor_date__in=sorted(days))
     today = now.astimezone(patient.zone).date()
     to_cancel, to_update = [], []
-    for row in existing:
+    for row in existing.only("id", "channel", "anchor_date", "send_at", "status"):
         key = (row.channel, row.anchor_date)
         if key in wanted:
             new = wanted.pop(key)
@@ -204,10 +224,71 @@ def replan_digests(*, patient: Patient, now: datetime | None = None) -> int:
         Reminder.objects.filter(id__in=to_cancel, status=Reminder.Status.PENDING).update(
             status=Reminder.Status.CANCELLED, last_error="plan changed", updated_at=now
         )
-    if to_update:
-        Reminder.objects.bulk_update(to_update, ["send_at", "status", "last_error"], batch_size=500)
-    Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=500)
+    _revive(to_update, now)
+    if wanted:
+        Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=500)
     return len(wanted) + len(to_update)
+
+
+def _revive(rows: list[Reminder], now: datetime) -> None:
+    """Make rows pending again at their new send time: one UPDATE per send time.
+
+    The rows a replan moves mostly share one time (a day's digest on every channel, a step's
+    rule on every channel), and a plain UPDATE costs Django far less to build than
+    bulk_update's CASE over every row.
+    """
+    by_time: dict[datetime, list[int]] = {}
+    for row in rows:
+        by_time.setdefault(row.send_at, []).append(row.id)
+    for send_at, ids in by_time.items():
+        Reminder.objects.filter(id__in=ids).update(
+            send_at=send_at, status=Reminder.Status.PENDING, last_error="", updated_at=now
+        )
+
+
+# What digest_days reads of a step (see replan_digests).
+DIGEST_COLUMNS = ("status", "due_date", "window_start", "definition__reminder_rules", "definition__critical")
+
+
+def digest_days_of_step(task, patient: Patient, now: datetime) -> set[date]:
+    """The digest days one step gives (none when it is reminded on its own), from today on."""
+    if patient.reminder_style != Patient.ReminderStyle.DIGEST or per_step_wanted(task, patient):
+        return set()
+    today = now.astimezone(patient.zone).date()
+    return {
+        day for rule in task.definition.reminder_rules
+        if (day := anchor_date_for(task, rule)) is not None and day >= today
+    }
+
+
+def _tick_days(task, patient: Patient, now: datetime) -> set[date]:
+    """The digest days a tick of this step can change: the days it gives, and the next reminder
+    day while it has an open alert (ticking it off ends the alert, undoing it brings it back)."""
+    days = digest_days_of_step(task, patient, now)
+    definition = task.definition
+    if definition.critical and definition.escalate_after_days is not None:
+        # Only critical steps with an escalation delay are ever alerted on (escalation.raise_alerts).
+        if Alert.objects.filter(task=task, acknowledged_at__isnull=True).exists():
+            days.add(next_send_day(patient, now))
+    return days
+
+
+def replan_after_tick(*, task, patient: Patient, done: bool, now: datetime | None = None) -> int:
+    """What ticking one step off (done) or undoing it changes in the outbox, and nothing more.
+
+    Ticked off: its pending rows are cancelled, and each digest day it gave is kept only if
+    another open step still gives it. Undone: its own rows are planned again (replan_for_tasks'
+    rules for one step), and the digest days it gives are planned again; the step being open,
+    it alone is enough to want them, so the other steps are not read.
+    """
+    now = now or timezone.now()
+    days = _tick_days(task, patient, now)
+    if done:
+        cancelled = Reminder.objects.filter(status=Reminder.Status.PENDING, task=task).update(
+            status=Reminder.Status.CANCELLED, last_error="task done", updated_at=now
+        )
+        return cancelled + replan_digests(patient=patient, now=now, days=days)
+    return _replan_steps([task], patient, now) + replan_digests(patient=patient, now=now, days=days, tasks=[task])
 
 
 def cancel_pending(*, tasks=None, patient: Patient | None = None, reason: str = "") -> int:
@@ -232,7 +313,11 @@ def replan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) ->
     identity and take the new send time. Rows already sent or in flight are not touched.
     """
     now = now or timezone.now()
-    tasks = list(tasks)
+    return _replan_steps(list(tasks), patient, now) + replan_digests(patient=patient, now=now)
+
+
+def _replan_steps(tasks: list, patient: Patient, now: datetime) -> int:
+    """The per-step half of replan_for_tasks: the tasks' own rows."""
     # Under the digest style only critical steps keep rows of their own: replanning an
     # older per-step plan cancels the other steps' pending rows, and the digests take over.
     wanted = {
@@ -244,7 +329,7 @@ def replan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) ->
         task__in=tasks, status__in=[Reminder.Status.PENDING, Reminder.Status.CANCELLED], fallback=False
     )
     to_cancel, to_update = [], []
-    for row in existing:
+    for row in existing.only("id", "task_id", "rule", "channel", "anchor_date", "send_at", "status"):
         key = (row.task_id, row.rule, row.channel, row.anchor_date)
         if key in wanted:
             new = wanted.pop(key)
@@ -259,10 +344,10 @@ def replan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) ->
         Reminder.objects.filter(id__in=to_cancel, status=Reminder.Status.PENDING).update(
             status=Reminder.Status.CANCELLED, last_error="plan changed", updated_at=now
         )
-    if to_update:
-        Reminder.objects.bulk_update(to_update, ["send_at", "status", "last_error"], batch_size=500)
-    Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=500)
-    return len(wanted) + len(to_update) + replan_digests(patient=patient, now=now)
+    _revive(to_update, now)
+    if wanted:
+        Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=500)
+    return len(wanted) + len(to_update)
 
 
 # --- Many patients at once -------------------------------------------------------------------

@@ -138,6 +138,56 @@ def record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime,
     insert_rows(DeliveryAttempt, DeliveryAttempt.ROW_FIELDS, entries)
 
 
+def record_in_transaction(transport, items: list, claim: datetime, report: BatchReport) -> None:
+    """Send and record a batch of a channel that writes only our own rows (the inbox), in the
+    caller's transaction: the rows are marked sent first, and only those are sent and logged.
+
+    Marking them is a compare-and-set on the claim, and the row locks it takes are the batch's
+    only ones: a second copy of the batch (or a reclaim) that got there first leaves nothing to
+    mark, and one that comes later waits for this transaction and then finds the rows sent.
+    Should the transport fail, the transaction rolls back, marks included. Each row is written
+    once here (its status), its message and its log entry inserted once.
+    """
+    now = timezone.now()
+    marked = _mark_sent(sorted(item.reminder.id for item in items), claim, now)
+    items = [item for item in items if item.reminder.id in marked]
+    results = {result.reminder_id: result for result in transport.send(items)}
+    unsent = [item.reminder.id for item in items if getattr(results.get(item.reminder.id), "outcome", None) != Outcome.SENT]
+    if unsent:
+        # Not a channel's refusal: our own insert did not happen. Nothing of the batch is kept.
+        raise RuntimeError(f"the {transport.channel} transport did not write reminders {unsent[:10]}")
+    report.sent += len(items)
+    insert_rows(DeliveryAttempt, DeliveryAttempt.ROW_FIELDS, [
+        DeliveryAttempt.row_for(item.reminder, outcome=DeliveryAttempt.Outcome.SENT,
+                                detail=results[item.reminder.id].detail, at=now)
+        for item in items
+    ])
+
+
+def _mark_sent(ids: list[int], claim: datetime, now: datetime) -> set[int]:
+    """Mark sent the rows still "sending" under `claim`; the ids it marked."""
+    mine = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
+    if connection.vendor != "postgresql":
+        # SQLite: the transaction is exclusive (IMMEDIATE), nothing can change between the two.
+        marked = set(mine.values_list("id", flat=True))
+        mine.update(status=Reminder.Status.SENT, sent_at=now, last_error="", updated_at=now)
+        return marked
+    meta = Reminder._meta
+    quote = connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in
+              ("id", "status", "sent_at", "last_error", "updated_at", "claimed_at")}
+    with connection.cursor() as cursor:
+        # Django's update() cannot say RETURNING. Names come from the model; values are parameters.
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['sent_at']} = %s, "  # nosec B608
+            f"{column['last_error']} = '', {column['updated_at']} = %s "
+            f"WHERE {column['id']} = ANY(%s) AND {column['status']} = %s AND {column['claimed_at']} = %s "
+            f"RETURNING {column['id']}",
+            [Reminder.Status.SENT, now, now, ids, Reminder.Status.SENDING, claim],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def reset_broken_connection() -> None:
     """Drop a database connection that failed, so the next query opens a fresh one.
 

@@ -1,4 +1,8 @@
-"""Ticking a step off and undoing it; its reminders follow."""
+"""Ticking a step off and undoing it; its reminders follow.
+
+A tick is the patient's most frequent write: it locks the step, writes its three tick columns,
+and changes in the outbox only what this step's tick can change (planning.replan_after_tick).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ from prepapp.reminders import planning
 @transaction.atomic
 def task_complete(*, task: Task, by, now: datetime | None = None) -> Task:
     """Tick a step off and cancel its pending reminders. Ticking a done step again changes nothing."""
-    task, changed = checklist_services.task_mark_done(task=task, by=by, now=now or timezone.now())
+    now = now or timezone.now()
+    task, changed = checklist_services.task_mark_done(task=task, by=by, now=now)
     if changed:
-        planning.cancel_pending(tasks=[task], reason="task done")
+        planning.replan_after_tick(task=task, patient=task.checklist.case.patient, done=True, now=now)
     return task
 
 
@@ -27,5 +32,5 @@ def task_reopen(*, task: Task, by, now: datetime | None = None) -> Task:
     now = now or timezone.now()
     task, changed = checklist_services.task_mark_open(task=task, by=by)
     if changed:
-        planning.replan_for_tasks(tasks=[task], patient=task.checklist.case.patient, now=now)
+        planning.replan_after_tick(task=task, patient=task.checklist.case.patient, done=False, now=now)
     return task

@@ -94,13 +94,32 @@ class PushService:
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._release = threading.Event()
+        # JWTs whose signature checked out, with their claims: a push service verifies a sender's
+        # token once, not on every message (the claims are still checked on every message).
+        self._verified: dict[str, dict] = {}
+        self.connections_opened = 0  # TCP connections accepted: shows whether senders keep theirs
+        self.cpu_seconds = 0.0  # CPU time its handler threads spent, to tell its cost from the senders'
         service = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self):
+                super().setup()
+                with service._lock:
+                    service.connections_opened += 1
+
             def log_message(self, *args):
                 pass
+
+            def handle_one_request(self):
+                started = time.thread_time()
+                try:
+                    super().handle_one_request()
+                finally:
+                    spent = time.thread_time() - started
+                    with service._lock:
+                        service.cpu_seconds += spent
 
             def do_POST(self):
                 service._handle(self)
@@ -169,20 +188,24 @@ class PushService:
             return "vapid header without t= and k="
         if self.expected_public_key and key != self.expected_public_key:
             return "signed with another key than the configured VAPID public key"
-        try:
-            head_b64, claims_b64, sig_b64 = token.split(".")
-            head = json.loads(unb64url(head_b64))
-            claims = json.loads(unb64url(claims_b64))
-            sig = unb64url(sig_b64)
-            if head.get("alg") != "ES256" or len(sig) != 64:
-                return f"not an ES256 JWT: {head}"
-            public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(key))
-            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-            public.verify(der, f"{head_b64}.{claims_b64}".encode(), ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            return "bad VAPID signature"
-        except Exception as exc:  # malformed token
-            return f"malformed VAPID token: {exc!r}"
+        claims = self._verified.get(f"{key} {token}")
+        if claims is None:
+            try:
+                head_b64, claims_b64, sig_b64 = token.split(".")
+                head = json.loads(unb64url(head_b64))
+                claims = json.loads(unb64url(claims_b64))
+                sig = unb64url(sig_b64)
+                if head.get("alg") != "ES256" or len(sig) != 64:
+                    return f"not an ES256 JWT: {head}"
+                public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(key))
+                der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+                public.verify(der, f"{head_b64}.{claims_b64}".encode(), ec.ECDSA(hashes.SHA256()))
+            except InvalidSignature:
+                return "bad VAPID signature"
+            except Exception as exc:  # malformed token
+                return f"malformed VAPID token: {exc!r}"
+            with self._lock:
+                self._verified[f"{key} {token}"] = claims
         now = time.time()
         if claims.get("aud") != self.origin:
             return f"aud {claims.get('aud')!r} is not this service's origin {self.origin!r}"

@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.utils import timezone
-from py_vapid import Vapid
-from pywebpush import WebPushException, webpush
+from pywebpush import WebPushException, WebPusher
 
 from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
+from prepapp.reminders.channels.push_connections import connections, push_origin
 from prepapp.reminders.compose import Message, reminder_tag
 from prepapp.reminders.models import CaregiverPushSubscription, PushSubscription, Reminder
 
@@ -124,11 +124,10 @@ class WebPushTransport(Transport):
             for item in items:
                 yield Result(item.reminder.id, Outcome.UNAVAILABLE, reason)
             return
-        vapid = Vapid.from_string(settings.VAPID_PRIVATE_KEY)
+        vapid = connections.vapid_headers(settings.VAPID_PRIVATE_KEY, settings.VAPID_SUBJECT)
         subscriptions = self.subscriptions(items)
         gone: set = set()
         delivered: set = set()
-        session = requests.Session()
         ttl = settings.REMINDER_MAX_LATENESS_HOURS * 3600  # shown later than this, a reminder is noise
         try:
             for item in items:
@@ -143,17 +142,11 @@ class WebPushTransport(Transport):
                     if problem:
                         permanent.append(f"subscription {sub.id}: endpoint {problem}")
                         continue
+                    origin = push_origin(sub.endpoint)
                     try:
-                        webpush(
-                            subscription_info={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
-                            data=payload,
-                            vapid_private_key=vapid,
-                            vapid_claims={"sub": settings.VAPID_SUBJECT},
-                            ttl=ttl,
-                            headers={"Urgency": "normal", "Topic": push_topic(item.reminder.id)},
-                            timeout=settings.WEBPUSH_TIMEOUT_SECONDS,
-                            requests_session=session,
-                        )
+                        send_one(sub, payload, origin=origin, ttl=ttl, headers={
+                            **vapid.for_origin(origin), "Urgency": "normal", "Topic": push_topic(item.reminder.id),
+                        })
                     except WebPushException as exc:
                         code = exc.status_code
                         if code in (404, 410):
@@ -170,6 +163,7 @@ class WebPushTransport(Transport):
                         else:
                             permanent.append(f"subscription {sub.id}: refused with {code}")
                     except requests.RequestException as exc:
+                        connections.drop_session(origin)  # the next request opens a fresh connection
                         transient.append(f"subscription {sub.id}: {exc.__class__.__name__}")
                     else:
                         ok = True
@@ -184,8 +178,19 @@ class WebPushTransport(Transport):
                 else:
                     yield Result(item.reminder.id, Outcome.UNAVAILABLE, detail or "no push subscription")
         finally:
-            session.close()
             for model in (PushSubscription, CaregiverPushSubscription):
                 ids = [pk for kind, pk in delivered if kind is model]
                 if ids:
                     model.objects.filter(id__in=ids).update(last_success_at=timezone.now())
+
+
+def send_one(sub, payload: str, *, origin: str, ttl: int, headers: dict) -> None:
+    """Encrypt one message for one subscription (aes128gcm) and post it on this process's kept
+    session for its push service; a refusal (any answer past 202) raises WebPushException, as
+    pywebpush's webpush() does."""
+    pusher = WebPusher({"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
+                       requests_session=connections.session(origin))
+    response = pusher.send(data=payload, headers=headers, ttl=ttl, content_encoding="aes128gcm",
+                           timeout=settings.WEBPUSH_TIMEOUT_SECONDS)
+    if response.status_code > 202:
+        raise WebPushException(f"Push failed: {response.status_code} {response.reason}", response=response)
