@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import api, bulk, channels, reminders
+from bench import api, bulk, channels, peak, reminders
 from bench.__main__ import SECTIONS
 from bench.common import Figure, summary_table
 
@@ -33,7 +33,7 @@ Transfer/sec:     76.00MB
 
 
 def test_every_part_is_wired_into_the_one_command():
-    assert SECTIONS == {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders}
+    assert SECTIONS == {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders, "peak": peak}
 
 
 def test_wrk_reports_are_read_right():
