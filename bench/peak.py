@@ -140,7 +140,7 @@ def populate(n: int, push_service) -> dict:
               {"case_id": "s.id"}, {"case": case.id})
         # Each patient's three steps: two due today on the patient's clock, one in three days.
         clone(cur, Task, task.id,
-              f"SELECT cl.id AS checklist_id, d.id AS definition_id, d.position, "
+              f"SELECT cl.id AS checklist_id, d.id AS definition_id, d.position, "  # nosec B608 (the bench's own SQL)
               f"{local_today} + CASE WHEN d.key = 'shower' THEN 3 ELSE 0 END AS due_date "
               "FROM checklists_checklist cl JOIN prepapp_surgerycase c ON c.id = cl.case_id "
               "JOIN prepapp_patient p ON p.id = c.patient_id CROSS JOIN checklists_taskdefinition d "
@@ -169,12 +169,12 @@ def populate(n: int, push_service) -> dict:
         channels = ("SELECT p.id AS patient_id, p.time_zone, ch.channel FROM prepapp_patient p CROSS JOIN "
                     "(VALUES ('inapp'), ('push'), ('email')) ch(channel) WHERE ch.channel = 'inapp' OR "
                     "(ch.channel = 'push') = p.push_enabled")
-        clone(cur, Reminder, reminder.id, f"SELECT c.*, ({local_today.replace('p.', 'c.')}) AS day "
+        clone(cur, Reminder, reminder.id, f"SELECT c.*, ({local_today.replace('p.', 'c.')}) AS day "  # nosec B608 (the bench's own SQL)
               f"FROM ({channels}) c",
               {"patient_id": "s.patient_id", "channel": "s.channel", "anchor_date": "s.day", "task_id": "NULL",
                "rule": f"'{DIGEST_RULE}'", "send_at": "'2100-01-01T00:00:00+00:00'::timestamptz"})
         clone(cur, Reminder, reminder.id,
-              f"SELECT c.*, t.id AS task_id, t.due_date FROM ({channels}) c "
+              f"SELECT c.*, t.id AS task_id, t.due_date FROM ({channels}) c "  # nosec B608 (the bench's own SQL)
               "JOIN prepapp_surgerycase k ON k.patient_id = c.patient_id "
               "JOIN checklists_checklist cl ON cl.case_id = k.id JOIN checklists_task t ON t.checklist_id = cl.id "
               "JOIN checklists_taskdefinition d ON d.id = t.definition_id AND d.critical",

@@ -130,6 +130,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # query instead of failing that request.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("DB_CONN_HEALTH_CHECKS", default=True))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_SERVER_SIDE_BINDING", default=False):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": env.int("DB_PREPARE_THRESHOLD", default=5)}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with a health check that looks at the connection's socket and asks the
     # server (a round trip) only when the server has said something since the last request.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import api, bulk, channels, lighthouse, reminders
+from bench import api, bulk, channels, lighthouse, peak, reminders
 from bench.__main__ import SECTIONS
 from bench.common import Figure, summary_table
 
@@ -33,7 +33,7 @@ Transfer/sec:     76.00MB
 
 
 def test_every_part_is_wired_into_the_one_command():
-    assert SECTIONS == {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders,
+    assert SECTIONS == {"api": api, "channels": channels, "bulk": bulk, "reminders": reminders, "peak": peak,
                         "lighthouse": lighthouse}
 
 
@@ -77,11 +77,11 @@ def test_the_summary_table_says_pass_fail_or_reported():
 
 @pytest.mark.integration
 def test_the_quick_mode_runs_end_to_end():
-    """Every part but the API's load (it needs wrk, which only a benchmarking machine has) and Lighthouse (npm)."""
+    """Every part but the API's load and the morning peak (both need wrk, which only a benchmarking machine has) and Lighthouse (npm)."""
     env = dict(os.environ, DEBUG="true")
     # The benchmarks make and drop scratch databases of their own on the same server.
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--skip", "api,lighthouse", "--email-n", "40", "--push-n", "20"],
+        [sys.executable, "-m", "bench", "--quick", "--skip", "api,peak,lighthouse", "--email-n", "40", "--push-n", "20"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
