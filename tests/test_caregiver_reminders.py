@@ -291,3 +291,18 @@ def test_a_caregiver_of_pat_reads_nothing_of_paul(ana, pat, paul, email_to_sink)
     answer = ana.client.post(f"/api/v1/following/inbox/{theirs.pk}/read/", **OWN_PAGE)
     assert answer.status_code == 404
     assert FamilyMessage.objects.get(pk=theirs.pk).read_at is None
+
+
+def test_after_an_outage_her_rows_wait_for_the_end_of_her_quiet_hours_not_pats(ana, pat):
+    from prepapp.reminders import outages
+
+    overdue_step(pat)
+    escalation.escalate()
+    row = Reminder.objects.get(caregiver=ana, channel="email")
+    later = timezone.now() + timedelta(hours=3)
+    Reminder.objects.filter(pk=row.pk).update(waiting_for_channel=True, send_at=later)
+    own = CaregiverSettings.objects.get(user=ana.caregiver)
+    quiet_hours_around_now(own)  # Pat has none: by Pat's hours it would be due at once
+    assert outages.retry_waiting_for_channel(channel="email") == 1
+    row.refresh_from_db()
+    assert timezone.now() + timedelta(minutes=50) < row.send_at < later
