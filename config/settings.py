@@ -346,8 +346,14 @@ FHIR_PULL_MAX_PAGES = env.int("FHIR_PULL_MAX_PAGES", default=200)
 # The poll asks for what changed since a little before the watermark: a change stamped just
 # before it but committed after is read again (which changes nothing) rather than missed.
 FHIR_PULL_OVERLAP_SECONDS = env.int("FHIR_PULL_OVERLAP_SECONDS", default=60)
-# How long a poll holds its source: longer than a task may run, so a worker that died lets go.
-FHIR_PULL_LEASE_SECONDS = env.int("FHIR_PULL_LEASE_SECONDS", default=300)
+# How long one poll may run (its task's soft time limit; the hard one is a minute later). A first
+# poll books every future surgery through the workflows, about 60 ms each (docs/fhir.md): a
+# hospital with 10,000 ahead needs about 10 minutes once, later polls only what changed.
+FHIR_PULL_TASK_SECONDS = env.int("FHIR_PULL_TASK_SECONDS", default=900)
+# How long a poll holds its source: longer than its task may run, so a worker that died lets go.
+FHIR_PULL_LEASE_SECONDS = env.int("FHIR_PULL_LEASE_SECONDS", default=FHIR_PULL_TASK_SECONDS + 120)
+if FHIR_PULL_LEASE_SECONDS <= FHIR_PULL_TASK_SECONDS + 60:
+    raise ImproperlyConfigured("FHIR_PULL_LEASE_SECONDS must be longer than FHIR_PULL_TASK_SECONDS plus a minute.")
 # A source's address must be https (the bearer token travels with each request) unless this is set.
 FHIR_PULL_ALLOW_HTTP = env.bool("FHIR_PULL_ALLOW_HTTP", default=False)
 

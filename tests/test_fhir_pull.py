@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from checklists.models import Checklist
+from config.celery import app
 from prepapp.fhir import pull
 from prepapp.fhir.models import AppointmentLink, FhirSource, PatientIdentifier, ProcedureMapping
 from prepapp.fhir.services import fhir_source_add
@@ -269,13 +271,14 @@ def test_one_organizations_source_never_writes_into_another(source, ehr, riversi
 
 
 def test_the_beat_schedule_polls_the_sources():
-    from config.celery import app
 
     app.loader.import_default_modules()
     entry = app.conf.beat_schedule["poll-fhir-sources"]
     assert entry["task"] == "prepapp.tasks.poll_fhir_sources" and entry["task"] in app.tasks
-    assert "prepapp.tasks.poll_fhir_source" in app.tasks
     assert float(entry["schedule"]) <= 600
+    # A poll runs within its own limits, and holds its source for longer: a killed one lets go, a live one never.
+    task = app.tasks["prepapp.tasks.poll_fhir_source"]
+    assert task.soft_time_limit < task.time_limit < django_settings.FHIR_PULL_LEASE_SECONDS
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from kombu.exceptions import OperationalError as BrokerError
 
 from prepapp.admin_scoping import OrganizationScopedAdmin
 from prepapp.fhir import pull
@@ -21,6 +22,7 @@ from prepapp.fhir.services import (
     integration_client_revoke,
     integration_client_rotate,
 )
+from prepapp.fhir.tasks import poll_fhir_source
 
 KEY_SHOWN_ONCE = gettext_lazy(
     "The key of %(client)s is %(key)s — copy it into the interface engine now: it is not shown again."
@@ -150,7 +152,7 @@ class FhirSourceAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         token = form.cleaned_data.get("token") or None
         if form.cleaned_data.get("remove_token"):
-            token = ""  # nosec B105 (no token: the source asks without one)
+            token = ""  # nosec B105  # no token at all: the service's way of removing it
         if change:
             saved = fhir_source_update(source=obj, name=obj.name, base_url=obj.base_url, enabled=obj.enabled,
                                        token=token)
@@ -163,17 +165,20 @@ class FhirSourceAdmin(OrganizationScopedAdmin, admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Poll now"))
     def poll_now(self, request, queryset):
+        # On a worker, as beat's polls run: a first poll may book a whole schedule, longer than a page may wait.
+        free = set(pull.sources_to_poll())
         for source in queryset:
-            result = pull.source_poll(source_id=source.pk)
-            if result is None:
+            if source.pk not in free:
                 self.message_user(request, _("%(source)s is disabled or being polled right now.")
                                   % {"source": source.name}, messages.WARNING)
-            elif result.ok:
-                self.message_user(request, _(
-                    "%(source)s: %(appointments)s appointments read, %(created)s records created, %(changed)s "
-                    "changed, %(held)s held for a coordinator."
-                ) % {"source": source.name, "appointments": result.appointments, "created": result.created,
-                     "changed": result.changed, "held": result.held}, messages.SUCCESS)
-            else:
-                self.message_user(request, _("%(source)s: the poll failed and changed nothing: %(error)s")
-                                  % {"source": source.name, "error": result.error}, messages.ERROR)
+                continue
+            try:
+                poll_fhir_source.delay(source.pk)
+            except (BrokerError, OSError):
+                self.message_user(request, _("%(source)s: the poll could not be queued (the task queue is not "
+                                             "answering); beat will poll it on its next round.")
+                                  % {"source": source.name}, messages.ERROR)
+                continue
+            self.message_user(request, _("%(source)s is being polled; reload this page in a minute to see what "
+                                         "the poll read and did, or why it failed.")
+                              % {"source": source.name}, messages.SUCCESS)

@@ -160,7 +160,7 @@ def _record_success(source: FhirSource, token: str, fetched: Fetched, result: Po
     updated = FhirSource.objects.filter(pk=source.pk, claim_token=token).update(
         watermark=watermark, last_success_at=now, last_appointments=result.appointments,
         last_patients=result.patients, last_created=result.created, last_changed=result.changed,
-        last_held=result.held, claimed_until=None, claim_token="",  # nosec B106 (the claim released, not a password)
+        last_held=result.held, claimed_until=None, claim_token="",  # nosec B106  # the claim let go, no secret
     )
     if not updated:
         raise LeaseLost()
@@ -169,6 +169,6 @@ def _record_success(source: FhirSource, token: str, fetched: Fetched, result: Po
 @transaction.atomic
 def _record_failure(source: FhirSource, token: str, error: str, *, now) -> None:
     logger.warning("The poll of FHIR source %s failed: %s", source.pk, error)
-    FhirSource.objects.filter(pk=source.pk, claim_token=token).update(
-        last_error=error[:ERROR_LENGTH], last_error_at=now, claimed_until=None, claim_token="",  # nosec B106 (the claim released)
+    FhirSource.objects.filter(pk=source.pk, claim_token=token).update(  # nosec B106  # the claim let go, no secret
+        last_error=error[:ERROR_LENGTH], last_error_at=now, claimed_until=None, claim_token="",
     )

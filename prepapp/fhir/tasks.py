@@ -1,6 +1,7 @@
 """Celery entry points of the FHIR connection: pull mode's polls (the logic is in prepapp.fhir.pull)."""
 
 from celery import shared_task
+from django.conf import settings
 
 from prepapp.fhir import pull
 
@@ -14,7 +15,9 @@ def poll_fhir_sources() -> int:
     return len(ids)
 
 
-@shared_task(name="prepapp.tasks.poll_fhir_source")
+# A first poll may book a whole schedule: it gets longer than the reminder tasks' limits (its lease is longer still).
+@shared_task(name="prepapp.tasks.poll_fhir_source", soft_time_limit=settings.FHIR_PULL_TASK_SECONDS,
+             time_limit=settings.FHIR_PULL_TASK_SECONDS + 60)
 def poll_fhir_source(source_id: int) -> bool | None:
     """Poll one source (a tick that finds it taken by another poll does nothing); True when imported whole."""
     result = pull.source_poll(source_id=source_id)
