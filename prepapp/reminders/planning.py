@@ -1,5 +1,9 @@
 """Planning reminders: turning tasks and their rules into outbox rows.
 
+A little over 400 lines: the tick's narrow replan (replan_after_tick) sits beside the full
+replan whose rules it must repeat exactly for one step; its next split (per-step rows apart
+from digest days) waits for a benchmark run that says the narrow path is worth keeping.
+
 The local wall-clock rules (the patient's reminder time, quiet hours, time zone) are
 resolved here, once, into a UTC instant per row. Callers run these inside their own
 transaction (assign, reschedule, cancel, complete), so the outbox always agrees with
