@@ -18,11 +18,14 @@ against the goals: 100 for each score, LCP under 1.5 s, TBT 0 ms.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 import shutil
 import subprocess  # nosec B404  # runs npm and Lighthouse, fixed local programs
 import tempfile
+import urllib.request
 from pathlib import Path
 
 from bench import api
@@ -33,6 +36,7 @@ LIGHTHOUSE = TOOL_DIR / "node_modules" / ".bin" / "lighthouse"
 RUN_SCRIPT = TOOL_DIR / "run.mjs"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 LCP_LIMIT_MS = 1500.0
+FIRST_LOAD_GOAL_KB = 15.0
 
 
 def install() -> None:
@@ -93,6 +97,25 @@ def figures_of(page: str, report: dict) -> list[Figure]:
     return figures
 
 
+def _wire_bytes(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    """What the server sends for `url` to a browser that accepts gzip: the bytes on the wire, and the page's text."""
+    request = urllib.request.Request(url, headers={**headers, "Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # nosec B310  # loopback
+        body = response.read()
+        encoding = response.headers.get("Content-Encoding", "")
+    return len(body), (gzip.decompress(body) if encoding == "gzip" else body)
+
+
+def first_load(base: str, headers: dict[str, str]) -> tuple[int, int]:
+    """The shell, its translations, style sheets, entry module and modulepreloads, as served: (bytes, files)."""
+    size, html = _wire_bytes(f"{base}/", headers)
+    text = html.decode()
+    urls = set(re.findall(r'<script[^>]* src="([^"]+)"', text))
+    urls |= set(re.findall(r'<link rel="(?:stylesheet|modulepreload)" href="([^"]+)"', text))
+    total = size + sum(_wire_bytes(f"{base}{url}", headers)[0] for url in urls)
+    return total, len(urls) + 1
+
+
 def run(args, results: list[Figure]) -> None:
     install()
     api.prepare_database()
@@ -122,6 +145,13 @@ def run(args, results: list[Figure]) -> None:
         ]
         if args.quick:  # one page: checks that it all runs
             pages = pages[1:2]
+        for page, cookies in (("sign-in", {}), ("home", session)):
+            cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
+            total, files = first_load(server.base, {**proxy, **cookie})
+            print_figure(Figure(f"first load, {page} (gzipped)", total / 1000, "KB", limit=FIRST_LOAD_GOAL_KB,
+                                limit_value=total / 1000, limit_text=f"first load < {FIRST_LOAD_GOAL_KB:g} KB",
+                                limit_unit=" KB", note=f"{files} files: shell, scripts and styles as served"),
+                         results)
         print(f"  Lighthouse 12.2.3, mobile; gunicorn {args.workers} {args.worker_class} workers, production "
               f"settings; reports in {logdir}", flush=True)
         for page, path, cookies in pages:
