@@ -125,6 +125,30 @@ def test_sweep_stops_at_the_in_flight_ceiling(due, settings, django_capture_on_c
         assert outbox.sweep(enqueue=sent).claimed == 4
 
 
+def test_at_the_ceiling_a_sweep_waits_for_room_for_a_whole_claim(due, settings, django_capture_on_commit_callbacks):
+    # A quarter of the ceiling (4) is the least claimed while rows are in flight.
+    settings.REMINDER_BATCH_SIZE = settings.REMINDER_INAPP_BATCH_SIZE = 4
+    settings.REMINDER_MAX_IN_FLIGHT = 16
+    assert len(due) > 16
+    sent = Captured()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.sweep(enqueue=sent).claimed == 16
+    Reminder.objects.filter(id__in=sent.ids[:3]).update(status=Reminder.Status.SENT)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.sweep(enqueue=sent).claimed == 0  # room for 3: not a sliver
+    Reminder.objects.filter(id__in=sent.ids[3:4]).update(status=Reminder.Status.SENT)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.sweep(enqueue=sent).claimed == 4
+    # Nothing in flight: whatever is due is claimed, however little.
+    Reminder.objects.filter(status=Reminder.Status.SENDING).update(status=Reminder.Status.SENT)
+    settings.REMINDER_MAX_IN_FLIGHT = 4000
+    settings.REMINDER_BATCH_SIZE = settings.REMINDER_INAPP_BATCH_SIZE = 1000
+    left = Reminder.objects.filter(status=Reminder.Status.PENDING).count()
+    assert 0 < left < 1000
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.sweep(enqueue=sent).claimed == left
+
+
 def test_expired_lease_puts_rows_back_and_they_are_claimed_again(due, settings, django_capture_on_commit_callbacks):
     settings.REMINDER_LEASE_SECONDS = 60
     sent = Captured()
