@@ -133,6 +133,7 @@ class WebPushTransport(Transport):
         delivered: set = set()
         ttl = str(settings.REMINDER_MAX_LATENESS_HOURS * 3600)  # shown later than this, a reminder is noise
         timeout = settings.WEBPUSH_TIMEOUT_SECONDS
+        checked: dict[str, tuple[str | None, str]] = {}  # endpoint -> (why not, origin)
         try:
             for item in items:
                 subs = [s for s in subscriptions.get(self.owner(item.reminder), []) if self.key(s) not in gone]
@@ -142,11 +143,12 @@ class WebPushTransport(Transport):
                 payload = push_payload(item.message).encode()
                 ok, transient, permanent, retry_after, notes = False, [], [], None, []
                 for sub in subs:
-                    problem = push_endpoint_error(sub.endpoint)
+                    if sub.endpoint not in checked:  # once per subscription and batch, not per message
+                        checked[sub.endpoint] = (push_endpoint_error(sub.endpoint), push_origin(sub.endpoint))
+                    problem, origin = checked[sub.endpoint]
                     if problem:
                         permanent.append(f"subscription {sub.id}: endpoint {problem}")
                         continue
-                    origin = push_origin(sub.endpoint)
                     headers = {**vapid.for_origin(origin), "Urgency": "normal", "Topic": push_topic(item.reminder.id),
                                "TTL": ttl}
                     try:
