@@ -1,8 +1,7 @@
-"""The Web Push channel (VAPID by py_vapid, aes128gcm by http_ece) and the checks on endpoints browsers hand us."""
+"""The Web Push channel (VAPID by py_vapid, aes128gcm by pywebpush, posted on kept urllib3 pools) and the checks on endpoints browsers hand us."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import string
@@ -11,11 +10,10 @@ from email.utils import parsedate_to_datetime
 from typing import Iterator
 from urllib.parse import urlsplit
 
-import http_ece
 import urllib3
-from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.utils import timezone
+from pywebpush import WebPusher
 
 from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
 from prepapp.reminders.channels.push_connections import OriginPool, connections, push_origin
@@ -190,22 +188,19 @@ class WebPushTransport(Transport):
 
 
 @functools.lru_cache(maxsize=1024)
-def subscription_keys(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublicKey, bytes]:
-    """A browser's public key (loaded and checked once) and auth secret, from their base64url text."""
-    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _unb64url(p256dh))
-    return public, _unb64url(auth)
+def _encoder(p256dh: str, auth: str) -> WebPusher:
+    """pywebpush's encoder for one browser's keys, made once (it decodes and checks the keys).
 
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    Only its `encode` is used: the message is posted on this process's kept pool below. The
+    endpoint plays no part in the encryption, so none is given.
+    """
+    return WebPusher({"endpoint": "", "keys": {"p256dh": p256dh, "auth": auth}})
 
 
 def encrypt(payload: bytes, p256dh: str, auth: str) -> bytes:
-    """The aes128gcm body (RFC 8291) of one message, as pywebpush makes it: a key pair made for
-    this message alone, ECDH with the browser's key, http_ece's encryption (4096-byte records)."""
-    receiver, auth_secret = subscription_keys(p256dh, auth)
-    return http_ece.encrypt(payload, private_key=ec.generate_private_key(ec.SECP256R1()), dh=receiver,
-                            auth_secret=auth_secret, version="aes128gcm")
+    """The aes128gcm body (RFC 8291) of one message, by pywebpush: a key pair made for this
+    message alone, ECDH with the browser's key, http_ece's encryption (4096-byte records)."""
+    return _encoder(p256dh, auth).encode(payload, content_encoding="aes128gcm")["body"]
 
 
 def send_one(pool: OriginPool, sub, payload: bytes, headers: dict, timeout: float) -> tuple[int, str | None]:
