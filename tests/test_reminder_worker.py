@@ -110,6 +110,40 @@ def test_reschedule_while_reminders_are_being_claimed_sends_nothing_for_the_old_
         slow_smtp.stop()
 
 
+def test_a_push_backlog_is_sent_by_both_worker_processes_each_on_its_own_kept_connection(
+    pat, pat_checklist, vapid_keys, stack_factory
+):
+    """A sweep cuts the due pushes into batches (REMINDER_BATCH_SIZE), each a task of its own, so
+    the worker's two processes encrypt and send side by side; each keeps one connection.
+
+    The stand-in answers each message after 0.4 s, so that one process cannot have taken every
+    batch before the other took its first.
+    """
+    from .support.push_service import PushService
+
+    no_quiet_hours(pat)
+    slow_push = PushService(expected_public_key=vapid_keys[0], latency=0.4).start()
+    try:
+        phone = subscribe(pat, slow_push)
+        rows = make_due(pat, channels=[PUSH], limit=4)
+        assert len(rows) == 4
+        stack = stack_factory(push=slow_push, vapid_keys=vapid_keys, REMINDER_BATCH_SIZE=1)
+        stack.worker(concurrency=2)
+        stack.beat()
+        try:
+            wait_until(lambda: Reminder.objects.filter(status="sent").count() == len(rows), timeout=45,
+                       what="every push to be sent")
+        except AssertionError:
+            print(stack.logs())
+            raise
+        assert slow_push.errors == [] and slow_push.count_by_reminder() == {r.id: 1 for r in rows}
+        assert len(phone.received) == len(rows)
+        # Two connections for four batches: both processes sent, and each kept its own connection.
+        assert slow_push.connections_opened == 2
+    finally:
+        slow_push.stop()
+
+
 def test_push_that_cannot_reach_the_patient_falls_back_to_email_through_the_worker(
     pat, paul, pat_checklist, protocol_version, carol, smtp_sink, push_service, vapid_keys, stack_factory
 ):

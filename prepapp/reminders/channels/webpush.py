@@ -1,7 +1,8 @@
-"""The Web Push channel (pywebpush, VAPID, aes128gcm) and the checks on endpoints browsers hand us."""
+"""The Web Push channel (VAPID by py_vapid, aes128gcm by pywebpush, posted on kept urllib3 pools) and the checks on endpoints browsers hand us."""
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from datetime import datetime
@@ -9,13 +10,13 @@ from email.utils import parsedate_to_datetime
 from typing import Iterator
 from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 from django.utils import timezone
-from pywebpush import WebPushException, WebPusher
+from pywebpush import WebPusher
 
 from prepapp.reminders.channels.base import Outcome, Outgoing, Result, Transport
-from prepapp.reminders.channels.push_connections import connections, push_origin
+from prepapp.reminders.channels.push_connections import OriginPool, connections, push_origin
 from prepapp.reminders.compose import Message, reminder_tag
 from prepapp.reminders.models import CaregiverPushSubscription, PushSubscription, Reminder
 
@@ -84,7 +85,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 class WebPushTransport(Transport):
-    """Web Push with VAPID (pywebpush): every subscription of the patient, encrypted aes128gcm."""
+    """Web Push with VAPID: every subscription of the patient, encrypted aes128gcm."""
 
     channel = Reminder.Channel.PUSH
 
@@ -128,46 +129,48 @@ class WebPushTransport(Transport):
         subscriptions = self.subscriptions(items)
         gone: set = set()
         delivered: set = set()
-        ttl = settings.REMINDER_MAX_LATENESS_HOURS * 3600  # shown later than this, a reminder is noise
+        ttl = str(settings.REMINDER_MAX_LATENESS_HOURS * 3600)  # shown later than this, a reminder is noise
+        timeout = settings.WEBPUSH_TIMEOUT_SECONDS
+        checked: dict[str, tuple[str | None, str]] = {}  # endpoint -> (why not, origin)
         try:
             for item in items:
                 subs = [s for s in subscriptions.get(self.owner(item.reminder), []) if self.key(s) not in gone]
                 if not subs:
                     yield Result(item.reminder.id, Outcome.UNAVAILABLE, "no push subscription")
                     continue
-                payload = push_payload(item.message)
+                payload = push_payload(item.message).encode()
                 ok, transient, permanent, retry_after, notes = False, [], [], None, []
                 for sub in subs:
-                    problem = push_endpoint_error(sub.endpoint)
+                    if sub.endpoint not in checked:  # once per subscription and batch, not per message
+                        checked[sub.endpoint] = (push_endpoint_error(sub.endpoint), push_origin(sub.endpoint))
+                    problem, origin = checked[sub.endpoint]
                     if problem:
                         permanent.append(f"subscription {sub.id}: endpoint {problem}")
                         continue
-                    origin = push_origin(sub.endpoint)
+                    headers = {**vapid.for_origin(origin), "Urgency": "normal", "Topic": push_topic(item.reminder.id),
+                               "TTL": ttl}
                     try:
-                        send_one(sub, payload, origin=origin, ttl=ttl, headers={
-                            **vapid.for_origin(origin), "Urgency": "normal", "Topic": push_topic(item.reminder.id),
-                        })
-                    except WebPushException as exc:
-                        code = exc.status_code
-                        if code in (404, 410):
-                            # The browser unsubscribed or the subscription expired: forget it.
-                            gone.add(self.key(sub))
-                            type(sub).objects.filter(id=sub.id).delete()
-                            notes.append(f"subscription {sub.id} gone ({code}), removed")
-                        elif code == 429:
-                            wait = parse_retry_after(exc.retry_after)
-                            retry_after = max(retry_after or 0, wait or 0) or None
-                            transient.append(f"subscription {sub.id}: 429 too many requests")
-                        elif code is None or code >= 500:
-                            transient.append(f"subscription {sub.id}: {code or 'no response'}")
-                        else:
-                            permanent.append(f"subscription {sub.id}: refused with {code}")
-                    except requests.RequestException as exc:
-                        connections.drop_session(origin)  # the next request opens a fresh connection
-                        transient.append(f"subscription {sub.id}: {exc.__class__.__name__}")
-                    else:
+                        code, retry_header = send_one(connections.pool(origin), sub, payload, headers, timeout)
+                    except (urllib3.exceptions.HTTPError, OSError) as exc:
+                        connections.drop_pool(origin)  # the next request opens a fresh connection
+                        transient.append(f"subscription {sub.id}: {failure_name(exc)}")
+                        continue
+                    if code <= 202:
                         ok = True
                         delivered.add(self.key(sub))
+                    elif code in (404, 410):
+                        # The browser unsubscribed or the subscription expired: forget it.
+                        gone.add(self.key(sub))
+                        type(sub).objects.filter(id=sub.id).delete()
+                        notes.append(f"subscription {sub.id} gone ({code}), removed")
+                    elif code == 429:
+                        wait = parse_retry_after(retry_header)
+                        retry_after = max(retry_after or 0, wait or 0) or None
+                        transient.append(f"subscription {sub.id}: 429 too many requests")
+                    elif code >= 500:
+                        transient.append(f"subscription {sub.id}: {code}")
+                    else:
+                        permanent.append(f"subscription {sub.id}: refused with {code}")
                 detail = "; ".join(notes + transient + permanent)
                 if ok:
                     yield Result(item.reminder.id, Outcome.SENT, detail)
@@ -184,13 +187,41 @@ class WebPushTransport(Transport):
                     model.objects.filter(id__in=ids).update(last_success_at=timezone.now())
 
 
-def send_one(sub, payload: str, *, origin: str, ttl: int, headers: dict) -> None:
-    """Encrypt one message for one subscription (aes128gcm) and post it on this process's kept
-    session for its push service; a refusal (any answer past 202) raises WebPushException, as
-    pywebpush's webpush() does."""
-    pusher = WebPusher({"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
-                       requests_session=connections.session(origin))
-    response = pusher.send(data=payload, headers=headers, ttl=ttl, content_encoding="aes128gcm",
-                           timeout=settings.WEBPUSH_TIMEOUT_SECONDS)
-    if response.status_code > 202:
-        raise WebPushException(f"Push failed: {response.status_code} {response.reason}", response=response)
+@functools.lru_cache(maxsize=1024)
+def _encoder(p256dh: str, auth: str) -> WebPusher:
+    """pywebpush's encoder for one browser's keys, made once (it decodes and checks the keys).
+
+    Only its `encode` is used: the message is posted on this process's kept pool below. The
+    endpoint plays no part in the encryption, so none is given.
+    """
+    return WebPusher({"endpoint": "", "keys": {"p256dh": p256dh, "auth": auth}})
+
+
+def encrypt(payload: bytes, p256dh: str, auth: str) -> bytes:
+    """The aes128gcm body (RFC 8291) of one message, by pywebpush: a key pair made for this
+    message alone, ECDH with the browser's key, http_ece's encryption (4096-byte records)."""
+    return _encoder(p256dh, auth).encode(payload, content_encoding="aes128gcm")["body"]
+
+
+def send_one(pool: OriginPool, sub, payload: bytes, headers: dict, timeout: float) -> tuple[int, str | None]:
+    """Encrypt one message for one subscription and post it on this process's kept pool for its
+    push service; returns the answer's status and its Retry-After. `headers` are the VAPID ones,
+    Urgency, Topic and TTL; the encoding is added here."""
+    body = encrypt(payload, sub.p256dh, sub.auth)
+    response = pool.post(sub.endpoint, body, {**headers, "Content-Encoding": "aes128gcm"}, timeout)
+    return response.status, response.headers.get("Retry-After")
+
+
+def failure_name(exc: Exception) -> str:
+    """The name a failed request is logged under: requests' exception names, which the delivery
+    log has always shown (ReadTimeout, ConnectTimeout, ConnectionError, SSLError, ProxyError)."""
+    errors = urllib3.exceptions
+    if isinstance(exc, errors.ProxyError):
+        return "ProxyError"
+    if isinstance(exc, errors.SSLError):
+        return "SSLError"
+    if isinstance(exc, errors.ReadTimeoutError):
+        return "ReadTimeout"
+    if isinstance(exc, errors.ConnectTimeoutError) and not isinstance(exc, errors.NewConnectionError):
+        return "ConnectTimeout"
+    return "ConnectionError"
