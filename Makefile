@@ -53,12 +53,12 @@ test: install
 # Every benchmark (about 12 minutes); BENCH_ARGS=--quick runs them all small and short, as a check.
 # Lighthouse, for the app's part, is pinned in bench/lighthouse/package-lock.json (npm ci).
 bench: install bench/lighthouse/node_modules/.installed
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench/lighthouse/node_modules/.installed: bench/lighthouse/package-lock.json
 	npm ci --no-audit --no-fund --prefix bench/lighthouse
 	touch $@
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The OpenAPI schema as a file, validated, with no warning allowed (as tests/test_api_schema.py checks).
 schema: install
