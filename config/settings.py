@@ -165,9 +165,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
+        # WhiteNoise's hashed, compressed files, of the app's JS and CSS minified (frontend/storage.py).
         "BACKEND": env(
             "STATICFILES_STORAGE",
-            default="whitenoise.storage.CompressedManifestStaticFilesStorage",
+            default="frontend.storage.MinifiedCompressedManifestStorage",
         )
     },
 }

@@ -32,4 +32,6 @@ urlpatterns = [
     path("sw.js", views.service_worker, name="patient-sw"),
     path("manifest.webmanifest", views.manifest, name="patient-manifest"),
     path("app-i18n/<str:lang>.js", views.patient_catalog, name="patient-catalog"),
+    # The strings of one screen loaded later (app.js's withStrings), also kept offline.
+    path("app-i18n/<str:lang>/<str:part>.json", views.patient_strings, name="patient-strings"),
 ]

@@ -22,7 +22,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET
-from django.views.i18n import JavaScriptCatalog
+from django.views.i18n import JavaScriptCatalog, JSONCatalog
+from rjsmin import jsmin
 
 from checklists.models import Task
 from checklists.selectors import checklist_current
@@ -34,6 +35,7 @@ from prepapp.reminders.compose import task_path
 from prepapp.reminders.models import CHECK_IN_RULE, Reminder
 from prepapp.reminders.safety_words import CHECK_IN_PATH
 
+from .catalog import first_strings, only, part_name, part_strings, parts
 from .modules import PATIENT_APP, PATIENT_ENTRY, first_load_urls, import_map, static_files
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
@@ -123,6 +125,7 @@ def caregiver_language(user) -> str | None:
 def patient_app(request, **_route):
     """The app shell: the same page for every patient screen; the ES modules draw the screen."""
     language = _language_for(request)
+    first_screen = _first_screen(request)
     with translation.override(language):
         response = render(
             request,
@@ -132,7 +135,9 @@ def patient_app(request, **_route):
                 "catalog_url": reverse("patient-catalog", args=[language]),
                 "theme_color": THEME_COLOR,
                 "import_map": import_map(PATIENT_APP),
-                "modules": first_load_urls(PATIENT_ENTRY) + [static(name) for name in _first_screen(request)],
+                "strings_url": reverse("patient-strings", args=[language, "_"]).removesuffix("_.json"),
+                "first_strings": _inline_strings(request, language, first_screen),
+                "modules": first_load_urls(PATIENT_ENTRY) + [static(name) for name in first_screen],
                 **_session_hints(request),
             },
         )
@@ -146,21 +151,84 @@ def patient_app(request, **_route):
     return response
 
 
+class _FirstLoadCatalog(JavaScriptCatalog):
+    """Django's JavaScript catalogue (gettext, ngettext, the formats) with the first load's strings only."""
+
+    def get_catalog(self):
+        return only(super().get_catalog(), first_strings())
+
+
+class _PartCatalog(JSONCatalog):
+    """One lazily loaded module's strings, as JSON: {"catalog": {msgid: translation}}."""
+
+    keys = frozenset()
+
+    def get_context_data(self, **kwargs):
+        return {"catalog": only(self.get_catalog(), self.keys)}
+
+
 @require_GET
 @gzip_page
 def patient_catalog(request, lang: str):
-    """The JavaScript translations of one language, at a URL of its own so each caches apart."""
+    """The JavaScript translations of one language that the first screen needs, at a URL of its own so each caches apart.
+
+    The strings of the screens loaded later come with them (patient_strings).
+    """
     if lang not in LANGUAGE_CODES:
         raise Http404("No such language.")
-    with translation.override(lang):
-        response = JavaScriptCatalog.as_view(packages=["frontend"])(request)
+    if lang not in _first_catalogs:
+        with translation.override(lang):
+            script = _FirstLoadCatalog.as_view(packages=["frontend"])(request).content.decode("utf-8")
+        # Minified as the app's own scripts are (Django's template is indented for reading); the
+        # .mo files do not change while a process runs, so once per language.
+        _first_catalogs[lang] = jsmin(script).encode("utf-8")
+    response = HttpResponse(_first_catalogs[lang], content_type='text/javascript; charset="utf-8"')
     response["Cache-Control"] = "no-cache"
     return response
+
+
+_first_catalogs: dict[str, bytes] = {}
+
+
+@require_GET
+@gzip_page
+def patient_strings(request, lang: str, part: str):
+    """The translations of one lazily loaded module of the app (its part's name: the file's stem), as JSON."""
+    if lang not in LANGUAGE_CODES or part not in parts():
+        raise Http404("No such part.")
+    response = _part_response(request, lang, part)
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _part_response(request, lang: str, part: str):
+    with translation.override(lang):
+        return _PartCatalog.as_view(packages=["frontend"], keys=part_strings(part))(request)
+
+
+# The strings a shell carries, by (language, part): the .mo files do not change while a process runs.
+_inlined: dict[tuple[str, str], str] = {}
+
+
+def _inline_strings(request, language: str, first_screen: list[str]) -> str:
+    """The strings of the screen this address opens, for the shell to carry (no round trip before it draws).
+
+    As JSON for a <script type="application/json">, "<" escaped so that no string ends the element.
+    """
+    opened = [part_name(name) for name in first_screen if part_name(name) in parts()]
+    if not opened:
+        return ""
+    key = (language, opened[0])
+    if key not in _inlined:
+        catalog = json.loads(_part_response(request, language, opened[0]).content)["catalog"]
+        _inlined[key] = json.dumps({"part": opened[0], "catalog": catalog}, ensure_ascii=False).replace("<", "\\u003c")
+    return _inlined[key]
 
 
 def _precache_urls() -> list[str]:
     urls = [reverse("patient-app")]
     urls += [reverse("patient-catalog", args=[code]) for code in sorted(LANGUAGE_CODES)]
+    urls += [reverse("patient-strings", args=[code, part]) for code in sorted(LANGUAGE_CODES) for part in parts()]
     urls += [static(name) for name in _shell_static()]
     urls.append(reverse("patient-manifest"))
     return list(dict.fromkeys(urls))

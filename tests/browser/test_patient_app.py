@@ -265,6 +265,18 @@ def test_the_spanish_interface(phone, ana):
     assert protein.status == Task.Status.DONE
     assert_no_axe_violations(page, "a Spanish step")
 
+    # A screen loaded later brings its own Spanish strings (not in the shell's catalog), and
+    # offline they come from what the service worker keeps.
+    page.get_by_role("link", name="Configuración").click()
+    expect(page.get_by_label("Idioma", exact=True)).to_be_visible()
+    wait_for_worker(page)
+    page.goto("/")
+    expect(page.locator("h1")).to_have_text(f"Faltan {days} días para su cirugía")
+    phone.set_offline(True)
+    page.goto("/when-to-call/")
+    expect(page.locator("main")).to_contain_text("Si tiene alguna de estas:")
+    phone.set_offline(False)
+
 
 def test_text_at_200_percent_and_tap_targets(phone, rosa):
     protein = task_of(rosa, "protein-target")

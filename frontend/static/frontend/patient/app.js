@@ -8,7 +8,7 @@ import { api, ApiError, csrfToken, isOffline } from "../shared/api.js";
 import { daysBetween } from "../shared/dates.js";
 import { announce, h } from "../shared/dom.js";
 import { loadChecklistParts, startEarly } from "./checklist_data.js";
-import { fmt } from "./i18n.js";
+import { fmt, withStrings } from "./i18n.js";
 import * as outbox from "./outbox.js";
 import { loadAbout } from "./screens/about_data.js";
 import { speakOf } from "./screens/caregivers.js";
@@ -20,19 +20,19 @@ import { notSaved, staffOnly } from "./screens/unavailable.js";
 // when first opened (each is kept by the service worker for offline use all the same).
 const push = () => import("./push.js");
 const SCREENS = {
-  settings: () => import("./screens/settings.js").then((m) => m.settings),
+  settings: () => withStrings("settings", import("./screens/settings.js")).then((m) => m.settings),
   // A caregiver's own settings and messages (screens/caregiver_own.js), not the patient's.
-  caregiverSettings: () => import("./screens/caregiver_own.js").then((m) => m.caregiverSettings),
-  familyInbox: () => import("./screens/caregiver_own.js").then((m) => m.familyInbox),
-  access: () => import("./screens/access_log.js").then((m) => m.accessLog),
-  health: () => import("./screens/health_check.js").then((m) => m.healthCheck),
-  inbox: () => import("./screens/inbox.js").then((m) => m.inbox),
-  call: () => import("./screens/when_to_call.js").then((m) => m.whenToCall),
-  about: () => import("./screens/about.js").then((m) => m.aboutSurgery),
-  checkin: () => import("./screens/check_in.js").then((m) => m.checkIn),
+  caregiverSettings: () => withStrings("caregiver_own", import("./screens/caregiver_own.js")).then((m) => m.caregiverSettings),
+  familyInbox: () => withStrings("caregiver_own", import("./screens/caregiver_own.js")).then((m) => m.familyInbox),
+  access: () => withStrings("access_log", import("./screens/access_log.js")).then((m) => m.accessLog),
+  health: () => withStrings("health_check", import("./screens/health_check.js")).then((m) => m.healthCheck),
+  inbox: () => withStrings("inbox", import("./screens/inbox.js")).then((m) => m.inbox),
+  call: () => withStrings("when_to_call", import("./screens/when_to_call.js")).then((m) => m.whenToCall),
+  about: () => withStrings("about", import("./screens/about.js")).then((m) => m.aboutSurgery),
+  checkin: () => withStrings("check_in", import("./screens/check_in.js")).then((m) => m.checkIn),
 };
-const stepScreen = () => import("./screens/step.js");
-const showSignIn = (ctx, problems) => import("./screens/sign_in.js").then((m) => m.signIn(ctx, problems));
+const stepScreen = () => withStrings("step", import("./screens/step.js"));
+const showSignIn = (ctx, problems) => withStrings("sign_in", import("./screens/sign_in.js")).then((m) => m.signIn(ctx, problems));
 
 const ROUTES = [
   [/^\/$/, "home"],

@@ -14,6 +14,44 @@ export function fmt(text, values) {
   return interpolate(text, values, true);
 }
 
+// --- The strings of the screens loaded later ------------------------------------------------------
+// The shell's catalog has the first load's strings; each screen loaded with import() brings its
+// own (app-i18n/<lang>/<part>.json, kept offline by the service worker). The shell carries those
+// of the screen its address opens.
+
+// Each part's loading, by name: asked for once, and every screen of the part waits for it.
+const parts = new Map();
+
+function addStrings(catalog) {
+  if (g.django && g.django.catalog) Object.assign(g.django.catalog, catalog);
+}
+
+const carried = document.getElementById("first-strings");
+if (carried) {
+  const { part, catalog } = JSON.parse(carried.textContent);
+  addStrings(catalog);
+  parts.set(part, Promise.resolve());
+}
+
+function loadStrings(part) {
+  const base = document.body.dataset.strings;
+  // Without the catalog the app speaks English, and so do its later screens.
+  if (!base || !(g.django && g.django.catalog)) return Promise.resolve();
+  if (!parts.has(part)) {
+    parts.set(part, fetch(`${base}${part}.json`, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : Promise.reject(new Error(String(response.status)))))
+      .then((data) => addStrings(data.catalog))
+      // Offline with no saved copy: this screen in English; the next opening asks again.
+      .catch(() => { parts.delete(part); }));
+  }
+  return parts.get(part);
+}
+
+/** The module being loaded (an import() of the part's module), once its strings are in the catalog too. */
+export function withStrings(part, loading) {
+  return Promise.all([loading, loadStrings(part)]).then(([module]) => module);
+}
+
 // --- Words for a caregiver: "Walt's surgery", never "your surgery" ------------------------------
 
 let followed = null;

@@ -5,7 +5,7 @@ import { api, isOffline } from "../../shared/api.js";
 import { announce, h, lang, mount } from "../../shared/dom.js";
 import { fmt } from "../i18n.js";
 import * as push from "../push.js";
-import { caregiversCard } from "./caregivers.js";
+import { caregiversCard } from "./caregivers_card.js";
 import { heading, link, main, screen } from "./frame.js";
 
 function hhmm(value) {
