@@ -23,7 +23,8 @@ import time
 from bench.common import drop_database, recreate_database, require_services, scratch
 
 DB_NAME = scratch("bench_profile")
-PATHS = ["/bench/floor/", "/api/v1/me/", "/api/v1/me/case/", "/api/v1/me/checklist/", "/api/v1/me/inbox/"]
+PATHS = ["/bench/floor/", "/api/v1/me/", "/api/v1/me/case/", "/api/v1/me/checklist/", "/api/v1/me/checklist/state/",
+         "/api/v1/me/inbox/"]
 
 
 def setup() -> None:

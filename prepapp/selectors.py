@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Lower, Trim
 
+from prepapp.authentication import read_in_this_request
 from prepapp.models import CaregiverLink, Organization, Patient, SurgeryCase
 from prepapp.permissions import staff_organization_ids
 
@@ -99,13 +100,24 @@ def caregiver_links_of(patient: Patient) -> QuerySet:
     )
 
 
-def plan_revision_of(patient: Patient) -> int:
+def plan_revision_of(patient: Patient, *, request=None) -> int:
     """The patient's plan revision as the database has it now (one indexed read of one column).
 
-    Read afresh on each request rather than taken from the patient object the request's user
-    came with: that object may have been loaded earlier (a test client's forced user, a cache),
-    and a stale revision would answer "not modified" to a stale copy.
+    Read afresh rather than taken from just any patient object: one loaded earlier (a test
+    client's forced user, a cache) may be stale, and a stale revision would answer "not
+    modified" to a stale copy. The one exception is the record this very request's
+    authentication read from the database after the request began (see
+    prepapp.authentication.read_in_this_request), in a request that writes nothing (GET or
+    HEAD): the database answered that read during this request, so it is as current as asking
+    again, and it costs no query. Whatever is read after it (the body) is no older.
     """
+    if (
+        request is not None
+        and connection.vendor == "postgresql"  # on SQLite the revision is not the patient's column
+        and request.method in ("GET", "HEAD")
+        and read_in_this_request(patient, request)
+    ):
+        return patient.plan_revision
     if connection.vendor == "sqlite":
         # The local demo keeps one revision for the whole database (checklists.plan_revision).
         with connection.cursor() as cursor:

@@ -14,7 +14,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from prepapp.authentication import SESSION_USER_BACKEND, loaded_session_generation
+from prepapp.authentication import SESSION_USER_BACKEND, loaded_session_generation, note_request_began
 from prepapp.models import (
     SESSION_GENERATION_KEY,
     SESSION_KIND_KEY,
@@ -36,6 +36,9 @@ class SessionPolicyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Before anything here reads the user (the first to): what is read from now on is the
+        # request's own (prepapp.authentication.read_in_this_request).
+        note_request_began(request)
         session = request.session
         user_id = session.get(SESSION_KEY)
         if user_id is not None:

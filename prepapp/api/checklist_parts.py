@@ -78,7 +78,8 @@ class MyChecklistStateView(APIView):
     def get(self, request):
         patient = patient_of(request.user)
         language = language_of(request, patient)
-        etag = checklist_etag(patient=patient, language=language, renderer=f"state-{request.accepted_renderer.format}")
+        etag = checklist_etag(patient=patient, language=language, renderer=f"state-{request.accepted_renderer.format}",
+                              request=request)
         if client_has(request, etag):
             return not_modified(etag)
         key = kept_body_key(request, etag)
