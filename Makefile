@@ -50,7 +50,7 @@ test: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
-# Every benchmark (about 12 minutes); BENCH_ARGS=--quick runs them all small and short, as a check.
+# Every benchmark (about 15 minutes, the 100,000-patient morning peak included); BENCH_ARGS=--quick runs them all small and short, as a check.
 # Lighthouse, for the app's part, is pinned in bench/lighthouse/package-lock.json (npm ci).
 bench: install bench/lighthouse/node_modules/.installed
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
