@@ -72,13 +72,15 @@ def free_port() -> int:
 class Proc:
     """A child process in a session of its own, its output in a log file."""
 
-    def __init__(self, name, args, env, logdir):
+    def __init__(self, name, args, env, logdir, *, nice: int = 0):
         self.name = name
         self.log_path = Path(logdir) / f"{name}.log"
         self.log = open(self.log_path, "wb")
         # A fixed command line (this Python, celery, gunicorn) built here from no outside input (bandit B603).
         self.proc = subprocess.Popen(  # nosec B603
-            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            # A lower CPU priority for the child and what it forks (as docker-compose.yml's cpu_shares).
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
 
     def wait_for(self, text, timeout=60):

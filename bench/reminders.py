@@ -110,7 +110,7 @@ def reset(ids: list[int]) -> None:
 # --- Processes --------------------------------------------------------------------------------
 
 
-def start_stack(logdir, *, concurrency: int, clocked: bool = False, **extra):
+def start_stack(logdir, *, concurrency: int, clocked: bool = False, worker_nice: int = 0, **extra):
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings", CELERY_TASK_DEFAULT_QUEUE=queue,
                CELERY_BROKER_URL=os.environ["REDIS_URL"], REMINDER_SWEEP_SECONDS="1", LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
@@ -120,7 +120,7 @@ def start_stack(logdir, *, concurrency: int, clocked: bool = False, **extra):
     worker = Proc(f"worker-{'clocked' if clocked else 'outbox'}", [
         sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
         "-Q", queue, "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ], env, logdir)
+    ], env, logdir, nice=worker_nice)
     beat_args = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
                  f"--schedule={Path(logdir) / (queue + '.schedule')}", f"--pidfile={Path(logdir) / (queue + '.pid')}"]
     if clocked:
