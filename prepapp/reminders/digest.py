@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import F
 
-from checklists.models import Task
+from checklists.models import Task, TaskDefinition
 from checklists.selectors import tasks_open_for_patient, tasks_open_to_remind
 from prepapp.models import Patient, SurgeryCase
 from prepapp.reminders.models import Alert, Reminder
@@ -142,8 +142,13 @@ def _read_inputs(patient_ids) -> dict[int, tuple[bool, list[Task], set[int]]]:
     live = set(SurgeryCase.objects.filter(patient_id__in=patient_ids, status__in=LIVE_CASES)
                .values_list("patient_id", flat=True))
     tasks: dict[int, list[Task]] = {pk: [] for pk in patient_ids}
-    for task in (tasks_open_to_remind().filter(checklist__case__patient_id__in=patient_ids)
-                 .select_related("definition").annotate(owner_id=F("checklist__case__patient_id"))):
+    rows = list(tasks_open_to_remind().filter(checklist__case__patient_id__in=patient_ids)
+                .annotate(owner_id=F("checklist__case__patient_id")))
+    # The steps of one protocol version share their definitions: each is read (and its JSON
+    # parsed) once for the batch, not once per patient's step as a join would.
+    definitions = TaskDefinition.objects.in_bulk({t.definition_id for t in rows}) if rows else {}
+    for task in rows:
+        Task.definition.field.set_cached_value(task, definitions[task.definition_id])
         tasks[task.owner_id].append(task)
     alerted: dict[int, set[int]] = {pk: set() for pk in patient_ids}
     task_ids = [t.id for own in tasks.values() for t in own]
