@@ -70,7 +70,7 @@ def main(argv=None):
         InAppTransport.send = timing("in-app transport (inbox rows)", InAppTransport.send)
         recording.record = timing("record (status UPDATE, delivery log)", recording.record)
         # The inbox's recording: the "sent" mark (its compare-and-set locks the rows), then the log.
-        recording._mark_sent = timing("mark sent (status UPDATE … RETURNING)", recording._mark_sent)
+        recording._mark_sent_and_log = timing("mark sent and log (UPDATE … RETURNING, INSERT)", recording._mark_sent_and_log)
         recording.insert_rows = timing("delivery log (INSERT)", recording.insert_rows)
         original_atomic = transaction.Atomic.__exit__
 

@@ -45,6 +45,26 @@ def compose(reminder: Reminder, now: datetime | None = None, *, memo: dict | Non
     if reminder.task_id is None and reminder.rule in PATIENT_RULES:
         return safety_words.compose_safety(reminder, with_receipt=with_receipt)
     task = reminder.task
+    # Within a batch (one `now`) a step's rule is worded the same for all its rows (the step's
+    # patient, language and dates are the same): kept by step, rule and instant, the rest is
+    # looked up once per step and rule.
+    step_key = ("step", task.id, reminder.rule, now)
+    words = memo.get(step_key) if memo is not None and now is not None else None
+    if words is None:
+        words = _words_of_step(reminder, task, now, memo)
+        if memo is not None and now is not None:
+            memo[step_key] = words
+    title, body = words
+    # One tag per reminder: if this reminder is ever delivered again (a lost worker's attempt
+    # went out too), the repeat replaces the notification instead of adding a second one.
+    return Message(
+        title=title, body=body, url=task_path(task.id), tag=reminder_tag(reminder.id), reminder=reminder.id,
+        receipt=receipts.token_for(reminder) if reminder.id and with_receipt else "",
+    )
+
+
+def _words_of_step(reminder: Reminder, task, now: datetime | None, memo: dict | None) -> tuple[str, str]:
+    """A step reminder's words, kept in `memo` by what they depend on (see above)."""
     patient = reminder.patient
     today = patient.local_today(now)
     definition = task.definition
@@ -56,13 +76,7 @@ def compose(reminder: Reminder, now: datetime | None = None, *, memo: dict | Non
         words = _step_words(definition, rule, patient.language, task.due_date, today, unknown)
         if memo is not None:
             memo[key] = words
-    title, body = words
-    # One tag per reminder: if this reminder is ever delivered again (a lost worker's attempt
-    # went out too), the repeat replaces the notification instead of adding a second one.
-    return Message(
-        title=title, body=body, url=task_path(task.id), tag=reminder_tag(reminder.id), reminder=reminder.id,
-        receipt=receipts.token_for(reminder) if reminder.id and with_receipt else "",
-    )
+    return words
 
 
 def _step_words(definition: TaskDefinition, rule: dict, language: str, due_date: date, today: date,
