@@ -9,6 +9,34 @@ lookup per row); elsewhere it falls back to bulk_update.
 from __future__ import annotations
 
 from django.db import connections
+from django.db.models import F, Lookup, Q
+
+
+class _AnyOf(Lookup):
+    """`column = ANY(%s)`: the whole list of values as one array parameter (PostgreSQL)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        return "%s", [list(value)]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+def among(field: str, values, *, using: str = "default"):
+    """A filter for rows whose `field` is one of `values`, cheap to build for a thousand of them.
+
+    `field__in` makes a placeholder and a parameter per value, which Django and the driver
+    then build and quote one by one (a few milliseconds for a delivery batch's thousand ids);
+    on PostgreSQL this is one array instead. The same rows either way.
+    """
+    if connections[using].vendor != "postgresql":
+        return Q(**{f"{field}__in": list(values)})
+    return _AnyOf(F(field), list(values))
 
 
 def bulk_update_rows(model, objs, fields: list[str], *, batch_size: int = 2000, using: str = "default") -> int:

@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from checklists.models import Checklist, Task, TaskDefinition
+from prepapp.lib.bulk import among
 from prepapp.models import CaregiverLink, Patient, SurgeryCase
 from prepapp.reminders import digest, journal, outbox
 from prepapp.reminders.models import DIGEST_RULE, Announcement, Reminder
@@ -65,10 +66,10 @@ def _move_claim(ids: list[int], claim: datetime, taken_at: datetime) -> list[Rem
 
     The fresh token also renews the lease and names the worker that now holds the rows.
     """
-    Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim).update(
+    Reminder.objects.filter(among("id", ids), status=Reminder.Status.SENDING, claimed_at=claim).update(
         claimed_at=taken_at, updated_at=taken_at, lease_until=outbox.lease_end(taken_at), holder=journal.worker_id()
     )
-    return list(Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at)
+    return list(Reminder.objects.filter(among("id", ids), status=Reminder.Status.SENDING, claimed_at=taken_at)
                 .only(*DELIVERY_FIELDS).order_by("id"))
 
 
@@ -82,7 +83,8 @@ def _attach_related(rows: list[Reminder]) -> None:
     task_ids = {r.task_id for r in rows if r.task_id}
     # The steps without what no check or message reads (answers, notes, who ticked them and
     # when); their checklists and cases once each, not once per step.
-    tasks = Task.objects.defer(*TASK_COLUMNS_NOT_READ).in_bulk(task_ids) if task_ids else {}
+    tasks = ({task.pk: task for task in Task.objects.defer(*TASK_COLUMNS_NOT_READ).filter(among("id", task_ids))}
+             if task_ids else {})
     checklists = (Checklist.objects.select_related("case").in_bulk({t.checklist_id for t in tasks.values()})
                   if tasks else {})
     definitions = TaskDefinition.objects.in_bulk({t.definition_id for t in tasks.values()}) if tasks else {}
@@ -122,13 +124,13 @@ def take(ids: list[int], claim: datetime, *, in_one_transaction: bool = False) -
     """
     if in_one_transaction:
         rows = list(
-            Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
+            Reminder.objects.filter(among("id", ids), status=Reminder.Status.SENDING, claimed_at=claim)
             .only(*DELIVERY_FIELDS).order_by("id")
         )
         found = [(r.task_id, r.patient_id, r.rule) for r in rows]
     else:
         found = list(
-            Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
+            Reminder.objects.filter(among("id", ids), status=Reminder.Status.SENDING, claimed_at=claim)
             .values_list("task_id", "patient_id", "rule")
         )
     if not found:

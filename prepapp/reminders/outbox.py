@@ -32,6 +32,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from prepapp.lib.bulk import among
 from prepapp.reminders import fallback, journal
 from prepapp.reminders.models import DeliveryAttempt, Reminder
 
@@ -88,7 +89,7 @@ def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> d
         if not rows:
             return {}
         ids = [row_id for row_id, _ in rows]
-        count = Reminder.objects.filter(id__in=ids, status=Reminder.Status.PENDING).update(
+        count = Reminder.objects.filter(among("id", ids), status=Reminder.Status.PENDING).update(
             status=Reminder.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now,
             lease_until=lease_end(now), holder="", waiting_for_channel=False,
         )
