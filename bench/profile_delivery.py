@@ -2,11 +2,12 @@
 
 Claims batches of due in-app reminders as the sweeper does and delivers them in this process
 with `delivery.deliver_batch`, timing each step of it from the outside (nothing in delivery is
-changed): taking the rows (read under their claim, share locks, the rows' patients, tasks and
-cases, the definitions), the recheck, composing the words, marking them sent (the status
-UPDATE, which locks them), the in-app transport (the inbox rows), the delivery log, and the
-commit. It also prints the SQL statements of one batch. With --profile and
-pyinstrument installed, the call tree.
+changed): taking the rows (read under their claim, share locks, the rows' patients, steps,
+checklists with their cases, the definitions), the recheck, composing the words, marking them
+sent and logging them (one UPDATE … RETURNING feeding the log's INSERT, which locks the rows),
+the in-app transport (the inbox rows), and the commit (with the foreign keys' deferred checks).
+It also prints the SQL statements of one batch. With --profile and pyinstrument installed, the
+call tree.
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ def main(argv=None):
         delivery.compose = timing("compose", compose_module.compose)
         InAppTransport.send = timing("in-app transport (inbox rows)", InAppTransport.send)
         recording.record = timing("record (status UPDATE, delivery log)", recording.record)
-        # The inbox's recording: the "sent" mark (its compare-and-set locks the rows), then the log.
-        recording._mark_sent = timing("mark sent (status UPDATE … RETURNING)", recording._mark_sent)
-        recording.insert_rows = timing("delivery log (INSERT)", recording.insert_rows)
+        # The inbox's recording: the "sent" mark (its compare-and-set locks the rows) with the log.
+        recording._mark_sent_and_log = timing("mark sent and log (UPDATE … RETURNING, INSERT)",
+                                              recording._mark_sent_and_log)
         original_atomic = transaction.Atomic.__exit__
 
         def timed_exit(self, *exc):

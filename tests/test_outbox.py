@@ -189,11 +189,21 @@ def test_a_row_that_keeps_losing_its_worker_fails_for_good(due, settings):
 
 
 def test_sweep_query_uses_the_partial_index(due):
-    """The sweeper's cost follows the due rows, not the table: its query reads the partial index."""
+    """The sweeper's cost follows the due rows, not the table: its claim reads the partial index."""
+    statements = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        claimed = outbox.claim_due(limit=200, enqueue=lambda *args: None)
+    assert claimed
+    [(claim, params)] = [(sql, params) for sql, params in statements if sql.lstrip().upper().startswith("WITH")]
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
-        qs = Reminder.objects.filter(status="pending", send_at__lte=timezone.now()).order_by("send_at")[:200]
-        plan = qs.explain()
+        cursor.execute(f"EXPLAIN {claim}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("SET enable_seqscan = on")
     assert "reminder_pending_due_idx" in plan
 

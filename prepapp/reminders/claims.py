@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from checklists.models import Checklist, Task, TaskDefinition
+from prepapp.lib.bulk import among
 from prepapp.models import CaregiverLink, Patient, SurgeryCase
 from prepapp.reminders import digest, journal, outbox
 from prepapp.reminders.models import DIGEST_RULE, Announcement, Reminder
@@ -43,6 +44,19 @@ def _lock_what_recheck_reads(task_ids: list[int]) -> None:
         cursor.execute(f"SELECT id FROM {task} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [task_ids])  # nosec B608
 
 
+# The reminder columns delivery reads after taking a row: the recheck, the words, the inbox
+# row and the log entry (and, for email and push, the retry and the duplicate note). The
+# others (the claim, the lease, the timestamps: seven dates to parse per row) stay in the
+# database; a later read of one would cost a query per row, which the statement-count tests
+# would show.
+DELIVERY_FIELDS = ("id", "kind", "task_id", "announcement_id", "patient_id", "caregiver_id", "rule", "channel",
+                   "anchor_date", "send_at", "attempts", "lost_claims")
+
+
+# A step's columns no recheck or message reads (the longest ones: answers and notes).
+TASK_COLUMNS_NOT_READ = ("answers", "note", "completed_at", "completed_by", "updated_at")
+
+
 def quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
@@ -52,10 +66,11 @@ def _move_claim(ids: list[int], claim: datetime, taken_at: datetime) -> list[Rem
 
     The fresh token also renews the lease and names the worker that now holds the rows.
     """
-    Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim).update(
+    Reminder.objects.filter(among("id", ids), status=Reminder.Status.SENDING, claimed_at=claim).update(
         claimed_at=taken_at, updated_at=taken_at, lease_until=outbox.lease_end(taken_at), holder=journal.worker_id()
     )
-    return list(Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=taken_at).order_by("id"))
+    return list(Reminder.objects.filter(among("id", ids), status=Reminder.Status.SENDING, claimed_at=taken_at)
+                .only(*DELIVERY_FIELDS).order_by("id"))
 
 
 def _attach_related(rows: list[Reminder]) -> None:
@@ -66,14 +81,20 @@ def _attach_related(rows: list[Reminder]) -> None:
     """
     patients = Patient.objects.in_bulk({r.patient_id for r in rows})
     task_ids = {r.task_id for r in rows if r.task_id}
-    tasks = Task.objects.select_related("checklist__case").in_bulk(task_ids) if task_ids else {}
+    # The steps without what no check or message reads (answers, notes, who ticked them and
+    # when); their checklists and cases once each, not once per step.
+    tasks = ({task.pk: task for task in Task.objects.defer(*TASK_COLUMNS_NOT_READ).filter(among("id", task_ids))}
+             if task_ids else {})
+    checklists = (Checklist.objects.select_related("case").in_bulk({t.checklist_id for t in tasks.values()})
+                  if tasks else {})
     definitions = TaskDefinition.objects.in_bulk({t.definition_id for t in tasks.values()}) if tasks else {}
+    for checklist in checklists.values():
+        # The case's patient is the reminder's: one object, so what recheck reads is the same.
+        if checklist.case.patient_id in patients:
+            SurgeryCase.patient.field.set_cached_value(checklist.case, patients[checklist.case.patient_id])
     for task in tasks.values():
         Task.definition.field.set_cached_value(task, definitions[task.definition_id])
-        # The case's patient is the reminder's: one object, so what recheck reads is the same.
-        case = task.checklist.case
-        if case.patient_id in patients:
-            SurgeryCase.patient.field.set_cached_value(case, patients[case.patient_id])
+        Task.checklist.field.set_cached_value(task, checklists[task.checklist_id])
     announcement_ids = {r.announcement_id for r in rows if r.announcement_id}
     announcements = Announcement.objects.in_bulk(announcement_ids) if announcement_ids else {}
     # A family row's caregiver link, with the caregiver's account and own settings.
@@ -103,12 +124,13 @@ def take(ids: list[int], claim: datetime, *, in_one_transaction: bool = False) -
     """
     if in_one_transaction:
         rows = list(
-            Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim).order_by("id")
+            Reminder.objects.filter(among("id", ids), status=Reminder.Status.SENDING, claimed_at=claim)
+            .only(*DELIVERY_FIELDS).order_by("id")
         )
         found = [(r.task_id, r.patient_id, r.rule) for r in rows]
     else:
         found = list(
-            Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
+            Reminder.objects.filter(among("id", ids), status=Reminder.Status.SENDING, claimed_at=claim)
             .values_list("task_id", "patient_id", "rule")
         )
     if not found:

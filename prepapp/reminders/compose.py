@@ -45,17 +45,7 @@ def compose(reminder: Reminder, now: datetime | None = None, *, memo: dict | Non
     if reminder.task_id is None and reminder.rule in PATIENT_RULES:
         return safety_words.compose_safety(reminder, with_receipt=with_receipt)
     task = reminder.task
-    patient = reminder.patient
-    today = patient.local_today(now)
-    definition = task.definition
-    rule = next((r for r in definition.reminder_rules if r["key"] == reminder.rule), {})
-    unknown = bool(schedule.unknown_facts(definition.applies_if, patient.facts))
-    key = (definition.id, rule.get("anchor"), patient.language, (task.due_date - today).days, task.due_date, unknown)
-    words = memo.get(key) if memo is not None else None
-    if words is None:
-        words = _step_words(definition, rule, patient.language, task.due_date, today, unknown)
-        if memo is not None:
-            memo[key] = words
+    words = _words_of_step(reminder, task, now, memo)
     title, body = words
     # One tag per reminder: if this reminder is ever delivered again (a lost worker's attempt
     # went out too), the repeat replaces the notification instead of adding a second one.
@@ -63,6 +53,34 @@ def compose(reminder: Reminder, now: datetime | None = None, *, memo: dict | Non
         title=title, body=body, url=task_path(task.id), tag=reminder_tag(reminder.id), reminder=reminder.id,
         receipt=receipts.token_for(reminder) if reminder.id and with_receipt else "",
     )
+
+
+def _words_of_step(reminder: Reminder, task, now: datetime | None, memo: dict | None) -> tuple[str, str]:
+    """A step reminder's words, kept in `memo` by what they depend on (see above).
+
+    What comes from the step and its patient (today where they live, the language, whether a
+    fact is unknown) is the same for the step's every rule and channel: within a batch (one
+    `now`) it is worked out once per step.
+    """
+    step_key = ("step", task.id, now)
+    step = memo.get(step_key) if memo is not None and now is not None else None
+    if step is None:
+        patient = reminder.patient
+        today = patient.local_today(now)
+        definition = task.definition
+        unknown = bool(schedule.unknown_facts(definition.applies_if, patient.facts))
+        step = (definition, patient.language, today, unknown)
+        if memo is not None and now is not None:
+            memo[step_key] = step
+    definition, language, today, unknown = step
+    rule = next((r for r in definition.reminder_rules if r["key"] == reminder.rule), {})
+    key = (definition.id, rule.get("anchor"), language, (task.due_date - today).days, task.due_date, unknown)
+    words = memo.get(key) if memo is not None else None
+    if words is None:
+        words = _step_words(definition, rule, language, task.due_date, today, unknown)
+        if memo is not None:
+            memo[key] = words
+    return words
 
 
 def _step_words(definition: TaskDefinition, rule: dict, language: str, due_date: date, today: date,

@@ -84,8 +84,9 @@ def deliver_batch(*, ids: list[int], token: str, channel: str) -> BatchReport:
         # The token is the claim itself when the rows were only locked: the time is read anew.
         now = taken_at if taken_at != claim else timezone.now()
         dropped, ready = [], []
+        checked: dict = {}  # what a step's or a patient's rows share, checked once for the batch
         for reminder in rows:
-            verdict = recheck.recheck(reminder, now)
+            verdict = recheck.recheck(reminder, now, checked)
             if verdict:
                 dropped.append((reminder, verdict))
             else:

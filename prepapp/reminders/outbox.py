@@ -81,26 +81,9 @@ def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> d
     """
     with transaction.atomic():
         now = now or timezone.now()
-        qs = Reminder.objects.filter(status=Reminder.Status.PENDING, send_at__lte=now).order_by("send_at")
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
-        rows = list(qs.values_list("id", "channel")[:limit])
+        rows = _claim(limit, now)
         if not rows:
             return {}
-        ids = [row_id for row_id, _ in rows]
-        count = Reminder.objects.filter(id__in=ids, status=Reminder.Status.PENDING).update(
-            status=Reminder.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now,
-            lease_until=lease_end(now), holder="", waiting_for_channel=False,
-        )
-        if count != len(ids):
-            # Someone else changed some rows between our read and our write (possible only
-            # without row locks): keep exactly the rows that now carry our claim.
-            claimed = set(
-                Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=now).values_list(
-                    "id", flat=True
-                )
-            )
-            rows = [row for row in rows if row[0] in claimed]
         by_channel: dict[str, list[int]] = {}
         for row_id, channel in rows:
             by_channel.setdefault(channel, []).append(row_id)
@@ -111,6 +94,46 @@ def claim_due(*, limit: int, enqueue: Enqueue, now: datetime | None = None) -> d
                 chunk = channel_ids[start:start + size]
                 transaction.on_commit(lambda c=channel, i=chunk: enqueue(c, i, token))
     return by_channel
+
+
+def _claim(limit: int, now: datetime) -> list[tuple[int, str]]:
+    """Mark up to `limit` due pending rows "sending" under the claim `now`; their (id, channel), earliest first."""
+    if connection.vendor == "postgresql":
+        return _claim_in_one_statement(limit, now)
+    # SQLite: the write transaction is exclusive, nothing changes between the read and the write.
+    due = Reminder.objects.filter(status=Reminder.Status.PENDING, send_at__lte=now).order_by("send_at")
+    rows = list(due.values_list("id", "channel")[:limit])
+    Reminder.objects.filter(id__in=[row_id for row_id, _ in rows], status=Reminder.Status.PENDING).update(
+        status=Reminder.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now,
+        lease_until=lease_end(now), holder="", waiting_for_channel=False,
+    )
+    return rows
+
+
+def _claim_in_one_statement(limit: int, now: datetime) -> list[tuple[int, str]]:
+    """PostgreSQL: lock the due rows (SKIP LOCKED: any number of sweepers at once) and mark
+    them in one `UPDATE … RETURNING`, as the benchmark's floor does.
+
+    A read and then an UPDATE of the ids read cost a round trip and a thousand ids sent back,
+    a fifth of a claim; Django's update() cannot say RETURNING, hence the SQL. The partial
+    index on pending rows by send_at serves the inner SELECT (tests/test_outbox.py).
+    """
+    quote = connection.ops.quote_name
+    table = quote(Reminder._meta.db_table)
+    column = {f.name: quote(f.column) for f in Reminder._meta.concrete_fields}
+    with connection.cursor() as cursor:
+        # Names come from the model; every value is a parameter (bandit B608).
+        cursor.execute(
+            f"WITH claimed AS (UPDATE {table} SET {column['status']} = %s, {column['claimed_at']} = %s, "  # nosec B608
+            f"{column['attempts']} = {column['attempts']} + 1, {column['updated_at']} = %s, "
+            f"{column['lease_until']} = %s, {column['holder']} = '', {column['waiting_for_channel']} = false "
+            f"WHERE {column['id']} IN (SELECT {column['id']} FROM {table} WHERE {column['status']} = %s "
+            f"AND {column['send_at']} <= %s ORDER BY {column['send_at']} LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {column['id']}, {column['channel']}, {column['send_at']}) "
+            f"SELECT {column['id']}, {column['channel']} FROM claimed ORDER BY {column['send_at']}, {column['id']}",
+            [Reminder.Status.SENDING, now, now, lease_end(now), Reminder.Status.PENDING, now, limit],
+        )
+        return cursor.fetchall()
 
 
 def batch_size_for(channel: str) -> int:

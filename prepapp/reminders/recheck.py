@@ -27,8 +27,13 @@ class Verdict:
     send_at: datetime | None = None
 
 
-def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
-    """Whether this reminder should still go out now: None if yes, else what to do with it."""
+def recheck(reminder: Reminder, now: datetime, memo: dict | None = None) -> Verdict | None:
+    """Whether this reminder should still go out now: None if yes, else what to do with it.
+
+    `memo`, a dict shared by the calls of one batch (one `now`), keeps what a step's rows, or a
+    patient's, have in common: the step's own checks once per step, the patient's channel once
+    per channel, the time checks once per send time. Every row still gets every check.
+    """
     if reminder.for_family:
         # To a caregiver: the link and the plan first, then the caregiver's own channels and hours.
         problem = family.recheck(reminder, now)
@@ -54,6 +59,31 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
         if reminder.channel != Reminder.Channel.INAPP and not planning.channel_wanted(reminder, reminder.patient):
             return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
         return _time_verdict(reminder, now)
+    if memo is None:
+        memo = {}
+    key = ("step", task.id)
+    if key not in memo:
+        memo[key] = _step_verdict(reminder, task)
+    if memo[key] is not None:
+        return memo[key]
+    rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
+    if rule is None or planning.anchor_date_for(task, rule) != reminder.anchor_date:
+        return Verdict(Reminder.Status.CANCELLED, "plan changed: the task's dates moved")
+    # The patient's own row: their channels and hours, the same for every row of theirs.
+    patient = reminder.patient
+    key = ("channel", patient.pk, reminder.channel)
+    if key not in memo:
+        memo[key] = planning.channel_wanted(reminder, patient)
+    if not memo[key]:
+        return Verdict(Reminder.Status.CANCELLED, "the patient turned this channel off")
+    key = ("time", patient.pk, reminder.send_at, now)
+    if key not in memo:
+        memo[key] = _time_verdict(reminder, now)
+    return memo[key]
+
+
+def _step_verdict(reminder: Reminder, task: Task) -> Verdict | None:
+    """The checks of a step reminder that depend on its step, surgery and patient only."""
     case = task.checklist.case
     if case.status == SurgeryCase.Status.CANCELLED:
         return Verdict(Reminder.Status.CANCELLED, f"surgery {case.status}")
@@ -64,10 +94,7 @@ def recheck(reminder: Reminder, now: datetime) -> Verdict | None:
         return Verdict(Reminder.Status.CANCELLED, "surgery done: a preparation step")
     if task.status != Task.Status.OPEN:
         return Verdict(Reminder.Status.CANCELLED, "task done")
-    rule = next((r for r in task.definition.reminder_rules if r["key"] == reminder.rule), None)
-    if rule is None or planning.anchor_date_for(task, rule) != reminder.anchor_date:
-        return Verdict(Reminder.Status.CANCELLED, "plan changed: the task's dates moved")
-    return _channel_and_time_verdict(reminder, now)
+    return None
 
 
 def _channel_and_time_verdict(reminder: Reminder, now: datetime) -> Verdict | None:

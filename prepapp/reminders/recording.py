@@ -140,16 +140,18 @@ def record(rows: list[Reminder], results: dict[int, Result], taken_at: datetime,
 
 def record_in_transaction(transport, items: list, claim: datetime, report: BatchReport) -> None:
     """Send and record a batch of a channel that writes only our own rows (the inbox), in the
-    caller's transaction: the rows are marked sent first, and only those are sent and logged.
+    caller's transaction: the rows are marked sent and logged first, and only those are sent.
 
     Marking them is a compare-and-set on the claim, and the row locks it takes are the batch's
     only ones: a second copy of the batch (or a reclaim) that got there first leaves nothing to
     mark, and one that comes later waits for this transaction and then finds the rows sent.
-    Should the transport fail, the transaction rolls back, marks included. Each row is written
-    once here (its status), its message and its log entry inserted once.
+    Should the transport fail, the transaction rolls back, marks and log entries included.
+    Each row is written once here (its status), its log entry and its message inserted once.
+    Such a transport has nothing to add to the log (no far side answered), so the entry is
+    written by the same statement as the mark, from the rows it marked.
     """
     now = timezone.now()
-    marked = _mark_sent(sorted(item.reminder.id for item in items), claim, now)
+    marked = _mark_sent_and_log(sorted(item.reminder.id for item in items), claim, now)
     items = [item for item in items if item.reminder.id in marked]
     results = {result.reminder_id: result for result in transport.send(items)}
     unsent = [item.reminder.id for item in items if getattr(results.get(item.reminder.id), "outcome", None) != Outcome.SENT]
@@ -157,33 +159,41 @@ def record_in_transaction(transport, items: list, claim: datetime, report: Batch
         # Not a channel's refusal: our own insert did not happen. Nothing of the batch is kept.
         raise RuntimeError(f"the {transport.channel} transport did not write reminders {unsent[:10]}")
     report.sent += len(items)
-    insert_rows(DeliveryAttempt, DeliveryAttempt.ROW_FIELDS, [
-        DeliveryAttempt.row_for(item.reminder, outcome=DeliveryAttempt.Outcome.SENT,
-                                detail=results[item.reminder.id].detail, at=now)
-        for item in items
-    ])
 
 
-def _mark_sent(ids: list[int], claim: datetime, now: datetime) -> set[int]:
-    """Mark sent the rows still "sending" under `claim`; the ids it marked."""
+def _mark_sent_and_log(ids: list[int], claim: datetime, now: datetime) -> set[int]:
+    """Mark sent the rows still "sending" under `claim`, log each as sent; the ids it marked."""
     mine = Reminder.objects.filter(id__in=ids, status=Reminder.Status.SENDING, claimed_at=claim)
     if connection.vendor != "postgresql":
         # SQLite: the transaction is exclusive (IMMEDIATE), nothing can change between the two.
-        marked = set(mine.values_list("id", flat=True))
+        rows = list(mine.only("id", "patient_id", "channel"))
         mine.update(status=Reminder.Status.SENT, sent_at=now, last_error="", updated_at=now)
-        return marked
-    meta = Reminder._meta
+        insert_rows(DeliveryAttempt, DeliveryAttempt.ROW_FIELDS, [
+            DeliveryAttempt.row_for(row, outcome=DeliveryAttempt.Outcome.SENT, detail="", at=now) for row in rows
+        ])
+        return {row.id for row in rows}
     quote = connection.ops.quote_name
-    column = {name: quote(meta.get_field(name).column) for name in
-              ("id", "status", "sent_at", "last_error", "updated_at", "claimed_at")}
+    column = {name: quote(Reminder._meta.get_field(name).column) for name in
+              ("id", "status", "sent_at", "last_error", "updated_at", "claimed_at", "patient", "channel")}
+    # Each log column, in ROW_FIELDS order: from the marked row, or a parameter the same for all.
+    from_row = {"reminder_id": column["id"], "patient_id": column["patient"], "channel": column["channel"]}
+    same = {"outcome": DeliveryAttempt.Outcome.SENT, "detail": "", "possible_duplicate": False, "at": now}
+    fields = DeliveryAttempt.ROW_FIELDS
+    log_columns = ", ".join(quote(DeliveryAttempt._meta.get_field(name).column) for name in fields)
+    selected = ", ".join(from_row.get(name, "%s") for name in fields)
     with connection.cursor() as cursor:
-        # Django's update() cannot say RETURNING. Names come from the model; values are parameters.
+        # Django's update() cannot say RETURNING, nor feed an INSERT. One statement, so the log
+        # entries take no array of parameters of their own: they are made from the marked rows.
+        # Names come from the models; values are parameters.
         cursor.execute(
-            f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['sent_at']} = %s, "  # nosec B608
-            f"{column['last_error']} = '', {column['updated_at']} = %s "
+            f"WITH sent AS (UPDATE {quote(Reminder._meta.db_table)} SET {column['status']} = %s, "  # nosec B608
+            f"{column['sent_at']} = %s, {column['last_error']} = '', {column['updated_at']} = %s "
             f"WHERE {column['id']} = ANY(%s) AND {column['status']} = %s AND {column['claimed_at']} = %s "
-            f"RETURNING {column['id']}",
-            [Reminder.Status.SENT, now, now, ids, Reminder.Status.SENDING, claim],
+            f"RETURNING {', '.join(from_row.values())}) "
+            f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} ({log_columns}) SELECT {selected} FROM sent "
+            f"RETURNING {quote(DeliveryAttempt._meta.get_field('reminder').column)}",
+            [Reminder.Status.SENT, now, now, ids, Reminder.Status.SENDING, claim,
+             *(same[name] for name in fields if name not in from_row)],
         )
         return {row[0] for row in cursor.fetchall()}
 

@@ -29,17 +29,17 @@ class InAppTransport(Transport):
         family = [item for item in items if item.reminder.for_family]
         if own:
             insert_rows(
-                InboxMessage, ["patient_id", "reminder_id", "task_id", "title", "body", "created_at"],
+                InboxMessage, ["patient_id", "reminder_id", "task_id", "title", "body"],
                 [(item.reminder.patient_id, item.reminder.id, item.reminder.task_id, item.message.title,
-                  item.message.body, now) for item in own],
-                ignore_conflicts=True,
+                  item.message.body) for item in own],
+                same={"created_at": now}, ignore_conflicts=True,
             )
         if family:
             insert_rows(
-                FamilyMessage, ["caregiver_id", "reminder_id", "title", "body", "created_at"],
-                [(item.reminder.caregiver_id, item.reminder.id, item.message.title, item.message.body, now)
+                FamilyMessage, ["caregiver_id", "reminder_id", "title", "body"],
+                [(item.reminder.caregiver_id, item.reminder.id, item.message.title, item.message.body)
                  for item in family],
-                ignore_conflicts=True,
+                same={"created_at": now}, ignore_conflicts=True,
             )
         for item in items:
             yield Result(item.reminder.id, Outcome.SENT)
