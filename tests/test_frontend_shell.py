@@ -19,6 +19,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from checklists.models import Task
 from frontend.storage import minified
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
@@ -341,16 +342,18 @@ def test_everything_the_phone_downloads_for_the_app_fits_in_64_kb_gzipped(rivers
 # screen's reads itself (0.25 KB more): 23.6 and 28.2 KB, so 24 and 28.5 KB now. The goal, 15 KB, is
 # NOT met (docs/performance.md says what is left).
 FIRST_LOAD_BYTES = {"en": 24 * 1024, "es": 28.5 * 1024}
+# The sign-in screen's and a step's page's first loads, since the home screen is loaded as the other
+# screens are (the shell preloads the screen its address opens): they were the home screen's and more
+# (25.2 KB for the sign-in screen as served); now sign-in 18.7 KB (en) and 21.2 KB (es), a step
+# 22.2 and 25.2 KB. The goal, 15 KB, is NOT met for these either.
+OTHER_FIRST_LOAD_BYTES = {("sign-in", "en"): 18.5 * 1024, ("sign-in", "es"): 21 * 1024,
+                          ("step", "en"): 22 * 1024, ("step", "es"): 25 * 1024}
 FIRST_LOAD_GOAL_BYTES = 15 * 1024
 
 
-@pytest.mark.parametrize("language", ["en", "es"])
-def test_the_first_load_of_the_app_stays_within_its_budget(riverside, protocol_version, carol, language):
-    paul = patient_enrol(organization=riverside, full_name="Paul Other", language=language)
-    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
-    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
-    client = signed_in(paul)
-    shell = client.get("/", HTTP_ACCEPT_ENCODING="gzip")
+def first_load_of(client, path: str) -> dict[str, int]:
+    """What the shell at `path` makes the phone download before the first screen, gzipped: bytes per file."""
+    shell = client.get(path, HTTP_ACCEPT_ENCODING="gzip")
     assert shell["Content-Encoding"] == "gzip"
     html = gzip.decompress(shell.content).decode()
     catalog_url = re.search(r'<script defer [^>]*src="([^"]+)"></script>', html).group(1)
@@ -365,9 +368,35 @@ def test_the_first_load_of_the_app_stays_within_its_budget(riverside, protocol_v
         # As production serves it: minified when collected (frontend/storage.py), then gzipped.
         name = url.removeprefix("/static/")
         sizes[url] = len(gzip.compress(minified(name, (STATIC / name).read_bytes()), compresslevel=9))
+    return sizes
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_first_load_of_the_app_stays_within_its_budget(riverside, protocol_version, carol, language):
+    paul = patient_enrol(organization=riverside, full_name="Paul Other", language=language)
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    sizes = first_load_of(signed_in(paul), "/")
     total = sum(sizes.values())
     print(f"first load ({language}): {total} bytes gzipped in {len(sizes)} files (goal {FIRST_LOAD_GOAL_BYTES})")
     assert total <= FIRST_LOAD_BYTES[language], f"{total} bytes gzipped: {sizes}"
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("page", ["sign-in", "step"])
+def test_the_sign_in_screen_and_a_step_load_without_the_home_screen(riverside, protocol_version, carol, page, language):
+    paul = patient_enrol(organization=riverside, full_name="Paul Other", language=language)
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    if page == "sign-in":
+        client, path = Client(HTTP_ACCEPT_LANGUAGE=language), "/"
+    else:
+        client, path = signed_in(paul), f"/tasks/{Task.objects.filter(checklist__case__patient=paul).first().id}/"
+    sizes = first_load_of(client, path)
+    assert "/static/frontend/patient/screens/home.js" not in sizes
+    total = sum(sizes.values())
+    print(f"first load, {page} ({language}): {total} bytes gzipped in {len(sizes)} files (goal {FIRST_LOAD_GOAL_BYTES})")
+    assert total <= OTHER_FIRST_LOAD_BYTES[page, language], f"{total} bytes gzipped: {sizes}"
 
 
 # --- Translations -------------------------------------------------------------------------------------
