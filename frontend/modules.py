@@ -64,9 +64,12 @@ def first_load(entry: str) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
-def first_load_urls(entry: str) -> list[str]:
-    """The URLs of first_load(entry), for <link rel="modulepreload">."""
-    return [static(name) for name in first_load(entry)]
+def first_load_urls(entry: str, *screens: str) -> list[str]:
+    """The URLs of first_load(entry) and of each screen's first_load, once each, for <link rel="modulepreload">."""
+    names = dict.fromkeys(first_load(entry))
+    for screen in screens:
+        names.update(dict.fromkeys(first_load(screen)))
+    return [static(name) for name in names]
 
 
 def import_map(folders: tuple[str, ...]) -> str:

@@ -73,17 +73,18 @@ def _language_for(request) -> str:
 # the request (the CSRF token is in a cookie, and the CSP nonce is new on every answer), so
 # BREACH has nothing to recover from their sizes (see prepapp/lib/compression.py).
 def _first_screen(request) -> list[str]:
-    """The module of the screen this address opens, when the app loads it lazily (see app.js's SCREENS).
+    """The module of the screen this address opens (app.js loads every screen lazily).
 
-    Preloaded with the app, it arrives with the rest instead of one round trip after the app
-    has started; the home screen's modules are preloaded always.
+    Preloaded with the app (and the modules it imports), it arrives with the rest instead of
+    one round trip after the app has started; the other screens' modules are not preloaded.
+    Every other address of the app opens the home screen, as app.js's routes do.
     """
     if not request.user.is_authenticated:
         return ["frontend/patient/screens/sign_in.js"]
     for prefix, name in LAZY_SCREENS:
         if request.path.startswith(prefix):
             return [f"frontend/patient/screens/{name}.js"]
-    return []
+    return ["frontend/patient/screens/home.js"]
 
 
 def _session_hints(request) -> dict:
@@ -137,7 +138,7 @@ def patient_app(request, **_route):
                 "import_map": import_map(PATIENT_APP),
                 "strings_url": reverse("patient-strings", args=[language, "_"]).removesuffix("_.json"),
                 "first_strings": _inline_strings(request, language, first_screen),
-                "modules": first_load_urls(PATIENT_ENTRY) + [static(name) for name in first_screen],
+                "modules": first_load_urls(PATIENT_ENTRY, *first_screen),
                 **_session_hints(request),
             },
         )

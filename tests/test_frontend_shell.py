@@ -19,6 +19,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from checklists.models import Task
 from frontend.storage import minified
 from prepapp.services import patient_enrol
 from prepapp.workflows import case_book, checklist_assign
@@ -46,9 +47,13 @@ LOCALE = ROOT / "locale" / "es" / "LC_MESSAGES"
 # 68.2 KB; a caregiver's own screens (their Messages and Settings), the screens saying the
 # followed patient's name, and their Spanish strings added about 5 KB more, so 76 KB. The app's
 # scripts and styles minified as production serves them (frontend/storage.py), the catalogue in
-# parts (a few strings repeat between parts): 65.1 KB, so 66 KB now.
+# parts (a few strings repeat between parts): 65.1 KB, so 66 KB. The home screen loaded as the other
+# screens are, so that the sign-in screen and a step's page do not download it: the shell of its
+# address now carries its strings, which its part holds too (for a home screen opened from another),
+# 2.9 KB in Spanish; ticking off and signing in and out moved to modules of their own; the shell
+# starts the first screen's reads itself: 71.6 KB, so 72 KB now.
 # (Everything the app can download, not its first load: see below.)
-BUDGET_BYTES = 66 * 1024
+BUDGET_BYTES = 72 * 1024
 
 
 def signed_in(patient) -> Client:
@@ -135,7 +140,7 @@ def test_the_shell_speaks_the_signed_in_patients_language(riverside):
     html = response.content.decode()
     assert '<html lang="es">' in html
     assert "Preparándose para la cirugía" in html
-    assert '<script defer src="/app-i18n/es.js"></script>' in html
+    assert '<script defer fetchpriority="high" src="/app-i18n/es.js"></script>' in html
     # The API calls that follow get Spanish category names too.
     assert response.cookies["django_language"].value == "es"
 
@@ -148,10 +153,12 @@ def test_signed_out_the_shell_follows_the_browser(client):
 def test_the_javascript_catalog_has_one_url_per_language(client):
     spanish = client.get("/app-i18n/es.js")
     assert spanish.status_code == 200
-    # The home screen's strings; a step's ("Marcar como hecho") come with its screen (test_frontend_strings.py).
-    assert "Para hacer esta semana" in spanish.content.decode()
+    # The strings of the app's own modules; each screen's ("Para hacer esta semana" of the home
+    # screen, "Marcar como hecho" of a step's) come with it (test_frontend_strings.py).
+    assert "Todos los cambios se enviaron." in spanish.content.decode()
+    assert "Para hacer esta semana" not in spanish.content.decode()
     english = client.get("/app-i18n/en.js", HTTP_ACCEPT_LANGUAGE="es")
-    assert "Para hacer esta semana" not in english.content.decode()
+    assert "Todos los cambios se enviaron." not in english.content.decode()
     assert client.get("/app-i18n/xx.js").status_code == 404
 
 
@@ -330,22 +337,26 @@ def test_everything_the_phone_downloads_for_the_app_fits_in_64_kb_gzipped(rivers
 # uncompressed it was about 59.9 KB (English) and 96.0 KB (Spanish); then 33.0 and 43.6 KB (34 and
 # 46 KB budgets). Minified when collected (frontend/storage.py), with the shell's catalogue holding
 # only the first load's strings (frontend/catalog.py) and the patient's caregivers card moved out
-# of the home screen's imports: 24.0 and 29.0 KB, so 24 and 29 KB now. The goal, 15 KB, is NOT met
-# (docs/performance.md says what is left).
-FIRST_LOAD_BYTES = {"en": 24 * 1024, "es": 29 * 1024}
+# of the home screen's imports: 24.0 and 29.0 KB, so 24 and 29 KB. Ticking off (ticks.js) and signing
+# in and out (sign_in.js, sign_out.js) out of app.js, with their strings; the shell starting the
+# screen's reads itself (0.25 KB more): 23.6 and 28.2 KB, so 24 and 28.5 KB now. The goal, 15 KB, is
+# NOT met (docs/performance.md says what is left).
+FIRST_LOAD_BYTES = {"en": 24 * 1024, "es": 28.5 * 1024}
+# The sign-in screen's and a step's page's first loads, since the home screen is loaded as the other
+# screens are (the shell preloads the screen its address opens): they were the home screen's and more
+# (25.2 KB for the sign-in screen as served); now sign-in 18.7 KB (en) and 21.2 KB (es), a step
+# 22.2 and 25.2 KB. The goal, 15 KB, is NOT met for these either.
+OTHER_FIRST_LOAD_BYTES = {("sign-in", "en"): 18.5 * 1024, ("sign-in", "es"): 21 * 1024,
+                          ("step", "en"): 22 * 1024, ("step", "es"): 25 * 1024}
 FIRST_LOAD_GOAL_BYTES = 15 * 1024
 
 
-@pytest.mark.parametrize("language", ["en", "es"])
-def test_the_first_load_of_the_app_stays_within_its_budget(riverside, protocol_version, carol, language):
-    paul = patient_enrol(organization=riverside, full_name="Paul Other", language=language)
-    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
-    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
-    client = signed_in(paul)
-    shell = client.get("/", HTTP_ACCEPT_ENCODING="gzip")
+def first_load_of(client, path: str) -> dict[str, int]:
+    """What the shell at `path` makes the phone download before the first screen, gzipped: bytes per file."""
+    shell = client.get(path, HTTP_ACCEPT_ENCODING="gzip")
     assert shell["Content-Encoding"] == "gzip"
     html = gzip.decompress(shell.content).decode()
-    catalog_url = re.search(r'<script defer src="([^"]+)"></script>', html).group(1)
+    catalog_url = re.search(r'<script defer [^>]*src="([^"]+)"></script>', html).group(1)
     catalog = client.get(catalog_url, HTTP_ACCEPT_ENCODING="gzip")
     assert catalog["Content-Encoding"] == "gzip"
     sizes = {"shell": len(shell.content), catalog_url: len(catalog.content)}
@@ -357,9 +368,35 @@ def test_the_first_load_of_the_app_stays_within_its_budget(riverside, protocol_v
         # As production serves it: minified when collected (frontend/storage.py), then gzipped.
         name = url.removeprefix("/static/")
         sizes[url] = len(gzip.compress(minified(name, (STATIC / name).read_bytes()), compresslevel=9))
+    return sizes
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_first_load_of_the_app_stays_within_its_budget(riverside, protocol_version, carol, language):
+    paul = patient_enrol(organization=riverside, full_name="Paul Other", language=language)
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    sizes = first_load_of(signed_in(paul), "/")
     total = sum(sizes.values())
     print(f"first load ({language}): {total} bytes gzipped in {len(sizes)} files (goal {FIRST_LOAD_GOAL_BYTES})")
     assert total <= FIRST_LOAD_BYTES[language], f"{total} bytes gzipped: {sizes}"
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("page", ["sign-in", "step"])
+def test_the_sign_in_screen_and_a_step_load_without_the_home_screen(riverside, protocol_version, carol, page, language):
+    paul = patient_enrol(organization=riverside, full_name="Paul Other", language=language)
+    case = case_book(patient=paul, procedure="Lumbar fusion", surgery_date=days_from_today(30))
+    checklist_assign(case=case, protocol_version=protocol_version, assigned_by=carol)
+    if page == "sign-in":
+        client, path = Client(HTTP_ACCEPT_LANGUAGE=language), "/"
+    else:
+        client, path = signed_in(paul), f"/tasks/{Task.objects.filter(checklist__case__patient=paul).first().id}/"
+    sizes = first_load_of(client, path)
+    assert "/static/frontend/patient/screens/home.js" not in sizes
+    total = sum(sizes.values())
+    print(f"first load, {page} ({language}): {total} bytes gzipped in {len(sizes)} files (goal {FIRST_LOAD_GOAL_BYTES})")
+    assert total <= OTHER_FIRST_LOAD_BYTES[page, language], f"{total} bytes gzipped: {sizes}"
 
 
 # --- Translations -------------------------------------------------------------------------------------

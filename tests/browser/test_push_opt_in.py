@@ -141,7 +141,8 @@ def test_blocked_before_the_screen_opens_on_a_computer(browser, live_server, ros
         page.goto("/")
         session = browser.new_browser_cdp_session()
         targets = session.send("Target.getTargets")["targetInfos"]
-        context_id = next(t["browserContextId"] for t in targets if t["url"].startswith(live_server.url))
+        # The page's own target (the service worker, registered once the first screen is drawn, has one too).
+        context_id = next(t["browserContextId"] for t in targets if t["type"] == "page" and t["url"].startswith(live_server.url))
         session.send("Browser.setPermission", {
             "permission": {"name": "notifications"}, "setting": "denied", "origin": live_server.url,
             "browserContextId": context_id,

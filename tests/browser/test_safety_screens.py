@@ -121,9 +121,16 @@ def test_rules_for_now_and_when_to_call_also_offline(phone, riverside, carol, pr
 
     # Offline after that first visit: the worker has the page and the last answer.
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
-    page.wait_for_function(
-        "caches.open('prep-data').then(c => c.keys()).then(k => k.some(r => r.url.endsWith('/api/v1/me/safety/')))"
-    )
+    # The page needs both saved: who is signed in (me/) and the card (me/safety/). Waited for in the
+    # page, by awaiting the cache's answer (a predicate returning a promise is truthy at once).
+    assert page.evaluate("""async () => {
+        for (let tries = 0; tries < 150; tries += 1) {
+            const keys = await caches.open('prep-data').then((c) => c.keys());
+            if (['/api/v1/me/', '/api/v1/me/safety/'].every((p) => keys.some((r) => r.url.endsWith(p)))) return true;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return false;
+    }"""), "the worker did not save me/ and me/safety/"
     phone.set_offline(True)
     page.reload()
     expect(page.locator("h1")).to_have_text("When to call")

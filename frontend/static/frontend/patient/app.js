@@ -1,10 +1,10 @@
-// The patient app: routing between screens, the data they show, ticking off (also
-// offline), the unread badge and the service worker. About 500 lines: the screens themselves
-// live in screens/ (all but home loaded when first opened), the checklist's two parts are
-// joined in checklist_data.js, and what is left is the one router that ties them together,
-// for a caregiver's followed patient too.
+// The patient app: routing between screens, the data they show, the changes waiting to be sent,
+// the unread badge and the service worker. The screens themselves live in screens/ (each loaded
+// when first opened), ticking off in ticks.js (with the step's screen), signing in and out with
+// their screens, the checklist's two parts are joined in checklist_data.js, and what is left is
+// the one router that ties them together, for a caregiver's followed patient too.
 
-import { api, ApiError, csrfToken, isOffline } from "../shared/api.js";
+import { api, ApiError, csrfToken, forgetEarlyReads, isOffline } from "../shared/api.js";
 import { daysBetween } from "../shared/dates.js";
 import { announce, h } from "../shared/dom.js";
 import { loadChecklistParts, startEarly } from "./checklist_data.js";
@@ -13,11 +13,10 @@ import * as outbox from "./outbox.js";
 import { loadAbout } from "./screens/about_data.js";
 import { speakOf } from "./screens/caregivers.js";
 import { focusHeading, showCallButton } from "./screens/frame.js";
-import { home } from "./screens/home.js";
 import { notSaved, staffOnly } from "./screens/unavailable.js";
 
-// Only what the home screen draws is loaded with the app; every other screen, and Web Push,
-// when first opened (each is kept by the service worker for offline use all the same).
+// Every screen is loaded when first opened, and Web Push when first needed (each is kept by the
+// service worker for offline use all the same); the shell preloads the screen its address opens.
 const push = () => import("./push.js");
 const SCREENS = {
   settings: () => withStrings("settings", import("./screens/settings.js")).then((m) => m.settings),
@@ -32,7 +31,9 @@ const SCREENS = {
   checkin: () => withStrings("check_in", import("./screens/check_in.js")).then((m) => m.checkIn),
 };
 const stepScreen = () => withStrings("step", import("./screens/step.js"));
-const showSignIn = (ctx, problems) => withStrings("sign_in", import("./screens/sign_in.js")).then((m) => m.signIn(ctx, problems));
+const homeScreen = () => withStrings("home", import("./screens/home.js"));
+const signInScreen = () => withStrings("sign_in", import("./screens/sign_in.js"));
+const showSignIn = (ctx, problems) => signInScreen().then((m) => m.signIn(ctx, problems));
 
 const ROUTES = [
   [/^\/$/, "home"],
@@ -111,54 +112,12 @@ const ctx = {
     return groups;
   },
 
-  async setDone(id, done) {
-    const kind = done ? "complete" : "reopen";
-    const title = ctx.task(id).title;
-    try {
-      if (!navigator.onLine) throw new ApiError(0);
-      // Changes still waiting go first, so the server ends with the patient's last word.
-      if (outbox.pending().length) await sync();
-      const { data } = await api(source(`tasks/${id}/${kind}/`), { method: "POST" });
-      replaceTask(data);
-      announce(fmt(done ? gettext("Marked as done: %(title)s") : gettext("Marked as not done: %(title)s"), { title }));
-    } catch (error) {
-      // A caregiver's ticks are not kept to send later: the patient's phone may tick the same step meanwhile.
-      if (isOffline(error) && state.following) {
-        // Said on the screen, not only to screen readers: nothing of this tick is kept.
-        const text = gettext("You are offline. Your tick was not saved and will not be sent later: please tick it again when you are back online.");
-        announce(text);
-        showProblem(text);
-      } else if (isOffline(error)) {
-        outbox.enqueue({ task: Number(id), kind });
-        announce(fmt(done
-          ? gettext("Marked as done: %(title)s. This change will be sent when you are back online.")
-          : gettext("Marked as not done: %(title)s. This change will be sent when you are back online."), { title }));
-      } else if (error instanceof ApiError && error.signedOut) {
-        return ctx.signedOut();
-      } else {
-        announce(gettext("Something went wrong. Please try again."));
-        showProblem(gettext("Something went wrong. Please try again."));
-      }
-    }
-    (await stepScreen()).refreshTaskAction(ctx, id);
-  },
-
-  /** "saved", "queued" or "" (failed). */
-  async saveAnswers(id, answers) {
-    try {
-      if (!navigator.onLine) throw new ApiError(0);
-      if (outbox.pending().length) await sync();
-      const { data } = await api(`me/tasks/${id}/`, { method: "PATCH", body: { answers } });
-      replaceTask(data);
-      return "saved";
-    } catch (error) {
-      if (isOffline(error)) {
-        outbox.enqueue({ task: Number(id), kind: "answers", body: { answers } });
-        return "queued";
-      }
-      return "";
-    }
-  },
+  // Ticking off and saving a step's answers are the step screen's (ticks.js, loaded with it).
+  source,
+  sync,
+  replaceTask,
+  showProblem,
+  enter,
 
   /** The safety card (rules, warning signs, day of surgery, check-in); kept when it cannot be had. */
   async loadSafety() {
@@ -181,85 +140,15 @@ const ctx = {
     await ctx.go("/", { replace: true });
   },
 
-  async signIn(code) {
-    try {
-      const { data } = await api("auth/invitation/", { method: "POST", body: { code: code.trim() } });
-      await enter(data.patient);
-    } catch (error) {
-      let text = gettext("This code is not valid. Please check it with your care team.");
-      if (isOffline(error)) text = gettext("You need an internet connection to sign in.");
-      else if (error instanceof ApiError && error.status === 429) text = gettext("Too many tries. Please wait a minute and try again.");
-      await showSignIn(ctx, { code, error: text });
-      document.getElementById("code").focus();
-    }
-  },
-
+  // Signing in with a code or a link, and asking for one (sign_in.js, with the sign-in screen).
+  signIn: (code) => signInScreen().then((m) => m.redeemCode(ctx, code)),
   /** A link of an older email, its code in the path: the sign-in screen, asking for the code typed. */
   oldLink() {
     history.replaceState({}, "", "/");
     ctx.route = match("/");
-    ctx.signedOut({ error: gettext("This link is from an older email. Please type the code from the email below.") });
+    return signInScreen().then((m) => ctx.signedOut({ error: m.oldLinkText() }));
   },
-
-  /** Open an emailed sign-in link: its token is exchanged for a session, once. */
-  async redeemLink(token) {
-    try {
-      const { data } = await api("auth/sign-in-link/redeem/", { method: "POST", body: { token } });
-      // A caregiver's own account: the app reads who they follow from me/.
-      if (data.kind === "caregiver") return location.replace("/");
-      await enter(data.patient);
-    } catch (error) {
-      let text = gettext("This sign-in link has expired or has already been used. You can ask for a new one here.");
-      if (isOffline(error)) text = gettext("You need an internet connection to sign in.");
-      else if (error instanceof ApiError && error.status === 429) text = gettext("Too many tries. Please wait a minute and try again.");
-      await ctx.signedOut({ linkError: text });
-      document.getElementById("email").focus();
-    }
-  },
-
-  /** Ask for a sign-in link by email: {sent, text}. The answer is the same for any address. */
-  async requestLink(email) {
-    try {
-      const { data } = await api("auth/sign-in-link/", { method: "POST", body: { email } });
-      const text = fmt(gettext("If %(email)s is the address your care team has, a sign-in link is on its way. Open it on this phone within %(minutes)s minutes."),
-        { email: data.email, minutes: data.expires_in_minutes });
-      return { sent: true, text };
-    } catch (error) {
-      let text = gettext("Something went wrong. Please try again.");
-      if (isOffline(error)) text = gettext("You need an internet connection to sign in.");
-      else if (error instanceof ApiError && error.status === 429) text = gettext("Too many requests. Please try again later.");
-      else if (error instanceof ApiError && error.status === 400) text = gettext("Please enter a valid email address.");
-      return { sent: false, text };
-    }
-  },
-
-  /** End every session of the patient, on every device; only a failure comes back (as text). */
-  async signOutEverywhere() {
-    if (!navigator.onLine) return gettext("You need an internet connection to do this.");
-    await push().then((p) => p.unsubscribe()).catch(() => {});
-    try {
-      await api("auth/signout-everywhere/", { method: "POST" });
-    } catch (error) {
-      if (isOffline(error)) return gettext("You need an internet connection to do this.");
-      // Signed out already: nothing is left to end from this phone.
-      if (!(error instanceof ApiError && error.signedOut)) return gettext("Something went wrong. Please try again.");
-    }
-    outbox.clear();
-    if ("caches" in window) await Promise.all([caches.delete("prep-data"), caches.delete("prep-state")]);
-    location.replace("/");
-    return "";
-  },
-
-  async signOut() {
-    // Free this phone's push subscription first: the next person to sign in here gets it,
-    // and the server never hands one patient's phone to another.
-    await push().then((p) => p.unsubscribe()).catch(() => {});
-    await api("auth/signout/", { method: "POST" }).catch(() => {});
-    outbox.clear();
-    // The saved checklist and the worker's note of the session are personal: leave nothing behind.
-    if ("caches" in window) await Promise.all([caches.delete("prep-data"), caches.delete("prep-state")]);
-    location.replace("/");
-  },
+  redeemLink: (token) => signInScreen().then((m) => m.redeemLink(ctx, token)),
 
   signedOut(problems = {}) {
     state.me = state.checklist = state.caseData = state.safety = state.about = null;
@@ -323,14 +212,14 @@ const ctx = {
       // The about answer gives the step's words their meanings; home links to its pages.
       const [safetyRead, aboutRead] = earlyReads || [ctx.loadSafety(), state.about || loadAbout(ctx)];
       earlyReads = null;
-      const [loaded, , , steps] = await Promise.all([
-        state.checklist || loadChecklist(), safetyRead, aboutRead, route.name === "task" ? stepScreen() : null,
+      const [loaded, , , drawn] = await Promise.all([
+        state.checklist || loadChecklist(), safetyRead, aboutRead, route.name === "task" ? stepScreen() : homeScreen(),
       ]);
       if (!loaded) return;
       // Another screen was opened while this one waited for its data: that one is drawn, not this.
       if (ctx.route !== route) return;
-      if (route.name === "task") steps.step(ctx, route.param);
-      else home(ctx);
+      if (route.name === "task") drawn.step(ctx, route.param);
+      else drawn.home(ctx);
     }
     if (focus) focusHeading();
   },
@@ -419,7 +308,7 @@ async function loadChecklist() {
       } catch {
         state.caseData = null;
       }
-      home(ctx);
+      (await homeScreen()).home(ctx);
       return false;
     }
     if (error instanceof ApiError && error.signedOut) ctx.signedOut();
@@ -479,8 +368,13 @@ document.addEventListener("click", (event) => {
 
 // --- Service worker ------------------------------------------------------------------------------
 
+// Registered once the first screen is drawn (below): its install downloads every file of the
+// app, which would otherwise compete with the first screen's own.
+function registerWorker() {
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+}
+
 if ("serviceWorker" in navigator) {
-  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
   // On the first visit the data was fetched before the worker took over: fetch it again
   // through the worker so that it is on the phone for the next time there is no signal.
   navigator.serviceWorker.addEventListener("controllerchange", () => {
@@ -507,10 +401,15 @@ window.addEventListener("hashchange", () => { if (followHashLink()) ctx.render({
 followHashLink();
 showConnection();
 showWaiting();
-ctx.render().then(() => {
+const firstScreen = ctx.render();
+firstScreen.then(() => {
   if (state.me) {
     ctx.refreshBadge();
     sync();
   }
+});
+firstScreen.catch(() => {}).then(() => {
+  forgetEarlyReads();
+  registerWorker();
 });
 setInterval(() => { if (state.me && document.visibilityState === "visible") ctx.refreshBadge(); }, 60000);

@@ -28,6 +28,22 @@ export function csrfToken() {
 }
 
 /**
+ * The answer to a read the patient app's shell started before the modules had loaded (its
+ * `earlyReads`, the same GET with the same headers), once: a second read of the address asks
+ * the server again. forgetEarlyReads() drops those not taken, so none is read stale later.
+ */
+function takeEarly(url) {
+  const early = globalThis.earlyReads;
+  const answer = early && early[url];
+  if (answer) delete early[url];
+  return answer;
+}
+
+export function forgetEarlyReads() {
+  delete globalThis.earlyReads;
+}
+
+/**
  * Call the API: `path` is relative to its root ("me/checklist/"), or one of the API's own
  * whole links (a page's "next"). Resolves to {data, cached, savedAt}; throws ApiError.
  *
@@ -42,9 +58,10 @@ export async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  const url = /^https?:/.test(path) ? path : API_ROOT + path;
   let response;
   try {
-    response = await fetch(/^https?:/.test(path) ? path : API_ROOT + path, {
+    response = await (method === "GET" && takeEarly(url)) || await fetch(url, {
       method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {

@@ -1,5 +1,5 @@
 // The about answer (me/about/) and the operation's name from it: what the home screen needs of
-// "About your surgery", apart from its pages (about.js), which load when they are opened.
+// About your surgery, apart from its pages (about.js), which load when they are opened.
 
 import { api } from "../../shared/api.js";
 import { fmt } from "../i18n.js";

@@ -6,6 +6,7 @@ import { dateTime } from "../../shared/dates.js";
 import { announce, h } from "../../shared/dom.js";
 import { fmt } from "../i18n.js";
 import { keyBytes, permission, support } from "../push.js";
+import { signOut } from "../sign_out.js";
 import { heading, message, screen } from "./frame.js";
 
 const hhmm = (value) => (value || "").slice(0, 5);
@@ -126,5 +127,5 @@ export async function caregiverSettings(ctx) {
 
   screen(gettext("Settings"), heading(gettext("Settings")),
     h("section", { class: "card", "aria-labelledby": "h-own" }, h("h2", { id: "h-own" }, gettext("Your messages")), form),
-    h("section", { class: "card" }, h("button", { type: "button", class: "secondary", onclick: () => ctx.signOut() }, gettext("Sign out"))));
+    h("section", { class: "card" }, h("button", { type: "button", class: "secondary", onclick: () => signOut() }, gettext("Sign out"))));
 }

@@ -173,6 +173,7 @@ export function home(ctx) {
   const progressLabel = fmt(recovering
     ? gettext("%(done)s of %(total)s recovery steps done")
     : gettext("%(done)s of %(total)s steps done"), { done: doneCount, total });
+  const rest = h("div", { class: "later" });
   screen(
     gettext("Home"),
     followingBar(ctx),
@@ -201,6 +202,18 @@ export function home(ctx) {
         h("p", { class: "help" }, gettext("The planned date has passed. Please do these as soon as you can.")),
         taskList(groups.overdue, checklist))
       : null,
+    rest,
+  );
+  // What comes below the fold (the later steps, the done ones, the calendar) is drawn in a task of
+  // its own right after this one, so that no single task holds the phone up for long. Not drawn
+  // when another screen (or a fresh home screen) has taken its place meanwhile.
+  setTimeout(() => {
+    if (rest.isConnected) rest.replaceWith(...belowTheFold(checklist, groups, earlier, doneCount));
+  }, 0);
+}
+
+function belowTheFold(checklist, groups, earlier, doneCount) {
+  return [
     groups.coming_up.length
       ? h("section", { class: "group", "aria-labelledby": "h-coming" },
         h("h2", { id: "h-coming" }, gettext("Coming up")),
@@ -220,5 +233,5 @@ export function home(ctx) {
     isCaregiver() ? null : h("p", { class: "calendar" },
       h("a", { href: "/api/v1/me/calendar.ics", download: "surgery-preparation.ics", class: "button secondary", id: "add-to-calendar" },
         gettext("Add these dates to my calendar"))),
-  );
+  ].filter(Boolean);
 }

@@ -5,6 +5,7 @@ import { api, isOffline } from "../../shared/api.js";
 import { announce, h, lang, mount } from "../../shared/dom.js";
 import { fmt } from "../i18n.js";
 import * as push from "../push.js";
+import { signOut, signOutEverywhere } from "../sign_out.js";
 import { caregiversCard } from "./caregivers_card.js";
 import { heading, link, main, screen } from "./frame.js";
 
@@ -296,7 +297,7 @@ export async function settings(ctx) {
     type: "button", class: "secondary", onclick: async () => {
       everywhere.disabled = true;
       // Only a failure comes back: on success the app starts again, signed out.
-      everywhereStatus.textContent = await ctx.signOutEverywhere();
+      everywhereStatus.textContent = await signOutEverywhere();
       everywhere.disabled = false;
     },
   }, gettext("Sign out on all my devices"));
@@ -304,7 +305,7 @@ export async function settings(ctx) {
     h("section", { class: "card", "aria-labelledby": "h-signout" },
       h("h2", { id: "h-signout" }, gettext("Sign out")),
       h("p", { class: "help" }, gettext("To sign in again, ask your care team for a new code, or ask for a sign-in link by email.")),
-      h("button", { type: "button", class: "secondary", onclick: () => ctx.signOut() }, gettext("Sign out of this phone")),
+      h("button", { type: "button", class: "secondary", onclick: () => signOut() }, gettext("Sign out of this phone")),
       h("p", { class: "help" }, gettext("Lost a phone, or signed in on a computer that is not yours? This signs you out everywhere, on this phone too.")),
       everywhere,
       everywhereStatus),

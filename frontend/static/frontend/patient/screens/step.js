@@ -3,10 +3,16 @@
 
 import { h, mount } from "../../shared/dom.js";
 import { dueText, number, shortOfTimeText } from "../i18n.js";
+import { saveAnswers, setDone } from "../ticks.js";
 import { conditionNote } from "./conditions.js";
 import { tickedBy, whose } from "./caregivers.js";
 import { heading, link, screen } from "./frame.js";
 import { withTerms } from "./terms.js";
+
+/** Tick the step off or on, then its button as the step now is (unless the sign-in screen took its place). */
+async function tick(ctx, id, done) {
+  if (await setDone(ctx, id, done)) refreshTaskAction(ctx, id);
+}
 
 function actionArea(ctx, task) {
   const { today, time_zone: timeZone } = ctx.state.checklist;
@@ -18,12 +24,12 @@ function actionArea(ctx, task) {
       h("p", { class: "state state-done" }, h("span", { "aria-hidden": "true" }, "✓ "), dueText(task, today, timeZone)),
       tickedBy(task) || "",
       task.waiting ? h("p", { class: "waiting" }, gettext("Waiting to be sent")) : "",
-      !mayTick ? "" : h("button", { type: "button", class: "secondary", id: "undo", onclick: (e) => { e.currentTarget.disabled = true; ctx.setDone(task.id, false); } },
+      !mayTick ? "" : h("button", { type: "button", class: "secondary", id: "undo", onclick: (e) => { e.currentTarget.disabled = true; tick(ctx, task.id, false); } },
         gettext("Undo")),
     );
   } else if (mayTick) {
     area.append(
-      h("button", { type: "button", class: "primary", id: "mark-done", onclick: (e) => { e.currentTarget.disabled = true; ctx.setDone(task.id, true); } },
+      h("button", { type: "button", class: "primary", id: "mark-done", onclick: (e) => { e.currentTarget.disabled = true; tick(ctx, task.id, true); } },
         gettext("Mark as done")),
     );
   }
@@ -48,7 +54,7 @@ function answersForm(ctx, task) {
   async function save(explicit) {
     const answers = {};
     for (const area of form.querySelectorAll("textarea")) answers[area.name] = area.value;
-    const result = await ctx.saveAnswers(task.id, answers);
+    const result = await saveAnswers(ctx, task.id, answers);
     if (result === "saved") status.textContent = gettext("Saved.");
     else if (result === "queued") status.textContent = gettext("Saved on this phone. It will be sent when you are back online.");
     else if (explicit || result) status.textContent = gettext("Your answers could not be saved. Please try again.");
