@@ -1,8 +1,7 @@
 """Planning reminders: turning tasks and their rules into outbox rows.
 
-A little over 400 lines: the tick's narrow replan (replan_after_tick) sits beside the full
-replan whose rules it must repeat exactly for one step; its next split (per-step rows apart
-from digest days) waits for a benchmark run that says the narrow path is worth keeping.
+The tick's narrow replan (replan_after_tick) sits beside the full replan whose rules it must
+repeat exactly for one step; the same rules for many patients at once are in bulk_planning.py.
 
 The local wall-clock rules (the patient's reminder time, quiet hours, time zone) are
 resolved here, once, into a UTC instant per row. Callers run these inside their own
@@ -28,7 +27,6 @@ from django.utils import timezone
 
 from checklists.models import Task
 from checklists.selectors import tasks_open_for_patient
-from prepapp.lib.bulk import bulk_update_rows
 from prepapp.models import Patient
 from prepapp.reminders.models import DIGEST_RULE, Alert, Reminder
 from prepapp.reminders.timing import in_quiet_hours, local_send_time, to_utc
@@ -106,7 +104,7 @@ def planned_rows(task, patient: Patient, now: datetime) -> list[Reminder]:
     return rows
 
 
-def _per_step_rows(tasks, patient: Patient, now: datetime) -> list[Reminder]:
+def per_step_rows(tasks, patient: Patient, now: datetime) -> list[Reminder]:
     return [
         row
         for task in tasks
@@ -118,7 +116,7 @@ def _per_step_rows(tasks, patient: Patient, now: datetime) -> list[Reminder]:
 def plan_for_tasks(*, tasks, patient: Patient, now: datetime | None = None) -> int:
     """Create the pending reminders of open tasks, and the patient's digests; rows that already exist are left alone."""
     now = now or timezone.now()
-    rows = _per_step_rows(tasks, patient, now)
+    rows = per_step_rows(tasks, patient, now)
     Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     return len(rows) + replan_digests(patient=patient, now=now)
 
@@ -325,7 +323,7 @@ def _replan_steps(tasks: list, patient: Patient, now: datetime) -> int:
     # Under the digest style only critical steps keep rows of their own: replanning an
     # older per-step plan cancels the other steps' pending rows, and the digests take over.
     wanted = {
-        (row.task_id, row.rule, row.channel, row.anchor_date): row for row in _per_step_rows(tasks, patient, now)
+        (row.task_id, row.rule, row.channel, row.anchor_date): row for row in per_step_rows(tasks, patient, now)
     }
     # Cancelled rows are looked at too: a task reopened, or a date moved back, revives
     # its row instead of colliding with it on the unique key. Fallback emails are left alone.
@@ -352,97 +350,3 @@ def _replan_steps(tasks: list, patient: Patient, now: datetime) -> int:
     if wanted:
         Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=500)
     return len(wanted) + len(to_update)
-
-
-# --- Many patients at once -------------------------------------------------------------------
-# For the bulk workflows: the rules above for the tasks of many patients (each task with its
-# definition, and its checklist's case and patient, in memory; each patient's tasks all the open
-# steps of their scheduled surgery), in a fixed number of queries per batch of rows.
-
-BULK_BATCH_SIZE = 5000
-
-
-def _by_patient(tasks) -> dict[int, tuple[Patient, list]]:
-    grouped: dict[int, tuple[Patient, list]] = {}
-    for task in tasks:
-        patient = task.checklist.case.patient
-        grouped.setdefault(patient.pk, (patient, []))[1].append(task)
-    return grouped
-
-
-def _cancel_rows(ids: list[int], now: datetime) -> None:
-    for start in range(0, len(ids), BULK_BATCH_SIZE):
-        Reminder.objects.filter(id__in=ids[start:start + BULK_BATCH_SIZE], status=Reminder.Status.PENDING).update(
-            status=Reminder.Status.CANCELLED, last_error="plan changed", updated_at=now
-        )
-
-
-def replan_digests_bulk(*, tasks_of: dict[int, tuple[Patient, list]], now: datetime | None = None) -> int:
-    """replan_digests for many patients, given each one's open steps."""
-    now = now or timezone.now()
-    alerted = set(
-        Alert.objects.filter(patient_id__in=list(tasks_of), acknowledged_at__isnull=True, task__status=Task.Status.OPEN)
-        .values_list("patient_id", flat=True)
-    )
-    wanted = {}
-    for patient_id, (patient, tasks) in tasks_of.items():
-        open_tasks = [t for t in tasks if t.status == Task.Status.OPEN]
-        for row in planned_digest_rows(tasks=open_tasks, patient=patient, now=now, open_alert=patient_id in alerted):
-            wanted[(patient_id, row.channel, row.anchor_date)] = row
-    existing = (
-        Reminder.objects.select_for_update()
-        .filter(patient_id__in=list(tasks_of), task__isnull=True, rule=DIGEST_RULE, fallback=False,
-                status__in=[Reminder.Status.PENDING, Reminder.Status.CANCELLED])
-        .values_list("id", "patient_id", "channel", "anchor_date", "send_at", "status")
-    )
-    today_of = {pk: now.astimezone(patient.zone).date() for pk, (patient, _) in tasks_of.items()}
-    to_cancel, to_update = [], []
-    for rid, patient_id, channel, anchor_date, send_at, status in existing:
-        new = wanted.pop((patient_id, channel, anchor_date), None)
-        if new is not None:
-            if send_at != new.send_at or status != Reminder.Status.PENDING:
-                to_update.append(Reminder(id=rid, send_at=new.send_at, status=Reminder.Status.PENDING, last_error=""))
-        elif status == Reminder.Status.PENDING and anchor_date >= today_of[patient_id]:
-            to_cancel.append(rid)
-    _cancel_rows(to_cancel, now)
-    bulk_update_rows(Reminder, to_update, ["send_at", "status", "last_error"], batch_size=BULK_BATCH_SIZE)
-    Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=BULK_BATCH_SIZE)
-    return len(wanted) + len(to_update)
-
-
-def plan_bulk(*, tasks, now: datetime | None = None) -> int:
-    """plan_for_tasks for the tasks of many patients."""
-    now = now or timezone.now()
-    tasks_of = _by_patient(tasks)
-    rows = [row for patient, own in tasks_of.values() for row in _per_step_rows(own, patient, now)]
-    Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=BULK_BATCH_SIZE)
-    return len(rows) + replan_digests_bulk(tasks_of=tasks_of, now=now)
-
-
-def replan_bulk(*, tasks, now: datetime | None = None) -> int:
-    """replan_for_tasks for the tasks of many patients: the same rules, rows read as plain values."""
-    now = now or timezone.now()
-    tasks_of = _by_patient(tasks)
-    wanted = {
-        (row.task_id, row.rule, row.channel, row.anchor_date): row
-        for patient, own in tasks_of.values()
-        for row in _per_step_rows(own, patient, now)
-    }
-    existing = (
-        Reminder.objects.select_for_update()
-        .filter(task__in=[t.id for t in tasks], status__in=[Reminder.Status.PENDING, Reminder.Status.CANCELLED],
-                fallback=False)
-        .values_list("id", "task_id", "rule", "channel", "anchor_date", "send_at", "status")
-    )
-    to_cancel, to_update = [], []
-    for rid, task_id, rule, channel, anchor_date, send_at, status in existing:
-        new = wanted.pop((task_id, rule, channel, anchor_date), None)
-        if new is not None:
-            if send_at != new.send_at or status != Reminder.Status.PENDING:
-                to_update.append(Reminder(id=rid, send_at=new.send_at, status=Reminder.Status.PENDING, last_error=""))
-        elif status == Reminder.Status.PENDING:
-            to_cancel.append(rid)
-    _cancel_rows(to_cancel, now)
-    bulk_update_rows(Reminder, to_update, ["send_at", "status", "last_error"], batch_size=BULK_BATCH_SIZE)
-    Reminder.objects.bulk_create(list(wanted.values()), ignore_conflicts=True, batch_size=BULK_BATCH_SIZE)
-    return len(wanted) + len(to_update) + replan_digests_bulk(tasks_of=tasks_of, now=now)

@@ -12,7 +12,7 @@ from checklists.models import Checklist, ProtocolVersion, Task
 from prepapp.audit import audit_record
 from prepapp.lib.bulk import refresh_statistics
 from prepapp.models import SurgeryCase
-from prepapp.reminders import planning
+from prepapp.reminders import bulk_planning, planning
 from prepapp.reminders.models import Reminder
 from prepapp.workflows.cases import BULK_CHUNK
 from prepapp.workflows.patients import refuse_unless_followed
@@ -56,7 +56,7 @@ def checklists_assign_bulk(
             cases=ids[start:start + BULK_CHUNK], protocol_version=protocol_version, assigned_by=assigned_by, now=now
         )
         tasks = [task for checklist in checklists for task in checklist.built_tasks]
-        rows_added += len(checklists) + len(tasks) + planning.plan_bulk(tasks=tasks, now=now)
+        rows_added += len(checklists) + len(tasks) + bulk_planning.plan_bulk(tasks=tasks, now=now)
     # A whole clinic's checklists at once: what comes next (a bulk move, the sweeper) is planned
     # for the tables' new size, not their old one.
     refresh_statistics([Checklist, Task, Reminder], rows_added=rows_added)

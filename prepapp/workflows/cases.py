@@ -14,7 +14,7 @@ from prepapp.audit import audit_record
 from prepapp.lib.bulk import bulk_update_rows
 from prepapp.models import Patient, SurgeryCase
 from prepapp.procedures import normalise_level
-from prepapp.reminders import planning
+from prepapp.reminders import bulk_planning, planning
 from prepapp.reminders.announcements import announce, announce_bulk
 from prepapp.reminders.models import Announcement, Reminder
 from prepapp.services import full_clean
@@ -239,7 +239,7 @@ def cases_reschedule_bulk(*, moves: dict, now: datetime | None = None) -> int:
             case.surgery_date, case.updated_at = dates[case.pk], now
         bulk_update_rows(SurgeryCase, cases, ["surgery_date", "updated_at"], batch_size=BULK_CHUNK)
         tasks = checklist_services.checklists_recompute_dates_bulk(cases=cases, now=now)
-        planning.replan_bulk(tasks=tasks, now=now)
+        bulk_planning.replan_bulk(tasks=tasks, now=now)
         moved_steps: dict[int, list] = {case.pk: [] for case in cases}
         for task in sorted(tasks, key=lambda t: (t.due_date, t.position)):
             if task.status == Task.Status.OPEN and task.due_before != task.due_date:
