@@ -28,6 +28,7 @@ from prepapp.workflows import (
 )
 
 from .factories import days_from_today
+from .support.outbox import no_quiet_hours
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,9 @@ def test_unknown_facts_keep_their_steps_flagged_in_the_api(pat_checklist, as_pat
 
 
 def test_coordinator_learns_a_fact_and_the_checklist_follows(pat, pat_checklist, as_carol, as_pat, carol):
-    # Reminders of each step of its own (not the daily digest), so the replanning shows per step.
+    # Reminders of each step of its own (not the daily digest), so the replanning shows per step;
+    # no quiet hours, so a step due today has its row whatever the hour of the run.
+    no_quiet_hours(pat)
     patient_update(patient=pat, reminder_style="per_step")
     before = steps(pat)
     smoking = before["stop-smoking"]
@@ -298,6 +301,7 @@ def test_the_health_check_is_for_patients_and_only_about_themselves(pat, paul, p
 
 
 def test_reminders_of_a_step_waiting_on_a_fact_say_if_it_applies(pat, pat_checklist):
+    no_quiet_hours(pat)  # a step due today keeps its row whatever the hour of the run
     patient_update(patient=pat, reminder_style="per_step")  # step reminders, not the daily digest
     glucose, smoking = steps(pat)["glucose-control"], steps(pat)["stop-smoking"]
     waiting = Reminder.objects.filter(task=glucose).first()
